@@ -1,0 +1,27 @@
+package memory_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/connectors/connectortest"
+	"github.com/syncd/syncd/connectors/memory"
+)
+
+func TestConformance(t *testing.T) {
+	src := memory.New("mem")
+	src.CheckpointEvery = 2
+	for i := 0; i < 5; i++ {
+		src.Put(memory.File{Path: fmt.Sprintf("Team/Report v%d.docx", i), Data: []byte(fmt.Sprintf("content %d", i)), ModTime: time.Unix(int64(i), 0)})
+	}
+	connectortest.Run(t, connectortest.Harness{
+		New: func(*testing.T) connectors.Source { return src },
+		Mutate: func(*testing.T) []string {
+			src.Put(memory.File{Path: "Team/Report v1.docx", Data: []byte("changed")})
+			src.Put(memory.File{Path: "Team/New.txt", Data: []byte("new")})
+			return []string{"Report v1.docx", "New.txt"}
+		},
+	})
+}

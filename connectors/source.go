@@ -1,0 +1,163 @@
+// Package connectors defines the contract between syncd's engine and the
+// places documents live: mailboxes, SharePoint libraries, file shares.
+//
+// A connector lists items (metadata only) and opens them (bytes) on demand.
+// It never imports the engine or the store; the engine drives it.
+package connectors
+
+import (
+	"context"
+	"errors"
+	"io"
+	"time"
+)
+
+// Ref identifies one item within one source, stably across runs. For a
+// mailbox it names account, mailbox, UIDVALIDITY, UID and part path; for a
+// share the path; for SharePoint the drive, item and version. Refs are
+// opaque to the engine, which only compares them and hands them back to Open.
+type Ref string
+
+// Cursor is a source's opaque position, produced by Scan and handed back on
+// the next Scan. A nil Cursor means "from the beginning".
+type Cursor []byte
+
+// Source is one configured place to pull documents from.
+//
+// Contract (enforced by connectortest):
+//   - Scan(ctx, nil, sink) lists every item. Scan(ctx, c, sink) with the
+//     cursor returned (or checkpointed) by an earlier scan lists at least every
+//     item that is new or changed since c; it may repeat items (the engine
+//     skips known sightings), it must not miss any.
+//   - Scan emits metadata only; it never downloads content it does not need
+//     to decide what an item is.
+//   - Scan calls sink.Checkpoint(c) at safe points: every item emitted before
+//     the call is covered by c. The engine commits c with those items' records
+//     in one transaction, so a crash resumes from the last checkpoint.
+//   - The returned Cursor covers everything emitted; it is committed last.
+//   - A problem with one item (unparseable message, permission denied) is
+//     reported with sink.Problem and the scan goes on. Scan returns an error
+//     only when the source as a whole cannot go on; the error names the source
+//     and the operation.
+//   - Scan returns ctx.Err() promptly when ctx is cancelled.
+//   - Open may be called from inside sink callbacks and from other
+//     goroutines while Scan runs; it returns exactly the item's bytes (Size
+//     of them when Size >= 0). Errors name the item.
+//   - Close releases connections; the Source is not used afterwards.
+type Source interface {
+	Name() string
+	Kind() string
+	Scan(ctx context.Context, cur Cursor, sink Sink) (Cursor, error)
+	Open(ctx context.Context, it *Item) (io.ReadCloser, error)
+	Close() error
+}
+
+// Sink receives what a scan finds.
+type Sink interface {
+	// Item reports one item. Items with a Skip reason are recorded but never
+	// opened. Returning an error stops the scan (the scan returns it).
+	Item(ctx context.Context, it *Item) error
+	// Problem reports an item that could not be read or understood. The
+	// scan goes on.
+	Problem(ctx context.Context, p Problem) error
+	// Checkpoint marks c as covering every item reported so far.
+	Checkpoint(ctx context.Context, c Cursor) error
+}
+
+// Problem is a per-item failure: what, where, and why.
+type Problem struct {
+	Ref  Ref
+	Name string // the item as a person would recognise it ("INBOX uid 42", "Finance/Q3.xlsx")
+	Err  error
+}
+
+func (p Problem) Error() string {
+	if p.Name != "" {
+		return p.Name + ": " + p.Err.Error()
+	}
+	return string(p.Ref) + ": " + p.Err.Error()
+}
+
+// Item is everything the engine and history need to know about one copy of
+// a file, without its bytes.
+type Item struct {
+	Ref  Ref
+	Name string // decoded name as seen at the source (never used as a path)
+	Path string // folder path within the source ("Finance/2024"), "/"-separated, or the mailbox
+	Size int64  // -1 when unknown
+	// Fingerprint changes whenever the content at Ref may have changed
+	// (size+modtime, eTag, or "" for immutable refs such as IMAP UIDs).
+	Fingerprint string
+	ModTime     time.Time
+	Author      string // email address where known
+	MediaType   string
+	// Hashes the source knows without reading content, by kind:
+	// "sha256" (hex), "quickxor" (base64), "md5", "sha1" (hex), or a
+	// connector-specific content key ("imap-part").
+	Hashes map[string]string
+	// Skip, when set, says why this item is not a document (signature
+	// logo, calendar invite, size limit...). It is recorded, never opened.
+	Skip    string
+	Lineage Lineage
+	// Private is connector state carried from Scan to Open (not stored).
+	Private any `json:"-"`
+}
+
+// Lineage is the provenance that history rebuilding uses. Only the fields
+// of the item's kind are set.
+type Lineage struct {
+	Kind string `json:"kind"` // "mail", "share", "sharepoint"
+
+	// mail
+	Account     string    `json:"account,omitempty"`
+	Mailbox     string    `json:"mailbox,omitempty"`
+	UIDValidity uint32    `json:"uidvalidity,omitempty"`
+	UID         uint32    `json:"uid,omitempty"`
+	Part        string    `json:"part,omitempty"`
+	MessageID   string    `json:"message_id,omitempty"` // top-level message stored in the mailbox
+	InReplyTo   []string  `json:"in_reply_to,omitempty"`
+	References  []string  `json:"references,omitempty"`
+	Subject     string    `json:"subject,omitempty"`
+	From        string    `json:"from,omitempty"`
+	To          []string  `json:"to,omitempty"`
+	Cc          []string  `json:"cc,omitempty"`
+	Date        time.Time `json:"date,omitzero"`
+	// Nested (message/rfc822) attachments: the chain of inner messages.
+	InnerMessageIDs []string `json:"inner_message_ids,omitempty"`
+	InnerSubject    string   `json:"inner_subject,omitempty"`
+
+	// share
+	Remote string `json:"remote,omitempty"`
+	Owner  string `json:"owner,omitempty"`
+
+	// sharepoint
+	Site         string `json:"site,omitempty"`
+	Drive        string `json:"drive,omitempty"`
+	DriveName    string `json:"drive_name,omitempty"`
+	ItemID       string `json:"item_id,omitempty"`
+	VersionID    string `json:"version_id,omitempty"`
+	VersionIndex int    `json:"version_index,omitempty"` // 1 = oldest version of the item
+	Current      bool   `json:"current,omitempty"`
+	Deleted      bool   `json:"deleted,omitempty"`
+}
+
+// Sentinel errors shared by connectors.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrPermission  = errors.New("permission denied")
+	ErrChanged     = errors.New("changed while reading")
+	ErrUnsupported = errors.New("unsupported")
+)
+
+// Retryable marks an error the engine may retry on the next run (throttling,
+// dropped connections). Connectors wrap such errors with it.
+type Retryable struct{ Err error }
+
+func (r Retryable) Error() string { return r.Err.Error() }
+func (r Retryable) Unwrap() error { return r.Err }
+
+// IsRetryable reports whether err is, or wraps, a Retryable error.
+func IsRetryable(err error) bool {
+	var r Retryable
+	return errors.As(err, &r)
+}
