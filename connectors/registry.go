@@ -9,8 +9,8 @@ import (
 // Config is what a connector factory receives: its source's name and raw
 // options decoded from the YAML config, plus a Resolver for secrets.
 type Config struct {
-	Name    string
-	Type    string
+	Name string
+	Type string
 	// Decode decodes the source's options (its YAML mapping, less
 	// EngineKeys) into a struct with `yaml` tags, rejecting unknown keys
 	// with an error naming the file, line and key. Secrets are given by
