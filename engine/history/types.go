@@ -69,8 +69,8 @@ type Result struct {
 type Document struct {
 	Key       string // stable, deterministic id ("d-" + 16 hex)
 	Workspace string
-	Folder    string // folder of the latest version's best sighting
-	Name      string // display name, from the latest version
+	Folder    string    // folder of the latest version's best sighting
+	Name      string    // display name, from the latest version
 	Versions  []Version // sorted by Seq
 }
 
