@@ -1,0 +1,230 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/dedupe"
+)
+
+// Sighting is one place a blob was seen.
+type Sighting struct {
+	ID          int64
+	Source      string
+	Kind        string
+	Ref         string
+	Fingerprint string
+	Blob        dedupe.ID
+	Name        string
+	Path        string
+	Size        int64
+	Time        time.Time
+	Author      string
+	Workspace   string
+	Folder      string
+	Lineage     connectors.Lineage
+	RunID       int64
+	Seen        time.Time
+}
+
+// Blob is a stored content and the names it is known by.
+type Blob struct {
+	Sums   dedupe.Sums
+	Hashes map[string]string // extra kinds: md5, sha1, imap-part
+}
+
+// Content is a blob's text sketch.
+type Content struct {
+	Blob   dedupe.ID
+	Kind   string
+	Tokens int
+	Sketch []uint64
+}
+
+// RunItem is what a run did with one item it did not already know.
+type RunItem struct {
+	Source string
+	Ref    string
+	Name   string
+	Size   int64
+	Action string // new | duplicate | skip | problem
+	Reason string
+	Blob   dedupe.ID
+	Detail string
+}
+
+// Batch collects writes that commit together: the sightings of a stretch
+// of a scan and, optionally, the source cursor that covers them.
+type Batch struct {
+	RunID     int64
+	Blobs     []Blob
+	Contents  []Content
+	Sightings []Sighting
+	Items     []RunItem
+	Cursors   map[string]connectors.Cursor
+}
+
+// Empty reports whether b holds nothing.
+func (b *Batch) Empty() bool {
+	return len(b.Blobs)+len(b.Contents)+len(b.Sightings)+len(b.Items)+len(b.Cursors) == 0
+}
+
+// Commit writes b in one transaction. Sightings already present (same
+// source, ref and fingerprint) are left alone, so a replayed batch never
+// duplicates anything.
+func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tx.Rollback()
+		}
+	}()
+	now := c.stamp()
+	for _, bl := range b.Blobs {
+		if err = putBlob(ctx, tx, bl, now); err != nil {
+			return 0, err
+		}
+	}
+	for _, ct := range b.Contents {
+		sk, _ := json.Marshal(ct.Sketch)
+		if _, err = tx.ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch) VALUES (?, ?, ?, ?) ON CONFLICT (blob_id) DO NOTHING`,
+			ct.Blob.String(), ct.Kind, ct.Tokens, string(sk)); err != nil {
+			return 0, fmt.Errorf("catalog: content %s: %w", ct.Blob.Short(), err)
+		}
+	}
+	for _, s := range b.Sightings {
+		n, e := insertSighting(ctx, tx, s, now)
+		if e != nil {
+			return 0, e
+		}
+		added += n
+	}
+	for _, it := range b.Items {
+		blob := ""
+		if !it.Blob.IsZero() {
+			blob = it.Blob.String()
+		}
+		if _, err = tx.ExecContext(ctx, `INSERT INTO run_items (run_id, source, ref, name, size, action, reason, blob_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			b.RunID, it.Source, it.Ref, it.Name, it.Size, it.Action, it.Reason, blob, it.Detail); err != nil {
+			return 0, fmt.Errorf("catalog: run item %s: %w", it.Ref, err)
+		}
+	}
+	for src, cur := range b.Cursors {
+		if _, err = tx.ExecContext(ctx, `INSERT INTO cursors (source, cursor, updated) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated = excluded.updated`,
+			src, string(cur), now); err != nil {
+			return 0, fmt.Errorf("catalog: cursor %s: %w", src, err)
+		}
+	}
+	if err = tx.Commit(); err != nil {
+		return 0, fmt.Errorf("catalog: commit: %w", err)
+	}
+	return added, nil
+}
+
+func putBlob(ctx context.Context, tx *sql.Tx, bl Blob, now string) error {
+	id := bl.Sums.ID.String()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (id, size, quickxor, refs, created) VALUES (?, ?, ?, 0, ?) ON CONFLICT (id) DO NOTHING`,
+		id, bl.Sums.Size, bl.Sums.QuickXor, now); err != nil {
+		return fmt.Errorf("catalog: blob %s: %w", bl.Sums.ID.Short(), err)
+	}
+	for kind, v := range bl.Hashes {
+		if v == "" || kind == connectors.HashSHA256 || kind == connectors.HashQuickXor {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO blob_hashes (kind, value, blob_id) VALUES (?, ?, ?) ON CONFLICT (kind, value) DO NOTHING`, kind, v, id); err != nil {
+			return fmt.Errorf("catalog: blob %s hash %s: %w", bl.Sums.ID.Short(), kind, err)
+		}
+	}
+	return nil
+}
+
+func insertSighting(ctx context.Context, tx *sql.Tx, s Sighting, now string) (int, error) {
+	lin, err := json.Marshal(s.Lineage)
+	if err != nil {
+		return 0, err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO sightings (source, kind, ref, fingerprint, blob_id, name, path, size, time, author, workspace, folder, lineage, run_id, seen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, ref, fingerprint) DO NOTHING`,
+		s.Source, s.Kind, s.Ref, s.Fingerprint, s.Blob.String(), s.Name, s.Path, s.Size, formatTime(s.Time), s.Author, s.Workspace, s.Folder, string(lin), s.RunID, now)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: sighting %s %s: %w", s.Source, s.Ref, err)
+	}
+	n, _ := res.RowsAffected()
+	if n > 0 {
+		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, s.Blob.String()); err != nil {
+			return 0, fmt.Errorf("catalog: blob refs %s: %w", s.Blob.Short(), err)
+		}
+	}
+	return int(n), nil
+}
+
+// KnownSighting reports whether (source, ref, fingerprint) is already
+// recorded.
+func (c *Catalog) KnownSighting(ctx context.Context, source, ref, fingerprint string) (bool, error) {
+	var one int
+	err := c.db.QueryRowContext(ctx, `SELECT 1 FROM sightings WHERE source = ? AND ref = ? AND fingerprint = ?`, source, ref, fingerprint).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("catalog: lookup %s %s: %w", source, ref, err)
+	}
+	return true, nil
+}
+
+// BlobByHash finds a stored blob by a remote hash (sha256, quickxor, or
+// any kind recorded in blob_hashes).
+func (c *Catalog) BlobByHash(ctx context.Context, kind, value string) (dedupe.Sums, bool, error) {
+	var q string
+	switch kind {
+	case connectors.HashSHA256:
+		q = `SELECT id, size, quickxor FROM blobs WHERE id = ?`
+	case connectors.HashQuickXor:
+		q = `SELECT id, size, quickxor FROM blobs WHERE quickxor = ? ORDER BY id LIMIT 1`
+	default:
+		q = `SELECT b.id, b.size, b.quickxor FROM blob_hashes h JOIN blobs b ON b.id = h.blob_id WHERE h.kind = ? AND h.value = ?`
+	}
+	args := []any{value}
+	if kind != connectors.HashSHA256 && kind != connectors.HashQuickXor {
+		args = []any{kind, value}
+	}
+	var id, qx string
+	var s dedupe.Sums
+	err := c.db.QueryRowContext(ctx, q, args...).Scan(&id, &s.Size, &qx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, false, nil
+	}
+	if err != nil {
+		return s, false, fmt.Errorf("catalog: blob by %s: %w", kind, err)
+	}
+	s.ID, err = dedupe.ParseID(id)
+	s.QuickXor = qx
+	return s, err == nil, err
+}
+
+// Cursor returns a source's committed cursor (nil if none).
+func (c *Catalog) Cursor(ctx context.Context, source string) (connectors.Cursor, error) {
+	var s string
+	err := c.db.QueryRowContext(ctx, `SELECT cursor FROM cursors WHERE source = ?`, source).Scan(&s)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: cursor %s: %w", source, err)
+	}
+	return connectors.Cursor(s), nil
+}
+
+// ResetCursor forgets a source's cursor (the next scan starts over).
+func (c *Catalog) ResetCursor(ctx context.Context, source string) error {
+	_, err := c.db.ExecContext(ctx, `DELETE FROM cursors WHERE source = ?`, source)
+	return err
+}

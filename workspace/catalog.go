@@ -1,0 +1,192 @@
+// Package workspace is syncd's central store (the catalog): workspaces,
+// documents and their version DAGs, sightings with provenance, blobs,
+// per-source cursors, runs and an append-only audit log. SQLite by default.
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // pure-Go SQLite driver
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Sentinel errors.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrLocked   = errors.New("locked by another process")
+	ErrTooNew   = errors.New("catalog schema is newer than this syncd")
+)
+
+// Catalog is an open catalog database.
+type Catalog struct {
+	db   *sql.DB
+	path string
+	now  func() time.Time
+}
+
+// Options for Open.
+type Options struct {
+	ReadOnly bool
+}
+
+// Open opens (creating and migrating) the SQLite catalog at path.
+func Open(ctx context.Context, path string, opt Options) (*Catalog, error) {
+	if !opt.ReadOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
+			return nil, fmt.Errorf("catalog %s: %w", path, err)
+		}
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Add("_txlock", "immediate")
+	if opt.ReadOnly {
+		q.Add("mode", "ro")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+	}
+	dsn := "file:" + path + "?" + q.Encode()
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	c := &Catalog{db: db, path: path, now: time.Now}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog %s: %w", path, err)
+	}
+	if !opt.ReadOnly {
+		if err := c.migrate(ctx); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("catalog %s: %w", path, err)
+		}
+	}
+	return c, nil
+}
+
+// Close closes the database.
+func (c *Catalog) Close() error { return c.db.Close() }
+
+// Path is the database file.
+func (c *Catalog) Path() string { return c.path }
+
+// DB exposes the database for read-only reporting queries.
+func (c *Catalog) DB() *sql.DB { return c.db }
+
+// SetClock replaces the clock (tests).
+func (c *Catalog) SetClock(now func() time.Time) { c.now = now }
+
+func (c *Catalog) stamp() string { return formatTime(c.now()) }
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+type migration struct {
+	version int
+	name    string
+}
+
+func listMigrations() ([]migration, error) {
+	ents, err := fs.ReadDir(migrations, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var out []migration
+	for _, e := range ents {
+		n := e.Name()
+		if strings.HasSuffix(n, ".pg.sql") {
+			continue // PostgreSQL-only
+		}
+		v, err := strconv.Atoi(strings.SplitN(n, "_", 2)[0])
+		if err != nil {
+			return nil, fmt.Errorf("migration %s: bad name", n)
+		}
+		out = append(out, migration{v, n})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
+	return out, nil
+}
+
+// SchemaVersion is the newest migration this build knows.
+func SchemaVersion() int {
+	ms, _ := listMigrations()
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+func (c *Catalog) migrate(ctx context.Context) error {
+	if _, err := c.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	var cur int
+	if err := c.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+		return err
+	}
+	ms, err := listMigrations()
+	if err != nil {
+		return err
+	}
+	if len(ms) > 0 && cur > ms[len(ms)-1].version {
+		return fmt.Errorf("%w: schema %d, this build knows %d", ErrTooNew, cur, ms[len(ms)-1].version)
+	}
+	for _, m := range ms {
+		if m.version <= cur {
+			continue
+		}
+		body, err := migrations.ReadFile("migrations/" + m.name)
+		if err != nil {
+			return err
+		}
+		tx, err := c.db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.version, m.name, c.stamp()); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("migration %s: %w", m.name, err)
+		}
+	}
+	return nil
+}
+
+// Snapshot writes a consistent copy of the catalog to dst (used by dry
+// runs, which work on a scratch copy so the real store is never touched).
+func (c *Catalog) Snapshot(ctx context.Context, dst string) error {
+	if _, err := c.db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
+		return fmt.Errorf("catalog snapshot: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,259 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/syncd/syncd/dedupe"
+)
+
+// Document is a rebuilt document with its version DAG.
+type Document struct {
+	Key       string    `json:"key"`
+	Workspace string    `json:"workspace"`
+	Folder    string    `json:"folder"`
+	Name      string    `json:"name"`
+	Versions  []Version `json:"versions"`
+}
+
+// Version is one version of a document.
+type Version struct {
+	Key       string    `json:"key"`
+	Blob      dedupe.ID `json:"blob"`
+	Seq       int       `json:"seq"`
+	Time      time.Time `json:"time"`
+	Author    string    `json:"author"`
+	Parents   []Link    `json:"parents,omitempty"`
+	Sightings []int64   `json:"sightings"`
+}
+
+// Link is a parent edge with the evidence behind it.
+type Link struct {
+	Parent     string  `json:"parent"`
+	Reason     string  `json:"reason"`
+	Confidence float64 `json:"confidence"`
+}
+
+// ReplaceHistory stores a full rebuild in one transaction, replacing the
+// previous one. Keys are deterministic, so unchanged documents keep theirs.
+func (c *Catalog) ReplaceHistory(ctx context.Context, docs []Document) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("catalog: history: %w", err)
+	}
+	defer tx.Rollback()
+	for _, t := range []string{"version_sightings", "version_parents", "versions", "documents"} {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
+			return fmt.Errorf("catalog: history: clear %s: %w", t, err)
+		}
+	}
+	ws := map[string]bool{}
+	for _, d := range docs {
+		if !ws[d.Workspace] {
+			ws[d.Workspace] = true
+			if _, err := tx.ExecContext(ctx, `INSERT INTO workspaces (name, created) VALUES (?, ?) ON CONFLICT (name) DO NOTHING`, d.Workspace, c.stamp()); err != nil {
+				return fmt.Errorf("catalog: workspace %s: %w", d.Workspace, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO documents (key, workspace, folder, name) VALUES (?, ?, ?, ?)`, d.Key, d.Workspace, d.Folder, d.Name); err != nil {
+			return fmt.Errorf("catalog: document %s: %w", d.Key, err)
+		}
+		for _, v := range d.Versions {
+			if err := insertVersion(ctx, tx, d.Key, v); err != nil {
+				return err
+			}
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("catalog: history: commit: %w", err)
+	}
+	return nil
+}
+
+func insertVersion(ctx context.Context, tx *sql.Tx, doc string, v Version) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO versions (document_key, key, blob_id, seq, time, author) VALUES (?, ?, ?, ?, ?, ?)`,
+		doc, v.Key, v.Blob.String(), v.Seq, formatTime(v.Time), v.Author); err != nil {
+		return fmt.Errorf("catalog: version %s/%s: %w", doc, v.Key, err)
+	}
+	for _, l := range v.Parents {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO version_parents (document_key, version_key, parent_key, reason, confidence) VALUES (?, ?, ?, ?, ?)`,
+			doc, v.Key, l.Parent, l.Reason, l.Confidence); err != nil {
+			return fmt.Errorf("catalog: version %s/%s parent %s: %w", doc, v.Key, l.Parent, err)
+		}
+	}
+	for _, sid := range v.Sightings {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO version_sightings (sighting_id, document_key, version_key) VALUES (?, ?, ?)`, sid, doc, v.Key); err != nil {
+			return fmt.Errorf("catalog: sighting %d in %s/%s: %w", sid, doc, v.Key, err)
+		}
+	}
+	return nil
+}
+
+// Documents loads every document with its versions, parents and sighting
+// ids, ordered by key.
+func (c *Catalog) Documents(ctx context.Context) ([]Document, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT key, workspace, folder, name FROM documents ORDER BY key`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: documents: %w", err)
+	}
+	var docs []Document
+	idx := map[string]int{}
+	for rows.Next() {
+		var d Document
+		if err := rows.Scan(&d.Key, &d.Workspace, &d.Folder, &d.Name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		idx[d.Key] = len(docs)
+		docs = append(docs, d)
+	}
+	rows.Close()
+	vidx := map[[2]string]*Version{}
+	rows, err = c.db.QueryContext(ctx, `SELECT document_key, key, blob_id, seq, time, author FROM versions ORDER BY document_key, seq, key`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: versions: %w", err)
+	}
+	for rows.Next() {
+		var dk, blob, t string
+		var v Version
+		if err := rows.Scan(&dk, &v.Key, &blob, &v.Seq, &t, &v.Author); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		v.Blob, _ = dedupe.ParseID(blob)
+		v.Time = parseTime(t)
+		if i, ok := idx[dk]; ok {
+			docs[i].Versions = append(docs[i].Versions, v)
+		}
+	}
+	rows.Close()
+	for i := range docs {
+		for j := range docs[i].Versions {
+			vidx[[2]string{docs[i].Key, docs[i].Versions[j].Key}] = &docs[i].Versions[j]
+		}
+	}
+	rows, err = c.db.QueryContext(ctx, `SELECT document_key, version_key, parent_key, reason, confidence FROM version_parents ORDER BY document_key, version_key, parent_key`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var dk, vk string
+		var l Link
+		if err := rows.Scan(&dk, &vk, &l.Parent, &l.Reason, &l.Confidence); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if v := vidx[[2]string{dk, vk}]; v != nil {
+			v.Parents = append(v.Parents, l)
+		}
+	}
+	rows.Close()
+	rows, err = c.db.QueryContext(ctx, `SELECT document_key, version_key, sighting_id FROM version_sightings ORDER BY sighting_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var dk, vk string
+		var sid int64
+		if err := rows.Scan(&dk, &vk, &sid); err != nil {
+			return nil, err
+		}
+		if v := vidx[[2]string{dk, vk}]; v != nil {
+			v.Sightings = append(v.Sightings, sid)
+		}
+	}
+	return docs, rows.Err()
+}
+
+// EachSighting calls fn for every sighting in id order.
+func (c *Catalog) EachSighting(ctx context.Context, fn func(Sighting) error) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, source, kind, ref, fingerprint, blob_id, name, path, size, time, author, workspace, folder, lineage, run_id, seen FROM sightings ORDER BY id`)
+	if err != nil {
+		return fmt.Errorf("catalog: sightings: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var s Sighting
+		var blob, t, lin, seen string
+		if err := rows.Scan(&s.ID, &s.Source, &s.Kind, &s.Ref, &s.Fingerprint, &blob, &s.Name, &s.Path, &s.Size, &t, &s.Author, &s.Workspace, &s.Folder, &lin, &s.RunID, &seen); err != nil {
+			return err
+		}
+		s.Blob, _ = dedupe.ParseID(blob)
+		s.Time, s.Seen = parseTime(t), parseTime(seen)
+		if err := json.Unmarshal([]byte(lin), &s.Lineage); err != nil {
+			return fmt.Errorf("catalog: sighting %d lineage: %w", s.ID, err)
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// Contents returns the text sketch of every blob that has one.
+func (c *Catalog) Contents(ctx context.Context) (map[dedupe.ID]Content, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT blob_id, kind, tokens, sketch FROM blob_content`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: contents: %w", err)
+	}
+	defer rows.Close()
+	out := map[dedupe.ID]Content{}
+	for rows.Next() {
+		var blob, sk string
+		var ct Content
+		if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk); err != nil {
+			return nil, err
+		}
+		ct.Blob, _ = dedupe.ParseID(blob)
+		_ = json.Unmarshal([]byte(sk), &ct.Sketch)
+		out[ct.Blob] = ct
+	}
+	return out, rows.Err()
+}
+
+// Pin is a person's correction of history.
+type Pin struct {
+	ID      int64           `json:"id"`
+	Kind    string          `json:"kind"` // merge | split | relink
+	Args    json.RawMessage `json:"args"`
+	Actor   string          `json:"actor"`
+	Created time.Time       `json:"created"`
+}
+
+// AddPin records a correction and audits it.
+func (c *Catalog) AddPin(ctx context.Context, kind string, args any, actor string) (int64, error) {
+	aj, err := json.Marshal(args)
+	if err != nil {
+		return 0, err
+	}
+	res, err := c.db.ExecContext(ctx, `INSERT INTO pins (kind, args, actor, created) VALUES (?, ?, ?, ?)`, kind, string(aj), actor, c.stamp())
+	if err != nil {
+		return 0, fmt.Errorf("catalog: pin: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	return id, c.Audit(ctx, actor, "history."+kind, fmt.Sprint(id), string(aj))
+}
+
+// Pins lists corrections in the order they were made.
+func (c *Catalog) Pins(ctx context.Context) ([]Pin, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, kind, args, actor, created FROM pins ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: pins: %w", err)
+	}
+	defer rows.Close()
+	var out []Pin
+	for rows.Next() {
+		var p Pin
+		var args, created string
+		if err := rows.Scan(&p.ID, &p.Kind, &args, &p.Actor, &created); err != nil {
+			return nil, err
+		}
+		p.Args, p.Created = json.RawMessage(args), parseTime(created)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,187 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Run is one execution of a job.
+type Run struct {
+	ID       int64            `json:"id"`
+	Job      string           `json:"job"`
+	Mode     string           `json:"mode"`
+	Started  time.Time        `json:"started"`
+	Finished time.Time        `json:"finished,omitzero"`
+	Status   string           `json:"status"`
+	Counts   map[string]int64 `json:"counts"`
+	Error    string           `json:"error,omitempty"`
+}
+
+// Run statuses.
+const (
+	StatusRunning     = "running"
+	StatusOK          = "ok"
+	StatusProblems    = "problems"
+	StatusFailed      = "failed"
+	StatusInterrupted = "interrupted"
+)
+
+// StartRun records the start of a run. Runs left "running" by a crashed
+// process are marked interrupted first.
+func (c *Catalog) StartRun(ctx context.Context, job, mode string) (int64, error) {
+	now := c.stamp()
+	if _, err := c.db.ExecContext(ctx, `UPDATE runs SET status = ?, finished = ? WHERE job = ? AND status = ?`, StatusInterrupted, now, job, StatusRunning); err != nil {
+		return 0, fmt.Errorf("catalog: start run %s: %w", job, err)
+	}
+	res, err := c.db.ExecContext(ctx, `INSERT INTO runs (job, mode, started, status) VALUES (?, ?, ?, ?)`, job, mode, now, StatusRunning)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: start run %s: %w", job, err)
+	}
+	id, err := res.LastInsertId()
+	if err == nil {
+		err = c.Audit(ctx, "syncd", "run.start", job, fmt.Sprintf("run %d (%s)", id, mode))
+	}
+	return id, err
+}
+
+// FinishRun records a run's end.
+func (c *Catalog) FinishRun(ctx context.Context, id int64, status string, counts map[string]int64, runErr string) error {
+	cj, _ := json.Marshal(counts)
+	if _, err := c.db.ExecContext(ctx, `UPDATE runs SET finished = ?, status = ?, counts = ?, error = ? WHERE id = ?`, c.stamp(), status, string(cj), runErr, id); err != nil {
+		return fmt.Errorf("catalog: finish run %d: %w", id, err)
+	}
+	return c.Audit(ctx, "syncd", "run.finish", fmt.Sprint(id), status)
+}
+
+// Runs lists runs, newest first; job "" means all; limit <= 0 means 50.
+func (c *Catalog) Runs(ctx context.Context, job string, limit int) ([]Run, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT id, job, mode, started, finished, status, counts, error FROM runs WHERE (? = '' OR job = ?) ORDER BY id DESC LIMIT ?`, job, job, limit)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: runs: %w", err)
+	}
+	defer rows.Close()
+	var out []Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// GetRun returns one run.
+func (c *Catalog) GetRun(ctx context.Context, id int64) (Run, error) {
+	row := c.db.QueryRowContext(ctx, `SELECT id, job, mode, started, finished, status, counts, error FROM runs WHERE id = ?`, id)
+	r, err := scanRun(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("run %d: %w", id, ErrNotFound)
+	}
+	return r, err
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanRun(s scanner) (Run, error) {
+	var r Run
+	var started, finished, counts string
+	if err := s.Scan(&r.ID, &r.Job, &r.Mode, &started, &finished, &r.Status, &counts, &r.Error); err != nil {
+		return r, err
+	}
+	r.Started, r.Finished = parseTime(started), parseTime(finished)
+	_ = json.Unmarshal([]byte(counts), &r.Counts)
+	return r, nil
+}
+
+// RunItems lists what a run did with the items it did not already know.
+func (c *Catalog) RunItems(ctx context.Context, runID int64) ([]RunItem, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT source, ref, name, size, action, reason, blob_id, detail FROM run_items WHERE run_id = ? ORDER BY rowid`, runID)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: run items %d: %w", runID, err)
+	}
+	defer rows.Close()
+	var out []RunItem
+	for rows.Next() {
+		var it RunItem
+		var blob string
+		if err := rows.Scan(&it.Source, &it.Ref, &it.Name, &it.Size, &it.Action, &it.Reason, &blob, &it.Detail); err != nil {
+			return nil, err
+		}
+		if blob != "" {
+			_ = it.Blob.UnmarshalText([]byte(blob))
+		}
+		out = append(out, it)
+	}
+	return out, rows.Err()
+}
+
+// Audit appends to the audit log.
+func (c *Catalog) Audit(ctx context.Context, actor, action, subject, detail string) error {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO audit (time, actor, action, subject, detail) VALUES (?, ?, ?, ?, ?)`, c.stamp(), actor, action, subject, detail)
+	if err != nil {
+		return fmt.Errorf("catalog: audit %s: %w", action, err)
+	}
+	return nil
+}
+
+// AuditEntry is one audit log line.
+type AuditEntry struct {
+	ID      int64     `json:"id"`
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Subject string    `json:"subject"`
+	Detail  string    `json:"detail"`
+}
+
+// AuditLog returns the newest entries first.
+func (c *Catalog) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, time, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?`, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []AuditEntry
+	for rows.Next() {
+		var e AuditEntry
+		var t string
+		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
+			return nil, err
+		}
+		e.Time = parseTime(t)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// Lock takes a named lock until expires, for holder. It succeeds if the
+// lock is free, expired or already held by holder.
+func (c *Catalog) Lock(ctx context.Context, name, holder string, ttl time.Duration) error {
+	now := c.now()
+	res, err := c.db.ExecContext(ctx, `INSERT INTO locks (name, holder, expires) VALUES (?, ?, ?)
+		ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires = excluded.expires
+		WHERE locks.holder = excluded.holder OR locks.expires < ?`, name, holder, formatTime(now.Add(ttl)), formatTime(now))
+	if err != nil {
+		return fmt.Errorf("catalog: lock %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var h, exp string
+		_ = c.db.QueryRowContext(ctx, `SELECT holder, expires FROM locks WHERE name = ?`, name).Scan(&h, &exp)
+		return fmt.Errorf("%w: %s is held by %s until %s", ErrLocked, name, h, exp)
+	}
+	return nil
+}
+
+// Unlock releases a lock held by holder.
+func (c *Catalog) Unlock(ctx context.Context, name, holder string) error {
+	_, err := c.db.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND holder = ?`, name, holder)
+	return err
+}
