@@ -105,3 +105,10 @@ const (
 	ReasonPinned     = "pinned"             // a person said so
 	ReasonRevert     = "revert"             // a later sighting of an earlier version's bytes
 )
+
+// Sighting kinds (= connectors.Lineage.Kind).
+const (
+	KindMail       = "mail"
+	KindShare      = "share"
+	KindSharePoint = "sharepoint"
+)

@@ -1,0 +1,134 @@
+package history
+
+import (
+	"encoding/json"
+	"path"
+	"time"
+)
+
+// ExportDoc is the JSON export of the evaluation contract
+// (documents -> versions -> sightings), produced by `syncd export`.
+type ExportDoc struct {
+	Documents []ExportDocument `json:"documents"`
+}
+
+// ExportDocument is one document of the export.
+type ExportDocument struct {
+	ID        string          `json:"id"`
+	Workspace string          `json:"workspace"`
+	Path      string          `json:"path"`
+	Versions  []ExportVersion `json:"versions"`
+}
+
+// ExportVersion is one version; Links carries the evidence (ignored by the scorer).
+type ExportVersion struct {
+	ID        string           `json:"id"`
+	Seq       int              `json:"seq"`
+	SHA256    string           `json:"sha256"`
+	Size      int64            `json:"size"`
+	Parents   []string         `json:"parents"`
+	Time      string           `json:"time"`
+	Author    string           `json:"author"`
+	Sightings []ExportSighting `json:"sightings"`
+	Links     []ExportLink     `json:"links,omitempty"`
+}
+
+// ExportLink is a parent link with its reason and confidence.
+type ExportLink struct {
+	Parent     string  `json:"parent"`
+	Reason     string  `json:"reason"`
+	Confidence float64 `json:"confidence"`
+}
+
+// ExportSighting is one place a version was seen. Only the fields of its
+// source are written: imap (account, mailbox, uid, message_id, filename),
+// share (path), sharepoint (item_id, version_id).
+type ExportSighting struct {
+	Source    string // "imap" | "share" | "sharepoint"
+	Name      string // source name from config
+	Account   string
+	Mailbox   string
+	UID       uint32
+	MessageID string
+	Filename  string
+	Path      string
+	ItemID    string
+	VersionID string
+}
+
+// MarshalJSON writes the fields of the sighting's source only.
+func (s ExportSighting) MarshalJSON() ([]byte, error) {
+	switch s.Source {
+	case "imap":
+		return json.Marshal(struct {
+			Source    string `json:"source"`
+			Name      string `json:"source_name,omitempty"`
+			Account   string `json:"account"`
+			Mailbox   string `json:"mailbox"`
+			UID       uint32 `json:"uid"`
+			MessageID string `json:"message_id"`
+			Filename  string `json:"filename"`
+		}{s.Source, s.Name, s.Account, s.Mailbox, s.UID, s.MessageID, s.Filename})
+	case "sharepoint":
+		return json.Marshal(struct {
+			Source    string `json:"source"`
+			Name      string `json:"source_name,omitempty"`
+			ItemID    string `json:"item_id"`
+			VersionID string `json:"version_id"`
+		}{s.Source, s.Name, s.ItemID, s.VersionID})
+	default:
+		return json.Marshal(struct {
+			Source string `json:"source"`
+			Name   string `json:"source_name,omitempty"`
+			Path   string `json:"path"`
+		}{s.Source, s.Name, s.Path})
+	}
+}
+
+// Export converts a Result into the export structure. sightings maps the
+// ids held by versions to their sightings; unknown ids are left out.
+func Export(res Result, sightings map[int64]Sighting) ExportDoc {
+	out := ExportDoc{Documents: []ExportDocument{}}
+	for _, d := range res.Documents {
+		ed := ExportDocument{ID: d.Key, Workspace: d.Workspace, Path: joinPath(d.Folder, d.Name)}
+		for _, v := range d.Versions {
+			ev := ExportVersion{ID: v.Key, Seq: v.Seq, SHA256: v.Blob, Size: v.Size, Parents: []string{},
+				Author: v.Author, Sightings: []ExportSighting{}}
+			if !v.Time.IsZero() {
+				ev.Time = v.Time.UTC().Format(time.RFC3339)
+			}
+			for _, l := range v.Parents {
+				ev.Parents = append(ev.Parents, l.Parent)
+				ev.Links = append(ev.Links, ExportLink(l))
+			}
+			for _, id := range v.Sightings {
+				if s, ok := sightings[id]; ok {
+					ev.Sightings = append(ev.Sightings, exportSighting(s))
+				}
+			}
+			ed.Versions = append(ed.Versions, ev)
+		}
+		out.Documents = append(out.Documents, ed)
+	}
+	return out
+}
+
+func exportSighting(s Sighting) ExportSighting {
+	l := s.Lineage
+	switch s.Kind {
+	case KindMail:
+		return ExportSighting{Source: "imap", Name: s.Source, Account: l.Account, Mailbox: l.Mailbox, UID: l.UID,
+			MessageID: l.MessageID, Filename: s.Name}
+	case KindSharePoint:
+		return ExportSighting{Source: "sharepoint", Name: s.Source, ItemID: l.ItemID, VersionID: l.VersionID}
+	default:
+		return ExportSighting{Source: "share", Name: s.Source, Path: joinPath(s.Path, s.Name)}
+	}
+}
+
+func joinPath(folder, name string) string {
+	if folder == "" {
+		return name
+	}
+	return path.Join(folder, name)
+}

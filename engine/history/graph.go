@@ -1,0 +1,252 @@
+package history
+
+import (
+	"sort"
+	"strings"
+	"time"
+)
+
+// node is one blob within one workspace: the unit that is grouped into
+// documents.
+type node struct {
+	idx       int
+	ws, blob  string
+	sightings []*Sighting // sorted by time, then id
+	first     time.Time
+	minID     int64
+	size      int64
+	sketch    []uint64
+	keys      map[string]bool // non-generic name family keys
+	anyKeys   map[string]bool // every name family key, generic included
+	epochs    []time.Time     // start of each revert epoch after the first
+}
+
+// edge is explicit evidence that child (as seen at ctime) was derived from
+// parent (as seen at ptime).
+type edge struct {
+	parent, child *node
+	ptime, ctime  time.Time
+	reason        string
+	conf          float64
+}
+
+// graph holds the nodes of one rebuild and the evidence between them.
+type graph struct {
+	nodes    []*node
+	byKey    map[string]*node // ws + "\x00" + blob
+	edges    []edge
+	parent   []int // union-find
+	contents map[string]Content
+}
+
+func newGraph(in Input) *graph {
+	g := &graph{byKey: map[string]*node{}, contents: in.Contents}
+	ss := make([]*Sighting, 0, len(in.Sightings))
+	seen := map[int64]bool{}
+	for i := range in.Sightings {
+		s := &in.Sightings[i]
+		if s.Blob == "" || seen[s.ID] {
+			continue
+		}
+		seen[s.ID] = true
+		ss = append(ss, s)
+	}
+	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
+	for _, s := range ss {
+		k := s.Workspace + "\x00" + s.Blob
+		n := g.byKey[k]
+		if n == nil {
+			n = &node{ws: s.Workspace, blob: s.Blob, minID: s.ID, size: s.Size, keys: map[string]bool{},
+				anyKeys: map[string]bool{}}
+			g.byKey[k] = n
+			g.nodes = append(g.nodes, n)
+		}
+		n.sightings = append(n.sightings, s)
+		key, gen := NameKey(s.Name)
+		n.anyKeys[key] = true
+		if !gen {
+			n.keys[key] = true
+		}
+	}
+	sort.Slice(g.nodes, func(i, j int) bool {
+		a, b := g.nodes[i], g.nodes[j]
+		if a.ws != b.ws {
+			return a.ws < b.ws
+		}
+		return a.blob < b.blob
+	})
+	g.parent = make([]int, len(g.nodes))
+	for i, n := range g.nodes {
+		n.idx = i
+		g.parent[i] = i
+		sortSightings(n.sightings)
+		n.first = n.sightings[0].Time
+		n.sketch = in.Contents[n.blob].Sketch
+	}
+	return g
+}
+
+func sortSightings(ss []*Sighting) {
+	sort.Slice(ss, func(i, j int) bool {
+		if !ss[i].Time.Equal(ss[j].Time) {
+			return ss[i].Time.Before(ss[j].Time)
+		}
+		return ss[i].ID < ss[j].ID
+	})
+}
+
+func (g *graph) find(i int) int {
+	for g.parent[i] != i {
+		g.parent[i] = g.parent[g.parent[i]]
+		i = g.parent[i]
+	}
+	return i
+}
+
+// union joins two nodes' documents; nodes of different workspaces never join.
+func (g *graph) union(a, b *node) {
+	if a.ws != b.ws {
+		return
+	}
+	ra, rb := g.find(a.idx), g.find(b.idx)
+	if ra == rb {
+		return
+	}
+	if rb < ra {
+		ra, rb = rb, ra
+	}
+	g.parent[rb] = ra
+}
+
+// sim is the Jaccard estimate of two nodes' texts, -1 when unknown.
+func sim(a, b *node) float64 { return Jaccard(a.sketch, b.sketch) }
+
+// sharedKey reports whether the nodes share a name family key
+// (generic keys count only when withGeneric).
+func sharedKey(a, b *node, withGeneric bool) bool {
+	ka, kb := a.keys, b.keys
+	if withGeneric {
+		ka, kb = a.anyKeys, b.anyKeys
+	}
+	for k := range ka {
+		if kb[k] {
+			return true
+		}
+	}
+	return false
+}
+
+// Thresholds, calibrated on the evaluation corpus: true parent/child pairs
+// have Jaccard >= 0.39 (median 0.89); different documents <= 0.26.
+const (
+	contentJoin = 0.40 // content alone joins two blobs into one document
+	nameJoin    = 0.20 // a shared non-generic name family plus this much content
+	threadJoin  = 0.12 // a reply's attachment and its parent's, unless the text says otherwise
+)
+
+// sharePointEdges chains the versions of each SharePoint item.
+func (g *graph) sharePointEdges() {
+	type spv struct {
+		idx int
+		n   *node
+		s   *Sighting
+	}
+	items := map[string][]spv{}
+	for _, n := range g.nodes {
+		for _, s := range n.sightings {
+			if s.Kind == KindSharePoint && s.Lineage.ItemID != "" {
+				k := n.ws + "\x00" + s.Source + "\x00" + s.Lineage.ItemID
+				items[k] = append(items[k], spv{s.Lineage.VersionIndex, n, s})
+			}
+		}
+	}
+	for _, k := range sortedKeys(items) {
+		vs := items[k]
+		sort.Slice(vs, func(i, j int) bool {
+			if vs[i].idx != vs[j].idx {
+				return vs[i].idx < vs[j].idx
+			}
+			return vs[i].s.Time.Before(vs[j].s.Time)
+		})
+		for i := 1; i < len(vs); i++ {
+			p, c := vs[i-1], vs[i]
+			g.union(p.n, c.n)
+			if p.n != c.n {
+				g.edges = append(g.edges, edge{p.n, c.n, p.s.Time, c.s.Time, ReasonSharePoint, 0.95})
+			}
+		}
+	}
+}
+
+// nameEdges joins blobs of one non-generic name family whose texts agree.
+func (g *graph) nameEdges() {
+	fam := map[string][]*node{}
+	for _, n := range g.nodes {
+		for k := range n.keys {
+			fam[n.ws+"\x00"+k] = append(fam[n.ws+"\x00"+k], n)
+		}
+	}
+	for _, k := range sortedKeys(fam) {
+		ns := fam[k]
+		for i := range ns {
+			for j := i + 1; j < len(ns); j++ {
+				if s := sim(ns[i], ns[j]); s < 0 || s >= nameJoin {
+					g.union(ns[i], ns[j])
+				}
+			}
+		}
+	}
+}
+
+// contentEdges joins blobs whose texts are clearly versions of one another,
+// using an inverted index of sketch values to find candidates.
+func (g *graph) contentEdges() {
+	const maxPosting = 400
+	index := map[uint64][]int{}
+	for _, n := range g.nodes {
+		for _, v := range n.sketch {
+			index[v] = append(index[v], n.idx)
+		}
+	}
+	for _, n := range g.nodes {
+		if len(n.sketch) == 0 {
+			continue
+		}
+		shared := map[int]int{}
+		for _, v := range n.sketch {
+			if p := index[v]; len(p) <= maxPosting {
+				for _, o := range p {
+					if o > n.idx {
+						shared[o]++
+					}
+				}
+			}
+		}
+		need := int(float64(min(len(n.sketch), sketchK)) * contentJoin / 2)
+		for _, o := range sortedIntKeys(shared) {
+			if shared[o] >= max(need, 1) && sim(n, g.nodes[o]) >= contentJoin {
+				g.union(n, g.nodes[o])
+			}
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedIntKeys(m map[int]int) []int {
+	out := make([]int, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Ints(out)
+	return out
+}
+
+func normID(id string) string { return strings.Trim(strings.TrimSpace(id), "<>") }

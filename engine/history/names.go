@@ -1,0 +1,86 @@
+package history
+
+import (
+	"regexp"
+	"strings"
+
+	"golang.org/x/text/unicode/norm"
+)
+
+// Name normalisation: the family key of a file name strips what people and
+// tools add to a document's name when they copy, edit or re-save it.
+
+var (
+	reSeparators = regexp.MustCompile(`[\s_]+`)
+	reDashes     = regexp.MustCompile(`[‐‑‒–—―]`)
+	// trailing initials (case-sensitive): "X JB", "X_JB", "X (JB)", "X JB edits"
+	reInitials = regexp.MustCompile(`[\s\-]*[\(\[]?\b[A-Z]{2,3}\b[\)\]]?(\s+edits)?$`)
+	reMarkers  = []*regexp.Regexp{
+		regexp.MustCompile(`(?i)^copy( \(\d+\))? of\s+`),
+		regexp.MustCompile(`(?i)\s*-\s*copy(\s*\(\d+\))?$`),
+		regexp.MustCompile(`(?i)\s*[\(\[]\d{1,3}[\)\]]$`),
+		regexp.MustCompile(`(?i)[\s\-]*[\(\[]?(final|draft|updated|update|corrected|revised|latest|clean|tracked|track changes|tracked changes|amended|approved|signed)[\)\]]?$`),
+		regexp.MustCompile(`(?i)[\s\-]*(with\s+)?[\pL]+(?:'s|’s)?\s+(comments|edits|changes|review)$`),
+		regexp.MustCompile(`(?i)[\s\-]*[\(\[]?v(er(sion)?)?\.?\s?\d+([.\-]\d+)*[a-z]?[\)\]]?$`),
+		regexp.MustCompile(`(?i)[\s\-]*\brev(ision)?\.?\s?[a-z0-9]{1,3}$`),
+		regexp.MustCompile(`(?i)[\s\-]*\(?(\d{4}-\d{1,2}-\d{1,2}|\d{8}|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}-\d{1,2}-\d{4})\)?$`),
+		regexp.MustCompile(`(?i)[\s\-]*(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{4}$`),
+	}
+	reKeyJunk  = regexp.MustCompile(`[\s\-.,;:'’"!]+`)
+	reGenericN = regexp.MustCompile(`^(document|doc|scan|image|img|dsc|book|presentation|untitled|new document|new microsoft word document|new microsoft excel worksheet|attachment|file|copy|sheet)\s?\d*$`)
+	generic    = map[string]bool{"minutes": true, "agenda": true, "report": true, "notes": true, "note": true,
+		"summary": true, "memo": true, "letter": true, "paper": true, "slides": true, "draft": true, "update": true,
+		"action log": true, "actions": true, "meeting notes": true, "meeting minutes": true, "briefing": true,
+		"form": true, "template": true, "invoice": true, "data": true, "export": true, "list": true, "readme": true,
+		"final": true, "comments": true, "feedback": true, "plan": true, "proposal": true, "statement": true}
+)
+
+// NameKey returns the family key of a file name ("Business Case v2 FINAL
+// (1).docx" -> "business case.docx") and whether the name is generic
+// (Minutes, Agenda, Report, Document1, Scan, image001...): generic names
+// never link documents on their own.
+func NameKey(name string) (key string, isGeneric bool) {
+	name = norm.NFC.String(name)
+	if i := strings.LastIndexAny(name, `/\`); i >= 0 {
+		name = name[i+1:]
+	}
+	stem, ext := splitExt(name)
+	stem = reDashes.ReplaceAllString(stem, "-")
+	stem = strings.TrimSpace(reSeparators.ReplaceAllString(stem, " "))
+	for range 12 {
+		before := stem
+		if s := reInitials.ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
+			stem = s
+		}
+		for _, re := range reMarkers {
+			if s := strings.TrimSpace(re.ReplaceAllString(stem, "")); s != "" {
+				stem = s
+			}
+		}
+		if stem == before {
+			break
+		}
+	}
+	key = strings.TrimSpace(reKeyJunk.ReplaceAllString(strings.ToLower(stem), " "))
+	isGeneric = len([]rune(key)) < 3 || generic[key] || reGenericN.MatchString(key)
+	if ext != "" {
+		key += "." + ext
+	}
+	return key, isGeneric
+}
+
+// splitExt splits "a.b.docx" into "a.b" and "docx" (lower-cased); an
+// extension is 1-5 letters or digits.
+func splitExt(name string) (string, string) {
+	i := strings.LastIndexByte(name, '.')
+	if i <= 0 || len(name)-i-1 > 5 || i == len(name)-1 {
+		return name, ""
+	}
+	ext := name[i+1:]
+	for _, r := range ext {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return name, ""
+		}
+	}
+	return name[:i], strings.ToLower(ext)
+}

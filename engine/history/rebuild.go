@@ -1,0 +1,193 @@
+package history
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"sort"
+	"strconv"
+)
+
+// Rebuild groups sightings into documents and rebuilds each document's
+// version DAG. It is a pure function of its input: the order of
+// Input.Sightings does not matter, and document and version keys depend
+// only on content and sighting ids, so they stay stable as sightings are
+// added.
+func Rebuild(in Input) Result {
+	g := newGraph(in)
+	g.sharePointEdges()
+	g.threadEdges()
+	g.nameEdges()
+	g.contentEdges()
+	groups := g.applyPins(in.Pins)
+	var res Result
+	for _, nodes := range groups {
+		res.Documents = append(res.Documents, buildDocument(nodes, g.edges, in.Pins))
+	}
+	sort.Slice(res.Documents, func(i, j int) bool {
+		a, b := res.Documents[i], res.Documents[j]
+		if a.Workspace != b.Workspace {
+			return a.Workspace < b.Workspace
+		}
+		return a.Key < b.Key
+	})
+	return res
+}
+
+// applyPins turns the union-find into groups of nodes, then applies merge
+// and split pins in pin id order. Groups come back in a deterministic order.
+func (g *graph) applyPins(pins []Pin) [][]*node {
+	group := make([]int, len(g.nodes))
+	for i := range g.nodes {
+		group[i] = g.find(i)
+	}
+	ps := append([]Pin(nil), pins...)
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+	next := len(g.nodes)
+	for _, p := range ps {
+		for _, n := range g.nodes {
+			if n.blob != p.Blob {
+				continue
+			}
+			switch p.Kind {
+			case PinMerge:
+				for _, b := range p.Blobs {
+					if o := g.byKey[n.ws+"\x00"+b]; o != nil {
+						from := group[o.idx]
+						for i := range group {
+							if group[i] == from {
+								group[i] = group[n.idx]
+							}
+						}
+					}
+				}
+			case PinSplit:
+				group[n.idx] = next
+				for _, b := range p.Blobs {
+					if o := g.byKey[n.ws+"\x00"+b]; o != nil {
+						group[o.idx] = next
+					}
+				}
+				next++
+			}
+		}
+	}
+	byGroup := map[int][]*node{}
+	var order []int
+	for i, n := range g.nodes {
+		if _, ok := byGroup[group[i]]; !ok {
+			order = append(order, group[i])
+		}
+		byGroup[group[i]] = append(byGroup[group[i]], n)
+	}
+	out := make([][]*node, 0, len(order))
+	for _, k := range order {
+		out = append(out, byGroup[k])
+	}
+	return out
+}
+
+func buildDocument(nodes []*node, edges []edge, pins []Pin) Document {
+	vs := versionsOf(nodes, edges)
+	chooseParents(vs)
+	applyRelinks(vs, pins)
+	seq := topoOrder(vs)
+	first := nodes[0]
+	for _, n := range nodes {
+		if n.minID < first.minID {
+			first = n
+		}
+	}
+	sum := sha256.Sum256([]byte(first.ws + "\x00" + first.blob))
+	d := Document{Key: "d-" + hex.EncodeToString(sum[:8]), Workspace: first.ws}
+	for _, v := range vs {
+		v.key = "v-" + v.n.blob[:min(16, len(v.n.blob))]
+		if v.epoch > 0 {
+			v.key += "-r" + strconv.Itoa(v.epoch+1)
+		}
+	}
+	for i, v := range seq {
+		out := Version{Key: v.key, Blob: v.n.blob, Size: v.n.size, Seq: i + 1, Time: v.time}
+		for _, s := range v.sightings {
+			out.Sightings = append(out.Sightings, s.ID)
+			if out.Author == "" {
+				out.Author = s.Author
+			}
+		}
+		sort.Slice(out.Sightings, func(a, b int) bool { return out.Sightings[a] < out.Sightings[b] })
+		for _, l := range v.parents {
+			out.Parents = append(out.Parents, Link{Parent: l.p.key, Reason: l.reason, Confidence: l.conf})
+		}
+		d.Versions = append(d.Versions, out)
+	}
+	d.Folder, d.Name = displayName(seq[len(seq)-1])
+	return d
+}
+
+// displayName is the folder and name of the latest version's most telling
+// sighting: a share or SharePoint copy before a mail attachment, newest first.
+func displayName(v *ver) (string, string) {
+	rank := map[string]int{KindShare: 0, KindSharePoint: 1, KindMail: 2}
+	best := v.sightings[0]
+	for _, s := range v.sightings[1:] {
+		rb, rs := rank[best.Kind], rank[s.Kind]
+		if rs < rb || rs == rb && s.Time.After(best.Time) {
+			best = s
+		}
+	}
+	return best.Path, best.Name
+}
+
+// applyRelinks sets the parents of pinned versions, refusing a link that
+// would make a cycle.
+func applyRelinks(vs []*ver, pins []Pin) {
+	ps := append([]Pin(nil), pins...)
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+	first := map[string]*ver{}
+	for _, v := range vs {
+		if first[v.n.blob] == nil {
+			first[v.n.blob] = v
+		}
+	}
+	for _, p := range ps {
+		v := first[p.Blob]
+		if p.Kind != PinRelink || v == nil {
+			continue
+		}
+		v.parents = nil
+		for _, b := range p.Blobs {
+			if pv := first[b]; pv != nil && pv != v && !ancestors(pv)[v] {
+				v.parents = appendLink(v.parents, vlink{pv, ReasonPinned, 1})
+			}
+		}
+	}
+}
+
+// topoOrder lists versions parents first, ties by time then blob.
+func topoOrder(vs []*ver) []*ver {
+	indeg := map[*ver]int{}
+	kids := map[*ver][]*ver{}
+	for _, v := range vs {
+		for _, l := range v.parents {
+			indeg[v]++
+			kids[l.p] = append(kids[l.p], v)
+		}
+	}
+	var ready, out []*ver
+	for _, v := range vs {
+		if indeg[v] == 0 {
+			ready = append(ready, v)
+		}
+	}
+	for len(ready) > 0 {
+		sort.Slice(ready, func(i, j int) bool { return verLess(ready[i], ready[j]) })
+		v := ready[0]
+		ready = ready[1:]
+		out = append(out, v)
+		for _, k := range kids[v] {
+			if indeg[k]--; indeg[k] == 0 {
+				ready = append(ready, k)
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,98 @@
+package history
+
+// Sketches are bottom-k MinHash sketches (see engine/textsketch): the k
+// smallest distinct 64-bit shingle hashes, sorted ascending. Two sketches
+// are compared on the hash range both cover completely, which makes the
+// estimates below consistent samples of the true shingle sets.
+
+// horizon is the largest hash value for which every sketch in ss is
+// complete: a sketch shorter than k holds all of its shingles.
+func horizon(k int, ss ...[]uint64) uint64 {
+	h := ^uint64(0)
+	for _, s := range ss {
+		if len(s) >= k && s[len(s)-1] < h {
+			h = s[len(s)-1]
+		}
+	}
+	return h
+}
+
+// sketchK is the sketch size textsketch produces; sketches at least this
+// long are treated as truncated samples.
+const sketchK = 512
+
+// Jaccard estimates |A∩B| / |A∪B| from two sketches; -1 when either is empty.
+func Jaccard(a, b []uint64) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return -1
+	}
+	h := horizon(sketchK, a, b)
+	inter, union := 0, 0
+	i, j := 0, 0
+	for i < len(a) || j < len(b) {
+		var x uint64
+		switch {
+		case j >= len(b) || (i < len(a) && a[i] < b[j]):
+			x = a[i]
+			i++
+		case i >= len(a) || b[j] < a[i]:
+			x = b[j]
+			j++
+		default:
+			x = a[i]
+			i++
+			j++
+			if x <= h {
+				inter++
+			}
+		}
+		if x <= h {
+			union++
+		}
+	}
+	// count the intersections inside the union loop: union counted each once
+	if union == 0 {
+		return 0
+	}
+	return float64(inter) / float64(union)
+}
+
+// members returns the values of s up to h, as a set.
+func members(s []uint64, h uint64) map[uint64]struct{} {
+	m := make(map[uint64]struct{}, len(s))
+	for _, x := range s {
+		if x > h {
+			break
+		}
+		m[x] = struct{}{}
+	}
+	return m
+}
+
+// carried estimates how much of what c has and p lacks also appears in v:
+// the share of (C \ P) found in V, and the sampled size of C \ P. It is
+// the evidence that v merged c's changes into p's line.
+func carried(v, p, c []uint64) (float64, int) {
+	if len(v) == 0 || len(p) == 0 || len(c) == 0 {
+		return 0, 0
+	}
+	h := horizon(sketchK, v, p, c)
+	vm, pm := members(v, h), members(p, h)
+	own, hit := 0, 0
+	for _, x := range c {
+		if x > h {
+			break
+		}
+		if _, ok := pm[x]; ok {
+			continue
+		}
+		own++
+		if _, ok := vm[x]; ok {
+			hit++
+		}
+	}
+	if own == 0 {
+		return 0, 0
+	}
+	return float64(hit) / float64(own), own
+}

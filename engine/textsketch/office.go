@@ -1,0 +1,190 @@
+package textsketch
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// extractZip opens an OOXML or ODF container (buffered in memory up to
+// MemBytes, spooled to a temporary file beyond) and feeds the text of its
+// content parts, in document order, to sh. kind "zip" is resolved from the
+// container's entries; the resolved kind is returned.
+func (o Options) extractZip(kind string, r io.Reader, sh *shingler) (string, error) {
+	ra, size, cleanup, err := o.spool(r)
+	if err != nil {
+		return kind, err
+	}
+	defer cleanup()
+	zr, err := zip.NewReader(ra, size)
+	if err != nil {
+		return kind, fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	files := map[string]*zip.File{}
+	for _, f := range zr.File {
+		files[f.Name] = f
+	}
+	if kind == "zip" {
+		kind = zipKind(files)
+	}
+	switch kind {
+	case "docx":
+		return kind, o.xmlParts(files, []string{"word/document.xml"}, docxText, sh)
+	case "pptx":
+		return kind, o.xmlParts(files, numbered(files, "ppt/slides/slide"), pptxText, sh)
+	case "xlsx":
+		return kind, o.xlsx(files, sh)
+	case "odt", "ods", "odp":
+		return kind, o.xmlParts(files, []string{"content.xml"}, odfText, sh)
+	}
+	return kind, ErrUnsupported
+}
+
+func zipKind(files map[string]*zip.File) string {
+	switch {
+	case files["word/document.xml"] != nil:
+		return "docx"
+	case files["xl/workbook.xml"] != nil:
+		return "xlsx"
+	case files["ppt/presentation.xml"] != nil:
+		return "pptx"
+	case files["content.xml"] != nil:
+		return "odt"
+	}
+	return "zip"
+}
+
+// spool makes r random-access: in memory when it fits MemBytes, else in a
+// temporary file that cleanup removes.
+func (o Options) spool(r io.Reader) (io.ReaderAt, int64, func(), error) {
+	buf, err := io.ReadAll(io.LimitReader(r, o.MemBytes+1))
+	if err != nil {
+		return nil, 0, func() {}, err
+	}
+	if int64(len(buf)) <= o.MemBytes {
+		return bytes.NewReader(buf), int64(len(buf)), func() {}, nil
+	}
+	f, err := os.CreateTemp(o.TempDir, "textsketch-*")
+	if err != nil {
+		return nil, 0, func() {}, fmt.Errorf("spool: %w", err)
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	n, err := io.Copy(f, io.MultiReader(bytes.NewReader(buf), io.LimitReader(r, o.MaxBytes)))
+	if err != nil {
+		cleanup()
+		return nil, 0, func() {}, fmt.Errorf("spool: %w", err)
+	}
+	return f, n, cleanup, nil
+}
+
+// numbered lists entries prefix1.xml, prefix2.xml ... in numeric order.
+func numbered(files map[string]*zip.File, prefix string) []string {
+	type e struct {
+		n    int
+		name string
+	}
+	var list []e
+	for name := range files {
+		rest, ok := strings.CutPrefix(name, prefix)
+		if !ok || !strings.HasSuffix(rest, ".xml") {
+			continue
+		}
+		if n, err := strconv.Atoi(strings.TrimSuffix(rest, ".xml")); err == nil {
+			list = append(list, e{n, name})
+		}
+	}
+	sort.Slice(list, func(i, j int) bool { return list[i].n < list[j].n })
+	out := make([]string, len(list))
+	for i, x := range list {
+		out[i] = x.name
+	}
+	return out
+}
+
+// textRule says, for one XML vocabulary, which elements hold text and
+// which end a word.
+type textRule struct {
+	text func(local string) bool // character data inside is text
+	brk  func(local string) bool // the element's start or end separates words
+}
+
+var (
+	docxText = textRule{
+		text: func(l string) bool { return l == "t" || l == "delText" },
+		brk:  func(l string) bool { return l == "p" || l == "tab" || l == "br" || l == "cr" || l == "tc" },
+	}
+	pptxText = textRule{
+		text: func(l string) bool { return l == "t" },
+		brk:  func(l string) bool { return l == "p" || l == "br" || l == "tc" },
+	}
+	odfText = textRule{
+		text: func(string) bool { return true },
+		brk: func(l string) bool {
+			return l == "p" || l == "h" || l == "s" || l == "tab" || l == "line-break" || l == "table-cell"
+		},
+	}
+)
+
+func (o Options) xmlParts(files map[string]*zip.File, names []string, rule textRule, sh *shingler) error {
+	if len(names) == 0 {
+		return fmt.Errorf("%w: no content part", ErrCorrupt)
+	}
+	for _, name := range names {
+		f := files[name]
+		if f == nil {
+			return fmt.Errorf("%w: missing %s", ErrCorrupt, name)
+		}
+		if err := o.xmlText(f, rule, sh); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (o Options) xmlText(f *zip.File, rule textRule, sh *shingler) error {
+	rc, err := f.Open()
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrCorrupt, err)
+	}
+	defer rc.Close()
+	dec := xml.NewDecoder(io.LimitReader(rc, o.MaxPartBytes))
+	dec.Strict = false
+	depth := 0 // > 0 while inside a text element
+	for !sh.full() {
+		tok, err := dec.RawToken()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrCorrupt, err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if rule.brk(t.Name.Local) {
+				sh.boundary()
+			}
+			if rule.text(t.Name.Local) {
+				depth++
+			}
+		case xml.EndElement:
+			if rule.text(t.Name.Local) && depth > 0 {
+				depth--
+			}
+			if rule.brk(t.Name.Local) {
+				sh.boundary()
+			}
+		case xml.CharData:
+			if depth > 0 {
+				sh.WriteString(string(t))
+			}
+		}
+	}
+	return nil
+}
