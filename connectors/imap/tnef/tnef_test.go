@@ -35,7 +35,7 @@ func encode(files []file) []byte {
 		}
 		binary.Write(&b, binary.LittleEndian, sum)
 	}
-	attr(1, 0x00089006, []byte{0, 0, 1, 0})                    // attTnefVersion
+	attr(1, 0x00089006, []byte{0, 0, 1, 0})                   // attTnefVersion
 	attr(1, 0x00069007, []byte{0xE4, 0x04, 0, 0, 0, 0, 0, 0}) // attOemCodepage 1252
 	attr(1, 0x00078008, []byte("IPM.Microsoft Mail.Note\x00"))
 	for _, f := range files {

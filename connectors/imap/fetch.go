@@ -1,0 +1,169 @@
+package imap
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"mime/quotedprintable"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+)
+
+// partStream is one part's bytes being read off a connection. Until Close
+// the connection is busy: nothing else may be sent on it.
+type partStream struct {
+	r     io.Reader
+	cmd   *imapclient.FetchCommand
+	count func(int64)
+	err   error
+}
+
+func (p *partStream) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	if n > 0 && p.count != nil {
+		p.count(int64(n))
+	}
+	if err != nil && err != io.EOF {
+		p.err = err
+	}
+	return n, err
+}
+
+// Close drains the rest of the response and ends the command.
+func (p *partStream) Close() error {
+	err := p.cmd.Close()
+	if p.err != nil {
+		return p.err
+	}
+	return err
+}
+
+// fetchPart starts a UID FETCH of one part on cn (its mailbox selected) and
+// returns a stream of the part with its transfer encoding undone.
+// BINARY.PEEK is used when the server has it; a server refusal of BINARY
+// (broken encoding: [UNKNOWN-CTE]) falls back to BODY.PEEK.
+func fetchPart(cn *conn, uid uint32, part []int, encoding string) (*partStream, error) {
+	if cn.binary {
+		ps, err := startFetch(cn, uid, part, true)
+		if err == nil {
+			return ps, nil
+		}
+		var ie *imap.Error
+		if !errors.As(err, &ie) || errors.Is(err, ErrNoPart) {
+			return nil, err
+		}
+	}
+	ps, err := startFetch(cn, uid, part, false)
+	if err != nil {
+		return nil, err
+	}
+	dec, err := decoder(ps.r, encoding)
+	if err != nil {
+		ps.Close()
+		return nil, err
+	}
+	ps.r = dec
+	return ps, nil
+}
+
+func startFetch(cn *conn, uid uint32, part []int, binary bool) (*partStream, error) {
+	opts := &imap.FetchOptions{UID: true}
+	if binary {
+		opts.BinarySection = []*imap.FetchItemBinarySection{{Part: part, Peek: true}}
+	} else {
+		opts.BodySection = []*imap.FetchItemBodySection{{Part: part, Peek: true}}
+	}
+	cmd := cn.c.Fetch(imap.UIDSetNum(imap.UID(uid)), opts)
+	msg := cmd.Next()
+	if msg == nil {
+		if err := cmd.Close(); err != nil {
+			return nil, err
+		}
+		return nil, ErrNoPart
+	}
+	for item := msg.Next(); item != nil; item = msg.Next() {
+		var lit imap.LiteralReader
+		switch it := item.(type) {
+		case imapclient.FetchItemDataBinarySection:
+			lit = it.Literal
+		case imapclient.FetchItemDataBodySection:
+			lit = it.Literal
+		default:
+			continue
+		}
+		if lit == nil {
+			break
+		}
+		return &partStream{r: lit, cmd: cmd}, nil
+	}
+	if err := cmd.Close(); err != nil {
+		return nil, err
+	}
+	return nil, ErrNoPart
+}
+
+// decoder undoes a Content-Transfer-Encoding, never a charset.
+func decoder(r io.Reader, encoding string) (io.Reader, error) {
+	src := &srcReader{r: r}
+	switch strings.ToLower(strings.TrimSpace(encoding)) {
+	case "", "7bit", "8bit", "binary":
+		return r, nil
+	case "base64":
+		return &cteError{src: src, r: base64.NewDecoder(base64.StdEncoding, &b64Filter{r: src})}, nil
+	case "quoted-printable":
+		return &cteError{src: src, r: quotedprintable.NewReader(src)}, nil
+	}
+	return nil, fmt.Errorf("transfer encoding %q: %w", encoding, ErrNotSupported)
+}
+
+// srcReader remembers whether reading the connection failed.
+type srcReader struct {
+	r      io.Reader
+	failed bool
+}
+
+func (s *srcReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.failed = true
+	}
+	return n, err
+}
+
+// cteError marks decoding failures (not connection failures) with
+// ErrBadEncoding.
+type cteError struct {
+	src *srcReader
+	r   io.Reader
+}
+
+func (c *cteError) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF && !c.src.failed {
+		err = fmt.Errorf("%w: %w", ErrBadEncoding, err)
+	}
+	return n, err
+}
+
+// b64Filter drops bytes outside the base64 alphabet (spaces, stray line
+// ends), as mail readers do; corrupt input still fails on padding.
+type b64Filter struct{ r io.Reader }
+
+func (f *b64Filter) Read(p []byte) (int, error) {
+	for {
+		n, err := f.r.Read(p)
+		j := 0
+		for _, c := range p[:n] {
+			if (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '=' {
+				p[j] = c
+				j++
+			}
+		}
+		if j > 0 || err != nil {
+			return j, err
+		}
+	}
+}

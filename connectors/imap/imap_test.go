@@ -1,0 +1,137 @@
+package imap_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/connectors/connectortest"
+	imapsrc "github.com/syncd/syncd/connectors/imap"
+	"github.com/syncd/syncd/connectors/imap/imaptest"
+)
+
+const (
+	alice = "alice@example.org"
+	bob   = "bob@example.org" // clean fixtures only: conformance opens every item
+)
+
+func fixtureDir(t testing.TB) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "fixtures", "mail")
+}
+
+// server is a seeded IMAP server under test.
+type server struct {
+	kind string
+	addr string
+}
+
+func startMemory(t testing.TB) server {
+	srv, err := imaptest.StartMemory(context.Background(), fixtureDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	return server{"memory", srv.Addr}
+}
+
+func startDovecot(t testing.TB) server {
+	srv, err := imaptest.StartDovecot(context.Background(), fixtureDir(t))
+	if err == imaptest.ErrNoDovecot {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Stop() })
+	return server{"dovecot", srv.Addr}
+}
+
+func newSource(t testing.TB, srv server, user, extra string) connectors.Source {
+	t.Helper()
+	os.Setenv("SYNCD_TEST_IMAP_PW", imaptest.Password)
+	cfg := connectortest.Config(t, fmt.Sprintf(`
+name: %s-mail
+type: imap
+address: %s
+tls: none
+username: %s
+password_env: SYNCD_TEST_IMAP_PW
+connections: 3
+batch_size: 4
+%s`, srv.kind, srv.addr, user, extra))
+	s, err := connectors.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// appendMessage adds one message with a PDF attachment named name.
+func appendMessage(t testing.TB, addr, user, mbox, name string) {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(user, imaptest.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msg := strings.ReplaceAll(fmt.Sprintf(`From: Bob <bob@example.org>
+To: %s
+Subject: new %s
+Date: Mon, 1 Apr 2024 10:00:00 +0000
+Message-ID: <new-%s@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=x
+
+--x
+Content-Type: text/plain
+
+hi
+--x
+Content-Type: application/pdf; name="%s"
+Content-Disposition: attachment; filename="%s"
+Content-Transfer-Encoding: base64
+
+JVBERi0xLjQKbmV3IGZpbGUK
+--x--
+`, user, name, strings.ReplaceAll(name, " ", "-"), name, name), "\n", "\r\n")
+	cmd := c.Append(mbox, int64(len(msg)), &imap.AppendOptions{Time: time.Now()})
+	cmd.Write([]byte(msg))
+	cmd.Close()
+	if _, err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func conformance(t *testing.T, start func(testing.TB) server) {
+	srv := start(t)
+	connectortest.Run(t, connectortest.Harness{
+		New: func(t *testing.T) connectors.Source { return newSource(t, srv, bob, "") },
+		Mutate: func(t *testing.T) []string {
+			appendMessage(t, srv.addr, bob, "INBOX", "Added later.pdf")
+			return []string{"Added later.pdf"}
+		},
+	})
+}
+
+func TestConformanceMemory(t *testing.T)  { conformance(t, startMemory) }
+func TestConformanceDovecot(t *testing.T) { conformance(t, startDovecot) }
+
+var _ = bytes.Equal
+var _ = imapsrc.Options{}

@@ -1,0 +1,226 @@
+package imap
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+)
+
+// Skip reasons recorded on items that are not documents.
+const (
+	SkipSignatureLogo = "signature-logo"
+	SkipCalendar      = "calendar-invite"
+	SkipInline        = "inline-part"
+	SkipForwarded     = "forwarded-message"
+	SkipDepth         = "nesting-depth"
+	SkipSizeLimit     = "size-limit"
+	SkipBlockedType   = "blocked-type"
+	SkipFilterDate    = "filter-date"
+	SkipFilterFrom    = "filter-from"
+	SkipFilterTo      = "filter-to"
+	SkipFilterSubject = "filter-subject"
+)
+
+// innerMsg is one message/rfc822 level enclosing a part.
+type innerMsg struct {
+	MessageID string
+	Subject   string
+}
+
+// partPlan is one MIME part the scan reports: a document or a skip.
+type partPlan struct {
+	Path      []int  // IMAP part number
+	Name      string // decoded file name (generated when the part has none)
+	MediaType string // lower case type/subtype
+	Encoding  string // lower case Content-Transfer-Encoding
+	EncSize   int64  // encoded size from BODYSTRUCTURE
+	Size      int64  // decoded size when known, else -1
+	Skip      string
+	TNEF      bool // winmail.dat to expand
+	Inner     []innerMsg
+}
+
+// partString renders an IMAP part number: "2.1".
+func partString(p []int) string {
+	var b strings.Builder
+	for i, n := range p {
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(strconv.Itoa(n))
+	}
+	return b.String()
+}
+
+// parsePart parses "2.1" (and "" for the whole body).
+func parsePart(s string) ([]int, error) {
+	if s == "" {
+		return nil, nil
+	}
+	var out []int
+	for _, f := range strings.Split(s, ".") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad part number %q", s)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// planner decides, from a BODYSTRUCTURE alone, which parts are documents.
+type planner struct {
+	inlineNamed bool
+	embedded    bool
+	calendar    bool
+	forwarded   bool
+	tnef        bool
+	maxDepth    int
+	subject     string
+	out         []partPlan
+}
+
+func newPlanner(s *settings, subject string) *planner {
+	a := s.Attachments
+	return &planner{
+		inlineNamed: boolOr(a.InlineWithFilename, true),
+		embedded:    boolOr(a.EmbeddedImages, false),
+		calendar:    boolOr(a.CalendarInvites, false),
+		forwarded:   boolOr(a.ForwardedMessages, true),
+		tnef:        boolOr(a.TNEF, true),
+		maxDepth:    a.MaxDepth,
+		subject:     subject,
+	}
+}
+
+// plan walks bs and returns the parts to report, in part-number order.
+func (p *planner) plan(bs imap.BodyStructure) []partPlan {
+	p.out = nil
+	p.walk(bs, nil, "", nil, 0)
+	return p.out
+}
+
+func (p *planner) walk(bs imap.BodyStructure, path []int, parent string, inner []innerMsg, depth int) {
+	switch b := bs.(type) {
+	case *imap.BodyStructureMultiPart:
+		sub := strings.ToLower(b.Subtype)
+		for i, c := range b.Children {
+			p.walk(c, appendPath(path, i+1), sub, inner, depth)
+		}
+	case *imap.BodyStructureSinglePart:
+		p.single(b, path, parent, inner, depth)
+	}
+}
+
+func appendPath(path []int, n int) []int {
+	out := make([]int, len(path), len(path)+1)
+	copy(out, path)
+	return append(out, n)
+}
+
+func (p *planner) single(b *imap.BodyStructureSinglePart, path []int, parent string, inner []innerMsg, depth int) {
+	if len(path) == 0 {
+		path = []int{1} // a non-multipart message's body is part 1
+	}
+	mt := strings.ToLower(b.Type + "/" + b.Subtype)
+	disp := ""
+	var dparams map[string]string
+	if d := b.Disposition(); d != nil {
+		disp, dparams = strings.ToLower(d.Value), d.Params
+	}
+	name := decodeParam(dparams, "filename")
+	if name == "" {
+		name = decodeParam(b.Params, "name")
+	}
+	if (mt == "message/rfc822" || mt == "message/global") && b.MessageRFC822 != nil {
+		p.message(b, path, name, inner, depth)
+		return
+	}
+	pp := partPlan{
+		Path: path, Name: name, MediaType: mt, Encoding: strings.ToLower(strings.TrimSpace(b.Encoding)),
+		EncSize: int64(b.Size), Size: -1, Inner: inner,
+	}
+	if pp.Encoding == "" || pp.Encoding == "7bit" || pp.Encoding == "8bit" || pp.Encoding == "binary" {
+		pp.Size = pp.EncSize
+	}
+	switch {
+	case isCalendar(mt, name):
+		if name == "" && disp != "attachment" && strings.HasPrefix(parent, "alternative") {
+			pp.Name = generatedName(p.subject, mt)
+		}
+		if !p.calendar {
+			pp.Skip = SkipCalendar
+		}
+	case b.ID != "" && parent == "related" && disp != "attachment" && strings.HasPrefix(mt, "image/"):
+		if !p.embedded {
+			pp.Skip = SkipSignatureLogo
+		}
+	case disp == "attachment":
+	case name != "":
+		if disp == "inline" && !p.inlineNamed {
+			pp.Skip = SkipInline
+		}
+	case strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/") || mt == "message/delivery-status":
+		return // a body, not an attachment
+	}
+	if pp.Name == "" {
+		pp.Name = generatedName(p.subject, mt)
+	}
+	if pp.Skip == "" && p.tnef && isTNEF(mt, pp.Name) {
+		pp.TNEF = true
+	}
+	p.out = append(p.out, pp)
+}
+
+// message handles a message/rfc822 part: recurse, or record it as skipped.
+func (p *planner) message(b *imap.BodyStructureSinglePart, path []int, name string, inner []innerMsg, depth int) {
+	m := b.MessageRFC822
+	in := innerMsg{}
+	if m.Envelope != nil {
+		in = innerMsg{MessageID: bracket(m.Envelope.MessageID), Subject: m.Envelope.Subject}
+	}
+	if !p.forwarded || depth+1 > p.maxDepth || m.BodyStructure == nil {
+		skip := SkipForwarded
+		if p.forwarded {
+			skip = SkipDepth
+		}
+		if name == "" {
+			name = generatedName(in.Subject, "message/rfc822")
+		}
+		p.out = append(p.out, partPlan{Path: path, Name: name, MediaType: "message/rfc822",
+			Encoding: strings.ToLower(b.Encoding), EncSize: int64(b.Size), Size: -1, Skip: skip, Inner: inner})
+		return
+	}
+	chain := append(append([]innerMsg{}, inner...), in)
+	saved := p.subject
+	if in.Subject != "" {
+		p.subject = in.Subject
+	}
+	if _, multi := m.BodyStructure.(*imap.BodyStructureMultiPart); multi {
+		p.walk(m.BodyStructure, path, "", chain, depth+1)
+	} else {
+		p.walk(m.BodyStructure, appendPath(path, 1), "", chain, depth+1)
+	}
+	p.subject = saved
+}
+
+func bracket(id string) string {
+	if id == "" || strings.HasPrefix(id, "<") {
+		return id
+	}
+	return "<" + id + ">"
+}
+
+func isCalendar(mt, name string) bool {
+	switch mt {
+	case "text/calendar", "application/ics", "text/x-vcalendar", "application/x-ics":
+		return true
+	}
+	return strings.HasSuffix(strings.ToLower(name), ".ics") || strings.HasSuffix(strings.ToLower(name), ".vcs")
+}
+
+func isTNEF(mt, name string) bool {
+	return mt == "application/ms-tnef" || mt == "application/vnd.ms-tnef" || strings.EqualFold(name, "winmail.dat")
+}
