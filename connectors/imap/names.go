@@ -207,3 +207,62 @@ func extFor(mt string) string {
 	}
 	return ".bin"
 }
+
+// rawParams splits a Content-Type or Content-Disposition header value into
+// its parameters without decoding them (keys lower case, quotes removed),
+// so that decodeParam can apply RFC 2231 with any charset.
+func rawParams(v string) map[string]string {
+	out := map[string]string{}
+	_, rest, ok := strings.Cut(v, ";")
+	for ok {
+		var item string
+		item, rest, ok = cutParam(rest)
+		k, val, found := strings.Cut(item, "=")
+		k = strings.ToLower(strings.TrimSpace(k))
+		if !found || k == "" {
+			continue
+		}
+		val = strings.TrimSpace(val)
+		if len(val) >= 2 && val[0] == '"' {
+			val = unquote(val)
+		}
+		out[k] = val
+	}
+	return out
+}
+
+// cutParam cuts at the next ';' outside quotes.
+func cutParam(s string) (item, rest string, more bool) {
+	inQuote, esc := false, false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case esc:
+			esc = false
+		case c == '\\' && inQuote:
+			esc = true
+		case c == '"':
+			inQuote = !inQuote
+		case c == ';' && !inQuote:
+			return s[:i], s[i+1:], true
+		}
+	}
+	return s, "", false
+}
+
+func unquote(v string) string {
+	v = strings.TrimPrefix(v, `"`)
+	var b strings.Builder
+	for i := 0; i < len(v); i++ {
+		switch {
+		case v[i] == '\\' && i+1 < len(v):
+			i++
+			b.WriteByte(v[i])
+		case v[i] == '"':
+			return b.String()
+		default:
+			b.WriteByte(v[i])
+		}
+	}
+	return b.String()
+}

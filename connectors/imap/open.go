@@ -46,7 +46,7 @@ func (s *Source) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, 
 		return nil, fail(cerr)
 	}
 	s.counters.parts.Add(1)
-	return &openReader{ReadCloser: rc, done: func(broken bool) {
+	return &openReader{ReadCloser: rc, what: fmt.Sprintf("imap %s: read %s (%s)", s.name, it.Ref, it.Name), done: func(broken bool) {
 		stop()
 		s.release(cn, broken)
 	}}, nil
@@ -54,8 +54,17 @@ func (s *Source) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, 
 
 type openReader struct {
 	io.ReadCloser
+	what   string // names the item in errors
 	done   func(broken bool)
 	closed bool
+}
+
+func (o *openReader) Read(p []byte) (int, error) {
+	n, err := o.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%s: %w", o.what, err)
+	}
+	return n, err
 }
 
 func (o *openReader) Close() error {

@@ -305,6 +305,9 @@ func (sc *scanner) batch(ctx context.Context, mb mailbox, validity uint32, uids 
 	// Encoded parts keep Size -1: Dovecot 2.3's BINARY.SIZE was measured
 	// to disagree with the BINARY bytes it then sends (3915 vs 4004).
 	plans := sc.plan(mb, validity, msgs)
+	if err := sc.fixNames(cn, plans); err != nil {
+		return err
+	}
 	for _, mp := range plans {
 		if err := ctx.Err(); err != nil {
 			return err
