@@ -37,8 +37,10 @@ func (o Options) extractPDF(r io.Reader, sh *shingler) error {
 			}
 			continue
 		}
-		if err := skipEOL(br); err != nil {
+		if ok, err := skipEOL(br); err != nil {
 			break
+		} else if !ok {
+			continue // "stream" inside another word
 		}
 		dict := win
 		win = win[:0]
@@ -79,21 +81,23 @@ func contentDict(d []byte) bool {
 	return true
 }
 
-func skipEOL(br *bufio.Reader) error {
+// skipEOL consumes the end of line after the "stream" keyword and reports
+// whether there was one.
+func skipEOL(br *bufio.Reader) (bool, error) {
 	b, err := br.ReadByte()
 	if err != nil {
-		return err
+		return false, err
 	}
-	if b == '\r' {
+	switch b {
+	case '\r':
 		if n, err := br.Peek(1); err == nil && n[0] == '\n' {
 			br.ReadByte()
 		}
-		return nil
+		return true, nil
+	case '\n':
+		return true, nil
 	}
-	if b != '\n' {
-		return br.UnreadByte()
-	}
-	return nil
+	return false, br.UnreadByte()
 }
 
 // untilEndstream reads an unfiltered stream up to its "endstream" keyword.
