@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/workspace"
+)
+
+// common flags shared by commands that read a config.
+type common struct {
+	config    string
+	logFormat string
+	logLevel  string
+}
+
+func (c *common) bind(fs *flag.FlagSet) {
+	fs.StringVar(&c.config, "config", "syncd.yaml", "config `file`")
+	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
+	fs.StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn, error (default from config, else info)")
+}
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("syncd "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return usagef("unexpected argument %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func (c *common) load() (*engine.Config, error) {
+	cfg, err := engine.LoadConfig(c.config)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return cfg, nil
+}
+
+// newLogger builds the slog logger: text on a terminal, JSON otherwise.
+func newLogger(w io.Writer, format, level string) *slog.Logger {
+	var lv slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lv = slog.LevelDebug
+	case "warn", "warning":
+		lv = slog.LevelWarn
+	case "error":
+		lv = slog.LevelError
+	default:
+		lv = slog.LevelInfo
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "auto" || format == "" {
+		format = "json"
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			format = "text"
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func (c *common) logger(cfg *engine.Config, w io.Writer) *slog.Logger {
+	level := c.logLevel
+	if level == "" && cfg != nil {
+		level = cfg.Log.Level
+	}
+	format := c.logFormat
+	if format == "auto" && cfg != nil && cfg.Log.Format != "" {
+		format = cfg.Log.Format
+	}
+	return newLogger(w, format, level)
+}
+
+// store is an open workspace store: catalog plus blobs.
+type store struct {
+	dir   string
+	cat   *workspace.Catalog
+	blobs *dedupe.Disk
+}
+
+func catalogPath(dir string) string { return filepath.Join(dir, "catalog.db") }
+
+func openStore(ctx context.Context, dir string) (*store, error) {
+	cat, err := workspace.Open(ctx, catalogPath(dir), workspace.Options{})
+	if err != nil {
+		return nil, err
+	}
+	blobs, err := dedupe.OpenDisk(dir)
+	if err != nil {
+		cat.Close()
+		return nil, err
+	}
+	return &store{dir: dir, cat: cat, blobs: blobs}, nil
+}
+
+func (s *store) Close() error { return s.cat.Close() }
+
+func (s *store) engine(log *slog.Logger) *engine.Engine {
+	return &engine.Engine{Catalog: s.cat, Blobs: s.blobs, Log: log, Env: &connectors.Env{}}
+}
+
+// jobsToRun picks the named job, or all jobs.
+func jobsToRun(cfg *engine.Config, name string) ([]*engine.Job, error) {
+	if name == "" {
+		out := make([]*engine.Job, len(cfg.Jobs))
+		for i := range cfg.Jobs {
+			out[i] = &cfg.Jobs[i]
+		}
+		return out, nil
+	}
+	j, err := cfg.Job(name)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return []*engine.Job{j}, nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

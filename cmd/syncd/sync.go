@@ -1,0 +1,214 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/workspace"
+)
+
+func init() {
+	register("sync", "run jobs once: scan, fetch what is new, rebuild history", cmdSync)
+	register("plan", "dry run: show what sync would do, changing nothing", cmdPlan)
+}
+
+func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("sync", stderr)
+	var c common
+	c.bind(fs)
+	job := fs.String("job", "", "run only this job (default: all jobs)")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	jobs, err := jobsToRun(cfg, *job)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg.Store.Path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log := c.logger(cfg, stderr)
+	eng := st.engine(log)
+	results, err := runJobs(ctx, eng, cfg, jobs)
+	printSummary(stdout, results)
+	if err != nil {
+		return err
+	}
+	return problemsErr(results)
+}
+
+func runJobs(ctx context.Context, eng *engine.Engine, cfg *engine.Config, jobs []*engine.Job) ([]*engine.Result, error) {
+	var out []*engine.Result
+	for _, j := range jobs {
+		res, err := eng.RunJob(ctx, cfg.File, j)
+		if res != nil {
+			out = append(out, res)
+		}
+		if err != nil {
+			return out, fmt.Errorf("job %s: %w", j.Name, err)
+		}
+	}
+	return out, nil
+}
+
+func problemsErr(results []*engine.Result) error {
+	for _, r := range results {
+		if r.Status != workspace.StatusOK {
+			return fmt.Errorf("%w: job %s status %s (see 'syncd runs' and the run's problems)", errProblems, r.Job, r.Status)
+		}
+	}
+	return nil
+}
+
+// summaryKeys are the columns of the end-of-run table.
+var summaryKeys = []string{"scanned", "known", "new", "duplicate", "hash_hits", "skipped", "problems", "bytes_fetched", "bytes_saved"}
+
+func printSummary(w io.Writer, results []*engine.Result) {
+	if len(results) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "job\tsource\t"+strings.Join(summaryKeys, "\t")+"\tstatus\t")
+	for _, r := range results {
+		for _, s := range r.Sources {
+			st := "ok"
+			if s.Err != "" {
+				st = "failed"
+			} else if s.Counts["problems"] > 0 {
+				st = "problems"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.Job, s.Name, countsRow(s.Counts), st)
+		}
+		fmt.Fprintf(tw, "%s\t(all, run %d)\t%s\t%s\t\n", r.Job, r.RunID, countsRow(r.Counts), r.Status)
+	}
+	tw.Flush()
+	for _, r := range results {
+		for _, s := range r.Sources {
+			if s.Err != "" {
+				fmt.Fprintf(w, "source %s: %s\n", s.Name, s.Err)
+			}
+		}
+	}
+}
+
+func countsRow(c map[string]int64) string {
+	parts := make([]string, len(summaryKeys))
+	for i, k := range summaryKeys {
+		if strings.HasPrefix(k, "bytes") {
+			parts[i] = humanBytes(c[k])
+		} else {
+			parts[i] = fmt.Sprint(c[k])
+		}
+	}
+	return strings.Join(parts, "\t")
+}
+
+// planStore is a scratch copy of the store's catalog over a hash-only blob
+// sink: the plan runs the real pipeline against it and the real store is
+// never written.
+type planStore struct {
+	cat     *workspace.Catalog
+	sink    dedupe.BlobStore
+	scratch string
+}
+
+func openPlanStore(ctx context.Context, dir string) (*planStore, error) {
+	scratch, err := os.MkdirTemp("", "syncd-plan-")
+	if err != nil {
+		return nil, err
+	}
+	dst := filepath.Join(scratch, "catalog.db")
+	if exists(catalogPath(dir)) {
+		src, err := workspace.Open(ctx, catalogPath(dir), workspace.Options{ReadOnly: true})
+		if err != nil {
+			os.RemoveAll(scratch)
+			return nil, err
+		}
+		err = src.Snapshot(ctx, dst)
+		src.Close()
+		if err != nil {
+			os.RemoveAll(scratch)
+			return nil, err
+		}
+	}
+	cat, err := workspace.Open(ctx, dst, workspace.Options{})
+	if err != nil {
+		os.RemoveAll(scratch)
+		return nil, err
+	}
+	var real dedupe.BlobStore = dedupe.NewMem()
+	if exists(filepath.Join(dir, "blobs")) {
+		d, err := dedupe.OpenDisk(dir)
+		if err != nil {
+			cat.Close()
+			os.RemoveAll(scratch)
+			return nil, err
+		}
+		real = readOnlyBlobs{d}
+	}
+	return &planStore{cat: cat, sink: dedupe.HashOnly{Real: real}, scratch: scratch}, nil
+}
+
+func (p *planStore) Close() error {
+	err := p.cat.Close()
+	os.RemoveAll(p.scratch)
+	return err
+}
+
+// readOnlyBlobs refuses writes, so a plan cannot touch the blob directory.
+type readOnlyBlobs struct{ *dedupe.Disk }
+
+func (r readOnlyBlobs) Put(context.Context, io.Reader) (dedupe.Sums, error) {
+	return dedupe.Sums{}, errors.New("blob store is read-only during a plan")
+}
+
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("plan", stderr)
+	var c common
+	c.bind(fs)
+	job := fs.String("job", "", "plan only this job (default: all jobs)")
+	out := fs.String("out", "", "write the plan (report.html, plan.json, CSVs) to this `dir`")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	jobs, err := jobsToRun(cfg, *job)
+	if err != nil {
+		return err
+	}
+	ps, err := openPlanStore(ctx, cfg.Store.Path)
+	if err != nil {
+		return err
+	}
+	defer ps.Close()
+	eng := &engine.Engine{Catalog: ps.cat, Blobs: ps.sink, Log: c.logger(cfg, stderr), Mode: engine.ModePlan}
+	results, err := runJobs(ctx, eng, cfg, jobs)
+	printSummary(stdout, results)
+	if err != nil {
+		return err
+	}
+	if *out != "" {
+		if err := writePlan(ctx, ps.cat, results, *out); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "plan written to %s\n", *out)
+	}
+	return nil
+}

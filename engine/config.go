@@ -1,0 +1,258 @@
+// Package engine runs syncd jobs: it scans each source from its cursor,
+// skips what the store already has, streams new content into the blob store
+// once, records sightings with provenance, and rebuilds document history.
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/robfig/cron/v3"
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/internal/yamlx"
+)
+
+// Config is syncd's one configuration file.
+type Config struct {
+	File     string      `yaml:"-"`
+	Store    StoreConfig `yaml:"store"`
+	Timezone string      `yaml:"timezone"`
+	Log      LogConfig   `yaml:"log"`
+	Jobs     []Job       `yaml:"jobs"`
+}
+
+// StoreConfig says where the workspace store lives.
+type StoreConfig struct {
+	Path string `yaml:"path"` // catalog.db and blobs/ live here
+}
+
+// LogConfig sets logging.
+type LogConfig struct {
+	Format string `yaml:"format"` // auto | text | json
+	Level  string `yaml:"level"`  // debug | info | warn | error
+}
+
+// Job is a set of sources synced together into workspaces.
+type Job struct {
+	Name        string         `yaml:"name"`
+	Workspace   string         `yaml:"workspace"`
+	Schedule    string         `yaml:"schedule"`
+	Jitter      time.Duration  `yaml:"jitter"`
+	Window      string         `yaml:"window"` // "22:00-06:00": runs only start inside it
+	Concurrency int            `yaml:"concurrency"`
+	MaxSize     int64          `yaml:"max_size"` // items larger than this are skipped ("size-limit")
+	Routes      []Route        `yaml:"routes"`
+	Sources     []SourceConfig `yaml:"sources"`
+}
+
+// SourceConfig is one source entry. Connector options stay in the node and
+// are decoded by the connector itself.
+type SourceConfig struct {
+	Name      string `yaml:"name"`
+	Type      string `yaml:"type"`
+	Workspace string `yaml:"workspace"`
+	Enabled   *bool  `yaml:"enabled"`
+	node      *yaml.Node
+	line      int
+}
+
+// UnmarshalYAML keeps the raw node for the connector.
+func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
+	type plain struct {
+		Name      string `yaml:"name"`
+		Type      string `yaml:"type"`
+		Workspace string `yaml:"workspace"`
+		Enabled   *bool  `yaml:"enabled"`
+	}
+	var p plain
+	if err := n.Decode(&p); err != nil {
+		return err
+	}
+	*s = SourceConfig{Name: p.Name, Type: p.Type, Workspace: p.Workspace, Enabled: p.Enabled, node: n, line: n.Line}
+	return nil
+}
+
+// Connector returns the connectors.Config for this source.
+func (s SourceConfig) Connector(file string, env *connectors.Env) connectors.Config {
+	return connectors.Config{
+		Name: s.Name,
+		Type: s.Type,
+		Decode: func(v any) error {
+			return yamlx.Decode(file, s.node, v, connectors.EngineKeys...)
+		},
+		Env: env,
+	}
+}
+
+// Line is where the source is defined.
+func (s SourceConfig) Line() int { return s.line }
+
+// CronParser accepts 5 or 6 fields (seconds first), descriptors such as
+// @daily and @every 1h, and CRON_TZ= prefixes.
+var CronParser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// LoadConfig reads and validates a config file. Errors name the file, line
+// and key.
+func LoadConfig(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config: %w", err)
+	}
+	return ParseConfig(path, b)
+}
+
+// ParseConfig parses and validates config text; file names it in errors.
+func ParseConfig(file string, text []byte) (*Config, error) {
+	node, err := yamlx.Parse(file, string(text))
+	if err != nil {
+		return nil, err
+	}
+	var c Config
+	if err := yamlx.Decode(file, node, &c); err != nil {
+		return nil, err
+	}
+	c.File = file
+	if c.Store.Path == "" {
+		c.Store.Path = "./syncd-data"
+	}
+	if !filepath.IsAbs(c.Store.Path) && file != "" {
+		c.Store.Path = filepath.Join(filepath.Dir(file), c.Store.Path)
+	}
+	return &c, c.validate(node)
+}
+
+// validate checks what the schema cannot.
+func (c *Config) validate(root *yaml.Node) error {
+	errAt := func(line int, key, msg string) error {
+		return &yamlx.Error{File: c.File, Line: line, Key: key, Msg: msg}
+	}
+	if c.Timezone != "" {
+		if _, err := time.LoadLocation(c.Timezone); err != nil {
+			return errAt(lineOf(root, "timezone"), "timezone", err.Error())
+		}
+	}
+	if len(c.Jobs) == 0 {
+		return errAt(root.Line, "jobs", "no jobs configured")
+	}
+	jobs := map[string]bool{}
+	sources := map[string]string{}
+	jobNodes := childSeq(root, "jobs")
+	for i, j := range c.Jobs {
+		line := root.Line
+		if i < len(jobNodes) {
+			line = jobNodes[i].Line
+		}
+		key := fmt.Sprintf("jobs[%d]", i)
+		if j.Name == "" {
+			return errAt(line, key+".name", "required")
+		}
+		if jobs[j.Name] {
+			return errAt(line, key+".name", fmt.Sprintf("duplicate job name %q", j.Name))
+		}
+		jobs[j.Name] = true
+		if j.Schedule != "" {
+			if _, err := CronParser.Parse(j.Schedule); err != nil {
+				return errAt(line, key+".schedule", err.Error())
+			}
+		}
+		if j.Window != "" {
+			if _, _, err := ParseWindow(j.Window); err != nil {
+				return errAt(line, key+".window", err.Error())
+			}
+		}
+		if len(j.Sources) == 0 {
+			return errAt(line, key+".sources", "no sources")
+		}
+		for k, s := range j.Sources {
+			skey := fmt.Sprintf("%s.sources[%d]", key, k)
+			if s.Name == "" {
+				return errAt(s.line, skey+".name", "required")
+			}
+			if s.Type == "" {
+				return errAt(s.line, skey+".type", "required (one of "+strings.Join(connectors.Types(), ", ")+")")
+			}
+			if other, dup := sources[s.Name]; dup {
+				return errAt(s.line, skey+".name", fmt.Sprintf("source name %q already used in job %q: source names are global (they key cursors)", s.Name, other))
+			}
+			sources[s.Name] = j.Name
+		}
+		for k, r := range j.Routes {
+			if err := r.validate(); err != nil {
+				return errAt(line, fmt.Sprintf("%s.routes[%d]", key, k), err.Error())
+			}
+		}
+	}
+	return nil
+}
+
+func lineOf(m *yaml.Node, key string) int {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i].Line
+		}
+	}
+	return m.Line
+}
+
+func childSeq(m *yaml.Node, key string) []*yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1].Content
+		}
+	}
+	return nil
+}
+
+// Job returns the named job.
+func (c *Config) Job(name string) (*Job, error) {
+	for i := range c.Jobs {
+		if c.Jobs[i].Name == name {
+			return &c.Jobs[i], nil
+		}
+	}
+	names := make([]string, len(c.Jobs))
+	for i, j := range c.Jobs {
+		names[i] = j.Name
+	}
+	return nil, fmt.Errorf("%w: %q (jobs in %s: %s)", ErrNoJob, name, c.File, strings.Join(names, ", "))
+}
+
+// ErrNoJob is returned for an unknown job name.
+var ErrNoJob = errors.New("no such job")
+
+// ParseWindow parses "HH:MM-HH:MM" into minutes after midnight.
+func ParseWindow(s string) (from, to int, err error) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return 0, 0, fmt.Errorf("window %q: want HH:MM-HH:MM", s)
+	}
+	pa, err1 := time.Parse("15:04", strings.TrimSpace(a))
+	pb, err2 := time.Parse("15:04", strings.TrimSpace(b))
+	if err1 != nil || err2 != nil {
+		return 0, 0, fmt.Errorf("window %q: want HH:MM-HH:MM", s)
+	}
+	return pa.Hour()*60 + pa.Minute(), pb.Hour()*60 + pb.Minute(), nil
+}
+
+// InWindow reports whether t falls in the job's window (always true when
+// no window is set). Windows may wrap midnight.
+func (j *Job) InWindow(t time.Time) bool {
+	if j.Window == "" {
+		return true
+	}
+	from, to, err := ParseWindow(j.Window)
+	if err != nil {
+		return false
+	}
+	m := t.Hour()*60 + t.Minute()
+	if from <= to {
+		return m >= from && m < to
+	}
+	return m >= from || m < to
+}

@@ -1,0 +1,269 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/workspace"
+)
+
+// Run modes.
+const (
+	ModeSync = "sync"
+	ModePlan = "plan"
+)
+
+// Engine runs jobs against one store.
+type Engine struct {
+	Catalog *workspace.Catalog
+	Blobs   dedupe.BlobStore
+	Log     *slog.Logger
+	Env     *connectors.Env
+	// Observer, if set, hears about progress (progress bars, metrics).
+	Observer Observer
+	// Open builds a source from its config; default connectors.New.
+	Open func(connectors.Config) (connectors.Source, error)
+	// Mode is ModeSync or ModePlan (recorded on the run).
+	Mode string
+	// Holder identifies this process for job locks.
+	Holder string
+}
+
+// Observer hears about a run as it happens. Methods are called from many
+// goroutines.
+type Observer interface {
+	SourceStarted(job, source string)
+	Item(job, source string, action Action, bytes int64)
+	SourceFinished(job, source string, counts map[string]int64, err error)
+}
+
+// Action is what the engine did with one item.
+type Action string
+
+// Actions.
+const (
+	ActScanned   Action = "scanned"   // listed (every item)
+	ActKnown     Action = "known"     // sighting already in the store: nothing to do
+	ActNew       Action = "new"       // new content fetched and stored
+	ActDuplicate Action = "duplicate" // content already stored: new sighting only
+	ActSkip      Action = "skip"      // not a document, or excluded
+	ActProblem   Action = "problem"   // could not be read
+)
+
+// Result is the outcome of one job run.
+type Result struct {
+	RunID    int64
+	Job      string
+	Status   string
+	Counts   map[string]int64
+	Sources  []SourceResult
+	Started  time.Time
+	Finished time.Time
+}
+
+// SourceResult is one source's share of a run.
+type SourceResult struct {
+	Name   string
+	Kind   string
+	Counts map[string]int64
+	Err    string
+}
+
+// lockTTL bounds how long a crashed process blocks a job.
+const lockTTL = 2 * time.Minute
+
+func (e *Engine) logger() *slog.Logger {
+	if e.Log != nil {
+		return e.Log
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+// RunJob runs one job to completion (or until ctx is cancelled, in which
+// case the last checkpoint is committed and ctx.Err() returned).
+func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result, error) {
+	mode := e.Mode
+	if mode == "" {
+		mode = ModeSync
+	}
+	if e.Holder == "" {
+		host, _ := os.Hostname()
+		e.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	lockName := "job:" + job.Name
+	if err := e.Catalog.Lock(ctx, lockName, e.Holder, lockTTL); err != nil {
+		return nil, fmt.Errorf("job %s: %w", job.Name, err)
+	}
+	stopRefresh := e.refreshLock(ctx, lockName)
+	defer func() {
+		stopRefresh()
+		_ = e.Catalog.Unlock(context.WithoutCancel(ctx), lockName, e.Holder)
+	}()
+	runID, err := e.Catalog.StartRun(ctx, job.Name, mode)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{RunID: runID, Job: job.Name, Counts: map[string]int64{}, Started: time.Now()}
+	log := e.logger().With("job", job.Name, "run", runID)
+	log.Info("run started", "mode", mode, "sources", len(job.Sources))
+	var runErr error
+	for _, sc := range job.Sources {
+		if sc.Enabled != nil && !*sc.Enabled {
+			continue
+		}
+		sr := e.runSource(ctx, log, cfgFile, job, sc, runID)
+		res.Sources = append(res.Sources, sr)
+		for k, v := range sr.Counts {
+			res.Counts[k] += v
+		}
+		if ctx.Err() != nil {
+			runErr = ctx.Err()
+			break
+		}
+	}
+	if runErr == nil {
+		if err := e.Rebuild(ctx); err != nil {
+			runErr = err
+		}
+	}
+	res.Finished = time.Now()
+	res.Status = status(res, runErr)
+	errText := ""
+	if runErr != nil {
+		errText = runErr.Error()
+	}
+	fctx := context.WithoutCancel(ctx)
+	if err := e.Catalog.FinishRun(fctx, runID, res.Status, res.Counts, errText); err != nil && runErr == nil {
+		runErr = err
+	}
+	log.Info("run finished", "status", res.Status, "new", res.Counts["new"], "duplicate", res.Counts["duplicate"], "known", res.Counts["known"], "problems", res.Counts["problems"])
+	return res, runErr
+}
+
+func status(res *Result, runErr error) string {
+	switch {
+	case errors.Is(runErr, context.Canceled) || errors.Is(runErr, context.DeadlineExceeded):
+		return workspace.StatusInterrupted
+	case runErr != nil:
+		return workspace.StatusFailed
+	}
+	for _, s := range res.Sources {
+		if s.Err != "" {
+			return workspace.StatusProblems
+		}
+	}
+	if res.Counts["problems"] > 0 {
+		return workspace.StatusProblems
+	}
+	return workspace.StatusOK
+}
+
+func (e *Engine) refreshLock(ctx context.Context, name string) func() {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(lockTTL / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := e.Catalog.Lock(ctx, name, e.Holder, lockTTL); err != nil && ctx.Err() == nil {
+					e.logger().Error("lock refresh failed", "lock", name, "err", err)
+				}
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
+}
+
+// runSource scans one source and ingests what it finds.
+func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, sc SourceConfig, runID int64) SourceResult {
+	log = log.With("source", sc.Name)
+	sr := SourceResult{Name: sc.Name, Kind: sc.Type}
+	if e.Observer != nil {
+		e.Observer.SourceStarted(job.Name, sc.Name)
+	}
+	openFn := e.Open
+	if openFn == nil {
+		openFn = connectors.New
+	}
+	src, err := openFn(sc.Connector(cfgFile, e.Env))
+	if err != nil {
+		sr.Err = err.Error()
+		sr.Counts = map[string]int64{"problems": 1}
+		e.recordSourceProblem(ctx, runID, sc.Name, err)
+		log.Error("source could not start", "err", err)
+		e.finishObserve(job, sc, sr.Counts, err)
+		return sr
+	}
+	defer src.Close()
+	sr.Kind = src.Kind()
+	ing := newIngest(e, job, sc, src, runID, log)
+	err = ing.run(ctx)
+	sr.Counts = ing.snapshotCounts()
+	if m, ok := src.(connectors.Metered); ok {
+		for k, v := range m.Counters() {
+			sr.Counts["source."+k] += v
+		}
+	}
+	if err != nil {
+		sr.Err = err.Error()
+		if ctx.Err() == nil {
+			sr.Counts["problems"]++
+			e.recordSourceProblem(ctx, runID, sc.Name, err)
+		}
+		log.Error("source stopped", "err", err)
+	}
+	e.finishObserve(job, sc, sr.Counts, err)
+	return sr
+}
+
+func (e *Engine) finishObserve(job *Job, sc SourceConfig, counts map[string]int64, err error) {
+	if e.Observer != nil {
+		e.Observer.SourceFinished(job.Name, sc.Name, counts, err)
+	}
+}
+
+func (e *Engine) recordSourceProblem(ctx context.Context, runID int64, source string, err error) {
+	b := &workspace.Batch{RunID: runID, Items: []workspace.RunItem{{Source: source, Ref: "", Name: source, Action: string(ActProblem), Reason: "source-failed", Detail: err.Error()}}}
+	if _, cerr := e.Catalog.Commit(context.WithoutCancel(ctx), b); cerr != nil {
+		e.logger().Error("recording problem failed", "source", source, "err", cerr)
+	}
+}
+
+// sortedKinds lists hash kinds in lookup order: sha256 first, then
+// quickxor, then the rest alphabetically.
+func sortedKinds(h map[string]string) []string {
+	out := make([]string, 0, len(h))
+	for k := range h {
+		out = append(out, k)
+	}
+	rank := func(k string) int {
+		switch k {
+		case connectors.HashSHA256:
+			return 0
+		case connectors.HashQuickXor:
+			return 1
+		}
+		return 2
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if rank(out[i]) != rank(out[j]) {
+			return rank(out[i]) < rank(out[j])
+		}
+		return out[i] < out[j]
+	})
+	return out
+}

@@ -1,0 +1,284 @@
+package engine_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/connectors/memory"
+	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/workspace"
+)
+
+const cfgText = `
+store: {path: ./data}
+jobs:
+  - name: finance
+    workspace: finance
+    routes:
+      - {match: {path_prefix: "Projects/Alpha"}, workspace: alpha, folder: "Alpha"}
+    sources:
+      - {name: drive, type: memory}
+`
+
+type env struct {
+	t     *testing.T
+	cfg   *engine.Config
+	cat   *workspace.Catalog
+	blobs *dedupe.Disk
+	src   *memory.Source
+	opens atomic.Int64
+	fail  map[string]bool
+}
+
+// countingSource counts Opens and can fail chosen refs.
+type countingSource struct {
+	*memory.Source
+	e *env
+}
+
+func (c countingSource) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, error) {
+	c.e.opens.Add(1)
+	if c.e.fail[string(it.Ref)] {
+		return nil, fmt.Errorf("memory: open %s: %w", it.Ref, connectors.ErrPermission)
+	}
+	return c.Source.Open(ctx, it)
+}
+
+func (c countingSource) Close() error { return nil }
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	dir := t.TempDir()
+	cfg, err := engine.ParseConfig(filepath.Join(dir, "syncd.yaml"), []byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := workspace.Open(context.Background(), filepath.Join(dir, "data", "catalog.db"), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	blobs, err := dedupe.OpenDisk(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, cfg: cfg, cat: cat, blobs: blobs, src: memory.New("drive"), fail: map[string]bool{}}
+	e.src.CheckpointEvery = 3
+	return e
+}
+
+func (e *env) engine() *engine.Engine {
+	return &engine.Engine{Catalog: e.cat, Blobs: e.blobs, Open: func(connectors.Config) (connectors.Source, error) {
+		return countingSource{e.src, e}, nil
+	}}
+}
+
+func (e *env) run(ctx context.Context) (*engine.Result, error) {
+	return e.engine().RunJob(ctx, e.cfg.File, &e.cfg.Jobs[0])
+}
+
+func seed(src *memory.Source) {
+	t0 := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+	files := []struct{ path, data string }{
+		{"Finance/Q3 Report v1.txt", "quarter three report draft one with numbers"},
+		{"Finance/Archive/Q3 Report v1.txt", "quarter three report draft one with numbers"},
+		{"Finance/Q3 Report v2.txt", "quarter three report draft two with more numbers"},
+		{"Finance/Copy of Q3 Report v2.txt", "quarter three report draft two with more numbers"},
+		{"Projects/Alpha/Plan.txt", "alpha project plan"},
+		{"Projects/Alpha/Old/Plan.txt", "alpha project plan"},
+		{"Finance/Budget.csv", "a,b\n1,2\n"},
+	}
+	for i, f := range files {
+		src.Put(memory.File{Path: f.path, Data: []byte(f.data), ModTime: t0.Add(time.Duration(i) * time.Hour)})
+	}
+}
+
+func TestSyncTwiceAndChange(t *testing.T) {
+	e := newEnv(t)
+	seed(e.src)
+	ctx := context.Background()
+	res, err := e.run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Counts["new"]; got != 4 {
+		t.Errorf("first run new=%d, want 4 distinct contents", got)
+	}
+	if got := res.Counts["duplicate"]; got != 3 {
+		t.Errorf("first run duplicate=%d, want 3", got)
+	}
+	if res.Status != workspace.StatusOK {
+		t.Errorf("status %s", res.Status)
+	}
+	st, _ := e.cat.Stats(ctx)
+	if st.Blobs != 4 || st.Sightings != 7 {
+		t.Errorf("stats %+v, want 4 blobs 7 sightings", st)
+	}
+	if st.Documents == 0 || st.Versions == 0 {
+		t.Errorf("history not rebuilt: %+v", st)
+	}
+	before := e.opens.Load()
+	res, err = e.run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.opens.Load() != before || res.Counts["new"]+res.Counts["duplicate"] != 0 {
+		t.Errorf("second run opened %d items, counts %v; want nothing", e.opens.Load()-before, res.Counts)
+	}
+	st2, _ := e.cat.Stats(ctx)
+	if st2 != st {
+		t.Errorf("second run changed the store: %+v -> %+v", st, st2)
+	}
+	e.src.Put(memory.File{Path: "Finance/Budget.csv", Data: []byte("a,b\n1,3\n")})
+	before = e.opens.Load()
+	res, err = e.run(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := e.opens.Load() - before; n != 1 || res.Counts["new"] != 1 {
+		t.Errorf("after touching one file: opened %d, counts %v; want exactly that file", n, res.Counts)
+	}
+	if probs, _ := e.cat.Check(ctx); len(probs) > 0 {
+		t.Errorf("catalog check: %v", probs)
+	}
+}
+
+func TestRouting(t *testing.T) {
+	e := newEnv(t)
+	seed(e.src)
+	ctx := context.Background()
+	if _, err := e.run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	err := e.cat.EachSighting(ctx, func(s workspace.Sighting) error {
+		got[s.Ref] = s.Workspace + ":" + s.Folder
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got["Projects/Alpha/Old/Plan.txt"] != "alpha:Alpha/Old" {
+		t.Errorf("routed to %q, want alpha:Alpha/Old", got["Projects/Alpha/Old/Plan.txt"])
+	}
+	if got["Finance/Budget.csv"] != "finance:Finance" {
+		t.Errorf("routed to %q, want finance:Finance", got["Finance/Budget.csv"])
+	}
+}
+
+func TestBrokenItemDoesNotStopRun(t *testing.T) {
+	e := newEnv(t)
+	seed(e.src)
+	e.fail["Finance/Budget.csv"] = true
+	res, err := e.run(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != workspace.StatusProblems || res.Counts["problems"] != 1 {
+		t.Fatalf("status %s counts %v; want problems=1", res.Status, res.Counts)
+	}
+	if res.Counts["new"] != 3 {
+		t.Errorf("new=%d, want the 3 other contents", res.Counts["new"])
+	}
+	items, _ := e.cat.RunItems(context.Background(), res.RunID)
+	var found bool
+	for _, it := range items {
+		if it.Action == "problem" && it.Ref == "Finance/Budget.csv" && it.Reason == "permission-denied" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("problem not recorded with item and reason: %+v", items)
+	}
+}
+
+// snapshot is the store's content as a comparable value.
+func snapshot(t *testing.T, cat *workspace.Catalog) []string {
+	var out []string
+	err := cat.EachSighting(context.Background(), func(s workspace.Sighting) error {
+		out = append(out, fmt.Sprintf("%s|%s|%s|%s", s.Source, s.Ref, s.Blob, s.Workspace))
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, _ := cat.Documents(context.Background())
+	for _, d := range docs {
+		for _, v := range d.Versions {
+			out = append(out, fmt.Sprintf("doc %s v%d %s parents=%d", d.Key, v.Seq, v.Blob.Short(), len(v.Parents)))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// cancelAfter cancels the run after n items were handled.
+type cancelAfter struct {
+	n      atomic.Int64
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) SourceStarted(string, string) {}
+func (c *cancelAfter) Item(_, _ string, a engine.Action, _ int64) {
+	if a != engine.ActScanned && c.n.Add(-1) == 0 {
+		c.cancel()
+	}
+}
+func (c *cancelAfter) SourceFinished(string, string, map[string]int64, error) {}
+
+func TestInterruptedRunResumes(t *testing.T) {
+	ref := newEnv(t)
+	seed(ref.src)
+	if _, err := ref.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := snapshot(t, ref.cat)
+	for stopAt := int64(1); stopAt <= 6; stopAt++ {
+		e := newEnv(t)
+		seed(e.src)
+		ctx, cancel := context.WithCancel(context.Background())
+		eng := e.engine()
+		eng.Observer = &cancelAfter{cancel: cancel}
+		eng.Observer.(*cancelAfter).n.Store(stopAt)
+		_, err := eng.RunJob(ctx, e.cfg.File, &e.cfg.Jobs[0])
+		cancel()
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("stop at %d: err=%v, want canceled", stopAt, err)
+		}
+		if _, err := e.run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		got := snapshot(t, e.cat)
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("stop at %d: resumed store differs\n got %v\nwant %v", stopAt, got, want)
+		}
+		if probs, _ := e.cat.Check(context.Background()); len(probs) > 0 {
+			t.Errorf("stop at %d: check: %v", stopAt, probs)
+		}
+	}
+}
+
+func TestConfigErrorsNameFileLineKey(t *testing.T) {
+	cases := map[string]string{
+		"jobs:\n  - name: a\n    sources:\n      - {name: s, type: folder}\n    schedul: x\n": "x.yaml:5: jobs.schedul: unknown key",
+		"jobs:\n  - name: a\n    schedule: \"not cron\"\n    sources:\n      - {name: s, type: folder}\n": "x.yaml:2: jobs[0].schedule",
+		"jobs:\n  - name: a\n    sources:\n      - {type: folder}\n":                                       "x.yaml:4: jobs[0].sources[0].name: required",
+	}
+	for text, want := range cases {
+		_, err := engine.ParseConfig("x.yaml", []byte(text))
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("config %q: err=%v, want it to contain %q", text, err, want)
+		}
+	}
+}
+

@@ -1,0 +1,363 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/engine/textsketch"
+	"github.com/syncd/syncd/workspace"
+)
+
+// flushEvery bounds the sightings held in memory between commits.
+const flushEvery = 500
+
+// ingest is the Sink for one source's scan in one run.
+type ingest struct {
+	e     *Engine
+	job   *Job
+	sc    SourceConfig
+	src   connectors.Source
+	runID int64
+	log   *slog.Logger
+	sem   chan struct{}
+	wg    sync.WaitGroup
+
+	mu     sync.Mutex // guards everything below
+	batch  workspace.Batch
+	counts map[string]int64
+	// blobs stored in this run but maybe not committed yet, by hash kind:value
+	pending map[string]dedupe.Sums
+	// refs reported in this run (a connector may repeat an item)
+	seen   map[string]bool
+	fatal  error
+	commit sync.Mutex // serialises commits
+}
+
+func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runID int64, log *slog.Logger) *ingest {
+	n := job.Concurrency
+	if n <= 0 {
+		n = 4
+	}
+	return &ingest{
+		e: e, job: job, sc: sc, src: src, runID: runID, log: log,
+		sem:     make(chan struct{}, n),
+		batch:   workspace.Batch{RunID: runID},
+		counts:  map[string]int64{},
+		pending: map[string]dedupe.Sums{},
+		seen:    map[string]bool{},
+	}
+}
+
+func (in *ingest) run(ctx context.Context) error {
+	cur, err := in.e.Catalog.Cursor(ctx, in.sc.Name)
+	if err != nil {
+		return err
+	}
+	next, scanErr := in.src.Scan(ctx, cur, in)
+	in.wg.Wait()
+	if scanErr == nil {
+		scanErr = in.fatalErr()
+	}
+	var cursors map[string]connectors.Cursor
+	if scanErr == nil && next != nil {
+		cursors = map[string]connectors.Cursor{in.sc.Name: next}
+	}
+	// Commit what was ingested even when the scan failed or was cancelled:
+	// sightings are safe to keep; only the cursor waits for a clean end.
+	if err := in.flush(context.WithoutCancel(ctx), cursors); err != nil && scanErr == nil {
+		scanErr = err
+	}
+	return scanErr
+}
+
+func (in *ingest) fatalErr() error {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	return in.fatal
+}
+
+func (in *ingest) add(counts map[string]int64) {
+	in.mu.Lock()
+	for k, v := range counts {
+		in.counts[k] += v
+	}
+	in.mu.Unlock()
+}
+
+func (in *ingest) snapshotCounts() map[string]int64 {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	out := make(map[string]int64, len(in.counts))
+	for k, v := range in.counts {
+		out[k] = v
+	}
+	return out
+}
+
+func (in *ingest) observe(a Action, n int64) {
+	if in.e.Observer != nil {
+		in.e.Observer.Item(in.job.Name, in.sc.Name, a, n)
+	}
+}
+
+// Item implements connectors.Sink.
+func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
+	if err := in.fatalErr(); err != nil {
+		return err
+	}
+	in.add(map[string]int64{"scanned": 1})
+	in.observe(ActScanned, 0)
+	key := string(it.Ref) + "\x00" + it.Fingerprint
+	in.mu.Lock()
+	dup := in.seen[key]
+	in.seen[key] = true
+	in.mu.Unlock()
+	if dup {
+		return nil
+	}
+	if it.Skip == "" && in.job.MaxSize > 0 && it.Size > in.job.MaxSize {
+		it.Skip = "size-limit"
+	}
+	if it.Skip != "" {
+		in.record(workspace.RunItem{Source: in.sc.Name, Ref: string(it.Ref), Name: it.Name, Size: it.Size, Action: string(ActSkip), Reason: it.Skip}, map[string]int64{"skipped": 1, "skipped." + it.Skip: 1})
+		in.observe(ActSkip, 0)
+		return nil
+	}
+	known, err := in.e.Catalog.KnownSighting(ctx, in.sc.Name, string(it.Ref), it.Fingerprint)
+	if err != nil {
+		return err
+	}
+	if known {
+		in.add(map[string]int64{"known": 1})
+		in.observe(ActKnown, 0)
+		return nil
+	}
+	if sums, kind, ok, err := in.lookupHashes(ctx, it); err != nil {
+		return err
+	} else if ok {
+		in.addSighting(it, sums, nil, ActDuplicate, "known content (by "+kind+"), not downloaded")
+		in.add(map[string]int64{"hash_hits": 1})
+		return nil
+	}
+	select {
+	case in.sem <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	in.wg.Add(1)
+	go func() {
+		defer func() { <-in.sem; in.wg.Done() }()
+		in.fetch(ctx, it)
+	}()
+	return nil
+}
+
+// lookupHashes finds stored content by the item's remote hashes.
+func (in *ingest) lookupHashes(ctx context.Context, it *connectors.Item) (dedupe.Sums, string, bool, error) {
+	for _, kind := range sortedKinds(it.Hashes) {
+		v := it.Hashes[kind]
+		if v == "" {
+			continue
+		}
+		in.mu.Lock()
+		s, ok := in.pending[kind+":"+v]
+		in.mu.Unlock()
+		if ok {
+			return s, kind, true, nil
+		}
+		s, ok, err := in.e.Catalog.BlobByHash(ctx, kind, v)
+		if err != nil {
+			return s, "", false, err
+		}
+		if ok {
+			if has, err := in.e.Blobs.Has(ctx, s.ID); err != nil || has {
+				return s, kind, has, err
+			}
+		}
+	}
+	return dedupe.Sums{}, "", false, nil
+}
+
+// fetch streams one item into the blob store, sketching its text on the
+// second core as the bytes go by.
+func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
+	if ctx.Err() != nil {
+		return
+	}
+	rc, err := in.src.Open(ctx, it)
+	if err != nil {
+		in.problem(ctx, it, err)
+		return
+	}
+	defer rc.Close()
+	pr, pw := io.Pipe()
+	type sk struct {
+		c   workspace.Content
+		err error
+	}
+	done := make(chan sk, 1)
+	go func() {
+		c, err := textsketch.Sketch(it.Name, pr, it.Size)
+		io.Copy(io.Discard, pr) // drain whatever the sketcher did not read
+		done <- sk{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch}, err}
+	}()
+	sums, err := in.e.Blobs.Put(ctx, io.TeeReader(rc, pw))
+	pw.CloseWithError(err)
+	res := <-done
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		in.problem(ctx, it, err)
+		return
+	}
+	var content *workspace.Content
+	if res.err == nil && len(res.c.Sketch) > 0 {
+		res.c.Blob = sums.ID
+		content = &res.c
+	}
+	if want := it.Hashes[connectors.HashSHA256]; want != "" && want != sums.ID.String() {
+		in.problem(ctx, it, fmt.Errorf("content sha256 %s differs from the source's %s", sums.ID, want))
+		return
+	}
+	_, known, err := in.e.Catalog.BlobByHash(ctx, connectors.HashSHA256, sums.ID.String())
+	if err != nil {
+		in.fail(err)
+		return
+	}
+	in.mu.Lock()
+	_, pend := in.pending[connectors.HashSHA256+":"+sums.ID.String()]
+	in.mu.Unlock()
+	in.add(map[string]int64{"fetched": 1, "bytes_fetched": sums.Size})
+	if known || pend {
+		in.addSighting(it, sums, nil, ActDuplicate, "identical content already stored")
+		return
+	}
+	in.addSighting(it, sums, content, ActNew, "")
+}
+
+func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *workspace.Content, act Action, reason string) {
+	dest := in.job.route(in.sc, it)
+	s := workspace.Sighting{
+		Source: in.sc.Name, Kind: it.Lineage.Kind, Ref: string(it.Ref), Fingerprint: it.Fingerprint,
+		Blob: sums.ID, Name: it.Name, Path: it.Path, Size: sums.Size, Time: it.ModTime, Author: it.Author,
+		Workspace: dest.Workspace, Folder: dest.Folder, Lineage: it.Lineage, RunID: in.runID,
+	}
+	ri := workspace.RunItem{Source: in.sc.Name, Ref: string(it.Ref), Name: it.Name, Size: sums.Size, Action: string(act), Reason: reason, Blob: sums.ID}
+	counts := map[string]int64{string(act): 1}
+	if act == ActDuplicate {
+		counts["bytes_saved"] = sums.Size
+	} else {
+		counts["bytes_new"] = sums.Size
+	}
+	in.mu.Lock()
+	if _, pend := in.pending[connectors.HashSHA256+":"+sums.ID.String()]; act == ActNew && pend {
+		// Another fetch of this run stored the same content first.
+		act, ri.Action, ri.Reason = ActDuplicate, string(ActDuplicate), "identical content already stored"
+		counts = map[string]int64{string(act): 1, "bytes_saved": sums.Size}
+	}
+	if act == ActNew {
+		in.batch.Blobs = append(in.batch.Blobs, workspace.Blob{Sums: sums, Hashes: it.Hashes})
+		in.pending[connectors.HashSHA256+":"+sums.ID.String()] = sums
+		in.pending[connectors.HashQuickXor+":"+sums.QuickXor] = sums
+		if content != nil {
+			in.batch.Contents = append(in.batch.Contents, *content)
+		}
+	} else if len(it.Hashes) > 0 {
+		// Record the extra names (imap-part keys, md5...) for later runs.
+		in.batch.Blobs = append(in.batch.Blobs, workspace.Blob{Sums: sums, Hashes: it.Hashes})
+	}
+	for k, v := range it.Hashes {
+		in.pending[k+":"+v] = sums
+	}
+	in.batch.Sightings = append(in.batch.Sightings, s)
+	in.batch.Items = append(in.batch.Items, ri)
+	for k, v := range counts {
+		in.counts[k] += v
+	}
+	full := len(in.batch.Sightings) >= flushEvery
+	in.mu.Unlock()
+	in.observe(act, sums.Size)
+	if full {
+		if err := in.flush(context.Background(), nil); err != nil {
+			in.fail(err)
+		}
+	}
+}
+
+func (in *ingest) record(ri workspace.RunItem, counts map[string]int64) {
+	in.mu.Lock()
+	in.batch.Items = append(in.batch.Items, ri)
+	for k, v := range counts {
+		in.counts[k] += v
+	}
+	in.mu.Unlock()
+}
+
+func (in *ingest) problem(ctx context.Context, it *connectors.Item, err error) {
+	_ = in.Problem(ctx, connectors.Problem{Ref: it.Ref, Name: it.Name, Err: err})
+}
+
+func (in *ingest) fail(err error) {
+	in.mu.Lock()
+	if in.fatal == nil {
+		in.fatal = err
+	}
+	in.mu.Unlock()
+}
+
+// Problem implements connectors.Sink.
+func (in *ingest) Problem(_ context.Context, p connectors.Problem) error {
+	reason := "unreadable"
+	switch {
+	case errors.Is(p.Err, connectors.ErrPermission):
+		reason = "permission-denied"
+	case errors.Is(p.Err, connectors.ErrNotFound):
+		reason = "vanished"
+	case errors.Is(p.Err, connectors.ErrChanged):
+		reason = "changed-while-reading"
+	case connectors.IsRetryable(p.Err):
+		reason = "retry-next-run"
+	}
+	in.log.Warn("item problem", "item", p.Name, "ref", string(p.Ref), "reason", reason, "err", p.Err)
+	in.record(workspace.RunItem{Source: in.sc.Name, Ref: string(p.Ref), Name: p.Name, Size: -1, Action: string(ActProblem), Reason: reason, Detail: p.Error()},
+		map[string]int64{"problems": 1})
+	in.observe(ActProblem, 0)
+	return nil
+}
+
+// Checkpoint implements connectors.Sink: once every fetch started so far
+// has finished, commit the batch together with the cursor.
+func (in *ingest) Checkpoint(ctx context.Context, c connectors.Cursor) error {
+	in.wg.Wait()
+	if err := in.fatalErr(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return in.flush(ctx, map[string]connectors.Cursor{in.sc.Name: c})
+}
+
+func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Cursor) error {
+	in.commit.Lock()
+	defer in.commit.Unlock()
+	in.mu.Lock()
+	b := in.batch
+	in.batch = workspace.Batch{RunID: in.runID}
+	in.mu.Unlock()
+	b.Cursors = cursors
+	if b.Empty() {
+		return nil
+	}
+	if _, err := in.e.Catalog.Commit(ctx, &b); err != nil {
+		return err
+	}
+	return nil
+}
