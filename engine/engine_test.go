@@ -270,9 +270,9 @@ func TestInterruptedRunResumes(t *testing.T) {
 
 func TestConfigErrorsNameFileLineKey(t *testing.T) {
 	cases := map[string]string{
-		"jobs:\n  - name: a\n    sources:\n      - {name: s, type: folder}\n    schedul: x\n": "x.yaml:5: jobs.schedul: unknown key",
+		"jobs:\n  - name: a\n    sources:\n      - {name: s, type: folder}\n    schedul: x\n":             "x.yaml:5: jobs.schedul: unknown key",
 		"jobs:\n  - name: a\n    schedule: \"not cron\"\n    sources:\n      - {name: s, type: folder}\n": "x.yaml:2: jobs[0].schedule",
-		"jobs:\n  - name: a\n    sources:\n      - {type: folder}\n":                                       "x.yaml:4: jobs[0].sources[0].name: required",
+		"jobs:\n  - name: a\n    sources:\n      - {type: folder}\n":                                      "x.yaml:4: jobs[0].sources[0].name: required",
 	}
 	for text, want := range cases {
 		_, err := engine.ParseConfig("x.yaml", []byte(text))
@@ -281,4 +281,3 @@ func TestConfigErrorsNameFileLineKey(t *testing.T) {
 		}
 	}
 }
-
