@@ -31,8 +31,8 @@ type Config struct {
 	RcloneConfig string `yaml:"rclone_config"`
 
 	// Options shared with `folder` sources.
-	Include []string `yaml:"include"` // globs, rclone syntax; only these are listed
-	Exclude []string `yaml:"exclude"` // globs; win over Include
+	Include []string `yaml:"include"`  // globs, rclone syntax; only these are listed
+	Exclude []string `yaml:"exclude"`  // globs; win over Include
 	MinSize string   `yaml:"min_size"` // "10k", "1M"
 	MaxSize string   `yaml:"max_size"`
 	MaxAge  string   `yaml:"max_age"` // "90d", "1y", "2024-01-01"

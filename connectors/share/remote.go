@@ -178,6 +178,10 @@ func (o optionDefaults) Get(key string) (string, bool) {
 	return opt.String(), true
 }
 
+// provenance are options rclone redacts as sensitive that name a place, not
+// a secret: kept in Lineage.Remote.
+var provenance = map[string]bool{"host": true, "user": true, "port": true, "domain": true, "url": true, "endpoint": true, "region": true}
+
 // sanitised renders the remote without options that hold secrets.
 func (t *target) sanitised(p fspath.Parsed) string {
 	if p.Name == "" {
@@ -185,7 +189,7 @@ func (t *target) sanitised(p fspath.Parsed) string {
 	}
 	keys := make([]string, 0, len(p.Config))
 	for k := range p.Config {
-		if o := t.ri.Options.Get(k); o != nil && (o.IsPassword || o.Sensitive) {
+		if o := t.ri.Options.Get(k); o != nil && (o.IsPassword || o.Sensitive && !provenance[k]) {
 			continue
 		}
 		keys = append(keys, k)
