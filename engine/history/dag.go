@@ -226,6 +226,9 @@ const (
 // carry the parent's own changes it was derived from the parent's parent;
 // if it carries the changes of a later child, it descends from that child.
 func refine(v *ver, l vlink) vlink {
+	if v.epoch > 0 {
+		return l // a revert's bytes are an ancestor's: its text says nothing of its parent
+	}
 	cur, changed := l.p, false
 	if len(cur.parents) == 1 {
 		if r, n := carried(v.n.sketch, cur.parents[0].p.n.sketch, cur.n.sketch); n >= carriedMin && r < carriedNo {
@@ -268,10 +271,11 @@ func mergeParent(v *ver, parents []vlink, earlier []*ver) *vlink {
 		if anc[s] || s.n == v.n || s.n == p.n || len(s.parents) == 0 {
 			continue
 		}
-		r1, n1 := carried(v.n.sketch, p.n.sketch, s.n.sketch)
-		r2, n2 := carried(v.n.sketch, s.parents[0].p.n.sketch, s.n.sketch)
-		if n1 >= carriedMin && n2 >= carriedMin && r1 >= bestR && r2 >= mergeCarried {
-			best, bestR = s, r1
+		sp := s.parents[0].p.n.sketch
+		inV, n1 := carried(v.n.sketch, sp, s.n.sketch)
+		inP, n2 := carried(p.n.sketch, sp, s.n.sketch)
+		if n1 >= carriedMin && n2 >= carriedMin && inV >= bestR && inP < carriedNo {
+			best, bestR = s, inV
 		}
 	}
 	if best == nil {

@@ -100,7 +100,8 @@ func buildDocument(nodes []*node, edges []edge, pins []Pin) Document {
 	sum := sha256.Sum256([]byte(first.ws + "\x00" + first.blob))
 	d := Document{Key: "d-" + hex.EncodeToString(sum[:8]), Workspace: first.ws}
 	for _, v := range vs {
-		v.key = "v-" + v.n.blob[:min(16, len(v.n.blob))]
+		vsum := sha256.Sum256([]byte(v.n.ws + "\x00" + v.n.blob))
+		v.key = "v-" + hex.EncodeToString(vsum[:8])
 		if v.epoch > 0 {
 			v.key += "-r" + strconv.Itoa(v.epoch+1)
 		}
