@@ -23,10 +23,7 @@ func HistoryInput(ctx context.Context, cat *workspace.Catalog) (history.Input, m
 	all := map[int64]workspace.Sighting{}
 	err := cat.EachSighting(ctx, func(s workspace.Sighting) error {
 		all[s.ID] = s
-		in.Sightings = append(in.Sightings, history.Sighting{
-			ID: s.ID, Source: s.Source, Kind: s.Kind, Blob: s.Blob.String(), Size: s.Size,
-			Name: s.Name, Path: s.Path, Time: s.Time, Author: s.Author, Workspace: s.Workspace, Lineage: s.Lineage,
-		})
+		in.Sightings = append(in.Sightings, toHistorySighting(s))
 		return nil
 	})
 	if err != nil {
@@ -58,7 +55,7 @@ func HistoryInput(ctx context.Context, cat *workspace.Catalog) (history.Input, m
 // stores it. It is deterministic: rebuilding an unchanged catalog stores
 // the same documents with the same keys.
 func (e *Engine) Rebuild(ctx context.Context) error {
-	in, sightings, err := HistoryInput(ctx, e.Catalog)
+	in, _, err := HistoryInput(ctx, e.Catalog)
 	if err != nil {
 		return fmt.Errorf("history: %w", err)
 	}
@@ -79,7 +76,6 @@ func (e *Engine) Rebuild(ctx context.Context) error {
 		}
 		docs = append(docs, wd)
 	}
-	_ = sightings
 	if err := e.Catalog.ReplaceHistory(ctx, docs); err != nil {
 		return err
 	}

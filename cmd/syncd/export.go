@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/syncd/syncd/engine"
+)
+
+func init() {
+	register("export", "export history: --format json (eval contract) or tree --to DIR", cmdExport)
+}
+
+func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("export", stderr)
+	var c common
+	c.bind(fs)
+	format := fs.String("format", "json", "json (documents, versions, sightings) or tree (folders a person can open)")
+	to := fs.String("to", "", "with --format tree: the `dir` to write into")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	if !exists(catalogPath(cfg.Store.Path)) {
+		return usagef("no store at %s: run 'syncd sync' first", cfg.Store.Path)
+	}
+	st, err := openStore(ctx, cfg.Store.Path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch *format {
+	case "json":
+		return engine.ExportJSON(ctx, st.cat, stdout)
+	case "tree":
+		if *to == "" {
+			return usagef("--format tree needs --to DIR")
+		}
+		ts, err := engine.ExportTree(ctx, st.cat, st.blobs, *to)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "exported %d files to %s (%d written, %d unchanged, %d removed)\n", ts.Files, *to, ts.Written, ts.Unchanged, ts.Removed)
+		return nil
+	default:
+		return usagef("unknown --format %q (json or tree)", *format)
+	}
+}

@@ -1,0 +1,174 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/engine/history"
+	"github.com/syncd/syncd/workspace"
+)
+
+func init() {
+	register("history", "show a document's history (history DOC), or correct it: history merge|split|relink", cmdHistory)
+}
+
+const historyUsage = `usage:
+  syncd history [--config F] DOC            show a document's versions, where each was seen and why it is linked
+  syncd history merge BLOB BLOB...          the documents holding these contents are one document
+  syncd history split BLOB [BLOB...]        these contents form a document of their own
+  syncd history relink BLOB [PARENT...]     this version's parents are exactly PARENT... (none: a first version)
+DOC is a document key or part of its name; BLOB is a content sha256 or a unique prefix (8+ hex digits).`
+
+func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("history", stderr)
+	var c common
+	c.bind(fs)
+	actor := fs.String("actor", "", "who makes the correction (for the audit log; default $USER)")
+	note := fs.String("note", "", "why (kept with the correction)")
+	fs.Usage = func() { fmt.Fprintln(stderr, historyUsage); fs.PrintDefaults() }
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return usageError{err}
+	}
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return usagef("%s", historyUsage)
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	if !exists(catalogPath(cfg.Store.Path)) {
+		return usagef("no store at %s: run 'syncd sync' first", cfg.Store.Path)
+	}
+	st, err := openStore(ctx, cfg.Store.Path)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	switch rest[0] {
+	case history.PinMerge, history.PinSplit, history.PinRelink:
+		return pin(ctx, st, rest[0], rest[1:], whoami(*actor), *note, stdout)
+	default:
+		return showHistory(ctx, st.cat, strings.Join(rest, " "), stdout)
+	}
+}
+
+func pin(ctx context.Context, st *store, kind string, args []string, actor, note string, stdout io.Writer) error {
+	min := map[string]int{history.PinMerge: 2, history.PinSplit: 1, history.PinRelink: 1}[kind]
+	if len(args) < min {
+		return usagef("history %s needs at least %d content ids\n%s", kind, min, historyUsage)
+	}
+	ids := make([]string, len(args))
+	for i, a := range args {
+		id, err := resolveBlob(ctx, st.cat, a)
+		if err != nil {
+			return usageError{err}
+		}
+		ids[i] = id
+	}
+	pa := engine.PinArgs{Blob: ids[0], Blobs: ids[1:], Note: note}
+	id, err := st.cat.AddPin(ctx, kind, pa, actor)
+	if err != nil {
+		return err
+	}
+	eng := st.engine(nil)
+	if err := eng.Rebuild(ctx); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "recorded %s #%d by %s; history rebuilt\n", kind, id, actor)
+	return nil
+}
+
+func resolveBlob(ctx context.Context, cat *workspace.Catalog, prefix string) (string, error) {
+	prefix = strings.ToLower(prefix)
+	if len(prefix) < 8 {
+		return "", fmt.Errorf("content id %q: give at least 8 hex digits", prefix)
+	}
+	var found []string
+	err := cat.EachBlob(ctx, func(b workspace.BlobRecord) error {
+		if strings.HasPrefix(b.Sums.ID.String(), prefix) {
+			found = append(found, b.Sums.ID.String())
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("content id %q: no such content in the store", prefix)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("content id %q is ambiguous (%d matches)", prefix, len(found))
+}
+
+func showHistory(ctx context.Context, cat *workspace.Catalog, query string, w io.Writer) error {
+	res, sightings, err := engine.LoadHistory(ctx, cat)
+	if err != nil {
+		return err
+	}
+	var matches []history.Document
+	q := strings.ToLower(query)
+	for _, d := range res.Documents {
+		if d.Key == query {
+			matches = []history.Document{d}
+			break
+		}
+		if strings.Contains(strings.ToLower(d.Name), q) {
+			matches = append(matches, d)
+		}
+	}
+	if len(matches) == 0 {
+		return usagef("no document matches %q", query)
+	}
+	sort.Slice(matches, func(i, j int) bool { return len(matches[i].Versions) > len(matches[j].Versions) })
+	for _, d := range matches {
+		fmt.Fprintf(w, "%s  %s/%s  [%s]  %d versions\n", d.Key, d.Workspace, strings.TrimPrefix(d.Folder+"/"+d.Name, "/"), d.Workspace, len(d.Versions))
+		for _, v := range d.Versions {
+			fmt.Fprintf(w, "  v%d %s  %s  %s  content %s\n", v.Seq, v.Key, v.Time.Format("2006-01-02 15:04"), v.Author, v.Blob[:12])
+			for _, l := range v.Parents {
+				fmt.Fprintf(w, "      from %s: %s (confidence %.2f)\n", l.Parent, l.Reason, l.Confidence)
+			}
+			for _, sid := range v.Sightings {
+				if s, ok := sightings[sid]; ok {
+					fmt.Fprintf(w, "      seen: %s\n", seenAt(s))
+				}
+			}
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+func seenAt(s history.Sighting) string {
+	l := s.Lineage
+	switch s.Kind {
+	case "mail":
+		return fmt.Sprintf("%s mailbox %s/%s uid %d, from %s, %q, as %q", s.Source, l.Account, l.Mailbox, l.UID, l.From, l.Subject, s.Name)
+	case "sharepoint":
+		return fmt.Sprintf("%s SharePoint %s item %s version %s, as %q", s.Source, l.DriveName, l.ItemID, l.VersionID, s.Name)
+	default:
+		return fmt.Sprintf("%s share %s", s.Source, strings.TrimPrefix(s.Path+"/"+s.Name, "/"))
+	}
+}
+
+func whoami(actor string) string {
+	if actor != "" {
+		return actor
+	}
+	if u := os.Getenv("USER"); u != "" {
+		return u
+	}
+	return "unknown"
+}
