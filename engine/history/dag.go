@@ -199,6 +199,7 @@ func mostSimilar(v *ver, earlier []*ver) *vlink {
 	if conf < 0 {
 		conf = 0.3
 	}
+	conf = max(conf, 0.05)
 	return &vlink{best, reason, round2(conf)}
 }
 
