@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -247,4 +248,38 @@ func ShareDir(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// GenTree writes n files under dir in nested department folders, about a
+// quarter of them duplicates of earlier files in other folders, sizes
+// spread around avgSize. Content is deterministic. It returns the total
+// number of bytes written.
+func GenTree(t testing.TB, dir string, n, avgSize int) int64 {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(uint64(n), uint64(avgSize)))
+	var total int64
+	var earlier [][]byte
+	for i := range n {
+		var data []byte
+		if i > 0 && rng.IntN(4) == 0 {
+			data = earlier[rng.IntN(len(earlier))]
+		} else {
+			data = make([]byte, avgSize/2+rng.IntN(avgSize+1))
+			for j := range data {
+				data[j] = byte('a' + rng.IntN(26))
+			}
+			if len(earlier) < 256 {
+				earlier = append(earlier, data)
+			}
+		}
+		p := filepath.Join(dir, fmt.Sprintf("Dept%02d", i%17), fmt.Sprintf("Year%d", 2019+i%6), fmt.Sprintf("doc %05d.txt", i))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(data))
+	}
+	return total
 }
