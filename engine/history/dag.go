@@ -269,7 +269,7 @@ func mergeParent(v *ver, parents []vlink, earlier []*ver) *vlink {
 	var best *ver
 	bestR := mergeCarried
 	for _, s := range earlier {
-		if anc[s] || s.n == v.n || s.n == p.n || len(s.parents) == 0 {
+		if anc[s] || s.n == v.n || s.n == p.n || len(s.parents) == 0 || sim(v.n, s.n) < nameJoin {
 			continue
 		}
 		sp := s.parents[0].p.n.sketch

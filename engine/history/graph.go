@@ -178,6 +178,10 @@ func (g *graph) sharePointEdges() {
 	}
 }
 
+// maxFamilyWindow bounds the work on huge name families: each blob is
+// compared with the next ones in time order only.
+const maxFamilyWindow = 64
+
 // nameEdges joins blobs of one non-generic name family whose texts agree.
 func (g *graph) nameEdges() {
 	fam := map[string][]*node{}
@@ -188,8 +192,14 @@ func (g *graph) nameEdges() {
 	}
 	for _, k := range sortedKeys(fam) {
 		ns := fam[k]
+		sort.Slice(ns, func(i, j int) bool {
+			if !ns[i].first.Equal(ns[j].first) {
+				return ns[i].first.Before(ns[j].first)
+			}
+			return ns[i].idx < ns[j].idx
+		})
 		for i := range ns {
-			for j := i + 1; j < len(ns); j++ {
+			for j := i + 1; j < len(ns) && j <= i+maxFamilyWindow; j++ {
 				if s := sim(ns[i], ns[j]); s < 0 || s >= nameJoin {
 					g.union(ns[i], ns[j])
 				}
