@@ -69,26 +69,31 @@ func members(s []uint64, h uint64) map[uint64]struct{} {
 	return m
 }
 
-// carried estimates how much of what c has and p lacks also appears in v:
-// the share of (C \ P) found in V, and the sampled size of C \ P. It is
-// the evidence that v merged c's changes into p's line.
+// carried estimates how many of c's own changes relative to p (shingles
+// c added, and shingles c removed) v agrees with: the share of them v
+// shares with c, and the sampled number of changes. It is the evidence that
+// v descends from c (or merged c's changes) rather than from p alone.
 func carried(v, p, c []uint64) (float64, int) {
 	if len(v) == 0 || len(p) == 0 || len(c) == 0 {
 		return 0, 0
 	}
 	h := horizon(sketchK, v, p, c)
-	vm, pm := members(v, h), members(p, h)
+	vm, pm, cm := members(v, h), members(p, h), members(c, h)
 	own, hit := 0, 0
-	for _, x := range c {
-		if x > h {
-			break
+	for x := range cm {
+		if _, ok := pm[x]; !ok {
+			own++
+			if _, ok := vm[x]; ok {
+				hit++
+			}
 		}
-		if _, ok := pm[x]; ok {
-			continue
-		}
-		own++
-		if _, ok := vm[x]; ok {
-			hit++
+	}
+	for x := range pm {
+		if _, ok := cm[x]; !ok {
+			own++
+			if _, ok := vm[x]; !ok {
+				hit++
+			}
 		}
 	}
 	if own == 0 {
