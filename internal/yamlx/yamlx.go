@@ -81,6 +81,9 @@ func checkKeys(file string, node *yaml.Node, t reflect.Type, prefix string, igno
 	if t == nil || t.Kind() != reflect.Struct || node.Kind != yaml.MappingNode {
 		return nil
 	}
+	if reflect.PointerTo(t).Implements(unmarshaler) {
+		return nil // decodes itself (and checks its own keys)
+	}
 	fields := map[string]reflect.Type{}
 	inline := false
 	for i := 0; i < t.NumField(); i++ {
@@ -116,6 +119,8 @@ func checkKeys(file string, node *yaml.Node, t reflect.Type, prefix string, igno
 	}
 	return nil
 }
+
+var unmarshaler = reflect.TypeOf((*yaml.Unmarshaler)(nil)).Elem()
 
 func sortedKeys(m map[string]reflect.Type) []string {
 	out := make([]string, 0, len(m))
