@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"regexp"
@@ -173,13 +174,18 @@ func classify(c *imapclient.Client, err error) (error, time.Duration) {
 		}
 		return err, 0
 	}
-	select {
-	case <-c.Closed():
-		return connectors.Retryable{Err: fmt.Errorf("%w: %w", ErrDropped, err)}, 0
-	default:
+	if errors.Is(err, ErrBadEncoding) {
+		return err, 0
+	}
+	if c != nil {
+		select {
+		case <-c.Closed():
+			return connectors.Retryable{Err: fmt.Errorf("%w: %w", ErrDropped, err)}, 0
+		default:
+		}
 	}
 	var ne net.Error
-	if errors.As(err, &ne) {
+	if errors.As(err, &ne) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
 		return connectors.Retryable{Err: fmt.Errorf("%w: %w", ErrDropped, err)}, 0
 	}
 	return err, 0

@@ -15,10 +15,11 @@ import (
 // partStream is one part's bytes being read off a connection. Until Close
 // the connection is busy: nothing else may be sent on it.
 type partStream struct {
-	r     io.Reader
-	cmd   *imapclient.FetchCommand
-	count func(int64)
-	err   error
+	r      io.Reader
+	cmd    *imapclient.FetchCommand
+	count  func(int64)
+	err    error // reading the connection failed
+	decErr error // undoing the transfer encoding failed
 }
 
 func (p *partStream) Read(b []byte) (int, error) {
@@ -26,17 +27,26 @@ func (p *partStream) Read(b []byte) (int, error) {
 	if n > 0 && p.count != nil {
 		p.count(int64(n))
 	}
-	if err != nil && err != io.EOF {
+	switch {
+	case err == nil || err == io.EOF:
+	case errors.Is(err, ErrBadEncoding):
+		p.decErr = err // the connection is fine: Close can drain it
+	default:
 		p.err = err
 	}
 	return n, err
 }
 
-// Close drains the rest of the response and ends the command.
+// Close drains the rest of the response and ends the command. After a read
+// error it leaves the command alone: the connection is broken and must be
+// closed by the caller (draining it would race go-imap's reader).
 func (p *partStream) Close() error {
-	err := p.cmd.Close()
 	if p.err != nil {
 		return p.err
+	}
+	err := p.cmd.Close()
+	if p.decErr != nil {
+		return p.decErr
 	}
 	return err
 }
@@ -97,7 +107,7 @@ func startFetch(cn *conn, uid uint32, part []int, binary bool) (*partStream, err
 		if lit == nil {
 			break
 		}
-		return &partStream{r: lit, cmd: cmd}, nil
+		return &partStream{r: &fullLiteral{r: lit, left: lit.Size()}, cmd: cmd}, nil
 	}
 	if err := cmd.Close(); err != nil {
 		return nil, err
@@ -166,4 +176,20 @@ func (f *b64Filter) Read(p []byte) (int, error) {
 			return j, err
 		}
 	}
+}
+
+// fullLiteral turns a literal that ends early (the connection dropped) into
+// io.ErrUnexpectedEOF instead of a silent short read.
+type fullLiteral struct {
+	r    io.Reader
+	left int64
+}
+
+func (f *fullLiteral) Read(p []byte) (int, error) {
+	n, err := f.r.Read(p)
+	f.left -= int64(n)
+	if err == io.EOF && f.left > 0 {
+		err = fmt.Errorf("literal ended %d bytes early: %w", f.left, io.ErrUnexpectedEOF)
+	}
+	return n, err
 }

@@ -46,7 +46,7 @@ func (s *Source) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, 
 		return nil, fail(cerr)
 	}
 	s.counters.parts.Add(1)
-	return &openReader{ReadCloser: rc, what: fmt.Sprintf("imap %s: read %s (%s)", s.name, it.Ref, it.Name), done: func(broken bool) {
+	return &openReader{ReadCloser: rc, what: fmt.Sprintf("imap %s: read %s (%s)", s.name, it.Ref, it.Name), cn: cn, done: func(broken bool) {
 		stop()
 		s.release(cn, broken)
 	}}, nil
@@ -55,6 +55,7 @@ func (s *Source) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, 
 type openReader struct {
 	io.ReadCloser
 	what   string // names the item in errors
+	cn     *conn
 	done   func(broken bool)
 	closed bool
 }
@@ -62,7 +63,11 @@ type openReader struct {
 func (o *openReader) Read(p []byte) (int, error) {
 	n, err := o.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
-		err = fmt.Errorf("%s: %w", o.what, err)
+		cerr, _ := classify(o.cn.c, err)
+		err = fmt.Errorf("%s: %w", o.what, cerr)
+		if connectors.IsRetryable(cerr) {
+			err = connectors.Retryable{Err: err}
+		}
 	}
 	return n, err
 }

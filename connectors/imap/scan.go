@@ -30,6 +30,7 @@ type scanner struct {
 	// degradedTo: fetch metadata one message at a time up to this UID,
 	// after a batch that dropped the connection.
 	degradedTo uint32
+	drops      map[imap.UID]int // connection drops per batch's first UID
 }
 
 // Scan implements connectors.Source.
@@ -111,6 +112,7 @@ func (sc *scanner) redial(ctx context.Context) error {
 // throttling; it resumes at the last checkpointed UID.
 func (sc *scanner) mailboxWithRetry(ctx context.Context, mb mailbox) error {
 	s := sc.s
+	sc.degradedTo, sc.drops = 0, map[imap.UID]int{}
 	for attempt := 0; ; attempt++ {
 		err := sc.mailbox(ctx, mb)
 		if err == nil || ctx.Err() != nil {
@@ -218,10 +220,11 @@ func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
 				if !errors.Is(err, ErrDropped) || ctx.Err() != nil {
 					return err
 				}
-				if len(batch) > 1 {
+				sc.drops[batch[0]]++
+				if len(batch) > 1 || sc.drops[batch[0]] < 2 {
 					// Find the message that breaks the connection: retry this
 					// range one message at a time.
-					sc.degradedTo = uint32(batch[len(batch)-1])
+					sc.degradedTo = max(sc.degradedTo, uint32(batch[len(batch)-1]))
 					return err
 				}
 				if err := sc.poison(ctx, mb, st.UIDValidity, batch[0], err); err != nil {
