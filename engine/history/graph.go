@@ -52,6 +52,11 @@ func newGraph(in Input) *graph {
 		ss = append(ss, s)
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
+	type nk struct {
+		key string
+		gen bool
+	}
+	memo := map[string]nk{}
 	for _, s := range ss {
 		k := s.Workspace + "\x00" + s.Blob
 		n := g.byKey[k]
@@ -62,7 +67,12 @@ func newGraph(in Input) *graph {
 			g.nodes = append(g.nodes, n)
 		}
 		n.sightings = append(n.sightings, s)
-		key, gen := NameKey(s.Name)
+		m, ok := memo[s.Name]
+		if !ok {
+			m.key, m.gen = NameKey(s.Name)
+			memo[s.Name] = m
+		}
+		key, gen := m.key, m.gen
 		n.anyKeys[key] = true
 		if !gen {
 			n.keys[key] = true
@@ -140,7 +150,7 @@ func sharedKey(a, b *node, withGeneric bool) bool {
 // have Jaccard >= 0.39 (median 0.89); different documents <= 0.26.
 const (
 	contentJoin = 0.40 // content alone joins two blobs into one document
-	nameJoin    = 0.20 // a shared non-generic name family plus this much content
+	nameJoin    = 0.30 // a shared non-generic name family plus this much content
 	threadJoin  = 0.12 // a reply's attachment and its parent's, unless the text says otherwise
 )
 

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -67,6 +68,14 @@ func run(dir, out string, shuffle int64, an bool) error {
 	if shuffle != 0 {
 		r := rand.New(rand.NewSource(shuffle))
 		r.Shuffle(len(in.Sightings), func(i, j int) { in.Sightings[i], in.Sightings[j] = in.Sightings[j], in.Sightings[i] })
+	}
+	if prof := os.Getenv("EVALDEV_CPUPROFILE"); prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
 	res := history.Rebuild(in)
