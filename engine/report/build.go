@@ -1,0 +1,292 @@
+package report
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/workspace"
+)
+
+// Run is one run a report covers, with the counts it recorded.
+type Run struct {
+	ID       int64
+	Job      string
+	Mode     string
+	Status   string
+	Counts   map[string]int64
+	Sources  []SourceRun // nil when the run's per-source counts were not kept
+	Started  time.Time
+	Finished time.Time
+}
+
+// SourceRun is one source's counts in a run.
+type SourceRun struct {
+	Name   string
+	Kind   string
+	Counts map[string]int64
+	Err    string
+}
+
+// FromResult describes a run that just finished (a plan or a sync).
+func FromResult(r *engine.Result, mode string) Run {
+	out := Run{ID: r.RunID, Job: r.Job, Mode: mode, Status: r.Status, Counts: r.Counts, Started: r.Started, Finished: r.Finished}
+	out.Sources = []SourceRun{}
+	for _, s := range r.Sources {
+		out.Sources = append(out.Sources, SourceRun{Name: s.Name, Kind: s.Kind, Counts: s.Counts, Err: s.Err})
+	}
+	return out
+}
+
+// FromStored describes a past run as the catalog recorded it.
+func FromStored(r workspace.Run) Run {
+	return Run{ID: r.ID, Job: r.Job, Mode: r.Mode, Status: r.Status, Counts: r.Counts, Started: r.Started, Finished: r.Finished}
+}
+
+// runItem is a stored run item with the run it belongs to.
+type runItem struct {
+	workspace.RunItem
+	run *Run
+}
+
+// builder holds what Build loads from the catalog.
+type builder struct {
+	runs      []Run
+	inRun     map[int64]bool
+	items     []runItem
+	sightings map[int64]workspace.Sighting
+	// bySourceRef finds the sighting a run made for an item.
+	bySourceRef map[string]int64
+	docs        []workspace.Document
+	// where maps a sighting id to its document and version index.
+	where   map[int64][2]int
+	newBlob map[string]bool // contents stored for the first time by these runs
+	rep     *Report
+}
+
+func itemKey(run int64, source, ref string) string {
+	return fmt.Sprintf("%d\x00%s\x00%s", run, source, ref)
+}
+
+// Build makes the report of runs from the catalog they wrote to. For a
+// plan, cat is the plan's scratch catalog; for a past run, the store's.
+func Build(ctx context.Context, cat *workspace.Catalog, runs []Run) (*Report, error) {
+	b := &builder{runs: runs, inRun: map[int64]bool{}, sightings: map[int64]workspace.Sighting{},
+		bySourceRef: map[string]int64{}, where: map[int64][2]int{}, newBlob: map[string]bool{}}
+	if err := b.load(ctx, cat); err != nil {
+		return nil, err
+	}
+	kind := "run"
+	for _, r := range runs {
+		if r.Mode == engine.ModePlan {
+			kind = "plan"
+		}
+	}
+	b.rep = &Report{FormatVersion: FormatVersion, Kind: kind, Jobs: []string{}}
+	for _, r := range runs {
+		if !slices.Contains(b.rep.Jobs, r.Job) {
+			b.rep.Jobs = append(b.rep.Jobs, r.Job)
+		}
+	}
+	b.buildItems()
+	b.buildSources()
+	b.buildDocuments()
+	b.buildTree()
+	b.buildDuplicates()
+	b.buildReasons()
+	b.buildTotals()
+	b.buildEstimate()
+	return b.rep, nil
+}
+
+func (b *builder) load(ctx context.Context, cat *workspace.Catalog) error {
+	for i := range b.runs {
+		r := &b.runs[i]
+		b.inRun[r.ID] = true
+		items, err := cat.RunItems(ctx, r.ID)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		for _, it := range items {
+			b.items = append(b.items, runItem{it, r})
+		}
+	}
+	err := cat.EachSighting(ctx, func(s workspace.Sighting) error {
+		b.sightings[s.ID] = s
+		if b.inRun[s.RunID] {
+			b.bySourceRef[itemKey(s.RunID, s.Source, s.Ref)] = s.ID
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	b.docs, err = cat.Documents(ctx)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for di, d := range b.docs {
+		for vi, v := range d.Versions {
+			for _, sid := range v.Sightings {
+				b.where[sid] = [2]int{di, vi}
+			}
+		}
+	}
+	for _, it := range b.items {
+		if it.Action == string(engine.ActNew) {
+			b.newBlob[it.Blob.String()] = true
+		}
+	}
+	return nil
+}
+
+// buildItems lists every item the runs recorded. Which of several items
+// with one new content is "new" depends on which fetch finished first, so
+// the report names the first in (source, ref) order and calls the others
+// duplicates of it.
+func (b *builder) buildItems() {
+	slices.SortStableFunc(b.items, func(x, y runItem) int {
+		return cmp.Or(cmp.Compare(x.Source, y.Source), cmp.Compare(x.Ref, y.Ref), cmp.Compare(x.Name, y.Name), cmp.Compare(x.Size, y.Size))
+	})
+	first := map[string]runItem{}
+	out := make([]Item, 0, len(b.items))
+	for _, ri := range b.items {
+		it := Item{Source: ri.Source, Ref: ri.Ref, Name: ri.Name, Size: ri.Size, Action: ri.Action, Reason: ri.Reason, detail: ri.Detail}
+		if ri.Action == string(engine.ActNew) || ri.Action == string(engine.ActDuplicate) {
+			sha := ri.Blob.String()
+			it.SHA256 = sha
+			if b.newBlob[sha] {
+				if f, ok := first[sha]; ok {
+					it.Action, it.Reason = string(engine.ActDuplicate), "same content as "+f.Source+": "+f.Name+" (this run)"
+				} else {
+					first[sha] = ri
+					it.Action, it.Reason = string(engine.ActNew), ""
+				}
+			}
+			b.place(ri, &it)
+		}
+		out = append(out, it)
+	}
+	b.rep.Items = out
+}
+
+// place fills in where an item goes: workspace, document and version.
+func (b *builder) place(ri runItem, it *Item) {
+	sid, ok := b.bySourceRef[itemKey(ri.run.ID, ri.Source, ri.Ref)]
+	if !ok {
+		return
+	}
+	it.Workspace = b.sightings[sid].Workspace
+	if w, ok := b.where[sid]; ok {
+		d := b.docs[w[0]]
+		it.Document, it.DocID, it.Version = joinPath(d.Folder, d.Name), d.Key, d.Versions[w[1]].Seq
+	}
+}
+
+func (b *builder) buildSources() {
+	idx := map[string]int{}
+	var out []SourceTotal
+	get := func(job, name, kind string) *SourceTotal {
+		k := job + "\x00" + name
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, SourceTotal{Job: job, Name: name, Kind: kind, Seen: -1, Known: -1})
+		}
+		return &out[i]
+	}
+	for _, r := range b.runs {
+		for _, s := range r.Sources {
+			st := get(r.Job, s.Name, s.Kind)
+			st.Seen, st.Known, st.Error = s.Counts["scanned"], s.Counts["known"], s.Err
+		}
+	}
+	blobs := map[string]map[string]bool{}
+	for i, it := range b.rep.Items {
+		st := get(b.items[i].run.Job, it.Source, b.kindOf(b.items[i]))
+		addCounts(st, it)
+		if it.SHA256 != "" {
+			k := st.Job + "\x00" + st.Name
+			if blobs[k] == nil {
+				blobs[k] = map[string]bool{}
+			}
+			blobs[k][it.SHA256] = true
+		}
+	}
+	for i := range out {
+		out[i].DistinctBlobs = int64(len(blobs[out[i].Job+"\x00"+out[i].Name]))
+	}
+	slices.SortStableFunc(out, func(x, y SourceTotal) int {
+		return cmp.Or(cmp.Compare(x.Job, y.Job), cmp.Compare(x.Name, y.Name))
+	})
+	if out == nil {
+		out = []SourceTotal{}
+	}
+	b.rep.Sources = out
+}
+
+func (b *builder) kindOf(ri runItem) string {
+	if sid, ok := b.bySourceRef[itemKey(ri.run.ID, ri.Source, ri.Ref)]; ok {
+		return b.sightings[sid].Kind
+	}
+	return ""
+}
+
+func addCounts(st *SourceTotal, it Item) {
+	switch it.Action {
+	case string(engine.ActNew):
+		st.New++
+		st.Bytes += it.Size
+		st.NewBytes += it.Size
+	case string(engine.ActDuplicate):
+		st.Duplicate++
+		st.Bytes += it.Size
+		st.SavedBytes += it.Size
+	case string(engine.ActSkip):
+		st.Skipped++
+	case string(engine.ActProblem):
+		st.Problems++
+	}
+}
+
+func (b *builder) buildTotals() {
+	t := &b.rep.Totals
+	t.Seen, t.Known = 0, 0
+	for _, r := range b.runs {
+		t.Seen += r.Counts["scanned"]
+		t.Known += r.Counts["known"]
+	}
+	blobs := map[string]bool{}
+	for _, s := range b.rep.Sources {
+		t.New += s.New
+		t.Duplicate += s.Duplicate
+		t.Skipped += s.Skipped
+		t.Problems += s.Problems
+		t.Bytes += s.Bytes
+		t.NewBytes += s.NewBytes
+		t.SavedBytes += s.SavedBytes
+	}
+	for _, it := range b.rep.Items {
+		if it.SHA256 != "" {
+			blobs[it.SHA256] = true
+		}
+	}
+	t.DistinctBlobs = int64(len(blobs))
+	for _, d := range b.rep.Documents {
+		t.Documents++
+		t.Versions += int64(len(d.Versions))
+		switch d.Change {
+		case ChangeNew:
+			t.NewDocuments++
+		case ChangeUpdated:
+			t.ChangedDocs++
+		}
+	}
+	t.Forks = int64(len(b.rep.Forks))
+	t.Conflicts = int64(len(b.rep.Conflicts))
+	t.DuplicateGroup = int64(len(b.rep.Duplicates))
+}

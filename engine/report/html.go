@@ -1,0 +1,176 @@
+package report
+
+import (
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io"
+	"math"
+	"strings"
+	"time"
+)
+
+//go:embed report.html.tmpl
+var htmlTemplate string
+
+// Limits of what report.html lists in full; plan.json and the CSVs always
+// hold everything, and the page says how much it left out.
+const (
+	htmlDocuments  = 100
+	htmlDuplicates = 25
+	htmlReasonRows = 200
+	htmlTreeRows   = 400
+)
+
+var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
+	"bytes":   HumanBytes,
+	"num":     num,
+	"when":    when,
+	"day":     day,
+	"dur":     duration,
+	"why":     ItemWhy,
+	"minus":   func(a, b int) int { return a - b },
+	"indent":  func(d int) int { return d * 18 },
+	"fmtconf": func(c float64) string { return fmt.Sprintf("%.0f%%", c*100) },
+}).Parse(htmlTemplate))
+
+// view is what the template renders.
+type view struct {
+	*Report
+	Title        string
+	Docs         []docView
+	DocsLeft     int
+	Dups         []DupGroup
+	DupsLeft     int
+	Skipped      []reasonView
+	Problems     []reasonView
+	Workspaces   []treeView
+	SourceChart  barChart
+	BytesChart   barChart
+	HasSeenKnown bool
+}
+
+type docView struct {
+	Document
+	Graph dagGraph
+}
+
+type reasonView struct {
+	ReasonGroup
+	Left int
+}
+
+type treeView struct {
+	Workspace
+	Left int
+}
+
+// WriteHTML writes report.html: one self-contained page (no scripts, no
+// external resources; a Content-Security-Policy forbids any), printable.
+func WriteHTML(w io.Writer, r *Report) error {
+	v := view{Report: r, Title: title(r)}
+	for i, d := range r.Documents {
+		if i == htmlDocuments {
+			v.DocsLeft = len(r.Documents) - i
+			break
+		}
+		v.Docs = append(v.Docs, docView{Document: d, Graph: dag(d)})
+	}
+	v.Dups = r.Duplicates
+	if len(v.Dups) > htmlDuplicates {
+		v.Dups, v.DupsLeft = v.Dups[:htmlDuplicates], len(v.Dups)-htmlDuplicates
+	}
+	v.Skipped, v.Problems = capReasons(r.Skipped), capReasons(r.Problems)
+	for _, ws := range r.Workspaces {
+		tv := treeView{Workspace: ws}
+		if len(ws.Folders) > htmlTreeRows {
+			tv.Folders, tv.Left = ws.Folders[:htmlTreeRows], len(ws.Folders)-htmlTreeRows
+		}
+		v.Workspaces = append(v.Workspaces, tv)
+	}
+	for _, s := range r.Sources {
+		v.HasSeenKnown = v.HasSeenKnown || s.Seen >= 0
+	}
+	v.SourceChart = sourceChart(r)
+	v.BytesChart = bytesChart(r)
+	if err := tmpl.Execute(w, v); err != nil {
+		return fmt.Errorf("report: html: %w", err)
+	}
+	return nil
+}
+
+func title(r *Report) string {
+	jobs := strings.Join(r.Jobs, ", ")
+	if jobs == "" {
+		jobs = "no jobs"
+	}
+	if r.Kind == "plan" {
+		return "Migration plan: " + jobs
+	}
+	return "Migration report: " + jobs
+}
+
+func capReasons(gs []ReasonGroup) []reasonView {
+	out := make([]reasonView, 0, len(gs))
+	for _, g := range gs {
+		rv := reasonView{ReasonGroup: g}
+		if len(g.Items) > htmlReasonRows {
+			rv.Items, rv.Left = g.Items[:htmlReasonRows], len(g.Items)-htmlReasonRows
+		}
+		out = append(out, rv)
+	}
+	return out
+}
+
+// num formats a count (int or int64) with thin thousands separators:
+// 12 345; negative means not recorded.
+func num(v any) string {
+	var n int64
+	switch x := v.(type) {
+	case int:
+		n = int64(x)
+	case int64:
+		n = x
+	}
+	if n < 0 {
+		return "–"
+	}
+	s := fmt.Sprint(n)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteRune('\u202f')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func when(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format("2 Jan 2006 15:04 UTC")
+}
+
+func day(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format("2 Jan 2006")
+}
+
+// duration says how long, in words a person uses.
+func duration(secs float64) string {
+	switch {
+	case secs <= 0:
+		return "unknown"
+	case secs < 60:
+		return "under a minute"
+	case secs < 3600:
+		return fmt.Sprintf("about %.0f minutes", math.Ceil(secs/60))
+	case secs < 48*3600:
+		return fmt.Sprintf("about %.1f hours", secs/3600)
+	}
+	return fmt.Sprintf("about %.1f days", secs/86400)
+}

@@ -1,0 +1,192 @@
+package report
+
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Output files written by WriteDir.
+const (
+	FileHTML      = "report.html"
+	FileJSON      = "plan.json"
+	FileItems     = "items.csv"
+	FileDocuments = "documents.csv"
+)
+
+// Formats accepted by Write.
+const (
+	FormatHTML      = "html"
+	FormatJSON      = "json"
+	FormatCSV       = "csv" // items.csv
+	FormatDocuments = "documents-csv"
+)
+
+// ErrFormat is returned for an unknown output format.
+var ErrFormat = errors.New("unknown report format (want html, json, csv or documents-csv)")
+
+// Write writes the report in one format to w.
+func Write(w io.Writer, r *Report, format string) error {
+	switch format {
+	case FormatHTML:
+		return WriteHTML(w, r)
+	case FormatJSON:
+		return WriteJSON(w, r)
+	case FormatCSV:
+		return WriteItemsCSV(w, r)
+	case FormatDocuments:
+		return WriteDocumentsCSV(w, r)
+	}
+	return fmt.Errorf("report: %q: %w", format, ErrFormat)
+}
+
+// WriteDir writes report.html, plan.json, items.csv and documents.csv into
+// dir (created if needed). Each file is written under a temporary name and
+// renamed, so a reader never sees half a report.
+func WriteDir(dir string, r *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	files := []struct {
+		name, format string
+	}{{FileHTML, FormatHTML}, {FileJSON, FormatJSON}, {FileItems, FormatCSV}, {FileDocuments, FormatDocuments}}
+	for _, f := range files {
+		if err := writeFile(filepath.Join(dir, f.name), r, f.format); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeFile(path string, r *Report, format string) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	bw := bufio.NewWriter(tmp)
+	err = Write(bw, r, format)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("report: write %s: %w", path, err)
+	}
+	return nil
+}
+
+// WriteJSON writes plan.json: the whole report, indented, keys in a fixed
+// order (docs/plan-schema.md).
+func WriteJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(r); err != nil {
+		return fmt.Errorf("report: json: %w", err)
+	}
+	return nil
+}
+
+// bom starts each CSV so spreadsheet programs read it as UTF-8.
+const bom = "\ufeff"
+
+// ItemsHeader is the header row of items.csv.
+var ItemsHeader = []string{"source", "ref", "name", "size", "action", "workspace", "document", "version", "reason", "document_id", "sha256"}
+
+// WriteItemsCSV writes one row per item.
+func WriteItemsCSV(w io.Writer, r *Report) error {
+	rows := make([][]string, 0, len(r.Items))
+	for _, it := range r.Items {
+		ver := ""
+		if it.Version > 0 {
+			ver = strconv.Itoa(it.Version)
+		}
+		reason := it.Reason
+		if it.detail != "" {
+			reason += ": " + it.detail
+		}
+		rows = append(rows, []string{cell(it.Source), cell(it.Ref), cell(it.Name), strconv.FormatInt(it.Size, 10), it.Action,
+			cell(it.Workspace), cell(it.Document), ver, cell(reason), it.DocID, it.SHA256})
+	}
+	return writeCSV(w, ItemsHeader, rows)
+}
+
+// DocumentsHeader is the header row of documents.csv.
+var DocumentsHeader = []string{"workspace", "folder", "name", "document_id", "change", "versions", "copies", "sources",
+	"first_time", "latest_time", "latest_author", "size", "forks", "latest_versions", "link_reasons"}
+
+// WriteDocumentsCSV writes one row per document.
+func WriteDocumentsCSV(w io.Writer, r *Report) error {
+	rows := make([][]string, 0, len(r.Documents))
+	for _, d := range r.Documents {
+		first := ""
+		if len(d.Versions) > 0 {
+			first = csvTime(d.Versions[0].Time)
+		}
+		rows = append(rows, []string{cell(d.Workspace), cell(d.Folder), cell(d.Name), d.ID, d.Change,
+			strconv.Itoa(len(d.Versions)), strconv.Itoa(d.Copies), cell(strings.Join(d.Sources, "; ")),
+			first, csvTime(d.LatestAt), cell(d.LatestBy), strconv.FormatInt(d.TotalSize, 10),
+			strconv.Itoa(d.Forks), strconv.Itoa(d.Heads), strings.Join(linkReasons(d), "; ")})
+	}
+	return writeCSV(w, DocumentsHeader, rows)
+}
+
+func linkReasons(d Document) []string {
+	var out []string
+	for _, v := range d.Versions {
+		for _, l := range v.Parents {
+			if !slices.Contains(out, l.Reason) {
+				out = append(out, l.Reason)
+			}
+		}
+	}
+	return out
+}
+
+func csvTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// cell defuses text a spreadsheet would run as a formula (a file named
+// "=HYPERLINK(...)"): such cells get a leading apostrophe.
+func cell(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
+func writeCSV(w io.Writer, header []string, rows [][]string) error {
+	if _, err := io.WriteString(w, bom); err != nil {
+		return fmt.Errorf("report: csv: %w", err)
+	}
+	cw := csv.NewWriter(w)
+	if err := cw.Write(header); err != nil {
+		return fmt.Errorf("report: csv: %w", err)
+	}
+	if err := cw.WriteAll(rows); err != nil {
+		return fmt.Errorf("report: csv: %w", err)
+	}
+	return nil
+}
