@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine"
@@ -25,6 +26,8 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	var c common
 	c.bind(fs)
 	job := fs.String("job", "", "run only this job (default: all jobs)")
+	progressMode := fs.String("progress", progressAuto, "live progress: auto (bars on a terminal, log lines otherwise), bar, log or none")
+	progressEvery := fs.Duration("progress-every", 10*time.Second, "interval of progress log lines")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -32,6 +35,11 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	prog, err := newProgress(*progressMode, stderr, *progressEvery)
+	if err != nil {
+		return usageError{err}
+	}
+	defer prog.Stop()
 	jobs, err := jobsToRun(cfg, *job)
 	if err != nil {
 		return err
@@ -41,9 +49,15 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer st.Close()
-	log := c.logger(cfg, stderr)
+	if prog.Bars() && c.logFormat == "auto" && cfg.Log.Format == "" {
+		c.logFormat = "text" // log lines print above the bars
+	}
+	log := c.logger(cfg, prog.LogWriter())
+	prog.SetLogger(log)
 	eng := st.engine(log)
+	eng.Observer = prog
 	results, err := runJobs(ctx, eng, cfg, jobs)
+	prog.Stop()
 	printSummary(stdout, results)
 	if err != nil {
 		return err

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/syncd/syncd/engine/scheduler"
+	"github.com/syncd/syncd/workspace"
+)
+
+// api is the daemon's HTTP status server.
+type api struct {
+	sched   *scheduler.Scheduler
+	cat     *workspace.Catalog
+	metrics *metrics
+	// token, when set, is required as "Authorization: Bearer <token>" on
+	// everything but /healthz and /readyz.
+	token   string
+	ready   func() error
+	reloadE func() string // last reload error, "" if the last reload worked
+	log     *slog.Logger
+}
+
+func (a *api) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", a.readyz)
+	mux.Handle("GET /metrics", a.auth(promhttp.HandlerFor(a.metrics.reg, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelError)})))
+	mux.Handle("GET /api/v1/jobs", a.auth(http.HandlerFunc(a.jobs)))
+	mux.Handle("GET /api/v1/runs", a.auth(http.HandlerFunc(a.runs)))
+	mux.Handle("GET /api/v1/runs/{id}", a.auth(http.HandlerFunc(a.run)))
+	mux.Handle("POST /api/v1/jobs/{name}/run", a.auth(http.HandlerFunc(a.trigger)))
+	return mux
+}
+
+// auth requires the bearer token when one is set. Both sides are hashed
+// first so the comparison takes the same time whatever the length.
+func (a *api) auth(next http.Handler) http.Handler {
+	if a.token == "" {
+		return next
+	}
+	want := sha256.Sum256([]byte(a.token))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		sum := sha256.Sum256([]byte(got))
+		if !ok || subtle.ConstantTimeCompare(sum[:], want[:]) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="syncd"`)
+			writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "missing or wrong bearer token"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (a *api) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := a.ready(); err != nil {
+		http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Write([]byte("ready\n"))
+}
+
+func (a *api) jobs(w http.ResponseWriter, _ *http.Request) {
+	type configInfo struct {
+		scheduler.Info
+		LastReloadError string `json:"last_reload_error,omitempty"`
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"config": configInfo{a.sched.Info(), a.reloadE()},
+		"jobs":   a.sched.Jobs(),
+	})
+}
+
+func (a *api) runs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	limit, _ := strconv.Atoi(q.Get("limit"))
+	probs := 20
+	if v := q.Get("problems"); v != "" {
+		probs, _ = strconv.Atoi(v)
+	}
+	out, err := listRuns(r.Context(), a.cat, q.Get("job"), limit, probs)
+	if err != nil {
+		a.log.Error("api: runs", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read runs"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+}
+
+func (a *api) run(w http.ResponseWriter, r *http.Request) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "run id must be a number"})
+		return
+	}
+	rr, err := getRun(r.Context(), a.cat, id, 1000)
+	switch {
+	case errors.Is(err, workspace.ErrNotFound):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+	case err != nil:
+		a.log.Error("api: run", "run", id, "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read the run"})
+	default:
+		writeJSON(w, http.StatusOK, rr)
+	}
+}
+
+func (a *api) trigger(w http.ResponseWriter, r *http.Request) {
+	name := r.PathValue("name")
+	err := a.sched.Trigger(name)
+	switch {
+	case err == nil:
+		a.log.Info("run requested over the API", "job", name, "remote", r.RemoteAddr)
+		writeJSON(w, http.StatusAccepted, map[string]string{"job": name, "status": "started"})
+	case errors.Is(err, scheduler.ErrUnknownJob):
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+	case errors.Is(err, scheduler.ErrRunning):
+		writeJSON(w, http.StatusConflict, map[string]string{"error": err.Error()})
+	default:
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": err.Error()})
+	}
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+// isLoopback reports whether a listen address only accepts local
+// connections. Empty hosts and wildcard addresses are not loopback; host
+// names other than localhost count as not loopback.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// newHTTPServer wraps the handler with sane timeouts.
+func newHTTPServer(h http.Handler) *http.Server {
+	return &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 60 * time.Second, IdleTimeout: 2 * time.Minute}
+}

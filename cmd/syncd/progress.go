@@ -1,0 +1,313 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+	"golang.org/x/term"
+
+	"github.com/syncd/syncd/engine"
+)
+
+// Progress modes for `syncd sync --progress`.
+const (
+	progressAuto = "auto" // bars on a terminal, log lines otherwise
+	progressBar  = "bar"
+	progressLog  = "log"
+	progressNone = "none"
+)
+
+// progress shows a run as it happens. It is an engine.Observer.
+type progress interface {
+	engine.Observer
+	// LogWriter is where log lines go while progress is shown (above the
+	// bars on a terminal).
+	LogWriter() io.Writer
+	// Bars reports whether a live display owns the terminal.
+	Bars() bool
+	SetLogger(*slog.Logger)
+	// Stop ends the display; later log lines go straight to the output.
+	Stop()
+}
+
+// newProgress builds the display for mode writing to w.
+func newProgress(mode string, w io.Writer, every time.Duration) (progress, error) {
+	if mode == progressAuto {
+		mode = progressLog
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			mode = progressBar
+		}
+	}
+	switch mode {
+	case progressBar:
+		return newBarProgress(w), nil
+	case progressLog:
+		return newLogProgress(w, every), nil
+	case progressNone:
+		return nopProgress{w}, nil
+	}
+	return nil, fmt.Errorf("--progress %q: want auto, bar, log or none", mode)
+}
+
+// srcStats are one source's live counts.
+type srcStats struct {
+	job, source                         string
+	start                               time.Time
+	scanned, known, fresh, dup, skipped atomic.Int64
+	problems, bytes                     atomic.Int64
+	done                                atomic.Bool
+}
+
+func (s *srcStats) add(a engine.Action, n int64) {
+	switch a {
+	case engine.ActScanned:
+		s.scanned.Add(1)
+	case engine.ActKnown:
+		s.known.Add(1)
+	case engine.ActNew:
+		s.fresh.Add(1)
+	case engine.ActDuplicate:
+		s.dup.Add(1)
+	case engine.ActSkip:
+		s.skipped.Add(1)
+	case engine.ActProblem:
+		s.problems.Add(1)
+	}
+	s.bytes.Add(n)
+}
+
+// rate is bytes per second since the source started.
+func (s *srcStats) rate() float64 {
+	el := time.Since(s.start).Seconds()
+	if el <= 0 {
+		return 0
+	}
+	return float64(s.bytes.Load()) / el
+}
+
+func (s *srcStats) line() string {
+	return fmt.Sprintf("%d items  %d new  %d dup  %d known  %d skipped  %d problems  %s  %s/s",
+		s.scanned.Load(), s.fresh.Load(), s.dup.Load(), s.known.Load(), s.skipped.Load(), s.problems.Load(),
+		humanBytes(s.bytes.Load()), humanBytes(int64(s.rate())))
+}
+
+// tracker holds every source's stats.
+type tracker struct {
+	mu    sync.Mutex
+	order []*srcStats
+	by    map[string]*srcStats
+}
+
+func newTracker() *tracker { return &tracker{by: map[string]*srcStats{}} }
+
+func (t *tracker) get(job, source string) *srcStats {
+	k := job + "\x00" + source
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s, ok := t.by[k]
+	if !ok {
+		s = &srcStats{job: job, source: source, start: time.Now()}
+		t.by[k] = s
+		t.order = append(t.order, s)
+	}
+	return s
+}
+
+func (t *tracker) all() []*srcStats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return append([]*srcStats(nil), t.order...)
+}
+
+// swapWriter lets log output move from the bars to the plain output.
+type swapWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *swapWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(b)
+}
+
+func (s *swapWriter) set(w io.Writer) {
+	s.mu.Lock()
+	s.w = w
+	s.mu.Unlock()
+}
+
+// barProgress draws one mpb line per source: items, bytes, rate. Sources
+// do not announce totals, so the lines are spinners rather than bars with
+// an ETA.
+type barProgress struct {
+	*tracker
+	out  io.Writer
+	p    *mpb.Progress
+	logw *swapWriter
+	mu   sync.Mutex
+	bars map[*srcStats]*mpb.Bar
+	once sync.Once
+}
+
+func newBarProgress(w io.Writer) *barProgress {
+	p := mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(200*time.Millisecond), mpb.WithWidth(16))
+	return &barProgress{tracker: newTracker(), out: w, p: p, logw: &swapWriter{w: p}, bars: map[*srcStats]*mpb.Bar{}}
+}
+
+func (b *barProgress) LogWriter() io.Writer   { return b.logw }
+func (b *barProgress) Bars() bool             { return true }
+func (b *barProgress) SetLogger(*slog.Logger) {}
+
+// SourceStarted implements engine.Observer.
+func (b *barProgress) SourceStarted(job, source string) {
+	s := b.get(job, source)
+	bar := b.p.New(0, mpb.SpinnerStyle(),
+		mpb.PrependDecorators(decor.Name(job+"/"+source, decor.WCSyncSpaceR)),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return s.line() })),
+		mpb.BarFillerOnComplete("done"),
+	)
+	b.mu.Lock()
+	b.bars[s] = bar
+	b.mu.Unlock()
+}
+
+// Item implements engine.Observer.
+func (b *barProgress) Item(job, source string, a engine.Action, n int64) {
+	s := b.get(job, source)
+	s.add(a, n)
+	if a == engine.ActScanned {
+		b.mu.Lock()
+		bar := b.bars[s]
+		b.mu.Unlock()
+		if bar != nil {
+			bar.Increment()
+		}
+	}
+}
+
+// SourceFinished implements engine.Observer.
+func (b *barProgress) SourceFinished(job, source string, _ map[string]int64, err error) {
+	s := b.get(job, source)
+	s.done.Store(true)
+	b.mu.Lock()
+	bar := b.bars[s]
+	b.mu.Unlock()
+	if bar == nil {
+		return
+	}
+	if err != nil {
+		bar.Abort(false)
+		return
+	}
+	bar.SetTotal(-1, true)
+}
+
+// Stop implements progress.
+func (b *barProgress) Stop() {
+	b.once.Do(func() {
+		b.mu.Lock()
+		for _, bar := range b.bars {
+			if !bar.Completed() {
+				bar.Abort(false)
+			}
+		}
+		b.mu.Unlock()
+		b.p.Wait()
+		b.logw.set(b.out)
+	})
+}
+
+// logProgress writes a progress log line per running source every few
+// seconds: what a log collector wants instead of bars.
+type logProgress struct {
+	*tracker
+	out   io.Writer
+	log   atomic.Pointer[slog.Logger]
+	stop  chan struct{}
+	wg    sync.WaitGroup
+	once  sync.Once
+	every time.Duration
+}
+
+func newLogProgress(w io.Writer, every time.Duration) *logProgress {
+	l := &logProgress{tracker: newTracker(), out: w, stop: make(chan struct{}), every: every}
+	l.wg.Add(1)
+	go l.loop()
+	return l
+}
+
+func (l *logProgress) LogWriter() io.Writer     { return l.out }
+func (l *logProgress) Bars() bool               { return false }
+func (l *logProgress) SetLogger(g *slog.Logger) { l.log.Store(g) }
+
+func (l *logProgress) loop() {
+	defer l.wg.Done()
+	t := time.NewTicker(l.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-l.stop:
+			return
+		case <-t.C:
+			for _, s := range l.all() {
+				if !s.done.Load() {
+					l.report("progress", s)
+				}
+			}
+		}
+	}
+}
+
+func (l *logProgress) report(msg string, s *srcStats) {
+	g := l.log.Load()
+	if g == nil {
+		return
+	}
+	g.Info(msg, "job", s.job, "source", s.source, "scanned", s.scanned.Load(), "new", s.fresh.Load(),
+		"duplicate", s.dup.Load(), "known", s.known.Load(), "skipped", s.skipped.Load(), "problems", s.problems.Load(),
+		"bytes", s.bytes.Load(), "bytes_per_sec", int64(s.rate()))
+}
+
+// SourceStarted implements engine.Observer.
+func (l *logProgress) SourceStarted(job, source string) { l.get(job, source) }
+
+// Item implements engine.Observer.
+func (l *logProgress) Item(job, source string, a engine.Action, n int64) {
+	l.get(job, source).add(a, n)
+}
+
+// SourceFinished implements engine.Observer.
+func (l *logProgress) SourceFinished(job, source string, _ map[string]int64, _ error) {
+	s := l.get(job, source)
+	s.done.Store(true)
+	l.report("source finished", s)
+}
+
+// Stop implements progress.
+func (l *logProgress) Stop() {
+	l.once.Do(func() {
+		if l.stop != nil {
+			close(l.stop)
+		}
+	})
+	l.wg.Wait()
+}
+
+// nopProgress shows nothing.
+type nopProgress struct{ out io.Writer }
+
+func (n nopProgress) LogWriter() io.Writer                                 { return n.out }
+func (nopProgress) Bars() bool                                             { return false }
+func (nopProgress) SetLogger(*slog.Logger)                                 {}
+func (nopProgress) Stop()                                                  {}
+func (nopProgress) SourceStarted(string, string)                           {}
+func (nopProgress) Item(string, string, engine.Action, int64)              {}
+func (nopProgress) SourceFinished(string, string, map[string]int64, error) {}

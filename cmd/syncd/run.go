@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/engine/scheduler"
+)
+
+func init() {
+	register("run", "run the daemon: scheduled jobs, status API, metrics", cmdRun)
+}
+
+// daemonOptions are `syncd run`'s flags.
+type daemonOptions struct {
+	common
+	listen      string
+	tokenFile   string
+	tokenEnv    string
+	stopTimeout time.Duration
+	maxJobs     int
+}
+
+func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
+	fs := newFlagSet("run", stderr)
+	var o daemonOptions
+	o.bind(fs)
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:9470", "status server `address` (host:port; empty disables it)")
+	fs.StringVar(&o.tokenFile, "token-file", "", "read the API bearer token from this `file`")
+	fs.StringVar(&o.tokenEnv, "token-env", "SYNCD_API_TOKEN", "read the API bearer token from this environment `variable`")
+	fs.DurationVar(&o.stopTimeout, "stop-timeout", time.Minute, "on SIGTERM/SIGINT, wait this long for running jobs to commit")
+	fs.IntVar(&o.maxJobs, "max-jobs", 1, "run at most this many different jobs at once")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	// A second SIGTERM/SIGINT while stopping gives up waiting.
+	force := make(chan os.Signal, 2)
+	signal.Notify(force, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(force)
+	d, err := startDaemon(ctx, o, stderr)
+	if err != nil {
+		return err
+	}
+	return d.serve(ctx, hup, force)
+}
+
+// daemon is a running `syncd run`.
+type daemon struct {
+	file        string
+	storePath   string
+	st          *store
+	sched       *scheduler.Scheduler
+	metrics     *metrics
+	log         *slog.Logger
+	srv         *http.Server
+	ln          net.Listener
+	stopTimeout time.Duration
+
+	mu        sync.Mutex
+	reloadErr error
+	stopping  bool
+}
+
+// startDaemon loads the config, opens the store, starts the status server
+// and the scheduler.
+func startDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) (*daemon, error) {
+	cfg, err := o.load()
+	if err != nil {
+		return nil, err
+	}
+	log := o.logger(cfg, stderr)
+	token, err := apiToken(o)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if o.listen != "" && !isLoopback(o.listen) && token == "" {
+		return nil, usagef("refusing to serve the API on %s without a bearer token: set $%s or --token-file (only loopback addresses may go without)", o.listen, o.tokenEnv)
+	}
+	st, err := openStore(ctx, cfg.Store.Path)
+	if err != nil {
+		return nil, err
+	}
+	d := &daemon{file: o.config, storePath: cfg.Store.Path, st: st, metrics: newMetrics(), log: log, stopTimeout: o.stopTimeout}
+	eng := st.engine(log)
+	host, _ := os.Hostname()
+	eng.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+	eng.Observer = d.metrics
+	d.sched = scheduler.New(scheduler.Options{
+		Runner: eng, Catalog: st.cat, Log: log, MaxConcurrent: o.maxJobs,
+		OnEvent: d.metrics.event, OnStart: d.metrics.jobStarted,
+	})
+	if err := d.sched.Load(cfg); err != nil {
+		st.Close()
+		return nil, usageError{err}
+	}
+	d.metrics.reloaded(nil)
+	if o.listen != "" {
+		if err := d.listen(o.listen, token); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	d.sched.Start()
+	log.Info("daemon started", "config", o.config, "store", cfg.Store.Path, "listen", d.addr(), "jobs", len(cfg.Jobs), "pid", os.Getpid())
+	return d, nil
+}
+
+func apiToken(o daemonOptions) (string, error) {
+	if o.tokenFile != "" {
+		return connectors.ResolveSecret("api token", "", o.tokenFile, "")
+	}
+	if o.tokenEnv != "" {
+		if v := os.Getenv(o.tokenEnv); v != "" {
+			return v, nil
+		}
+	}
+	return "", nil
+}
+
+func (d *daemon) listen(addr, token string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("status server: %w", err)
+	}
+	a := &api{sched: d.sched, cat: d.st.cat, metrics: d.metrics, token: token, ready: d.ready, reloadE: d.lastReloadError, log: d.log}
+	d.ln, d.srv = ln, newHTTPServer(a.handler())
+	go func() {
+		if err := d.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("status server stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// addr is the status server's address ("" when disabled).
+func (d *daemon) addr() string {
+	if d.ln == nil {
+		return ""
+	}
+	return d.ln.Addr().String()
+}
+
+func (d *daemon) ready() error {
+	d.mu.Lock()
+	stopping := d.stopping
+	d.mu.Unlock()
+	if stopping {
+		return errors.New("stopping")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return d.st.cat.DB().PingContext(ctx)
+}
+
+func (d *daemon) lastReloadError() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.reloadErr == nil {
+		return ""
+	}
+	return d.reloadErr.Error()
+}
+
+// reload re-reads the config file. An invalid config is rejected and the
+// running one stays.
+func (d *daemon) reload() error {
+	cfg, err := engine.LoadConfig(d.file)
+	if err == nil && cfg.Store.Path != d.storePath {
+		err = fmt.Errorf("store.path changed from %s to %s: restart syncd to use another store", d.storePath, cfg.Store.Path)
+	}
+	if err == nil {
+		err = d.sched.Load(cfg)
+	}
+	d.mu.Lock()
+	d.reloadErr = err
+	d.mu.Unlock()
+	d.metrics.reloaded(err)
+	if err != nil {
+		d.log.Error("config reload rejected; the running config stays", "config", d.file, "err", err)
+		return err
+	}
+	d.log.Info("config reloaded", "config", d.file, "jobs", len(cfg.Jobs), "generation", d.sched.Info().Generation)
+	return nil
+}
+
+// serve handles SIGHUP until ctx ends, then stops gracefully.
+func (d *daemon) serve(ctx context.Context, hup, force <-chan os.Signal) error {
+	for {
+		select {
+		case <-hup:
+			_ = d.reload()
+		case <-ctx.Done():
+			return d.shutdown(force)
+		}
+	}
+}
+
+// shutdown stops accepting work, lets running jobs commit their batch and
+// returns within stopTimeout (or at once on a second signal).
+func (d *daemon) shutdown(force <-chan os.Signal) error {
+	d.mu.Lock()
+	d.stopping = true
+	d.mu.Unlock()
+	d.log.Info("stopping: running jobs commit their current batch", "timeout", d.stopTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), d.stopTimeout)
+	defer cancel()
+	go func() {
+		// force hears every SIGTERM/SIGINT since start, including the one
+		// that began this stop: the second one gives up waiting.
+		for n := 0; ; {
+			select {
+			case <-force:
+				if n++; n >= 2 {
+					d.log.Warn("second signal: not waiting any longer")
+					cancel()
+					return
+				}
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	err := d.sched.Stop(ctx)
+	if d.srv != nil {
+		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = d.srv.Shutdown(sctx)
+		scancel()
+	}
+	if err != nil {
+		// Runs still going hold no open transaction we could wait for
+		// safely; the next start resumes from the last checkpoint.
+		d.log.Error("stopped without waiting for every job", "err", err)
+		return err
+	}
+	d.st.Close()
+	d.log.Info("stopped")
+	return nil
+}

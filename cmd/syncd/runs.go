@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/syncd/syncd/workspace"
+)
+
+func init() {
+	register("runs", "list run records: counts, bytes, throttling and problems", cmdRuns)
+}
+
+// runRecord is a run with its problems (item + reason), for `syncd runs`
+// and /api/v1/runs.
+type runRecord struct {
+	workspace.Run
+	Problems      []runProblem `json:"problems,omitempty"`
+	ProblemsTotal int          `json:"problems_total"`
+}
+
+// runProblem is one item a run could not handle.
+type runProblem struct {
+	Source string `json:"source"`
+	Ref    string `json:"ref"`
+	Name   string `json:"name"`
+	Reason string `json:"reason"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// listRuns returns runs newest first, each with up to maxProblems problems.
+func listRuns(ctx context.Context, cat *workspace.Catalog, job string, limit, maxProblems int) ([]runRecord, error) {
+	runs, err := cat.Runs(ctx, job, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]runRecord, 0, len(runs))
+	for _, r := range runs {
+		rec, err := withProblems(ctx, cat, r, maxProblems)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
+func getRun(ctx context.Context, cat *workspace.Catalog, id int64, maxProblems int) (runRecord, error) {
+	r, err := cat.GetRun(ctx, id)
+	if err != nil {
+		return runRecord{}, err
+	}
+	return withProblems(ctx, cat, r, maxProblems)
+}
+
+// withProblems reads a run's problem items straight from run_items, so a
+// large run's other items are never loaded.
+func withProblems(ctx context.Context, cat *workspace.Catalog, r workspace.Run, max int) (runRecord, error) {
+	rec := runRecord{Run: r}
+	db := cat.DB()
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM run_items WHERE run_id = ? AND action = 'problem'`, r.ID).Scan(&rec.ProblemsTotal); err != nil {
+		return rec, fmt.Errorf("run %d: problems: %w", r.ID, err)
+	}
+	if max <= 0 || rec.ProblemsTotal == 0 {
+		return rec, nil
+	}
+	rows, err := db.QueryContext(ctx, `SELECT source, ref, name, reason, detail FROM run_items WHERE run_id = ? AND action = 'problem' ORDER BY rowid LIMIT ?`, r.ID, max)
+	if err != nil {
+		return rec, fmt.Errorf("run %d: problems: %w", r.ID, err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var p runProblem
+		if err := rows.Scan(&p.Source, &p.Ref, &p.Name, &p.Reason, &p.Detail); err != nil {
+			return rec, err
+		}
+		rec.Problems = append(rec.Problems, p)
+	}
+	return rec, rows.Err()
+}
+
+func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("runs", stderr)
+	var c common
+	c.bind(fs)
+	job := fs.String("job", "", "only this job's runs")
+	limit := fs.Int("limit", 20, "show at most this many runs")
+	asJSON := fs.Bool("json", false, "print JSON")
+	problems := fs.Int("problems", 10, "list at most this many problems per run")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	cfg, err := c.load()
+	if err != nil {
+		return err
+	}
+	if !exists(catalogPath(cfg.Store.Path)) {
+		fmt.Fprintf(stdout, "no runs yet: no store at %s\n", cfg.Store.Path)
+		return nil
+	}
+	cat, err := workspace.Open(ctx, catalogPath(cfg.Store.Path), workspace.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	runs, err := listRuns(ctx, cat, *job, *limit, *problems)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(map[string]any{"runs": runs})
+	}
+	printRuns(stdout, runs)
+	return nil
+}
+
+func printRuns(w io.Writer, runs []runRecord) {
+	if len(runs) == 0 {
+		fmt.Fprintln(w, "no runs")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tJOB\tMODE\tSTATUS\tSTARTED\tDURATION\tSCANNED\tNEW\tDUP\tSKIPPED\tPROBLEMS\tFETCHED\tTHROTTLED\t")
+	for _, r := range runs {
+		dur := "-"
+		if !r.Finished.IsZero() {
+			dur = r.Finished.Sub(r.Started).Round(time.Second).String()
+		}
+		c := r.Counts
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t\n", r.ID, r.Job, r.Mode, r.Status,
+			r.Started.Local().Format("2006-01-02 15:04:05"), dur, c["scanned"], c["new"], c["duplicate"], c["skipped"],
+			r.ProblemsTotal, humanBytes(c["bytes_fetched"]), c["source.throttled"])
+	}
+	tw.Flush()
+	for _, r := range runs {
+		if r.Error != "" {
+			fmt.Fprintf(w, "\nrun %d (%s) error: %s\n", r.ID, r.Job, r.Error)
+		}
+		if len(r.Problems) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\nrun %d (%s) problems (%d):\n", r.ID, r.Job, r.ProblemsTotal)
+		for _, p := range r.Problems {
+			fmt.Fprintf(w, "  %s: %s: %s: %s\n", p.Source, orDash(p.Ref), p.Reason, strings.TrimSpace(p.Detail))
+		}
+		if more := r.ProblemsTotal - len(r.Problems); more > 0 {
+			fmt.Fprintf(w, "  ... and %d more (syncd runs --problems N)\n", more)
+		}
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
