@@ -129,7 +129,7 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 			break
 		}
 	}
-	if runErr == nil {
+	if runErr == nil && (res.Counts["new"]+res.Counts["duplicate"]+res.Counts["hash_hits"] > 0 || e.needsRebuild(ctx)) {
 		if err := e.Rebuild(ctx); err != nil {
 			runErr = err
 		}
@@ -146,6 +146,14 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 	}
 	log.Info("run finished", "status", res.Status, "new", res.Counts["new"], "duplicate", res.Counts["duplicate"], "known", res.Counts["known"], "problems", res.Counts["problems"])
 	return res, runErr
+}
+
+// needsRebuild reports whether sightings exist that no version holds (a
+// run interrupted after ingesting, before rebuilding).
+func (e *Engine) needsRebuild(ctx context.Context) bool {
+	var n int
+	err := e.Catalog.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM sightings s LEFT JOIN version_sightings v ON v.sighting_id = s.id WHERE v.sighting_id IS NULL`).Scan(&n)
+	return err != nil || n > 0
 }
 
 func status(res *Result, runErr error) string {

@@ -49,6 +49,9 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	*dir = abs
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
 	if *corpus == "" {
 		*corpus = filepath.Join(*dir, "corpus")
 		if !exists(*corpus) {
