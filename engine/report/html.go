@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io"
 	"math"
+	"path"
 	"strings"
 	"time"
 )
@@ -31,6 +32,7 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"why":     ItemWhy,
 	"minus":   func(a, b int) int { return a - b },
 	"indent":  func(d int) int { return d * 18 },
+	"base":    path.Base,
 	"fmtconf": func(c float64) string { return fmt.Sprintf("%.0f%%", c*100) },
 }).Parse(htmlTemplate))
 
