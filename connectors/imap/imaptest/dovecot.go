@@ -45,6 +45,7 @@ default_login_user = {{LUSER}}
 first_valid_uid = {{UID}}
 last_valid_uid = 0
 mail_location = maildir:{{DIR}}/mail/%u
+mail_fsync = never
 mail_uid = {{UID}}
 mail_gid = {{GID}}
 namespace inbox {
