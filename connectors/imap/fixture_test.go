@@ -340,6 +340,9 @@ func TestSecondScanFetchesNothing(t *testing.T) {
 		s := newSource(t, srv, alice, "")
 		_, cur := connectortest.Scan(t, s, nil)
 		s.Close()
+		if srv.kind == "dovecot" && !strings.Contains(string(cur), `"highestmodseq"`) {
+			t.Errorf("Dovecot has CONDSTORE but the cursor has no HIGHESTMODSEQ: %s", cur)
+		}
 		s2 := newSource(t, srv, alice, "")
 		defer s2.Close()
 		rec, _ := connectortest.Scan(t, s2, cur)
@@ -382,4 +385,27 @@ func TestUIDValidityChangeRescans(t *testing.T) {
 // canonical form). Text parts compare equal after that one normalisation.
 func textEqual(it *connectors.Item, b []byte, want string) bool {
 	return strings.HasPrefix(it.MediaType, "text/") && sha(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))) == want
+}
+
+// TestSecretsStayOut: a wrong password and an OAuth2 token the server cannot
+// use fail with errors that never contain the secret.
+func TestSecretsStayOut(t *testing.T) {
+	srv := startMemory(t)
+	const secret = "hunter2-very-secret"
+	os.Setenv("SYNCD_TEST_IMAP_BAD", secret)
+	for _, extra := range []string{"password_env: SYNCD_TEST_IMAP_BAD", "oauth2_token_env: SYNCD_TEST_IMAP_BAD"} {
+		cfg := connectortest.Config(t, "name: x\ntype: imap\naddress: "+srv.addr+"\ntls: none\nusername: "+alice+"\n"+extra)
+		s, err := connectors.New(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.Scan(context.Background(), nil, &connectortest.Recorder{})
+		s.Close()
+		if err == nil || strings.Contains(err.Error(), secret) {
+			t.Errorf("%s: err=%v", extra, err)
+		}
+		if strings.HasPrefix(extra, "oauth2") && !errors.Is(err, imapsrc.ErrNoMechanism) {
+			t.Errorf("XOAUTH2 against a server without it: %v, want ErrNoMechanism", err)
+		}
+	}
 }
