@@ -54,9 +54,13 @@ func (s *Server) ClearFaults() {
 }
 
 // record counts a request and returns the fault to apply, if any.
-func (s *Server) record(route string) Fault {
+func (s *Server) record(route string, r *http.Request) Fault {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.userAgent = r.Header.Get("User-Agent")
+	if r.Header.Get("Range") != "" {
+		s.ranges++
+	}
 	s.total++
 	s.counts[route]++
 	var out Fault
@@ -96,4 +100,18 @@ func (s *Server) fault(w http.ResponseWriter, _ *http.Request, segs []string, f 
 	default:
 		s.graphError(w, f.Status, "generalException", "injected failure "+strconv.Itoa(f.Status))
 	}
+}
+
+// UserAgent returns the User-Agent of the last request.
+func (s *Server) UserAgent() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.userAgent
+}
+
+// RangeRequests returns how many requests carried a Range header.
+func (s *Server) RangeRequests() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ranges
 }

@@ -54,6 +54,8 @@ type Server struct {
 	total      int
 	rules      []*rule
 	clock      func() time.Time
+	userAgent  string
+	ranges     int
 }
 
 // New starts a fake on a loopback port.
@@ -127,7 +129,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rt := route(segs)
-	f := s.record(rt)
+	f := s.record(rt, r)
 	for k, v := range f.Headers {
 		w.Header().Set(k, v)
 	}

@@ -1,0 +1,150 @@
+package sharepoint
+
+import (
+	"testing"
+	"time"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/connectors/connectortest"
+	"github.com/syncd/syncd/connectors/sharepoint/graphfake"
+)
+
+var bob = graphfake.Identity{DisplayName: "Bob Stone", Email: "bob.stone@contoso.com"}
+
+func TestNewVersionReportsOnlyIt(t *testing.T) {
+	f := newFake(t)
+	_, cur := connectortest.Scan(t, newSource(t, f, ""), nil)
+	vid, err := f.AddVersion(financeDocs, budgetID, graphfake.Bytes([]byte("budget v4: final\n")), bob, time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.ResetCounts()
+	s := newSource(t, f, "")
+	rec, _ := connectortest.Scan(t, s, cur)
+	if len(rec.Items) != 1 {
+		t.Fatalf("rescan reported %d items, want the new version only: %v", len(rec.Items), rec.Items)
+	}
+	it := rec.Items[0]
+	if it.Ref != versionRef(financeDocs, budgetID, vid) || !it.Lineage.Current || it.Lineage.VersionIndex != 4 ||
+		it.Author != "bob.stone@contoso.com" || !it.ModTime.Equal(time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)) {
+		t.Errorf("new version item %+v lineage %+v", it, it.Lineage)
+	}
+	if string(read(t, s, it)) != "budget v4: final\n" {
+		t.Error("new version content differs")
+	}
+	if c := f.Count(graphfake.RouteVersions); c != 1 {
+		t.Errorf("versions listed for %d items, want 1 (the changed one)", c)
+	}
+	// The former current version is now served from /versions/{id}/content.
+	old := &connectors.Item{Ref: versionRef(financeDocs, budgetID, "3.0"), Size: -1,
+		Lineage: connectors.Lineage{VersionID: "3.0"}}
+	if string(read(t, s, old)) != "budget v3: approved figures\n" {
+		t.Error("former current version content differs")
+	}
+}
+
+func TestDeletionIsReported(t *testing.T) {
+	f := newFake(t)
+	_, cur := connectortest.Scan(t, newSource(t, f, ""), nil)
+	if err := f.Delete(financeDocs, minutesID); err != nil {
+		t.Fatal(err)
+	}
+	rec, cur2 := connectortest.Scan(t, newSource(t, f, ""), cur)
+	if len(rec.Items) != 1 {
+		t.Fatalf("rescan reported %d items, want 1 deletion", len(rec.Items))
+	}
+	it := rec.Items[0]
+	if it.Skip != "deleted-at-source" || !it.Lineage.Deleted || it.Name != "Minutes.docx" || it.Lineage.ItemID != minutesID {
+		t.Errorf("deletion item %+v lineage %+v", it, it.Lineage)
+	}
+	rec, _ = connectortest.Scan(t, newSource(t, f, ""), cur2)
+	if len(rec.Items) != 0 {
+		t.Errorf("deletion reported again: %v", rec.Items)
+	}
+}
+
+func TestRenameAndMoveReemitCurrentVersion(t *testing.T) {
+	f := newFake(t)
+	_, cur := connectortest.Scan(t, newSource(t, f, ""), nil)
+	if err := f.Rename(financeDocs, budgetID, "Budget 2024 FINAL.xlsx"); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Move(financeDocs, minutesID, "Meetings/2024"); err != nil {
+		t.Fatal(err)
+	}
+	f.ResetCounts()
+	rec, _ := connectortest.Scan(t, newSource(t, f, ""), cur)
+	got := byRef(rec.Items)
+	b := got[versionRef(financeDocs, budgetID, "3.0")]
+	m := got[versionRef(financeDocs, minutesID, "1.0")]
+	if len(rec.Items) != 2 || b == nil || m == nil {
+		t.Fatalf("rescan after rename/move reported %v", rec.Items)
+	}
+	if b.Name != "Budget 2024 FINAL.xlsx" || b.Path != "Planning/2024" || !b.Lineage.Current || b.Lineage.VersionIndex != 3 {
+		t.Errorf("renamed: %+v %+v", b, b.Lineage)
+	}
+	if m.Name != "Minutes.docx" || m.Path != "Meetings/2024" {
+		t.Errorf("moved: name %q path %q", m.Name, m.Path)
+	}
+	if c := f.Count(graphfake.RouteVersions); c != 0 {
+		t.Errorf("rename/move listed versions %d times, want 0", c)
+	}
+}
+
+func TestResyncAfter410(t *testing.T) {
+	f := newFake(t)
+	_, cur := connectortest.Scan(t, newSource(t, f, ""), nil)
+	if _, err := f.AddVersion(financeDocs, budgetID, graphfake.Bytes([]byte("budget v4\n")), bob, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Delete(financeDocs, minutesID); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ExpireDeltaTokens(financeDocs); err != nil {
+		t.Fatal(err)
+	}
+	f.ResetCounts()
+	s := newSource(t, f, "")
+	rec, cur2 := connectortest.Scan(t, s, cur)
+	got := byRef(rec.Items)
+	if len(rec.Items) != 2 || got[versionRef(financeDocs, budgetID, "4.0")] == nil {
+		t.Fatalf("after 410: %d items %v, want the new version and the deletion", len(rec.Items), rec.Items)
+	}
+	var del *connectors.Item
+	for _, it := range rec.Items {
+		if it.Lineage.Deleted {
+			del = it
+		}
+	}
+	if del == nil || del.Lineage.ItemID != minutesID || del.Skip != "deleted-at-source" {
+		t.Errorf("deletion not reconciled after 410: %v", del)
+	}
+	c := f.Counts()
+	if c[graphfake.RouteVersions] != 1 || c[graphfake.RouteContent]+c[graphfake.RouteDownload] != 0 {
+		t.Errorf("410 re-enumeration requests %v: want versions of the changed file only, no downloads", c)
+	}
+	rec, _ = connectortest.Scan(t, newSource(t, f, ""), cur2)
+	if len(rec.Items) != 0 {
+		t.Errorf("scan after resync reported %d items", len(rec.Items))
+	}
+}
+
+func TestInjected410OnDeltaPage(t *testing.T) {
+	f := newFake(t)
+	f.PageSize = 2
+	f.Inject(graphfake.Rule{Route: graphfake.RouteDelta, After: 2, Fault: graphfake.Fault{Status: 410}})
+	s := newSource(t, f, "")
+	rec, _ := connectortest.Scan(t, s, nil)
+	refs := map[connectors.Ref]int{}
+	for _, it := range rec.Items {
+		refs[it.Ref]++
+	}
+	for r, n := range refs {
+		if n > 1 {
+			t.Errorf("%s reported %d times", r, n)
+		}
+	}
+	if n := len(rec.Content()); n != 7 {
+		t.Errorf("%d content items after a 410 mid-enumeration, want 7", n)
+	}
+}

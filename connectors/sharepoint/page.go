@@ -1,0 +1,298 @@
+package sharepoint
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/microsoftgraph/msgraph-sdk-go/models"
+
+	"github.com/syncd/syncd/connectors"
+)
+
+// verInfo is what the connector uses of a driveItemVersion.
+type verInfo struct {
+	ID       string
+	Modified time.Time
+	Author   string
+	Size     int64
+}
+
+// work is one file of a page that needs its versions listed or re-emitted.
+type work struct {
+	f       fileInfo
+	path    string
+	old     *itemState
+	list    bool // list versions (new or changed content)
+	vers    []verInfo
+	err     error
+	renamed bool
+}
+
+// applyPage updates the id -> parent/name map with a page of delta items
+// (the last occurrence of an id wins), then emits what changed.
+func (sc *driveScan) applyPage(ctx context.Context, page []models.DriveItemable) error {
+	infos := make([]fileInfo, 0, len(page))
+	last := map[string]int{}
+	for i, di := range page {
+		f := toFileInfo(di)
+		infos = append(infos, f)
+		last[f.ID] = i
+	}
+	old := map[string]*itemState{}
+	for i, f := range infos {
+		if last[f.ID] == i {
+			old[f.ID] = sc.track(f)
+		}
+	}
+	var todo []*work
+	for i, f := range infos {
+		if last[f.ID] != i {
+			continue
+		}
+		w, err := sc.classify(ctx, f, old[f.ID])
+		if err != nil {
+			return err
+		}
+		if w != nil {
+			todo = append(todo, w)
+		}
+	}
+	sc.listVersions(ctx, todo)
+	for _, w := range todo {
+		if err := sc.emitFile(ctx, w); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// track records an item's parent and name and returns a copy of its
+// previous state (nil when new).
+func (sc *driveScan) track(f fileInfo) *itemState {
+	var prev *itemState
+	if o := sc.ds.Items[f.ID]; o != nil {
+		c := *o
+		prev = &c
+	}
+	if f.Deleted {
+		return prev
+	}
+	it := sc.ds.Items[f.ID]
+	if it == nil {
+		it = &itemState{}
+		sc.ds.Items[f.ID] = it
+	}
+	it.Parent, it.Name, it.Root = f.Parent, f.Name, f.Root
+	it.Folder, it.Pkg = f.Folder || f.Package != "", f.Package != ""
+	if sc.ds.Resync != 0 {
+		it.Gen = sc.ds.Resync
+	}
+	return prev
+}
+
+// classify handles deletions, folders and skips at once and returns the
+// files that need versions listed or a rename re-emitted.
+func (sc *driveScan) classify(ctx context.Context, f fileInfo, old *itemState) (*work, error) {
+	if f.Deleted {
+		delete(sc.ds.Items, f.ID)
+		if old != nil && len(old.Seen) > 0 {
+			return nil, sc.emitDeleted(ctx, f.ID, old)
+		}
+		return nil, nil
+	}
+	if f.Root || f.Folder {
+		return nil, nil
+	}
+	path, inPkg := sc.ds.pathPkg(f.Parent)
+	if !sc.s.inScope(path) {
+		return nil, nil
+	}
+	switch {
+	case f.Package != "" || inPkg:
+		return nil, sc.skipOnce(ctx, f, old, path, "package")
+	case !f.File:
+		return nil, sc.skipOnce(ctx, f, old, path, "no-content-access")
+	}
+	w := &work{f: f, path: path, old: old}
+	if old != nil && old.Key == f.key() && len(old.Seen) > 0 {
+		w.renamed = old.Name != f.Name || old.Parent != f.Parent
+		if !w.renamed {
+			return nil, nil
+		}
+		return w, nil
+	}
+	if old != nil && old.Skip != "" && old.Key == f.key() && old.Name == f.Name && old.Parent == f.Parent {
+		sc.ds.Items[f.ID].Skip, sc.ds.Items[f.ID].Key = old.Skip, old.Key
+		return nil, nil // refused before and unchanged
+	}
+	w.list = true
+	return w, nil
+}
+
+// listVersions lists the versions of the files that need it, with at most
+// concurrency requests at once (the governor bounds the tenant as a whole).
+func (sc *driveScan) listVersions(ctx context.Context, todo []*work) {
+	sem := make(chan struct{}, sc.s.opt.Concurrency)
+	var wg sync.WaitGroup
+	for _, w := range todo {
+		if !w.list {
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func(w *work) {
+			defer func() { <-sem; wg.Done() }()
+			vs, err := sc.s.g.versions(ctx, sc.drv.ID, w.f.ID)
+			w.err = err
+			for _, v := range vs {
+				w.vers = append(w.vers, verInfo{ID: deref(v.GetId()), Modified: deref(v.GetLastModifiedDateTime()),
+					Author: identity(v.GetLastModifiedBy()), Size: deref(v.GetSize())})
+			}
+		}(w)
+	}
+	wg.Wait()
+}
+
+// emitFile reports the versions of a file not reported before (oldest
+// first), or its current version again after a rename or move.
+func (sc *driveScan) emitFile(ctx context.Context, w *work) error {
+	st := sc.ds.Items[w.f.ID]
+	if w.renamed {
+		cur := w.old.Seen[len(w.old.Seen)-1]
+		v := verInfo{ID: cur, Modified: w.f.Modified, Author: w.f.Author, Size: w.f.Size}
+		return sc.sink.Item(ctx, sc.versionItem(w, v, max(st.Cur, 1), true))
+	}
+	if w.err != nil {
+		return sc.versionsFailed(ctx, w)
+	}
+	vers := w.vers
+	if len(vers) == 0 {
+		// Versioning off: the current content stands for itself, named by
+		// its content key so that a later change gets a new ref.
+		sum := sha1.Sum([]byte(w.f.key()))
+		vers = []verInfo{{ID: "c." + hex.EncodeToString(sum[:6]), Modified: w.f.Modified, Author: w.f.Author, Size: w.f.Size}}
+	}
+	total := len(vers)
+	if m := sc.s.opt.MaxVersions; m > 0 && len(vers) > m {
+		vers = vers[:m]
+	}
+	seen := map[string]bool{}
+	if w.old != nil {
+		for _, id := range w.old.Seen {
+			seen[id] = true
+		}
+	}
+	var ids []string
+	for j := len(vers) - 1; j >= 0; j-- {
+		v := vers[j]
+		ids = append(ids, v.ID)
+		if seen[v.ID] && !(j == 0 && w.old != nil && (w.old.Name != w.f.Name || w.old.Parent != w.f.Parent)) {
+			continue
+		}
+		if err := sc.sink.Item(ctx, sc.versionItem(w, v, total-j, j == 0)); err != nil {
+			return err
+		}
+	}
+	st.Seen, st.Key, st.Cur = ids, w.f.key(), total
+	return nil
+}
+
+func (sc *driveScan) versionsFailed(ctx context.Context, w *work) error {
+	switch {
+	case errors.Is(w.err, connectors.ErrPermission):
+		sc.ds.Items[w.f.ID].Key = w.f.key()
+		return sc.skipOnce(ctx, w.f, w.old, w.path, "no-content-access")
+	case errors.Is(w.err, connectors.ErrNotFound):
+		return nil // gone since the delta page; the next delta reports the deletion
+	case connectors.IsRetryable(w.err), errors.Is(w.err, errAuth), ctx.Err() != nil:
+		return w.err
+	}
+	sc.ds.Pending = append(sc.ds.Pending, w.f.ID)
+	return sc.sink.Problem(ctx, connectors.Problem{Ref: sc.itemRef(w.f.ID), Name: joinPath(w.path, w.f.Name), Err: w.err})
+}
+
+func (sc *driveScan) versionItem(w *work, v verInfo, idx int, current bool) *connectors.Item {
+	it := &connectors.Item{
+		Ref:  connectors.Ref(fmt.Sprintf("drive/%s/item/%s/version/%s", sc.drv.ID, w.f.ID, v.ID)),
+		Name: w.f.Name, Path: w.path, Size: v.Size, ModTime: v.Modified, Author: v.Author,
+		MediaType: w.f.Mime, Lineage: sc.lineage(w.f.ID, v.ID, idx, current, false),
+	}
+	if current {
+		it.Hashes = map[string]string{}
+		if w.f.QuickXor != "" {
+			it.Hashes[connectors.HashQuickXor] = w.f.QuickXor
+		}
+		if w.f.SHA256 != "" {
+			it.Hashes[connectors.HashSHA256] = w.f.SHA256
+		}
+	}
+	if m := sc.s.opt.MaxSize; m > 0 && v.Size > m {
+		it.Skip = "size-limit"
+	}
+	return it
+}
+
+// skipOnce reports a skipped item unless it was reported with the same
+// reason, name and folder before (a 410 re-enumeration sees it again).
+func (sc *driveScan) skipOnce(ctx context.Context, f fileInfo, old *itemState, path, why string) error {
+	if old != nil && old.Skip == why && old.Name == f.Name && old.Parent == f.Parent {
+		sc.ds.Items[f.ID].Skip = why
+		return nil
+	}
+	sc.ds.Items[f.ID].Skip = why
+	return sc.emitSkip(ctx, f, path, why)
+}
+
+func (sc *driveScan) emitSkip(ctx context.Context, f fileInfo, path, why string) error {
+	return sc.sink.Item(ctx, &connectors.Item{Ref: sc.itemRef(f.ID), Name: f.Name, Path: path, Size: f.Size,
+		ModTime: f.Modified, Author: f.Author, Skip: why, Lineage: sc.lineage(f.ID, "", 0, false, false)})
+}
+
+func (sc *driveScan) itemRef(id string) connectors.Ref {
+	return connectors.Ref(fmt.Sprintf("drive/%s/item/%s", sc.drv.ID, id))
+}
+
+// retryPending lists again the versions of files that failed last time.
+func (sc *driveScan) retryPending(ctx context.Context) error {
+	ids := sc.ds.Pending
+	sc.ds.Pending = nil
+	var page []models.DriveItemable
+	for _, id := range ids {
+		di, err := sc.s.g.item(ctx, sc.drv.ID, id)
+		switch {
+		case errors.Is(err, connectors.ErrNotFound):
+			continue
+		case err != nil:
+			sc.ds.Pending = append(sc.ds.Pending, ids...)
+			return err
+		}
+		page = append(page, di)
+	}
+	if len(page) == 0 {
+		return nil
+	}
+	return sc.applyPage(ctx, page)
+}
+
+func (s *Source) inScope(path string) bool {
+	f := s.opt.Folder
+	if f == "" {
+		return true
+	}
+	p := strings.ToLower(path)
+	f = strings.ToLower(f)
+	return p == f || strings.HasPrefix(p, f+"/")
+}
+
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return dir + "/" + name
+}

@@ -1,0 +1,201 @@
+package sharepoint
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/syncd/syncd/connectors"
+)
+
+// maxResyncs bounds 410 restarts of one drive within one scan.
+const maxResyncs = 3
+
+// Scan implements connectors.Source.
+func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := decodeCursor(cur)
+	if err != nil {
+		return nil, fmt.Errorf("sharepoint %s: %w", s.name, err)
+	}
+	drvs, err := s.resolveDrives(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sharepoint %s: %w", s.name, err)
+	}
+	for _, d := range drvs {
+		ds := st.Drives[d.ID]
+		if ds == nil {
+			ds = &driveState{Items: map[string]*itemState{}}
+			st.Drives[d.ID] = ds
+		}
+		ds.Name, ds.Site = d.Name, d.Site
+		sc := &driveScan{s: s, st: st, ds: ds, drv: d, sink: sink}
+		if err := sc.run(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, fmt.Errorf("sharepoint %s: library %q: %w", s.name, d.Name, err)
+		}
+	}
+	return st.encode(), nil
+}
+
+// resolveDrives turns the configured sites, libraries, user drives and
+// drive ids into drives.
+func (s *Source) resolveDrives(ctx context.Context) ([]driveRef, error) {
+	var out []driveRef
+	seen := map[string]bool{}
+	add := func(d driveRef) {
+		if !seen[d.ID] {
+			seen[d.ID] = true
+			out = append(out, d)
+		}
+	}
+	for _, key := range s.opt.siteList() {
+		id, err := s.g.site(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		all, err := s.g.siteDrives(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		picked, err := pickLibraries(all, s.opt.Libraries, key)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range picked {
+			add(d)
+		}
+	}
+	for _, u := range s.opt.UserDrives {
+		d, err := s.g.drive(ctx, "", u)
+		if err != nil {
+			return nil, err
+		}
+		add(d)
+	}
+	for _, id := range s.opt.Drives {
+		d, err := s.g.drive(ctx, id, "")
+		if err != nil {
+			return nil, err
+		}
+		add(d)
+	}
+	return out, nil
+}
+
+func pickLibraries(all []driveRef, want []string, site string) ([]driveRef, error) {
+	if len(want) == 0 {
+		return all, nil
+	}
+	var out []driveRef
+	for _, w := range want {
+		found := false
+		for _, d := range all {
+			if strings.EqualFold(d.Name, w) || d.ID == w {
+				out = append(out, d)
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("site %s has no library %q", site, w)
+		}
+	}
+	return out, nil
+}
+
+// driveScan walks one drive's delta feed.
+type driveScan struct {
+	s    *Source
+	st   *cursorState
+	ds   *driveState
+	drv  driveRef
+	sink connectors.Sink
+}
+
+func (sc *driveScan) run(ctx context.Context) error {
+	if err := sc.retryPending(ctx); err != nil {
+		return err
+	}
+	link, resyncs := sc.ds.Link, 0
+	for {
+		page, next, delta, err := sc.s.g.deltaPage(ctx, sc.drv.ID, link)
+		var se *statusError
+		if errors.As(err, &se) && errors.Is(err, errResync) && resyncs < maxResyncs {
+			resyncs++
+			link = se.Location
+			sc.startResync(link)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := sc.applyPage(ctx, page); err != nil {
+			return err
+		}
+		if next != "" {
+			sc.ds.Link, link = next, next
+			if err := sc.sink.Checkpoint(ctx, sc.st.encode()); err != nil {
+				return err
+			}
+			continue
+		}
+		if sc.ds.Resync != 0 {
+			if err := sc.finishResync(ctx); err != nil {
+				return err
+			}
+		}
+		sc.ds.Link = delta
+		return sc.sink.Checkpoint(ctx, sc.st.encode())
+	}
+}
+
+// startResync begins a re-enumeration after 410: every item seen from now
+// on is marked with a new generation; the others are deleted at the end.
+func (sc *driveScan) startResync(location string) {
+	gen := 1
+	for _, it := range sc.ds.Items {
+		gen = max(gen, it.Gen+1)
+	}
+	sc.ds.Resync = gen
+	sc.ds.Link = location
+	sc.s.log.Info("sharepoint: delta token expired, re-enumerating", "source", sc.s.name, "library", sc.drv.Name, "resync_gen", gen)
+}
+
+func (sc *driveScan) finishResync(ctx context.Context) error {
+	for id, it := range sc.ds.Items {
+		if it.Gen == sc.ds.Resync {
+			continue
+		}
+		if !it.Folder && !it.Root && len(it.Seen) > 0 {
+			if err := sc.emitDeleted(ctx, id, it); err != nil {
+				return err
+			}
+		}
+		delete(sc.ds.Items, id)
+	}
+	sc.ds.Resync = 0
+	return nil
+}
+
+func (sc *driveScan) emitDeleted(ctx context.Context, id string, it *itemState) error {
+	return sc.sink.Item(ctx, &connectors.Item{
+		Ref:  connectors.Ref(fmt.Sprintf("drive/%s/item/%s", sc.drv.ID, id)),
+		Name: it.Name, Path: sc.ds.path(it.Parent), Size: -1, Skip: "deleted-at-source",
+		Lineage: sc.lineage(id, "", 0, false, true),
+	})
+}
+
+func (sc *driveScan) lineage(itemID, versionID string, idx int, current, deleted bool) connectors.Lineage {
+	return connectors.Lineage{Kind: "sharepoint", Site: sc.drv.Site, Drive: sc.drv.ID, DriveName: sc.drv.Name,
+		ItemID: itemID, VersionID: versionID, VersionIndex: idx, Current: current, Deleted: deleted}
+}
+
+func (sc *driveScan) logger() *slog.Logger {
+	return sc.s.log.With("source", sc.s.name, "library", sc.drv.Name)
+}
