@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -408,4 +409,60 @@ func TestSecretsStayOut(t *testing.T) {
 			t.Errorf("XOAUTH2 against a server without it: %v, want ErrNoMechanism", err)
 		}
 	}
+}
+
+// TestOpenDuringScanAndConcurrently: Open works from inside sink.Item while
+// the scan holds its own connection, and from many goroutines at once.
+func TestOpenDuringScanAndConcurrently(t *testing.T) {
+	eachServer(t, func(t *testing.T, srv server) {
+		s := newSource(t, srv, alice, "")
+		defer s.Close()
+		inline := map[connectors.Ref]string{}
+		rec := &connectortest.Recorder{OnItem: func(ctx context.Context, it *connectors.Item) error {
+			if it.Skip != "" || it.Name == "bad.bin" {
+				return nil
+			}
+			rc, err := s.Open(ctx, it)
+			if err != nil {
+				return err
+			}
+			defer rc.Close()
+			b, err := io.ReadAll(rc)
+			inline[it.Ref] = sha(b)
+			return err
+		}}
+		if _, err := s.Scan(context.Background(), nil, rec); err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		errs := make(chan error, len(inline))
+		for _, it := range rec.Content() {
+			want, ok := inline[it.Ref]
+			if !ok {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				rc, err := s.Open(context.Background(), it)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer rc.Close()
+				b, err := io.ReadAll(rc)
+				if err != nil || sha(b) != want {
+					errs <- fmt.Errorf("%s: concurrent read differs (%v)", it.Ref, err)
+				}
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Error(err)
+		}
+		if len(inline) < 15 {
+			t.Errorf("only %d items opened inline", len(inline))
+		}
+	})
 }
