@@ -207,14 +207,19 @@ func TestOpenVanishedAndChanged(t *testing.T) {
 		items[it.Name] = it
 	}
 	os.Remove(filepath.Join(dir, "gone.txt"))
-	_, err := s.Open(context.Background(), items["gone.txt"])
+	err := openRead(s, items["gone.txt"])
 	if !errors.Is(err, connectors.ErrNotFound) || !strings.Contains(fmt.Sprint(err), "gone.txt") {
 		t.Errorf("open of a removed file: %v, want ErrNotFound naming gone.txt", err)
 	}
 	writeTree(t, dir, map[string]string{"changed.txt": "after, longer"})
-	_, err = s.Open(context.Background(), items["changed.txt"])
+	err = openRead(s, items["changed.txt"])
 	if !errors.Is(err, connectors.ErrChanged) || !strings.Contains(fmt.Sprint(err), "changed.txt") {
 		t.Errorf("open of a changed file: %v, want ErrChanged naming changed.txt", err)
+	}
+	stale := *items["changed.txt"]
+	stale.Private = nil // as after a restart: Open checks before reading
+	if _, err = s.Open(context.Background(), &stale); !errors.Is(err, connectors.ErrChanged) {
+		t.Errorf("open by ref of a changed file: %v, want ErrChanged", err)
 	}
 	t.Run("vanishes while read", func(t *testing.T) {
 		err := readWhile(t, s, items["reading.txt"], func() { os.Remove(filepath.Join(dir, "reading.txt")) })
@@ -237,8 +242,8 @@ func TestOpenVanishedAndChanged(t *testing.T) {
 			t.Errorf("file appended while read: %v, want ErrChanged", err)
 		}
 	})
-	if c := s.Counters(); c["changed_reads"] < 2 {
-		t.Errorf("changed_reads counter = %d, want >= 2", c["changed_reads"])
+	if c := s.Counters(); c["changed_reads"] < 3 {
+		t.Errorf("changed_reads counter = %d, want >= 3", c["changed_reads"])
 	}
 }
 
@@ -254,6 +259,17 @@ func readWhile(t *testing.T, s connectors.Source, it *connectors.Item, during fu
 		t.Fatal(err)
 	}
 	during()
+	_, err = io.Copy(io.Discard, rc)
+	return err
+}
+
+// openRead opens it and reads it to the end.
+func openRead(s connectors.Source, it *connectors.Item) error {
+	rc, err := s.Open(context.Background(), it)
+	if err != nil {
+		return err
+	}
+	defer rc.Close()
 	_, err = io.Copy(io.Discard, rc)
 	return err
 }

@@ -39,13 +39,18 @@ func (s *Source) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, 
 }
 
 func (s *Source) open(ctx context.Context, f fs.Fs, it *connectors.Item) (io.ReadCloser, error) {
-	o, err := f.NewObject(ctx, remoteOf(it.Ref))
-	if err != nil {
-		return nil, s.wrap("open", string(it.Ref), err)
-	}
-	if why := s.differs(f, it, o.Size(), o.ModTime(ctx)); why != "" {
-		s.changedReads.Add(1)
-		return nil, fmt.Errorf("share %s: open %q: %w since the scan (%s)", s.name, it.Ref, connectors.ErrChanged, why)
+	// The object listed by this source's scan saves a round trip; a change
+	// since the listing is caught by the check at the end of the read.
+	o, ok := it.Private.(fs.Object)
+	if !ok || o.Fs() != f {
+		var err error
+		if o, err = f.NewObject(ctx, remoteOf(it.Ref)); err != nil {
+			return nil, s.wrap("open", string(it.Ref), err)
+		}
+		if why := s.differs(f, it, o.Size(), o.ModTime(ctx)); why != "" {
+			s.changedReads.Add(1)
+			return nil, fmt.Errorf("share %s: open %q: %w since the scan (%s)", s.name, it.Ref, connectors.ErrChanged, why)
+		}
 	}
 	rc, err := o.Open(ctx)
 	if err != nil {

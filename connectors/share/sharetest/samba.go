@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+
+	"github.com/rclone/rclone/fs/config/obscure"
 )
 
 // Samba is a running smbd serving one directory as share "data".
@@ -100,4 +102,15 @@ func randomHex(t testing.TB) string {
 		t.Fatal(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// CLIRemote is Remote with the password inlined (obscured), for the
+// rclone command line in benchmarks.
+func (s *Samba) CLIRemote(sub string) string {
+	r := ":smb,host=" + s.Host + ",port=" + strconv.Itoa(s.Port) + ",user=" + s.User +
+		",pass=" + obscure.MustObscure(s.Password) + ":" + s.Share
+	if sub != "" {
+		r += "/" + sub
+	}
+	return r
 }

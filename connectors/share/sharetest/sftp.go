@@ -100,3 +100,10 @@ func copyFile(t testing.TB, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// CLIRemote is Remote with the key file inlined, for the rclone command
+// line in benchmarks.
+func (s *SFTP) CLIRemote(dir string) string {
+	return ":sftp,host=" + s.Host + ",port=" + strconv.Itoa(s.Port) + ",user=" + s.User +
+		",known_hosts_file='" + s.KnownHosts + "',key_file='" + s.KeyFile + "':" + dir
+}
