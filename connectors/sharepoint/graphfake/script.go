@@ -26,7 +26,8 @@ func (s *Server) newID(prefix string) string {
 func (s *Server) AddSite(host, sitePath, displayName string) *Site {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	id := fmt.Sprintf("%s,%s,%s", host, guid(s.newID("")), guid(s.newID("")))
+	s.ids += 2
+	id := fmt.Sprintf("%s,%s,%s", host, guid(fmt.Sprintf("%032x", s.ids-1)), guid(fmt.Sprintf("%032x", s.ids)))
 	return s.addSiteLocked(&Site{ID: id, Host: host, Path: sitePath, DisplayName: displayName})
 }
 
