@@ -60,11 +60,11 @@ func TestDaemonTriggerRunsAPIAndMetrics(t *testing.T) {
 	fams := scrape(t, td.base, "")
 	lbl := []string{"job", "docs", "source", "apidrive"}
 	want := map[string]float64{
-		"syncd_items_fetched_total":        5,
-		"syncd_errors_total":               1,
-		"syncd_throttled_requests_total":   3,
+		"syncd_items_fetched_total":         5,
+		"syncd_errors_total":                1,
+		"syncd_throttled_requests_total":    3,
 		"syncd_throttle_wait_seconds_total": 1.5,
-		"syncd_dedupe_hits_total":          0,
+		"syncd_dedupe_hits_total":           0,
 	}
 	for name, v := range want {
 		got, ok := metric(fams, name, lbl...)

@@ -72,7 +72,7 @@ func TestReloadRejectsBrokenConfigAndKeepsOld(t *testing.T) {
 			t.Fatalf("broken config (%s) accepted", what)
 		}
 		r = jobsReply{}
-	getJSON(t, td.base+"/api/v1/jobs", "", &r)
+		getJSON(t, td.base+"/api/v1/jobs", "", &r)
 		if jobNames(r) != "alpha" || r.Config.Generation != 1 || r.Config.LastReloadError == "" {
 			t.Errorf("after broken config (%s): jobs %s gen %d error %q; want the old config kept and the error shown", what, jobNames(r), r.Config.Generation, r.Config.LastReloadError)
 		}
