@@ -196,7 +196,11 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	c.bind(fs)
 	job := fs.String("job", "", "plan only this job (default: all jobs)")
 	out := fs.String("out", "", "write the plan (report.html, plan.json, CSVs) to this `dir`")
+	format := fs.String("format", "", "write one file of the plan to stdout: html, json, csv (items) or documents-csv")
 	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := checkFormat(*format); err != nil {
 		return err
 	}
 	cfg, err := c.load()
@@ -214,15 +218,13 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	defer ps.Close()
 	eng := &engine.Engine{Catalog: ps.cat, Blobs: ps.sink, Log: c.logger(cfg, stderr), Mode: engine.ModePlan}
 	results, err := runJobs(ctx, eng, cfg, jobs)
-	printSummary(stdout, results)
+	if *format != "" {
+		printSummary(stderr, results) // stdout carries the plan
+	} else {
+		printSummary(stdout, results)
+	}
 	if err != nil {
 		return err
 	}
-	if *out != "" {
-		if err := writePlan(ctx, ps.cat, results, *out); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "plan written to %s\n", *out)
-	}
-	return nil
+	return emitPlan(ctx, ps.cat, results, *out, *format, stdout, stderr)
 }

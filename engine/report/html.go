@@ -33,6 +33,8 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 	"minus":   func(a, b int) int { return a - b },
 	"indent":  func(d int) int { return d * 18 },
 	"base":    path.Base,
+	"places":  placeLines,
+	"plural":  plural,
 	"fmtconf": func(c float64) string { return fmt.Sprintf("%.0f%%", c*100) },
 }).Parse(htmlTemplate))
 
@@ -175,4 +177,35 @@ func duration(secs float64) string {
 		return fmt.Sprintf("about %.1f hours", secs/3600)
 	}
 	return fmt.Sprintf("about %.1f days", secs/86400)
+}
+
+// placeLines describes where a version was seen, one line per place, with
+// the copies of one mail message in several mailboxes on one line.
+func placeLines(ps []Place) []string {
+	var out []string
+	idx := map[string]int{}
+	for _, p := range ps {
+		if p.Kind != "mail" || p.MessageID == "" {
+			out = append(out, p.Where)
+			continue
+		}
+		box := p.Source + " " + p.Mailbox
+		k := p.MessageID + "\x00" + p.Name
+		if i, ok := idx[k]; ok {
+			out[i] += ", " + box
+			continue
+		}
+		idx[k] = len(out)
+		out = append(out, fmt.Sprintf("message “%s” from %s, attachment %s; in %s", p.Subject, orUnknown(p.From), p.Name, box))
+	}
+	return out
+}
+
+// plural is "1 document", "2 documents".
+func plural(n any, word string) string {
+	s := num(n)
+	if s == "1" {
+		return s + " " + word
+	}
+	return s + " " + word + "s"
 }

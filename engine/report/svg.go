@@ -14,6 +14,7 @@ type barChart struct {
 
 type barRow struct {
 	Label string
+	Short string // Label cut to fit labelWidth
 	Y     int
 	TextY int
 	Segs  []barSeg
@@ -36,7 +37,8 @@ type legendItem struct {
 
 const (
 	chartWidth = 720
-	labelWidth = 170
+	labelWidth = 200
+	labelChars = 27
 	barWidth   = 420
 	rowHeight  = 30
 )
@@ -79,6 +81,7 @@ func sourceChart(r *Report) barChart {
 			x += w
 		}
 		row.Note, row.NoteX = num(total)+" items", x+6
+		row.Short = shorten(s.Name, labelChars)
 		c.Rows = append(c.Rows, row)
 	}
 	c.Height = legend(&c, 8+len(r.Sources)*rowHeight, sourceSeries)
@@ -90,7 +93,7 @@ func bytesChart(r *Report) barChart {
 	t := r.Totals
 	peak := t.NewBytes + t.SavedBytes
 	c := barChart{Width: chartWidth, Empty: peak == 0}
-	row := barRow{Label: "content found", Y: 8, TextY: 23}
+	row := barRow{Label: "content found", Short: "content found", Y: 8, TextY: 23}
 	x := labelWidth
 	for _, p := range []struct {
 		n            int64
@@ -194,4 +197,13 @@ func dag(d Document) dagGraph {
 	g.Width = min(g.ViewWidth, 900)
 	g.Height = 2*dagMargin + max(lanes-1, 0)*dagLane
 	return g
+}
+
+// shorten cuts s to n runes, marking the cut with an ellipsis.
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return string(r[:n-1]) + "…"
 }

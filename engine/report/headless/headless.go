@@ -42,6 +42,7 @@ type Options struct {
 	Width, Height int    // viewport; default 1200 x 900
 	Screenshot    string // if set, write a PNG of the page (up to MaxHeight tall) here
 	MaxHeight     int    // default 2400
+	Top           int    // the screenshot starts this many CSS pixels down the page
 	Eval          string // JavaScript expression evaluated after load; its JSON value is returned
 }
 
@@ -335,14 +336,12 @@ func (c *conn) screenshot(ctx context.Context, s string, opt Options) error {
 	if err := c.call(ctx, s, "Page.getLayoutMetrics", nil, &lm); err != nil {
 		return err
 	}
-	h := min(max(int(lm.CSSContentSize.Height), opt.Height), opt.MaxHeight)
-	if err := c.call(ctx, s, "Emulation.setDeviceMetricsOverride", map[string]any{"width": opt.Width, "height": h, "deviceScaleFactor": 1, "mobile": false}, nil); err != nil {
-		return err
-	}
+	h := min(max(int(lm.CSSContentSize.Height)-opt.Top, 1), opt.MaxHeight)
+	clip := map[string]any{"x": 0, "y": opt.Top, "width": opt.Width, "height": h, "scale": 1}
 	var shot struct {
 		Data string `json:"data"`
 	}
-	if err := c.call(ctx, s, "Page.captureScreenshot", map[string]any{"format": "png"}, &shot); err != nil {
+	if err := c.call(ctx, s, "Page.captureScreenshot", map[string]any{"format": "png", "clip": clip, "captureBeyondViewport": true}, &shot); err != nil {
 		return err
 	}
 	png, err := base64.StdEncoding.DecodeString(shot.Data)
