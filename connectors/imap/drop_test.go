@@ -76,7 +76,7 @@ func TestScanSurvivesDrop(t *testing.T) {
 		want, _ := connectortest.Scan(t, s, nil)
 		s.Close()
 		p := newCutProxy(t, srv.addr)
-		p.cut.Store(20000) // past login and LIST, inside the INBOX metadata
+		p.cut.Store(5000) // past login and LIST, inside the INBOX metadata
 		s2 := newSource(t, server{srv.kind, p.ln.Addr().String()}, alice, "")
 		defer s2.Close()
 		got, _ := connectortest.Scan(t, s2, nil)

@@ -32,7 +32,7 @@ func (sc *scanner) emit(ctx context.Context, mb mailbox, validity uint32, mp *ms
 }
 
 func (sc *scanner) send(ctx context.Context, it *connectors.Item) error {
-	if err := sc.sink.Item(ctx, it); err != nil {
+	if err := sc.shared.item(ctx, it); err != nil {
 		return sinkError{err}
 	}
 	return nil

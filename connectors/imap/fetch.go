@@ -193,3 +193,43 @@ func (f *fullLiteral) Read(p []byte) (int, error) {
 	}
 	return n, err
 }
+
+// maxHeaderSection bounds the header fields kept per message.
+const maxHeaderSection = 1 << 20
+
+// collectMeta reads a metadata FETCH like FetchCommand.Collect, but stops
+// at the first short literal without touching the command again: go-imap
+// races with itself when a dropped literal is drained. The caller must
+// then close the connection.
+func collectMeta(cmd *imapclient.FetchCommand) ([]*imapclient.FetchMessageBuffer, error) {
+	var out []*imapclient.FetchMessageBuffer
+	for msg := cmd.Next(); msg != nil; msg = cmd.Next() {
+		buf := &imapclient.FetchMessageBuffer{SeqNum: msg.SeqNum}
+		for item := msg.Next(); item != nil; item = msg.Next() {
+			switch it := item.(type) {
+			case imapclient.FetchItemDataUID:
+				buf.UID = it.UID
+			case imapclient.FetchItemDataEnvelope:
+				buf.Envelope = it.Envelope
+			case imapclient.FetchItemDataInternalDate:
+				buf.InternalDate = it.Time
+			case imapclient.FetchItemDataRFC822Size:
+				buf.RFC822Size = it.Size
+			case imapclient.FetchItemDataBodyStructure:
+				buf.BodyStructure = it.BodyStructure
+			case imapclient.FetchItemDataBodySection:
+				var b []byte
+				if it.Literal != nil {
+					lit := &fullLiteral{r: it.Literal, left: it.Literal.Size()}
+					var err error
+					if b, err = io.ReadAll(io.LimitReader(lit, maxHeaderSection)); err != nil {
+						return nil, fmt.Errorf("%w: %w", ErrDropped, err)
+					}
+				}
+				buf.BodySection = append(buf.BodySection, imapclient.FetchBodySectionBuffer{Section: it.Section, Bytes: b})
+			}
+		}
+		out = append(out, buf)
+	}
+	return out, cmd.Close()
+}

@@ -70,7 +70,7 @@ address: %s
 tls: none
 username: %s
 password_env: SYNCD_TEST_IMAP_PW
-connections: 3
+connections: 4
 batch_size: 4
 %s`, srv.kind, srv.addr, user, extra))
 	s, err := connectors.New(cfg)

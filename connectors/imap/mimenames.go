@@ -30,7 +30,7 @@ func (sc *scanner) fixNames(cn *conn, plans []*msgPlan) error {
 		}
 		cmd := cn.c.Fetch(imap.UIDSetNum(imap.UID(mp.meta.UID)), &imap.FetchOptions{UID: true, BodySection: secs})
 		waits = append(waits, func() error {
-			bufs, err := cmd.Collect()
+			bufs, err := collectMeta(cmd)
 			if err != nil {
 				return err
 			}

@@ -20,20 +20,22 @@ type sinkError struct{ err error }
 func (e sinkError) Error() string { return e.err.Error() }
 func (e sinkError) Unwrap() error { return e.err }
 
-// scanner holds the state of one Scan: its connection and cursor.
+// scanner is one scan worker: its connection and retry state. Workers
+// share the sink and cursor through shared.
 type scanner struct {
-	s    *Source
-	sink connectors.Sink
-	cur  cursor
-	mu   sync.Mutex // guards cn against the cancel hook
-	cn   *conn
+	s      *Source
+	shared *scanState
+	mu     sync.Mutex // guards cn against the cancel hook
+	cn     *conn
 	// degradedTo: fetch metadata one message at a time up to this UID,
 	// after a batch that dropped the connection.
 	degradedTo uint32
 	drops      map[imap.UID]int // connection drops per batch's first UID
 }
 
-// Scan implements connectors.Source.
+// Scan implements connectors.Source. Mailboxes are scanned by up to
+// connections/2 workers, each on its own connection; the rest of the
+// connections serve Open. Sink calls are serialised.
 func (s *Source) Scan(ctx context.Context, c connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -42,26 +44,112 @@ func (s *Source) Scan(ctx context.Context, c connectors.Cursor, sink connectors.
 	if err != nil {
 		return nil, fmt.Errorf("imap %s: %w", s.name, err)
 	}
-	sc := &scanner{s: s, sink: sink, cur: cur}
-	defer sc.close()
-	stop := context.AfterFunc(ctx, sc.abort)
+	shared := &scanState{sink: sink, cur: cur}
+	first := s.newScanner(shared)
+	defer first.close()
+	stop := context.AfterFunc(ctx, first.abort)
 	defer stop()
-	if err := sc.redial(ctx); err != nil {
-		return nil, sc.fail(ctx, err)
+	if err := first.redial(ctx); err != nil {
+		return nil, first.fail(ctx, err)
 	}
-	boxes, err := s.listMailboxes(sc.conn())
+	boxes, err := s.listMailboxes(first.conn())
 	if err != nil {
-		return nil, sc.fail(ctx, err)
+		return nil, first.fail(ctx, err)
 	}
-	for _, mb := range boxes {
-		if err := sc.mailboxWithRetry(ctx, mb); err != nil {
-			return nil, sc.fail(ctx, err)
-		}
+	if err := s.scanParallel(ctx, first, boxes); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return sc.cur.bytes(), nil
+	return shared.bytes(), nil
+}
+
+func (s *Source) newScanner(shared *scanState) *scanner {
+	return &scanner{s: s, shared: shared}
+}
+
+// scanParallel hands mailboxes to workers; the first error stops them all.
+func (s *Source) scanParallel(ctx context.Context, first *scanner, boxes []mailbox) error {
+	wctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	queue := make(chan mailbox, len(boxes))
+	for _, mb := range boxes {
+		queue <- mb
+	}
+	close(queue)
+	var wg sync.WaitGroup
+	for i := 0; i < min(s.scanWorkers(), max(len(boxes), 1)); i++ {
+		sc := first
+		if i > 0 {
+			sc = s.newScanner(first.shared)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if sc != first {
+				defer sc.close()
+				stop := context.AfterFunc(wctx, sc.abort)
+				defer stop()
+			}
+			for mb := range queue {
+				if err := sc.mailboxWithRetry(wctx, mb); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return context.Cause(wctx) // nil unless a worker failed
+}
+
+// scanWorkers is how many connections scan: half of them, at least one.
+func (s *Source) scanWorkers() int { return max(1, s.cfg.Connections/2) }
+
+// scanState is what scan workers share: the sink (called by one worker at
+// a time) and the cursor.
+type scanState struct {
+	mu   sync.Mutex
+	sink connectors.Sink
+	cur  cursor
+}
+
+func (st *scanState) item(ctx context.Context, it *connectors.Item) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.sink.Item(ctx, it)
+}
+
+func (st *scanState) problem(ctx context.Context, p connectors.Problem) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.sink.Problem(ctx, p)
+}
+
+func (st *scanState) box(name string) boxState {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.cur.Mailboxes[name]
+}
+
+// checkpoint records one mailbox's state and hands the whole cursor to
+// the sink: every item reported so far is covered (a mailbox's state only
+// moves past items already reported).
+func (st *scanState) checkpoint(ctx context.Context, name string, b boxState) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.cur.Mailboxes[name] = b
+	return st.sink.Checkpoint(ctx, st.cur.bytes())
+}
+
+func (st *scanState) bytes() connectors.Cursor {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.cur.bytes()
 }
 
 func (sc *scanner) fail(ctx context.Context, err error) error {
@@ -114,7 +202,13 @@ func (sc *scanner) mailboxWithRetry(ctx context.Context, mb mailbox) error {
 	s := sc.s
 	sc.degradedTo, sc.drops = 0, map[imap.UID]int{}
 	for attempt := 0; ; attempt++ {
-		err := sc.mailbox(ctx, mb)
+		var err error
+		if sc.conn() == nil {
+			err = sc.redial(ctx)
+		}
+		if err == nil {
+			err = sc.mailbox(ctx, mb)
+		}
 		if err == nil || ctx.Err() != nil {
 			return sc.fail(ctx, err)
 		}
@@ -125,7 +219,7 @@ func (sc *scanner) mailboxWithRetry(ctx context.Context, mb mailbox) error {
 		if !connectors.IsRetryable(err) || attempt >= s.cfg.Retries {
 			s.counters.problems.Add(1)
 			p := connectors.Problem{Name: fmt.Sprintf("%s mailbox %s", s.cfg.Account, mb.Display), Err: err}
-			if perr := sc.sink.Problem(ctx, p); perr != nil {
+			if perr := sc.shared.problem(ctx, p); perr != nil {
 				return perr
 			}
 			if connectors.IsRetryable(err) {
@@ -196,7 +290,7 @@ func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
 	if err != nil {
 		return fmt.Errorf("imap %s: examine %s: %w", sc.s.name, mb.Display, sc.check(err))
 	}
-	st := sc.cur.Mailboxes[mb.Display]
+	st := sc.shared.box(mb.Display)
 	if st.UIDValidity != sel.UIDValidity {
 		if st.UIDValidity != 0 {
 			sc.s.log.Info("imap: UIDVALIDITY changed, rescanning", "mailbox", mb.Display,
@@ -245,8 +339,7 @@ func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
 }
 
 func (sc *scanner) checkpoint(ctx context.Context, mb mailbox, st boxState) error {
-	sc.cur.Mailboxes[mb.Display] = st
-	if err := sc.sink.Checkpoint(ctx, sc.cur.bytes()); err != nil {
+	if err := sc.shared.checkpoint(ctx, mb.Display, st); err != nil {
 		return sinkError{err}
 	}
 	return nil
@@ -287,16 +380,19 @@ func metaOptions() *imap.FetchOptions {
 // fetched alone so that one bad message is reported and the rest go on.
 func (sc *scanner) batch(ctx context.Context, mb mailbox, validity uint32, uids []imap.UID) error {
 	cn := sc.conn()
-	msgs, err := cn.c.Fetch(imap.UIDSetNum(uids...), metaOptions()).Collect()
+	msgs, err := collectMeta(cn.c.Fetch(imap.UIDSetNum(uids...), metaOptions()))
 	if err != nil {
 		if cerr := sc.check(err); connectors.IsRetryable(cerr) || ctx.Err() != nil {
 			return fmt.Errorf("imap %s: fetch %s uids %d-%d: %w", sc.s.name, mb.Display, uids[0], uids[len(uids)-1], cerr)
 		}
 		msgs = nil
 		for _, u := range uids {
-			m, err := cn.c.Fetch(imap.UIDSetNum(u), metaOptions()).Collect()
+			m, err := collectMeta(cn.c.Fetch(imap.UIDSetNum(u), metaOptions()))
+			if cerr := sc.check(err); connectors.IsRetryable(cerr) {
+				return fmt.Errorf("imap %s: fetch %s uid %d: %w", sc.s.name, mb.Display, u, cerr)
+			}
 			if err != nil || len(m) == 0 {
-				if err := sc.problem(ctx, mb, validity, uint32(u), fmt.Errorf("fetch metadata: %w", sc.check(errOr(err, ErrNoPart)))); err != nil {
+				if err := sc.problem(ctx, mb, validity, uint32(u), fmt.Errorf("fetch metadata: %w", errOr(err, ErrNoPart))); err != nil {
 					return err
 				}
 				continue
@@ -336,7 +432,7 @@ func (sc *scanner) problem(ctx context.Context, mb mailbox, validity, uid uint32
 		Name: fmt.Sprintf("%s %s uid %d", sc.s.cfg.Account, mb.Display, uid),
 		Err:  err,
 	}
-	if err := sc.sink.Problem(ctx, p); err != nil {
+	if err := sc.shared.problem(ctx, p); err != nil {
 		return sinkError{err}
 	}
 	return nil

@@ -54,10 +54,7 @@ func New(name string, o Options) (*Source, error) {
 	if err != nil {
 		return nil, fmt.Errorf("imap %s: %w", name, err)
 	}
-	n := cfg.Connections - 1
-	if n < 1 {
-		n = 1
-	}
+	n := max(1, cfg.Connections-max(1, cfg.Connections/2))
 	return &Source{
 		name:  name,
 		cfg:   cfg,
