@@ -1,6 +1,7 @@
 package sharepoint
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -146,5 +147,24 @@ func TestInjected410OnDeltaPage(t *testing.T) {
 	}
 	if n := len(rec.Content()); n != 7 {
 		t.Errorf("%d content items after a 410 mid-enumeration, want 7", n)
+	}
+}
+
+func TestFailedVersionListingIsRetriedNextScan(t *testing.T) {
+	f := newFake(t)
+	f.Inject(graphfake.Rule{Route: graphfake.RouteVersions, Fault: graphfake.Fault{Status: 500}})
+	rec, cur := connectortest.Scan(t, newSource(t, f, ""), nil)
+	if len(rec.Problems) != 1 || len(rec.Content()) >= 7 {
+		// The first file listed fails; which one depends on concurrency.
+		t.Fatalf("problems %v, content %d", rec.Problems, len(rec.Content()))
+	}
+	p := rec.Problems[0]
+	if p.Ref == "" || p.Name == "" || !strings.Contains(p.Error(), "500") {
+		t.Errorf("problem does not name the item and the failure: %v", p)
+	}
+	before := len(rec.Content())
+	rec, _ = connectortest.Scan(t, newSource(t, f, ""), cur)
+	if len(rec.Problems) != 0 || len(rec.Content())+before != 7 || len(rec.Content()) == 0 {
+		t.Errorf("retry scan: %d problems, %d content items (first scan had %d)", len(rec.Problems), len(rec.Content()), before)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -210,8 +211,8 @@ func (sc *driveScan) versionsFailed(ctx context.Context, w *work) error {
 		return sc.skipOnce(ctx, w.f, w.old, w.path, "no-content-access")
 	case errors.Is(w.err, connectors.ErrNotFound):
 		return nil // gone since the delta page; the next delta reports the deletion
-	case connectors.IsRetryable(w.err), errors.Is(w.err, errAuth), ctx.Err() != nil:
-		return w.err
+	case throttled(w.err), errors.Is(w.err, errAuth), ctx.Err() != nil:
+		return w.err // the tenant, not the item, is the problem: stop and resume later
 	}
 	sc.ds.Pending = append(sc.ds.Pending, w.f.ID)
 	return sc.sink.Problem(ctx, connectors.Problem{Ref: sc.itemRef(w.f.ID), Name: joinPath(w.path, w.f.Name), Err: w.err})
@@ -295,4 +296,17 @@ func joinPath(dir, name string) string {
 		return name
 	}
 	return dir + "/" + name
+}
+
+// throttled reports an error that outlasted the retries of throttling.
+func throttled(err error) bool {
+	var se *statusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	switch se.Status {
+	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
 }
