@@ -38,13 +38,13 @@ func writeCorpus(t *testing.T, dir string) map[[2]string]string {
 			want[[2]string{id, vid}] = sha
 			vers = append(vers, map[string]any{"id": vid, "lastModifiedDateTime": fmt.Sprintf("2024-03-%02dT10:00:00Z", 10+v),
 				"lastModifiedBy": map[string]any{"user": map[string]any{"displayName": "Siobhán Kelly", "email": "siobhan.kelly@justice.gov.uk"}},
-				"size": len(data), "sha256": sha})
+				"size":           len(data), "sha256": sha})
 		}
 		items = append(items, map[string]any{"id": id, "name": fmt.Sprintf("Doc %d.docx", i),
 			"webUrl": "https://justiceuk.sharepoint.com/sites/SSP/Documents/x", "createdDateTime": "2024-03-01T09:00:00Z",
 			"lastModifiedDateTime": "2024-03-13T10:00:00Z", "createdBy": map[string]any{"user": map[string]any{"displayName": "A", "email": "a@b.c"}},
 			"parentReference": map[string]any{"driveId": drive, "driveType": "documentLibrary", "path": "/drives/" + drive + "/root:/" + folder},
-			"file": map[string]any{"mimeType": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}, "size": 22, "versions": vers})
+			"file":            map[string]any{"mimeType": "application/vnd.openxmlformats-officedocument.wordprocessingml.document"}, "size": 22, "versions": vers})
 	}
 	m := map[string]any{"sites": []any{map[string]any{"id": "justiceuk.sharepoint.com,aaaaaaaa-aaaa-aaaa-aaaa-aaaaaaaaaaaa,bbbbbbbb-bbbb-bbbb-bbbb-bbbbbbbbbbbb",
 		"name": "SSP", "displayName": "Shared Services", "webUrl": "https://justiceuk.sharepoint.com/sites/SSP",
