@@ -1,0 +1,73 @@
+package history_test
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/syncd/syncd/engine/history"
+	"github.com/syncd/syncd/engine/history/internal/synth"
+)
+
+// groupingF1 is the pairwise F1 of the grouping of blobs into documents
+// against the generator's truth (pairs counted per document, so it is
+// linear in the input).
+func groupingF1(res history.Result, truth synth.Truth) float64 {
+	pairs := func(groups map[[2]int]int) int {
+		n := 0
+		for _, c := range groups {
+			n += c * (c - 1) / 2
+		}
+		return n
+	}
+	found, want, both := map[[2]int]int{}, map[[2]int]int{}, map[[2]int]int{}
+	seen := map[string]bool{}
+	for i, d := range res.Documents {
+		for _, v := range d.Versions {
+			if seen[d.Workspace+v.Blob] {
+				continue
+			}
+			seen[d.Workspace+v.Blob] = true
+			found[[2]int{i, 0}]++
+			want[[2]int{truth[v.Blob], 0}]++
+			both[[2]int{i, truth[v.Blob]}]++
+		}
+	}
+	tp, fp, fn := pairs(both), pairs(found), pairs(want)
+	if fp+fn == 0 {
+		return 1
+	}
+	return 2 * float64(tp) / float64(fp+fn)
+}
+
+func BenchmarkRebuild(b *testing.B) {
+	for _, docs := range []int{2000, 20000} {
+		in, _ := synth.Generate(synth.Config{Seed: 1, Docs: docs})
+		b.Run(fmt.Sprintf("docs=%d/sightings=%d", docs, len(in.Sightings)), func(b *testing.B) {
+			for b.Loop() {
+				history.Rebuild(in)
+			}
+		})
+	}
+}
+
+// TestScale rebuilds a large synthetic corpus and reports time and grouping
+// quality. SYNTH_DOCS sets the size (default 3000).
+func TestScale(t *testing.T) {
+	docs := 3000
+	if s := os.Getenv("SYNTH_DOCS"); s != "" {
+		docs, _ = strconv.Atoi(s)
+	}
+	in, truth := synth.Generate(synth.Config{Seed: 7, Docs: docs})
+	start := time.Now()
+	res := history.Rebuild(in)
+	el := time.Since(start)
+	f1 := groupingF1(res, truth)
+	t.Logf("%d docs, %d sightings, %d blobs: %d documents in %v, grouping F1 %.4f", docs, len(in.Sightings),
+		len(in.Contents), len(res.Documents), el.Round(time.Millisecond), f1)
+	if f1 < 0.95 {
+		t.Errorf("grouping F1 %.4f < 0.95", f1)
+	}
+}
