@@ -36,8 +36,14 @@ func sambaYAML(t testing.TB, srv *sharetest.Samba, sub string) string {
 	return fmt.Sprintf("name: smbdocs\ntype: share\nremote: %q\npassword_env: %s\n", srv.Remote(sub), env)
 }
 
+// sftpYAML sets shell_type, which saves rclone's shell detection (a
+// remote command, slow where root's .bashrc is slow).
 func sftpYAML(srv *sharetest.SFTP, dir string) string {
-	return fmt.Sprintf("name: sftpdocs\ntype: share\nremote: %q\nkey_file: %q\n", srv.Remote(dir), srv.KeyFile)
+	return sftpYAMLWith(srv, dir, "shell_type: unix")
+}
+
+func sftpYAMLWith(srv *sharetest.SFTP, dir, options string) string {
+	return fmt.Sprintf("name: sftpdocs\ntype: share\nremote: %q\nkey_file: %q\noptions: {%s}\n", srv.Remote(dir), srv.KeyFile, options)
 }
 
 func startSamba(t *testing.T, files map[string]string) (*sharetest.Samba, string) {
@@ -230,5 +236,36 @@ func TestSambaIgnoresRcloneEnv(t *testing.T) {
 	_, err = connectors.New(connectortest.Config(t, "name: x\ntype: share\nremote: 'docs:Share'\n"))
 	if err == nil {
 		t.Error("a remote named only by RCLONE_CONFIG_DOCS_TYPE was accepted")
+	}
+}
+
+// With remote_hashes: always, SFTP items carry the server's sha256, so a moved file's known content needs no download.
+func TestSFTPRemoteHashes(t *testing.T) {
+	srv := sharetest.StartSFTP(t)
+	dir := t.TempDir()
+	tree := map[string]string{"readme.txt": "department share", "HR/a.docx": "a", "Finance/b.xlsx": "b"}
+	sharetest.WriteTree(t, dir, tree)
+	yaml := sftpYAMLWith(srv, dir, "shell_type: unix, hashes: sha256") + "remote_hashes: always\n"
+	rec, cur := connectortest.Scan(t, newSource(t, yaml), nil)
+	for _, it := range rec.Content() {
+		sum := sha256.Sum256([]byte(tree[string(it.Ref)]))
+		if it.Hashes["sha256"] != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s: hashes %v, want the content's sha256", it.Ref, it.Hashes)
+		}
+		if !strings.Contains(it.Fingerprint, it.Hashes["sha256"]) {
+			t.Errorf("%s: fingerprint %q lacks the hash", it.Ref, it.Fingerprint)
+		}
+	}
+	if err := os.Rename(filepath.Join(dir, "readme.txt"), filepath.Join(dir, "HR", "readme moved.txt")); err != nil {
+		t.Fatal(err)
+	}
+	s := newSource(t, yaml)
+	rec, _ = connectortest.Scan(t, s, cur)
+	want := sha256.Sum256([]byte(tree["readme.txt"]))
+	if len(rec.Items) != 1 || rec.Items[0].Ref != "HR/readme moved.txt" || rec.Items[0].Hashes["sha256"] != hex.EncodeToString(want[:]) {
+		t.Errorf("after a move: %s", summary(rec.Items))
+	}
+	if s.Counters()["opened"] != 0 {
+		t.Error("scan opened files")
 	}
 }
