@@ -16,8 +16,14 @@ import (
 // in its helper processes, see helperprocess_test.go). Its files are
 // generated deterministically from its options, so every process sees the
 // same items and cursors.
-func init() {
-	connectors.Register("testmem", newTestSource)
+func init() { registerTestSources() }
+
+var registerOnce sync.Once
+
+// registerTestSources is idempotent: helper processes call it before the
+// tests' own init may have run.
+func registerTestSources() {
+	registerOnce.Do(func() { connectors.Register("testmem", newTestSource) })
 }
 
 type testOpts struct {
