@@ -227,4 +227,3 @@ func TestProcessSIGTERMMidRunThenSyncResumes(t *testing.T) {
 		t.Errorf("stopped run kept %d, resumed run %v: want the resumed run to fetch only the other %d", kept, resumed.Counts, total-kept)
 	}
 }
-
