@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/scheduler"
 	"github.com/syncd/syncd/workspace"
 )
@@ -165,6 +167,26 @@ func TestIsLoopback(t *testing.T) {
 	for addr, want := range cases {
 		if got := isLoopback(addr); got != want {
 			t.Errorf("isLoopback(%q) = %v, want %v", addr, got, want)
+		}
+	}
+}
+
+func TestExampleDaemonConfigLoads(t *testing.T) {
+	cfg, err := engine.LoadConfig(filepath.Join("..", "..", "configs", "daemon.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := scheduler.New(scheduler.Options{Runner: &engine.Engine{}})
+	if err := s.Load(cfg); err != nil {
+		t.Fatal(err)
+	}
+	jobs := s.Jobs()
+	if len(jobs) != 3 {
+		t.Fatalf("%d jobs, want 3", len(jobs))
+	}
+	for _, j := range jobs {
+		if j.NextRun == nil {
+			t.Errorf("job %s has no next run", j.Name)
 		}
 	}
 }
