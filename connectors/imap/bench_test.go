@@ -138,6 +138,7 @@ func benchPull(b *testing.B, n int, size int64) {
 		s.Close()
 	}
 	el := time.Since(start)
+	b.StopTimer() // not the Dovecot shutdown
 	close(stop)
 	b.ReportMetric(float64(n*b.N)/el.Seconds(), "attachments/s")
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")

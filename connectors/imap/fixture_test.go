@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/emersion/go-imap/v2"
@@ -386,83 +385,4 @@ func TestUIDValidityChangeRescans(t *testing.T) {
 // canonical form). Text parts compare equal after that one normalisation.
 func textEqual(it *connectors.Item, b []byte, want string) bool {
 	return strings.HasPrefix(it.MediaType, "text/") && sha(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n"))) == want
-}
-
-// TestSecretsStayOut: a wrong password and an OAuth2 token the server cannot
-// use fail with errors that never contain the secret.
-func TestSecretsStayOut(t *testing.T) {
-	srv := startMemory(t)
-	const secret = "hunter2-very-secret"
-	os.Setenv("SYNCD_TEST_IMAP_BAD", secret)
-	for _, extra := range []string{"password_env: SYNCD_TEST_IMAP_BAD", "oauth2_token_env: SYNCD_TEST_IMAP_BAD"} {
-		cfg := connectortest.Config(t, "name: x\ntype: imap\naddress: "+srv.addr+"\ntls: none\nusername: "+alice+"\n"+extra)
-		s, err := connectors.New(cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.Scan(context.Background(), nil, &connectortest.Recorder{})
-		s.Close()
-		if err == nil || strings.Contains(err.Error(), secret) {
-			t.Errorf("%s: err=%v", extra, err)
-		}
-		if strings.HasPrefix(extra, "oauth2") && !errors.Is(err, imapsrc.ErrNoMechanism) {
-			t.Errorf("XOAUTH2 against a server without it: %v, want ErrNoMechanism", err)
-		}
-	}
-}
-
-// TestOpenDuringScanAndConcurrently: Open works from inside sink.Item while
-// the scan holds its own connection, and from many goroutines at once.
-func TestOpenDuringScanAndConcurrently(t *testing.T) {
-	eachServer(t, func(t *testing.T, srv server) {
-		s := newSource(t, srv, alice, "")
-		defer s.Close()
-		inline := map[connectors.Ref]string{}
-		rec := &connectortest.Recorder{OnItem: func(ctx context.Context, it *connectors.Item) error {
-			if it.Skip != "" || it.Name == "bad.bin" {
-				return nil
-			}
-			rc, err := s.Open(ctx, it)
-			if err != nil {
-				return err
-			}
-			defer rc.Close()
-			b, err := io.ReadAll(rc)
-			inline[it.Ref] = sha(b)
-			return err
-		}}
-		if _, err := s.Scan(context.Background(), nil, rec); err != nil {
-			t.Fatal(err)
-		}
-		var wg sync.WaitGroup
-		errs := make(chan error, len(inline))
-		for _, it := range rec.Content() {
-			want, ok := inline[it.Ref]
-			if !ok {
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				rc, err := s.Open(context.Background(), it)
-				if err != nil {
-					errs <- err
-					return
-				}
-				defer rc.Close()
-				b, err := io.ReadAll(rc)
-				if err != nil || sha(b) != want {
-					errs <- fmt.Errorf("%s: concurrent read differs (%v)", it.Ref, err)
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for err := range errs {
-			t.Error(err)
-		}
-		if len(inline) < 15 {
-			t.Errorf("only %d items opened inline", len(inline))
-		}
-	})
 }
