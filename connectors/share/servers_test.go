@@ -269,3 +269,28 @@ func TestSFTPRemoteHashes(t *testing.T) {
 		t.Error("scan opened files")
 	}
 }
+
+func TestWebDAVConformance(t *testing.T) {
+	dir := t.TempDir()
+	sharetest.WriteTree(t, dir, serverTree)
+	srv := sharetest.StartWebDAV(t, dir)
+	t.Setenv("SHARETEST_DAV_PASSWORD", srv.Password)
+	yaml := fmt.Sprintf("name: dav\ntype: share\nremote: %q\npassword_env: SHARETEST_DAV_PASSWORD\n", srv.Remote())
+	connectortest.Run(t, connectortest.Harness{
+		New: func(t *testing.T) connectors.Source { return newSource(t, yaml) },
+		Mutate: func(t *testing.T) []string {
+			sharetest.WriteTree(t, dir, map[string]string{"readme.txt": "department share, edited", "HR/new hire.docx": "welcome"})
+			return []string{"readme.txt", "new hire.docx"}
+		},
+	})
+	local, _ := ingest(t, newSource(t, localYAML(dir)), nil)
+	dav, _ := ingest(t, newSource(t, yaml), nil)
+	if strings.Join(dav, "\n") != strings.Join(local, "\n") {
+		t.Errorf("webdav gave\n%s\nlocal gave\n%s", strings.Join(dav, "\n"), strings.Join(local, "\n"))
+	}
+	srv.Stop()
+	_, err := newSource(t, yaml).Scan(context.Background(), nil, &connectortest.Recorder{})
+	if !connectors.IsRetryable(err) {
+		t.Errorf("scan with the server down: %v, want Retryable", err)
+	}
+}
