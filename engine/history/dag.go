@@ -44,6 +44,7 @@ func versionsOf(nodes []*node, edges []edge) []*ver {
 	for _, n := range nodes {
 		sort.Slice(n.epochs, func(i, j int) bool { return n.epochs[i].Before(n.epochs[j]) })
 		starts := append([]time.Time{n.first}, n.epochs...)
+		n.starts = starts
 		vs := make([]*ver, len(starts))
 		for i, st := range starts {
 			vs[i] = &ver{n: n, epoch: i, start: st}
@@ -66,8 +67,8 @@ func versionsOf(nodes []*node, edges []edge) []*ver {
 		if !in[e.child] || !in[e.parent] {
 			continue
 		}
-		pv := byNode[e.parent][epochAt(epochStarts(byNode[e.parent]), e.ptime)]
-		cv := byNode[e.child][epochAt(epochStarts(byNode[e.child]), e.ctime)]
+		pv := byNode[e.parent][epochAt(e.parent.starts, e.ptime)]
+		cv := byNode[e.child][epochAt(e.child.starts, e.ctime)]
 		if pv != cv {
 			cv.explicit = append(cv.explicit, vlink{pv, e.reason, e.conf})
 		}
@@ -96,14 +97,6 @@ func appendTime(ts []time.Time, t time.Time) []time.Time {
 		}
 	}
 	return append(ts, t)
-}
-
-func epochStarts(vs []*ver) []time.Time {
-	out := make([]time.Time, len(vs))
-	for i, v := range vs {
-		out[i] = v.start
-	}
-	return out
 }
 
 func epochAt(starts []time.Time, t time.Time) int {

@@ -16,9 +16,11 @@ type node struct {
 	minID     int64
 	size      int64
 	sketch    []uint64
+	sig       []uint64        // one-permutation MinHash signature (lsh.go)
 	keys      map[string]bool // non-generic name family keys
 	anyKeys   map[string]bool // every name family key, generic included
 	epochs    []time.Time     // start of each revert epoch after the first
+	starts    []time.Time     // first, then epochs: the start of every epoch
 }
 
 // edge is explicit evidence that child (as seen at ctime) was derived from
@@ -92,6 +94,7 @@ func newGraph(in Input) *graph {
 		sortSightings(n.sightings)
 		n.first = n.sightings[0].Time
 		n.sketch = in.Contents[n.blob].Sketch
+		n.sig = signature(n.sketch)
 	}
 	return g
 }
@@ -210,6 +213,9 @@ func (g *graph) nameEdges() {
 		})
 		for i := range ns {
 			for j := i + 1; j < len(ns) && j <= i+maxFamilyWindow; j++ {
+				if g.find(ns[i].idx) == g.find(ns[j].idx) {
+					continue
+				}
 				if s := sim(ns[i], ns[j]); s < 0 || s >= nameJoin {
 					g.union(ns[i], ns[j])
 				}
@@ -219,36 +225,21 @@ func (g *graph) nameEdges() {
 }
 
 // contentEdges joins blobs whose texts are clearly versions of one another,
-// using an inverted index of sketch values to find candidates.
+// comparing only the candidates that locality-sensitive hashing finds.
 func (g *graph) contentEdges() {
-	const maxPosting = 400
-	index := map[uint64][]int{}
-	for _, n := range g.nodes {
-		for _, v := range n.sketch {
-			index[v] = append(index[v], n.idx)
-		}
+	sigs := make([][]uint64, len(g.nodes))
+	for i, n := range g.nodes {
+		sigs[i] = n.sig
 	}
-	for _, n := range g.nodes {
-		if len(n.sketch) == 0 {
-			continue
+	lshPairs(sigs, func(a, b int) {
+		na, nb := g.nodes[a], g.nodes[b]
+		if na.ws != nb.ws || g.find(a) == g.find(b) {
+			return
 		}
-		shared := map[int]int{}
-		for _, v := range n.sketch {
-			if p := index[v]; len(p) <= maxPosting {
-				for _, o := range p {
-					if o > n.idx {
-						shared[o]++
-					}
-				}
-			}
+		if maybeSimilar(na, nb) && sim(na, nb) >= contentJoin {
+			g.union(na, nb)
 		}
-		need := int(float64(min(len(n.sketch), sketchK)) * contentJoin / 2)
-		for _, o := range sortedIntKeys(shared) {
-			if shared[o] >= max(need, 1) && sim(n, g.nodes[o]) >= contentJoin {
-				g.union(n, g.nodes[o])
-			}
-		}
-	}
+	})
 }
 
 func sortedKeys[V any](m map[string]V) []string {

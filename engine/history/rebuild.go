@@ -1,6 +1,7 @@
 package history
 
 import (
+	"container/heap"
 	"crypto/sha256"
 	"encoding/hex"
 	"sort"
@@ -19,9 +20,10 @@ func Rebuild(in Input) Result {
 	g.nameEdges()
 	g.contentEdges()
 	groups := g.applyPins(in.Pins)
+	byGroup := g.edgesByGroup(groups)
 	var res Result
-	for _, nodes := range groups {
-		res.Documents = append(res.Documents, buildDocument(nodes, g.edges, in.Pins))
+	for i, nodes := range groups {
+		res.Documents = append(res.Documents, buildDocument(nodes, byGroup[i], in.Pins))
 	}
 	sort.Slice(res.Documents, func(i, j int) bool {
 		a, b := res.Documents[i], res.Documents[j]
@@ -82,6 +84,23 @@ func (g *graph) applyPins(pins []Pin) [][]*node {
 	out := make([][]*node, 0, len(order))
 	for _, k := range order {
 		out = append(out, byGroup[k])
+	}
+	return out
+}
+
+// edgesByGroup lists, for each group, the edges whose child is in it, in
+// the order of g.edges.
+func (g *graph) edgesByGroup(groups [][]*node) [][]edge {
+	groupOf := make([]int, len(g.nodes))
+	for i, nodes := range groups {
+		for _, n := range nodes {
+			groupOf[n.idx] = i
+		}
+	}
+	out := make([][]edge, len(groups))
+	for _, e := range g.edges {
+		gi := groupOf[e.child.idx]
+		out[gi] = append(out[gi], e)
 	}
 	return out
 }
@@ -165,7 +184,7 @@ func applyRelinks(vs []*ver, pins []Pin) {
 
 // topoOrder lists versions parents first, ties by time then blob.
 func topoOrder(vs []*ver) []*ver {
-	indeg := map[*ver]int{}
+	indeg := make(map[*ver]int, len(vs))
 	kids := map[*ver][]*ver{}
 	for _, v := range vs {
 		for _, l := range v.parents {
@@ -173,22 +192,35 @@ func topoOrder(vs []*ver) []*ver {
 			kids[l.p] = append(kids[l.p], v)
 		}
 	}
-	var ready, out []*ver
+	ready := &verHeap{}
 	for _, v := range vs {
 		if indeg[v] == 0 {
-			ready = append(ready, v)
+			ready.vs = append(ready.vs, v)
 		}
 	}
-	for len(ready) > 0 {
-		sort.Slice(ready, func(i, j int) bool { return verLess(ready[i], ready[j]) })
-		v := ready[0]
-		ready = ready[1:]
+	heap.Init(ready)
+	out := make([]*ver, 0, len(vs))
+	for ready.Len() > 0 {
+		v := heap.Pop(ready).(*ver)
 		out = append(out, v)
 		for _, k := range kids[v] {
 			if indeg[k]--; indeg[k] == 0 {
-				ready = append(ready, k)
+				heap.Push(ready, k)
 			}
 		}
 	}
 	return out
+}
+
+// verHeap is a min-heap of versions by verLess.
+type verHeap struct{ vs []*ver }
+
+func (h *verHeap) Len() int           { return len(h.vs) }
+func (h *verHeap) Less(i, j int) bool { return verLess(h.vs[i], h.vs[j]) }
+func (h *verHeap) Swap(i, j int)      { h.vs[i], h.vs[j] = h.vs[j], h.vs[i] }
+func (h *verHeap) Push(x any)         { h.vs = append(h.vs, x.(*ver)) }
+func (h *verHeap) Pop() any {
+	v := h.vs[len(h.vs)-1]
+	h.vs = h.vs[:len(h.vs)-1]
+	return v
 }

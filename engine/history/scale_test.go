@@ -1,6 +1,7 @@
 package history_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -69,5 +70,22 @@ func TestScale(t *testing.T) {
 		len(in.Contents), len(res.Documents), el.Round(time.Millisecond), f1)
 	if f1 < 0.95 {
 		t.Errorf("grouping F1 %.4f < 0.95", f1)
+	}
+}
+
+// TestDumpSynth writes the result on a synthetic corpus to SYNTH_DUMP, for
+// comparing implementations by hand.
+func TestDumpSynth(t *testing.T) {
+	path := os.Getenv("SYNTH_DUMP")
+	if path == "" {
+		t.Skip("SYNTH_DUMP not set")
+	}
+	in, _ := synth.Generate(synth.Config{Seed: 3, Docs: 400, MaxVersions: 120})
+	data, err := json.MarshalIndent(history.Rebuild(in), "", " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

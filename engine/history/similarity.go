@@ -57,43 +57,46 @@ func Jaccard(a, b []uint64) float64 {
 	return float64(inter) / float64(union)
 }
 
-// members returns the values of s up to h, as a set.
-func members(s []uint64, h uint64) map[uint64]struct{} {
-	m := make(map[uint64]struct{}, len(s))
-	for _, x := range s {
-		if x > h {
-			break
-		}
-		m[x] = struct{}{}
-	}
-	return m
-}
-
 // carried estimates how many of c's own changes relative to p (shingles
 // c added, and shingles c removed) v agrees with: the share of them v
 // shares with c, and the sampled number of changes. It is the evidence that
 // v descends from c (or merged c's changes) rather than from p alone.
+// Sketches are sorted, so one merge pass over them does it.
 func carried(v, p, c []uint64) (float64, int) {
 	if len(v) == 0 || len(p) == 0 || len(c) == 0 {
 		return 0, 0
 	}
 	h := horizon(sketchK, v, p, c)
-	vm, pm, cm := members(v, h), members(p, h), members(c, h)
 	own, hit := 0, 0
-	for x := range cm {
-		if _, ok := pm[x]; !ok {
-			own++
-			if _, ok := vm[x]; ok {
-				hit++
-			}
+	i, j, k := 0, 0, 0
+	for {
+		inP := i < len(p) && p[i] <= h
+		inC := j < len(c) && c[j] <= h
+		if !inP && !inC {
+			break
 		}
-	}
-	for x := range pm {
-		if _, ok := cm[x]; !ok {
-			own++
-			if _, ok := vm[x]; !ok {
-				hit++
-			}
+		var x uint64
+		switch {
+		case inP && inC && p[i] == c[j]:
+			i++
+			j++
+			continue
+		case inC && (!inP || c[j] < p[i]):
+			x = c[j]
+			j++
+		default:
+			x = p[i]
+			i++
+		}
+		// x is an own change: added by c (x came from c) or removed (from p)
+		added := j > 0 && c[j-1] == x
+		for k < len(v) && v[k] < x {
+			k++
+		}
+		inV := k < len(v) && v[k] == x && x <= h
+		own++
+		if added == inV {
+			hit++
 		}
 	}
 	if own == 0 {
