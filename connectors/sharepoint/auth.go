@@ -41,7 +41,7 @@ func authProvider(o *Options, hc *http.Client) (absauth.AuthenticationProvider, 
 		if err != nil {
 			return nil, err
 		}
-		v := absauth.NewAllowedHostsValidator([]string{gu.Host})
+		v := absauth.NewAllowedHostsValidator([]string{gu.Hostname()})
 		return absauth.NewBaseBearerTokenAuthenticationProvider(staticToken{tok: tok, v: &v}), nil
 	}
 	cred, err := credential(o, hc)
@@ -49,7 +49,7 @@ func authProvider(o *Options, hc *http.Client) (absauth.AuthenticationProvider, 
 		return nil, err
 	}
 	scope := gu.Scheme + "://" + gu.Host + "/.default"
-	p, err := kauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{scope}, []string{gu.Host})
+	p, err := kauth.NewAzureIdentityAuthenticationProviderWithScopesAndValidHosts(cred, []string{scope}, []string{gu.Hostname()})
 	if err != nil {
 		return nil, fmt.Errorf("auth provider: %w", err)
 	}
@@ -69,7 +69,7 @@ func credential(o *Options, hc *http.Client) (azcore.TokenCredential, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err := azidentity.NewClientSecretCredential(o.TenantID, o.ClientID, sec, &azidentity.ClientSecretCredentialOptions{ClientOptions: co})
+		c, err := azidentity.NewClientSecretCredential(o.TenantID, o.ClientID, sec, &azidentity.ClientSecretCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: o.DisableInstanceDiscovery})
 		if err != nil {
 			return nil, fmt.Errorf("client secret credential: %w", err)
 		}
@@ -91,7 +91,7 @@ func credential(o *Options, hc *http.Client) (azcore.TokenCredential, error) {
 	if err != nil {
 		return nil, fmt.Errorf("client_certificate_file %s: %w", o.ClientCertificateFile, err)
 	}
-	c, err := azidentity.NewClientCertificateCredential(o.TenantID, o.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co})
+	c, err := azidentity.NewClientCertificateCredential(o.TenantID, o.ClientID, certs, key, &azidentity.ClientCertificateCredentialOptions{ClientOptions: co, DisableInstanceDiscovery: o.DisableInstanceDiscovery})
 	if err != nil {
 		return nil, fmt.Errorf("client certificate credential: %w", err)
 	}

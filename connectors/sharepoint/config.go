@@ -34,6 +34,12 @@ type Options struct {
 
 	GraphURL      string `yaml:"graph_url"`      // default https://graph.microsoft.com/v1.0
 	AuthorityHost string `yaml:"authority_host"` // default https://login.microsoftonline.com/
+	// DisableInstanceDiscovery skips Entra instance discovery (private
+	// clouds, Azure Stack, test authorities).
+	DisableInstanceDiscovery bool `yaml:"disable_instance_discovery"`
+	// CAFile is a PEM bundle of extra root certificates to trust for Graph
+	// and the authority (TLS-inspecting proxies).
+	CAFile string `yaml:"ca_file"`
 
 	MaxVersions int   `yaml:"max_versions"` // newest N versions per file; 0 = all
 	MaxSize     int64 `yaml:"max_size"`     // bytes; larger versions are skipped; 0 = no limit

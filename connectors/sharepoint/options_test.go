@@ -1,13 +1,21 @@
 package sharepoint
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/connectortest"
+	"github.com/syncd/syncd/connectors/sharepoint/graphfake"
 )
 
 func TestConfigErrors(t *testing.T) {
@@ -82,4 +90,85 @@ func TestMaxVersionsAndMaxSize(t *testing.T) {
 	if m := got[versionRef(financeDocs, minutesID, "1.0")]; m == nil || m.Skip != "size-limit" {
 		t.Errorf("31-byte Minutes with max_size 30: %+v", m)
 	}
+}
+
+func TestClientSecretAgainstFakeAuthority(t *testing.T) {
+	f := graphfake.NewTLS()
+	defer f.Close()
+	if err := f.LoadManifest(fixtureDir); err != nil {
+		t.Fatal(err)
+	}
+	f.SetClientSecret("11111111-1111-1111-1111-111111111111", "right-secret")
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, f.CertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := func(secret string) string {
+		t.Setenv("SYNCD_TEST_GRAPH_SECRET", secret)
+		return "name: sp\ntype: sharepoint\ntenant_id: 00000000-0000-0000-0000-000000000000\n" +
+			"client_id: 11111111-1111-1111-1111-111111111111\nclient_secret_env: SYNCD_TEST_GRAPH_SECRET\n" +
+			"site: contoso.sharepoint.com:/sites/finance\nlibraries: [Contracts]\ngraph_url: " + f.URL() + "\n" +
+			"authority_host: " + f.AuthorityURL() + "\ndisable_instance_discovery: true\nca_file: " + ca + "\n"
+	}
+	src, err := connectors.New(connectortest.Config(t, cfg("right-secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	rec, _ := connectortest.Scan(t, src, nil)
+	if len(rec.Content()) != 2 || f.TokensIssued() != 1 {
+		t.Errorf("client-secret scan: %d items, %d tokens issued; want 2 and 1", len(rec.Content()), f.TokensIssued())
+	}
+	bad, err := connectors.New(connectortest.Config(t, cfg("wrong-secret")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bad.Close()
+	_, err = bad.Scan(t.Context(), nil, &connectortest.Recorder{})
+	if err == nil || strings.Contains(err.Error(), "wrong-secret") {
+		t.Errorf("wrong secret: err %v (must fail without echoing the secret)", err)
+	}
+}
+
+func TestClientCertificateAgainstFakeAuthority(t *testing.T) {
+	f := graphfake.NewTLS()
+	defer f.Close()
+	if err := f.LoadManifest(fixtureDir); err != nil {
+		t.Fatal(err)
+	}
+	f.SetClientSecret("11111111-1111-1111-1111-111111111111", "unused")
+	dir := t.TempDir()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, f.CertPEM(), 0o600)
+	certFile := filepath.Join(dir, "app.pem")
+	os.WriteFile(certFile, selfSignedPEM(t), 0o600)
+	src, err := connectors.New(connectortest.Config(t, "name: sp\ntype: sharepoint\ntenant_id: 00000000-0000-0000-0000-000000000000\n"+
+		"client_id: 11111111-1111-1111-1111-111111111111\nclient_certificate_file: "+certFile+"\n"+
+		"site: contoso.sharepoint.com:/sites/finance\nlibraries: [Contracts]\ngraph_url: "+f.URL()+"\n"+
+		"authority_host: "+f.AuthorityURL()+"\ndisable_instance_discovery: true\nca_file: "+ca+"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	rec, _ := connectortest.Scan(t, src, nil)
+	if len(rec.Content()) != 2 || f.TokensIssued() != 1 {
+		t.Errorf("certificate scan: %d items, %d tokens; want 2 and 1", len(rec.Content()), f.TokensIssued())
+	}
+}
+
+// selfSignedPEM returns a PEM certificate and its PKCS#8 key.
+func selfSignedPEM(t *testing.T) []byte {
+	key, err := rsa.GenerateKey(rand.Reader, 2048) // Entra accepts RSA certificates only
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "syncd-test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalPKCS8PrivateKey(key)
+	return append(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd})...)
 }

@@ -5,9 +5,13 @@
 package sharepoint
 
 import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"runtime/debug"
 	"time"
 
@@ -60,6 +64,13 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 		TLSHandshakeTimeout: 30 * time.Second, ResponseHeaderTimeout: 2 * time.Minute,
 		MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second, ForceAttemptHTTP2: true,
 	}
+	if o.CAFile != "" {
+		tc, err := rootCAs(o.CAFile)
+		if err != nil {
+			return nil, err
+		}
+		base.TLSClientConfig = tc
+	}
 	tr := &transport{base: base, gov: gov, m: s.m, ua: UserAgent(), maxRetries: o.MaxRetries, log: s.log}
 	g, err := newGraph(&s.opt, tr)
 	if err != nil {
@@ -68,6 +79,21 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 	s.g = g
 	s.dl = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return s, nil
+}
+
+func rootCAs(file string) (*tls.Config, error) {
+	pemData, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("ca_file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemData) {
+		return nil, fmt.Errorf("ca_file %s: no PEM certificates", file)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
 }
 
 // Name implements connectors.Source.

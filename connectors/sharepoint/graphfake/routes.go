@@ -37,6 +37,9 @@ func parse(segs []string) target {
 	if len(segs) == 0 {
 		return target{}
 	}
+	if isAuthRoute(segs) {
+		return target{route: RouteAuth}
+	}
 	switch segs[0] {
 	case "download":
 		if len(segs) == 2 {

@@ -31,6 +31,7 @@ const (
 	RouteContent        = "content"         // items/{id}/content
 	RouteVersionContent = "version-content" // items/{id}/versions/{vid}/content
 	RouteDownload       = "download"        // the pre-authenticated URL
+	RouteAuth           = "auth"            // identity platform (NewTLS)
 	RouteAny            = "*"
 )
 
@@ -56,6 +57,9 @@ type Server struct {
 	clock      func() time.Time
 	userAgent  string
 	ranges     int
+	// identity platform (auth.go)
+	clientID, clientSecret string
+	tokens                 int
 }
 
 // New starts a fake on a loopback port.
@@ -135,6 +139,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.Status != 0 {
 		s.fault(w, r, segs, f)
+		return
+	}
+	if isAuthRoute(segs) {
+		s.serveAuth(w, r, segs)
 		return
 	}
 	if rt == RouteDownload {
