@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/dedupe/storetest"
@@ -33,15 +34,31 @@ func TestDiskLayoutAndTempCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := sums.ID.String()
-	if _, err := os.Stat(filepath.Join(dir, "blobs", h[:2], h[2:4], h)); err != nil {
+	final := filepath.Join(dir, "blobs", h[:2], h[2:4], h)
+	if _, err := os.Stat(final); err == nil {
+		t.Fatal("blob in place before Flush: it must stay pending until made durable")
+	}
+	if ok, _ := d.Has(context.Background(), sums.ID); !ok {
+		t.Fatal("pending blob not visible to Has")
+	}
+	if err := d.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(final); err != nil {
 		t.Fatalf("blob not at its sharded path: %v", err)
 	}
 	ents, _ := os.ReadDir(filepath.Join(dir, "tmp"))
 	if len(ents) != 0 {
 		t.Fatalf("temp files left after a put: %d", len(ents))
 	}
-	os.WriteFile(filepath.Join(dir, "tmp", "put-123"), []byte("partial"), 0o600)
-	if n, err := d.CleanTemp(); n != 1 || err != nil {
+	old := filepath.Join(dir, "tmp", "put-123")
+	os.WriteFile(old, []byte("partial"), 0o600)
+	if n, err := d.CleanTemp(time.Hour); n != 0 || err != nil {
+		t.Fatalf("CleanTemp removed a fresh temp file (it may belong to a running sync): %d, %v", n, err)
+	}
+	past := time.Now().Add(-2 * time.Hour)
+	os.Chtimes(old, past, past)
+	if n, err := d.CleanTemp(time.Hour); n != 1 || err != nil {
 		t.Fatalf("CleanTemp = %d, %v", n, err)
 	}
 }

@@ -10,15 +10,39 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Disk is a BlobStore in a local directory: blobs/ab/cd/<64 hex>, written
 // to tmp/ first, fsynced, then renamed into place and the directory fsynced.
+//
+// New blobs are made durable in groups: Put writes and closes the temporary
+// file, and Flush makes every pending blob durable with one syncfs, renames
+// them into place and syncs again. A pending blob is already readable
+// through Has/Stat/Open (so a run can dedupe against it) but is not in
+// blobs/ until Flush; the engine flushes before each catalog commit, so a
+// committed sighting never names a blob that could be lost in a crash.
 type Disk struct {
-	root string
-	mu   sync.Mutex // guards dirs
-	dirs map[string]bool
+	root    string
+	mu      sync.Mutex // guards dirs and pending
+	dirs    map[string]bool
+	pending map[ID]pendingBlob
 }
+
+type pendingBlob struct {
+	tmp  string
+	size int64
+}
+
+// Flusher is implemented by stores that defer durability; the engine calls
+// Flush before committing sightings that name new blobs.
+type Flusher interface {
+	Flush(ctx context.Context) error
+}
+
+var _ Flusher = (*Disk)(nil)
 
 var _ BlobStore = (*Disk)(nil)
 
@@ -29,7 +53,7 @@ func OpenDisk(dir string) (*Disk, error) {
 			return nil, fmt.Errorf("blob store %s: %w", dir, err)
 		}
 	}
-	return &Disk{root: dir, dirs: map[string]bool{}}, nil
+	return &Disk{root: dir, dirs: map[string]bool{}, pending: map[ID]pendingBlob{}}, nil
 }
 
 // Root is the store's directory.
@@ -40,70 +64,90 @@ func (d *Disk) path(id ID) string {
 	return filepath.Join(d.root, "blobs", h[:2], h[2:4], h)
 }
 
-// Put implements BlobStore.
+// Put implements BlobStore. The new blob is pending until Flush.
 func (d *Disk) Put(ctx context.Context, r io.Reader) (Sums, error) {
 	tmp, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "put-*")
 	if err != nil {
 		return Sums{}, fmt.Errorf("blob store: %w", err)
 	}
 	tmpName := tmp.Name()
-	defer os.Remove(tmpName) // no-op after a successful rename
 	h := NewHasher()
 	buf := make([]byte, copyBufSize)
 	_, err = io.CopyBuffer(io.MultiWriter(tmp, h), ctxReader{ctx, r}, buf)
-	if err == nil {
-		err = tmp.Sync()
-	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
+		os.Remove(tmpName)
 		return Sums{}, fmt.Errorf("blob store: write: %w", err)
 	}
 	sums := h.Sums()
-	dst := d.path(sums.ID)
-	if _, err := os.Stat(dst); err == nil {
-		return sums, nil // already stored: keep the existing copy
+	d.mu.Lock()
+	_, pend := d.pending[sums.ID]
+	if !pend {
+		if _, serr := os.Stat(d.path(sums.ID)); serr != nil {
+			d.pending[sums.ID] = pendingBlob{tmp: tmpName, size: sums.Size}
+			d.mu.Unlock()
+			return sums, nil
+		}
 	}
-	dir := filepath.Dir(dst)
-	if err := d.mkdir(dir); err != nil {
-		return Sums{}, err
-	}
-	if err := os.Rename(tmpName, dst); err != nil {
-		return Sums{}, fmt.Errorf("blob store: commit %s: %w", sums.ID.Short(), err)
-	}
-	if err := syncDir(dir); err != nil {
-		return Sums{}, fmt.Errorf("blob store: commit %s: %w", sums.ID.Short(), err)
-	}
+	d.mu.Unlock()
+	os.Remove(tmpName) // already stored or pending: keep that copy
 	return sums, nil
 }
 
-func (d *Disk) mkdir(dir string) error {
+// Flush makes every pending blob durable and moves it into place.
+func (d *Disk) Flush(ctx context.Context) error {
 	d.mu.Lock()
-	known := d.dirs[dir]
-	d.mu.Unlock()
-	if known {
+	defer d.mu.Unlock()
+	if len(d.pending) == 0 {
+		return nil
+	}
+	if err := syncFS(filepath.Join(d.root, "tmp")); err != nil {
+		return fmt.Errorf("blob store: sync: %w", err)
+	}
+	for id, p := range d.pending {
+		dst := d.path(id)
+		if err := d.mkdirLocked(filepath.Dir(dst)); err != nil {
+			return err
+		}
+		if err := os.Rename(p.tmp, dst); err != nil {
+			return fmt.Errorf("blob store: commit %s: %w", id.Short(), err)
+		}
+		delete(d.pending, id)
+	}
+	if err := syncFS(d.root); err != nil {
+		return fmt.Errorf("blob store: sync: %w", err)
+	}
+	return nil
+}
+
+func (d *Disk) pendingPath(id ID) (pendingBlob, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.pending[id]
+	return p, ok
+}
+
+func (d *Disk) mkdirLocked(dir string) error {
+	if d.dirs[dir] {
 		return nil
 	}
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return fmt.Errorf("blob store: %w", err)
 	}
-	// Make the new directory entries durable too.
-	if err := syncDir(filepath.Dir(dir)); err != nil {
-		return fmt.Errorf("blob store: %w", err)
-	}
-	d.mu.Lock()
 	d.dirs[dir] = true
-	d.mu.Unlock()
 	return nil
 }
 
-func syncDir(dir string) error {
+// syncFS flushes the whole filesystem holding dir: one call makes every
+// pending blob (data and directory entries) durable.
+func syncFS(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	err = f.Sync()
+	err = unix.Syncfs(int(f.Fd()))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -114,6 +158,9 @@ func syncDir(dir string) error {
 func (d *Disk) Has(ctx context.Context, id ID) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
+	}
+	if _, ok := d.pendingPath(id); ok {
+		return true, nil
 	}
 	_, err := os.Stat(d.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -126,6 +173,9 @@ func (d *Disk) Has(ctx context.Context, id ID) (bool, error) {
 func (d *Disk) Stat(ctx context.Context, id ID) (Info, error) {
 	if err := ctx.Err(); err != nil {
 		return Info{}, err
+	}
+	if p, ok := d.pendingPath(id); ok {
+		return Info{ID: id, Size: p.size}, nil
 	}
 	fi, err := os.Stat(d.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
@@ -142,7 +192,11 @@ func (d *Disk) Open(ctx context.Context, id ID) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f, err := os.Open(d.path(id))
+	name := d.path(id)
+	if p, ok := d.pendingPath(id); ok {
+		name = p.tmp
+	}
+	f, err := os.Open(name)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -152,8 +206,19 @@ func (d *Disk) Open(ctx context.Context, id ID) (io.ReadCloser, error) {
 // Path returns the file holding id (for tools that need a file name).
 func (d *Disk) Path(id ID) string { return d.path(id) }
 
-// Walk implements BlobStore.
+// Walk implements BlobStore: pending blobs first, then stored ones.
 func (d *Disk) Walk(ctx context.Context, fn func(Info) error) error {
+	d.mu.Lock()
+	var pend []Info
+	for id, p := range d.pending {
+		pend = append(pend, Info{ID: id, Size: p.size})
+	}
+	d.mu.Unlock()
+	for _, in := range pend {
+		if err := fn(in); err != nil {
+			return err
+		}
+	}
 	return filepath.WalkDir(filepath.Join(d.root, "blobs"), func(p string, e fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -181,6 +246,13 @@ func (d *Disk) Remove(ctx context.Context, id ID) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	if p, ok := d.pending[id]; ok {
+		delete(d.pending, id)
+		d.mu.Unlock()
+		return os.Remove(p.tmp)
+	}
+	d.mu.Unlock()
 	err := os.Remove(d.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
@@ -188,14 +260,18 @@ func (d *Disk) Remove(ctx context.Context, id ID) error {
 	return err
 }
 
-// CleanTemp removes temporary files left by interrupted Puts.
-func (d *Disk) CleanTemp() (int, error) {
+// CleanTemp removes temporary files older than minAge, left by
+// interrupted runs (younger ones may belong to a run in progress).
+func (d *Disk) CleanTemp(minAge time.Duration) (int, error) {
 	ents, err := os.ReadDir(filepath.Join(d.root, "tmp"))
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for _, e := range ents {
+		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < minAge {
+			continue
+		}
 		if os.Remove(filepath.Join(d.root, "tmp", e.Name())) == nil {
 			n++
 		}

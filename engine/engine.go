@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"sort"
 	"sync"
 	"time"
@@ -95,11 +94,10 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 		mode = ModeSync
 	}
 	if e.Holder == "" {
-		host, _ := os.Hostname()
-		e.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+		e.Holder = holderID()
 	}
 	lockName := "job:" + job.Name
-	if err := e.Catalog.Lock(ctx, lockName, e.Holder, lockTTL); err != nil {
+	if err := e.lockJob(ctx, lockName); err != nil {
 		return nil, fmt.Errorf("job %s: %w", job.Name, err)
 	}
 	stopRefresh := e.refreshLock(ctx, lockName)

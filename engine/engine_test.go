@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -279,5 +280,28 @@ func TestConfigErrorsNameFileLineKey(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("config %q: err=%v, want it to contain %q", text, err, want)
 		}
+	}
+}
+
+func TestLockOfDeadProcessIsTakenOver(t *testing.T) {
+	e := newEnv(t)
+	seed(e.src)
+	ctx := context.Background()
+	host, _ := os.Hostname()
+	// pid 1 is alive: its lock must be respected.
+	if err := e.cat.Lock(ctx, "job:finance", host+":1", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.run(ctx); !errors.Is(err, workspace.ErrLocked) {
+		t.Fatalf("run while a live process holds the job: err=%v, want ErrLocked", err)
+	}
+	e.cat.Unlock(ctx, "job:finance", host+":1")
+	// A pid that does not exist: the lock is stale and taken over.
+	dead := host + ":" + fmt.Sprint(1<<22+12345)
+	if err := e.cat.Lock(ctx, "job:finance", dead, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.run(ctx); err != nil {
+		t.Fatalf("run after a holder died: %v", err)
 	}
 }

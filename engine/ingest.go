@@ -356,6 +356,12 @@ func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Curso
 	if b.Empty() {
 		return nil
 	}
+	// New blobs must be durable before a committed sighting names them.
+	if f, ok := in.e.Blobs.(dedupe.Flusher); ok && len(b.Blobs) > 0 {
+		if err := f.Flush(ctx); err != nil {
+			return err
+		}
+	}
 	if _, err := in.e.Catalog.Commit(ctx, &b); err != nil {
 		return err
 	}

@@ -185,3 +185,27 @@ func (c *Catalog) Unlock(ctx context.Context, name, holder string) error {
 	_, err := c.db.ExecContext(ctx, `DELETE FROM locks WHERE name = ? AND holder = ?`, name, holder)
 	return err
 }
+
+// LockHolder returns who holds a lock ("" if nobody).
+func (c *Catalog) LockHolder(ctx context.Context, name string) (string, error) {
+	var h string
+	err := c.db.QueryRowContext(ctx, `SELECT holder FROM locks WHERE name = ?`, name).Scan(&h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return h, err
+}
+
+// StealLock takes a lock from a holder known to be dead. It fails if the
+// lock changed hands meanwhile.
+func (c *Catalog) StealLock(ctx context.Context, name, dead, holder string, ttl time.Duration) error {
+	res, err := c.db.ExecContext(ctx, `UPDATE locks SET holder = ?, expires = ? WHERE name = ? AND holder = ?`,
+		holder, formatTime(c.now().Add(ttl)), name, dead)
+	if err != nil {
+		return fmt.Errorf("catalog: lock %s: %w", name, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s changed hands", ErrLocked, name)
+	}
+	return c.Audit(ctx, holder, "lock.steal", name, "from dead process "+dead)
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/workspace"
@@ -123,7 +124,7 @@ func verifyStore(ctx context.Context, st *store, gc bool) (verifyReport, error) 
 			}
 			rep.Removed++
 		}
-		if _, err := st.blobs.CleanTemp(); err != nil {
+		if _, err := st.blobs.CleanTemp(time.Hour); err != nil {
 			return rep, err
 		}
 		if err := st.cat.Audit(ctx, "syncd", "verify.gc", "", fmt.Sprintf("removed %d unreferenced blobs", rep.Removed)); err != nil {
