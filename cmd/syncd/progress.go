@@ -158,7 +158,7 @@ type barProgress struct {
 }
 
 func newBarProgress(w io.Writer) *barProgress {
-	p := mpb.New(mpb.WithOutput(w), mpb.WithRefreshRate(200*time.Millisecond), mpb.WithWidth(16))
+	p := mpb.New(mpb.WithOutput(w), mpb.WithAutoRefresh(), mpb.WithRefreshRate(200*time.Millisecond))
 	return &barProgress{tracker: newTracker(), out: w, p: p, logw: &swapWriter{w: p}, bars: map[*srcStats]*mpb.Bar{}}
 }
 
@@ -171,8 +171,7 @@ func (b *barProgress) SourceStarted(job, source string) {
 	s := b.get(job, source)
 	bar := b.p.New(0, mpb.SpinnerStyle(),
 		mpb.PrependDecorators(decor.Name(job+"/"+source, decor.WCSyncSpaceR)),
-		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return s.line() })),
-		mpb.BarFillerOnComplete("done"),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return " " + s.line() })),
 	)
 	b.mu.Lock()
 	b.bars[s] = bar
