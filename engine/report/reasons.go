@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/history"
@@ -150,7 +151,8 @@ func (b *builder) volatile() {
 		if b.rep.Kind != "plan" {
 			what = "the run"
 		}
-		v.Basis = fmt.Sprintf("Rate measured during %s: %s read in %.1f s.", what, HumanBytes(fetched), secs)
+		el := time.Duration(secs * float64(time.Second)).Round(time.Millisecond)
+		v.Basis = fmt.Sprintf("Rate measured during %s: %s read in %s (%s/s).", what, HumanBytes(fetched), el, HumanBytes(int64(v.MeasuredBytesPerSecond)))
 	}
 }
 
