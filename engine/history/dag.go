@@ -155,13 +155,20 @@ func appendLink(ls []vlink, l vlink) []vlink {
 	return append(ls, l)
 }
 
+// maxLookback bounds the per-version work in documents with very many
+// versions: the fallback parent and a merge's second parent are looked
+// for among the last maxLookback earlier versions only.
+const maxLookback = 64
+
 // mostSimilar is the fallback parent: the earlier version with the most
 // similar text (ties: the later one); without text, the latest earlier
-// version of the same name family, else the latest earlier version.
+// version of the same name family, else the latest earlier version. Only
+// the last maxLookback earlier versions are considered.
 func mostSimilar(v *ver, earlier []*ver) *vlink {
 	if len(earlier) == 0 {
 		return nil
 	}
+	earlier = earlier[max(0, len(earlier)-maxLookback):]
 	var best *ver
 	bestSim := -1.0
 	for _, e := range earlier {
@@ -252,23 +259,33 @@ func refine(v *ver, l vlink) vlink {
 }
 
 // mergeParent finds a second parent: an earlier version, not already an
-// ancestor, whose own changes v carries.
+// ancestor, whose own changes v carries. Only the last maxLookback
+// versions are considered.
 func mergeParent(v *ver, parents []vlink, earlier []*ver) *vlink {
 	if len(parents) != 1 || len(v.n.sketch) == 0 {
 		return nil
 	}
 	p := parents[0].p
-	anc := ancestors(p)
+	var anc map[*ver]bool
 	var best *ver
 	bestR := mergeCarried
-	for _, s := range earlier {
-		if anc[s] || s.n == v.n || s.n == p.n || len(s.parents) == 0 || sim(v.n, s.n) < nameJoin {
+	for _, s := range earlier[max(0, len(earlier)-maxLookback):] {
+		if s.n == v.n || s.n == p.n || len(s.parents) == 0 || !maybeSimilar(v.n, s.n, nameJoinAgree) ||
+			sim(v.n, s.n) < nameJoin {
+			continue
+		}
+		if anc == nil {
+			anc = ancestors(p)
+		}
+		if anc[s] {
 			continue
 		}
 		sp := s.parents[0].p.n.sketch
 		inV, n1 := carried(v.n.sketch, sp, s.n.sketch)
-		inP, n2 := carried(p.n.sketch, sp, s.n.sketch)
-		if n1 >= carriedMin && n2 >= carriedMin && inV >= bestR && inP < carriedNo {
+		if n1 < carriedMin || inV < bestR {
+			continue
+		}
+		if inP, n2 := carried(p.n.sketch, sp, s.n.sketch); n2 >= carriedMin && inP < carriedNo {
 			best, bestR = s, inV
 		}
 	}

@@ -236,7 +236,7 @@ func (g *graph) contentEdges() {
 		if na.ws != nb.ws || g.find(a) == g.find(b) {
 			return
 		}
-		if maybeSimilar(na, nb) && sim(na, nb) >= contentJoin {
+		if maybeSimilar(na, nb, contentJoinAgree) && sim(na, nb) >= contentJoin {
 			g.union(na, nb)
 		}
 	})

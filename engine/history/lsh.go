@@ -62,15 +62,20 @@ func signature(sk []uint64) []uint64 {
 	return sig
 }
 
-// lshPrefilter: a pair whose signatures agree in fewer than this share of
-// bins is not compared exactly. A pair at Jaccard 0.4 agrees in 0.4 of
-// 128 bins with standard deviation 0.043, so this rejects it with
-// probability below 1e-4; it only applies when both sketches have at least
-// lshBins values (tiny sketches are densified, their bins correlate).
-const lshPrefilter = 0.22
+// Signature prefilters: a pair whose signatures agree in fewer than this
+// share of bins is not compared exactly. A pair at Jaccard j agrees in
+// about j of the 128 bins with standard deviation sqrt(j(1-j)/128) (0.043
+// at 0.4, 0.041 at 0.3), so these reject a pair at the threshold with
+// probability below 1e-5. They only apply when both sketches have at
+// least lshBins values (tiny sketches are densified, their bins correlate).
+const (
+	contentJoinAgree = 0.20 // for contentJoin = 0.40
+	nameJoinAgree    = 0.12 // for nameJoin = 0.30
+)
 
-// maybeSimilar reports whether two texts may reach Jaccard 0.4.
-func maybeSimilar(a, b *node) bool {
+// maybeSimilar reports whether two texts may reach the Jaccard threshold
+// whose prefilter is agree.
+func maybeSimilar(a, b *node, agree float64) bool {
 	if len(a.sketch) < lshBins || len(b.sketch) < lshBins {
 		return true
 	}
@@ -80,7 +85,7 @@ func maybeSimilar(a, b *node) bool {
 			same++
 		}
 	}
-	return float64(same) >= lshPrefilter*lshBins
+	return float64(same) >= agree*lshBins
 }
 
 // bandKey hashes band i of a signature.

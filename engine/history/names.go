@@ -49,10 +49,15 @@ func NameKey(name string) (key string, isGeneric bool) {
 	stem = strings.TrimSpace(reSeparators.ReplaceAllString(stem, " "))
 	for range 12 {
 		before := stem
-		if s := reInitials.ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
-			stem = s
+		if mayHaveInitials(stem) {
+			if s := reInitials.ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
+				stem = s
+			}
 		}
-		for _, re := range reMarkers {
+		for i, re := range reMarkers {
+			if !mayHaveMarker(i, stem) {
+				continue
+			}
 			if s := strings.TrimSpace(re.ReplaceAllString(stem, "")); s != "" {
 				stem = s
 			}
@@ -67,6 +72,72 @@ func NameKey(name string) (key string, isGeneric bool) {
 		key += "." + ext
 	}
 	return key, isGeneric
+}
+
+// markerWords are the words reMarkers[3] looks for.
+var markerWords = []string{"final", "draft", "update", "corrected", "revised", "latest", "clean", "tracked",
+	"track changes", "amended", "approved", "signed"}
+
+// mayHaveMarker is a cheap necessary condition for reMarkers[i] to match
+// an ASCII stem (regular expressions are slow, and most names carry few
+// markers). Non-ASCII stems always go to the regular expression: case
+// folding maps some non-ASCII letters onto ASCII ones.
+func mayHaveMarker(i int, stem string) bool {
+	if stem == "" || !isASCII(stem) {
+		return true
+	}
+	lower := strings.ToLower(stem)
+	last := lower[len(lower)-1]
+	digit := last >= '0' && last <= '9'
+	switch i {
+	case 0:
+		return strings.HasPrefix(lower, "copy")
+	case 1:
+		return strings.Contains(lower, "copy")
+	case 2:
+		return last == ')' || last == ']'
+	case 3:
+		for _, w := range markerWords {
+			if strings.Contains(lower, w) {
+				return true
+			}
+		}
+		return false
+	case 4:
+		for _, w := range []string{"comments", "edits", "changes", "review"} {
+			if strings.HasSuffix(lower, w) {
+				return true
+			}
+		}
+		return false
+	case 5:
+		return strings.IndexByte(lower, 'v') >= 0 && strings.IndexAny(lower, "0123456789") >= 0
+	case 6:
+		return strings.Contains(lower, "rev")
+	case 7:
+		return digit || last == ')'
+	case 8:
+		return digit
+	}
+	return true
+}
+
+// mayHaveInitials is a cheap necessary condition for reInitials to match.
+func mayHaveInitials(stem string) bool {
+	if stem == "" || !isASCII(stem) {
+		return true
+	}
+	last := stem[len(stem)-1]
+	return last >= 'A' && last <= 'Z' || last == ')' || last == ']' || strings.HasSuffix(stem, "edits")
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // splitExt splits "a.b.docx" into "a.b" and "docx" (lower-cased); an
