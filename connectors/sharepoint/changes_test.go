@@ -168,3 +168,23 @@ func TestFailedVersionListingIsRetriedNextScan(t *testing.T) {
 		t.Errorf("retry scan: %d problems, %d content items (first scan had %d)", len(rec.Problems), len(rec.Content()), before)
 	}
 }
+
+func TestMovedFolderReemitsFilesBelowIt(t *testing.T) {
+	f := newFake(t)
+	_, cur := connectortest.Scan(t, newSource(t, f, ""), nil)
+	folder, ok := f.ItemID(financeDocs, "Planning/2024")
+	if !ok {
+		t.Fatal("no Planning/2024 folder")
+	}
+	if err := f.Move(financeDocs, folder, "Archive"); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ := connectortest.Scan(t, newSource(t, f, ""), cur)
+	if len(rec.Items) != 1 {
+		t.Fatalf("after moving a folder: %d items, want the current version of the file below it", len(rec.Items))
+	}
+	it := rec.Items[0]
+	if it.Ref != versionRef(financeDocs, budgetID, "3.0") || it.Path != "Archive/2024" || !it.Lineage.Current {
+		t.Errorf("moved folder's file: ref %s path %q", it.Ref, it.Path)
+	}
+}

@@ -64,6 +64,11 @@ func (sc *driveScan) applyPage(ctx context.Context, page []models.DriveItemable)
 			todo = append(todo, w)
 		}
 	}
+	moved, err := sc.movedDescendants(ctx, infos, old, last)
+	if err != nil {
+		return err
+	}
+	todo = append(todo, moved...)
 	sc.listVersions(ctx, todo)
 	for _, w := range todo {
 		if err := sc.emitFile(ctx, w); err != nil {
@@ -307,6 +312,50 @@ func throttled(err error) bool {
 	switch se.Status {
 	case http.StatusTooManyRequests, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
+	}
+	return false
+}
+
+// movedDescendants handles renamed or moved folders: delta reports only
+// the folder, so the files below it (already reported, not in this page)
+// are fetched and their current versions reported again with the new path.
+func (sc *driveScan) movedDescendants(ctx context.Context, infos []fileInfo, old map[string]*itemState, last map[string]int) ([]*work, error) {
+	var out []*work
+	for i, f := range infos {
+		o := old[f.ID]
+		if last[f.ID] != i || !f.Folder || f.Deleted || o == nil || (o.Name == f.Name && o.Parent == f.Parent) {
+			continue
+		}
+		for id, st := range sc.ds.Items {
+			if _, inPage := last[id]; inPage || st.Folder || len(st.Seen) == 0 || !sc.below(id, f.ID) {
+				continue
+			}
+			di, err := sc.s.g.item(ctx, sc.drv.ID, id)
+			if errors.Is(err, connectors.ErrNotFound) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+			fi := toFileInfo(di)
+			path, _ := sc.ds.pathPkg(fi.Parent)
+			if !sc.s.inScope(path) {
+				continue
+			}
+			c := *st
+			w := &work{f: fi, path: path, old: &c, renamed: c.Key == fi.key(), list: c.Key != fi.key()}
+			out = append(out, w)
+		}
+	}
+	return out, nil
+}
+
+// below reports whether item id lies (at any depth) under folder.
+func (sc *driveScan) below(id, folder string) bool {
+	for i, p := 0, sc.ds.Items[id]; p != nil && i < 64; i++ {
+		if p.Parent == folder {
+			return true
+		}
+		p = sc.ds.Items[p.Parent]
 	}
 	return false
 }
