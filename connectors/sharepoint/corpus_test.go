@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/syncd/syncd/connectors"
@@ -84,5 +85,24 @@ func TestCorpusLayoutRoundTrip(t *testing.T) {
 		if it.Author != "siobhan.kelly@justice.gov.uk" {
 			t.Errorf("%v: author %q", k, it.Author)
 		}
+	}
+}
+
+func TestSourceOptionsReachEverything(t *testing.T) {
+	f := newFake(t)
+	opts := f.SourceOptions()
+	sites := opts["sites"].([]string)
+	users := opts["user_drives"].([]string)
+	y := "name: demo\ntype: sharepoint\naccess_token_env: SYNCD_TEST_GRAPH_TOKEN\ngraph_url: " + opts["graph_url"].(string) +
+		"\nsites: [" + strings.Join(sites, ", ") + "]\nuser_drives: [" + strings.Join(users, ", ") + "]\n"
+	t.Setenv("SYNCD_TEST_GRAPH_TOKEN", "demo")
+	src, err := connectors.New(connectortest.Config(t, y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	rec, _ := connectortest.Scan(t, src, nil)
+	if len(rec.Content()) != 7 {
+		t.Errorf("SourceOptions reached %d versions, want 7", len(rec.Content()))
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"mime"
 	"path"
+	"sort"
 	"strings"
 	"time"
 )
@@ -300,4 +301,30 @@ func (s *Server) siteLocked(id string) *Site {
 		}
 	}
 	return nil
+}
+
+// Key is the site's "host:/path" form, as the connector's site option takes it.
+func (st *Site) Key() string { return st.Host + ":" + st.Path }
+
+// SourceOptions returns connector options reaching everything the fake
+// serves: graph_url, sites (host:/path) and user_drives. Add a token
+// reference (access_token_env naming a variable set to any non-empty
+// value; the fake accepts any bearer token unless Token is set).
+func (s *Server) SourceOptions() map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sites := []string{}
+	for _, st := range s.sites {
+		sites = append(sites, st.Key())
+	}
+	users := []string{}
+	for u := range s.users {
+		users = append(users, u)
+	}
+	sort.Strings(users)
+	out := map[string]any{"graph_url": s.URL(), "sites": sites}
+	if len(users) > 0 {
+		out["user_drives"] = users
+	}
+	return out
 }
