@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"path"
+	"slices"
 	"strings"
 	"time"
 )
@@ -21,6 +22,9 @@ const (
 	htmlDuplicates = 25
 	htmlReasonRows = 200
 	htmlTreeRows   = 400
+	htmlPlaces     = 6  // places listed per version
+	htmlVersions   = 30 // versions listed per document: the first few and the latest
+	htmlFirstVers  = 5
 )
 
 var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
@@ -56,7 +60,20 @@ type view struct {
 
 type docView struct {
 	Document
-	Graph dagGraph
+	Graph  dagGraph
+	Shown  []Version
+	GapAt  int // index in Shown before which Hidden versions are left out
+	Hidden int
+}
+
+func newDocView(d Document) docView {
+	v := docView{Document: d, Graph: dag(d), Shown: d.Versions, GapAt: -1}
+	if n := len(d.Versions); n > htmlVersions {
+		last := htmlVersions - htmlFirstVers
+		v.Shown = append(slices.Clone(d.Versions[:htmlFirstVers]), d.Versions[n-last:]...)
+		v.GapAt, v.Hidden = htmlFirstVers, n-htmlVersions
+	}
+	return v
 }
 
 type reasonView struct {
@@ -78,7 +95,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 			v.DocsLeft = len(r.Documents) - i
 			break
 		}
-		v.Docs = append(v.Docs, docView{Document: d, Graph: dag(d)})
+		v.Docs = append(v.Docs, newDocView(d))
 	}
 	v.Dups = r.Duplicates
 	if len(v.Dups) > htmlDuplicates {
@@ -197,6 +214,10 @@ func placeLines(ps []Place) []string {
 		}
 		idx[k] = len(out)
 		out = append(out, fmt.Sprintf("message “%s” from %s, attachment %s; in %s", p.Subject, orUnknown(p.From), p.Name, box))
+	}
+	if len(out) > htmlPlaces {
+		more := len(out) - htmlPlaces + 1
+		out = append(out[:htmlPlaces-1], fmt.Sprintf("… and %d more places (see plan.json)", more))
 	}
 	return out
 }
