@@ -127,3 +127,16 @@ func TestLocalIgnoresRcloneEnv(t *testing.T) {
 		t.Errorf("with RCLONE_* set, scan listed %v: want only real.txt", rec.Items)
 	}
 }
+
+func TestOptionsAcceptScalars(t *testing.T) {
+	s, err := New(connectortest.Config(t, "name: x\ntype: share\nremote: ':smb,host=h:S'\noptions: {port: 4450, hide_special_share: false, domain: CORP}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := s.(*Source).target.config
+	for k, want := range map[string]string{"port": "4450", "hide_special_share": "false", "domain": "CORP", "host": "h", "idle_timeout": "1m0s"} {
+		if got, _ := m.Get(k); got != want {
+			t.Errorf("option %s = %q, want %q", k, got, want)
+		}
+	}
+}
