@@ -57,6 +57,12 @@ func Open(ctx context.Context, path string, opt Options) (*Catalog, error) {
 	q.Add("_txlock", "immediate")
 	if opt.ReadOnly {
 		q.Add("mode", "ro")
+		if !exists(path + "-wal") {
+			// No writer and no unfinished log: read the file as it is,
+			// without creating -shm/-wal beside it (a plan must leave the
+			// store's files byte-for-byte alone).
+			q.Add("immutable", "1")
+		}
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 	}
@@ -189,4 +195,9 @@ func (c *Catalog) Snapshot(ctx context.Context, dst string) error {
 		return fmt.Errorf("catalog snapshot: %w", err)
 	}
 	return nil
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

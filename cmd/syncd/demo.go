@@ -206,6 +206,23 @@ func demoSummary(ctx context.Context, w io.Writer, st *store, results []*engine.
 	fmt.Fprintf(w, "  store               %s\n", filepath.Dir(catalogPath(st.dir)))
 	fmt.Fprintf(w, "  config              %s\n", cfgPath)
 	fmt.Fprintf(w, "  report              %s\n", filepath.Join(reportDir, "report.html"))
-	fmt.Fprintf(w, "Try: syncd history --config %s \"Business Case\"\n", cfgPath)
+	if name := richestDocument(ctx, st); name != "" {
+		fmt.Fprintf(w, "Try: syncd history --config %s %q\n", cfgPath, name)
+	}
 	return problemsErr(results)
+}
+
+// richestDocument names the document with the most versions, to show off.
+func richestDocument(ctx context.Context, st *store) string {
+	docs, err := st.cat.Documents(ctx)
+	if err != nil {
+		return ""
+	}
+	best, n := "", 0
+	for _, d := range docs {
+		if len(d.Versions) > n || (len(d.Versions) == n && d.Name < best) {
+			best, n = d.Name, len(d.Versions)
+		}
+	}
+	return best
 }

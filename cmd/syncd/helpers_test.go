@@ -149,3 +149,5 @@ func diffLines(a, b []string) string {
 	}
 	return buf.String()
 }
+
+func sha256hex(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
