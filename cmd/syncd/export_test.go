@@ -92,19 +92,19 @@ func TestExportTreeIsSafeAndIdempotent(t *testing.T) {
 
 func TestSafeName(t *testing.T) {
 	cases := map[string]string{
-		"Budget: Q3/Q4?.xlsx":     "Budget_ Q3_Q4_.xlsx",
-		"CON.docx":                "_CON.docx",
-		"../../etc/passwd":        ".._.._etc_passwd",
-		"report.":                 "report",
-		"  spaced  ":              "spaced",
-		"~$lock.docx":             "_~$lock.docx",
-		"":                        "unnamed",
-		"..":                      "unnamed",
-		"a\x00b":                  "a_b",
-		"Caf\u0065\u0301.txt":     "Caf\u00e9.txt",
-		strings.Repeat("é", 200):  strings.Repeat("é", 127),
-		"desktop.ini":             "_desktop.ini",
-		"x" + "\xff" + "y.txt":    "x_y.txt",
+		"Budget: Q3/Q4?.xlsx":    "Budget_ Q3_Q4_.xlsx",
+		"CON.docx":               "_CON.docx",
+		"../../etc/passwd":       ".._.._etc_passwd",
+		"report.":                "report",
+		"  spaced  ":             "spaced",
+		"~$lock.docx":            "_~$lock.docx",
+		"":                       "unnamed",
+		"..":                     "unnamed",
+		"a\x00b":                 "a_b",
+		"Caf\u0065\u0301.txt":    "Caf\u00e9.txt",
+		strings.Repeat("é", 200): strings.Repeat("é", 127),
+		"desktop.ini":            "_desktop.ini",
+		"x" + "\xff" + "y.txt":   "x_y.txt",
 	}
 	for in, want := range cases {
 		if got := engine.SafeName(in); got != want {
