@@ -1,0 +1,131 @@
+// Command benchrun is the benchmark behind bench/run: it generates a
+// workload, serves it from real servers on loopback, times syncd and the
+// tools people use today on the same data, and writes one table of
+// ratios (syncd / peer). See docs/benchmarks.md.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// options are benchrun's flags.
+type options struct {
+	syncd     string
+	out       string
+	work      string
+	scale     float64
+	reps      int
+	bigSize   int64
+	sightings int
+	limit     time.Duration
+	sections  string
+	keep      bool
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "hash": // hidden: one hashing pass, timed by the parent
+			return hashMain(args[1:], stdout, stderr)
+		case "profile": // hidden: syncd's sync in-process under pprof
+			return profileMain(ctx, args[1:], stderr)
+		case "serve": // hidden: the servers alone, for profiling by hand
+			return serveMain(ctx, args[1:], stdout, stderr)
+		}
+	}
+	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o options
+	fs.StringVar(&o.syncd, "syncd", "", "syncd `binary` to measure (required)")
+	fs.StringVar(&o.out, "out", "bench/out", "results `dir` (results.md, results.json, raw logs)")
+	fs.StringVar(&o.work, "work", "", "scratch `dir` for the workload and stores (default: a new temp dir, removed at the end)")
+	fs.Float64Var(&o.scale, "scale", 1, "workload size factor (1: about 10 minutes on 2 cores)")
+	fs.IntVar(&o.reps, "reps", 3, "runs of each command")
+	big := fs.Int64("big-mb", 1024, "size of the large attachment and the large file, MiB")
+	fs.IntVar(&o.sightings, "sightings", 1_000_000, "sightings in the store-scale catalog")
+	fs.DurationVar(&o.limit, "limit", 5*time.Minute, "time limit of each timed command")
+	fs.StringVar(&o.sections, "sections", "imap,share,hash,big,scale", "comma-separated sections to run")
+	fs.BoolVar(&o.keep, "keep", false, "keep the scratch dir")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	o.bigSize = *big << 20
+	if o.syncd == "" || o.reps < 1 || o.scale <= 0 {
+		fmt.Fprintln(stderr, "benchrun: -syncd is required; -reps >= 1; -scale > 0")
+		return 2
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	b, err := newBench(o, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "benchrun:", err)
+		return 1
+	}
+	defer b.cleanup()
+	if err := b.runAll(ctx); err != nil {
+		fmt.Fprintln(stderr, "benchrun:", err)
+		return 1
+	}
+	if err := b.write(stdout, strings.Join(os.Args, " ")); err != nil {
+		fmt.Fprintln(stderr, "benchrun:", err)
+		return 1
+	}
+	return 0
+}
+
+func (b *bench) runAll(ctx context.Context) error {
+	want := map[string]bool{}
+	for _, s := range strings.Split(b.o.sections, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
+	if want["imap"] || want["share"] {
+		if err := b.generate(); err != nil {
+			return err
+		}
+	}
+	sections := []struct {
+		name string
+		fn   func(context.Context) error
+	}{{"imap", b.imap}, {"share", b.share}, {"hash", b.hashing}, {"big", b.big}, {"scale", b.scale}}
+	for _, s := range sections {
+		if !want[s.name] {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		start := time.Now()
+		b.log.Info("section started", "section", s.name)
+		if err := s.fn(ctx); err != nil {
+			// One failed section never stops the others; it is in the table.
+			b.log.Error("section failed", "section", s.name, "err", err)
+			b.fail(s.name, err)
+		}
+		b.log.Info("section finished", "section", s.name, "took", time.Since(start).Round(time.Second))
+	}
+	return nil
+}
+
+func abs(p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		return p
+	}
+	return a
+}

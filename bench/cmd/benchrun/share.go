@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/syncd/syncd/bench/internal/measure"
+	"github.com/syncd/syncd/bench/internal/results"
+	"github.com/syncd/syncd/bench/internal/servers"
+)
+
+const smbPasswordEnv = "SYNCD_BENCH_SMB_PASSWORD"
+
+// share times syncd against rclone copy (and rclone copy + jdupes) of the
+// department share, from local disk (also against cp -r) and from Samba
+// on loopback.
+func (b *bench) share(ctx context.Context) error {
+	src := b.wl.Share
+	b.shareFrom(ctx, "share (local disk)", "local", "type: folder\n        path: "+quote(src), src, nil, true)
+	smb, err := servers.StartSamba(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer smb.Stop()
+	yaml := fmt.Sprintf("type: share\n        remote: %s\n        password_env: %s", quote(smb.Remote()), smbPasswordEnv)
+	b.shareFrom(ctx, "share (Samba)", "smb", yaml, smb.CLIRemote(), []string{smbPasswordEnv + "=" + smb.Password}, false)
+	return nil
+}
+
+func quote(s string) string { return fmt.Sprintf("%q", s) }
+
+// shareFrom runs one share comparison; withCp adds cp -r (local only).
+func (b *bench) shareFrom(ctx context.Context, sec, name, sourceYAML, rcloneSrc string, env []string, withCp bool) {
+	dir := b.path("share-" + name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.fail(sec, err)
+		return
+	}
+	store := filepath.Join(dir, "store")
+	cfg := filepath.Join(dir, "syncd.yaml")
+	text := fmt.Sprintf("store:\n  path: %q\njobs:\n  - name: share\n    workspace: department\n    sources:\n      - name: %s\n        %s\n", store, name, sourceYAML)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		b.fail(sec, err)
+		return
+	}
+	copyDir := filepath.Join(dir, "copy")
+	rclone := measure.Cmd{Name: "rclone copy", Args: []string{"rclone", "copy", "--config", "/dev/null", rcloneSrc, copyDir}}
+	pipe := fmt.Sprintf("set -e; rclone copy --config /dev/null %q %q; jdupes -r -q -d -N %q >/dev/null; find %q -type f | wc -l",
+		rcloneSrc, copyDir, copyDir, copyDir)
+	syncArgs := []string{"sync", "--config", cfg, "--progress", "none", "--log-level", "warn"}
+	steps := []step{
+		{key: "syncd", setup: resetDir(store), cmd: b.syncdCmd("syncd sync", env, syncArgs...),
+			after: func(out string) { b.fact("%s: syncd summary: %s", sec, summaryLine(out)) }},
+		{key: "syncd-again", cmd: b.syncdCmd("syncd sync (again)", env, syncArgs...)},
+		{key: "rclone", setup: resetDir(copyDir), cmd: rclone},
+		{key: "rclone-again", cmd: rclone},
+		{key: "pipeline", setup: resetDir(copyDir), cmd: measure.Cmd{Name: "rclone copy+jdupes", Args: []string{"bash", "-c", pipe}},
+			after: func(out string) { b.fact("%s: rclone copy + jdupes left %s files", sec, strings.TrimSpace(out)) }},
+	}
+	if withCp {
+		steps = append(steps, step{key: "cp", setup: resetDir(copyDir), cmd: measure.Cmd{Name: "cp -r", Args: []string{"cp", "-r", b.wl.Share, copyDir}}})
+	}
+	s, errs := b.repeat(ctx, b.o.reps, steps)
+	b.add(row(sec, "sync", "rclone copy", s, errs, "syncd", "rclone", results.WallAtMost(1, "no slower than rclone copy")))
+	b.add(row(sec, "sync", "rclone copy + jdupes", s, errs, "syncd", "pipeline", results.WallAtMost(0.5, ">= 2x faster")))
+	if withCp {
+		b.add(row(sec, "sync", "cp -r", s, errs, "syncd", "cp", results.WallAtMost(1, "no slower than cp -r")))
+	}
+	b.add(row(sec, "re-sync, nothing changed", "rclone copy, second run", s, errs, "syncd-again", "rclone-again", results.Target{}))
+	b.add(row(sec, "re-sync, nothing changed", "syncd first sync", s, errs, "syncd-again", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
+	os.RemoveAll(copyDir)
+}
