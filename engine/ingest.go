@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/engine/history"
 	"github.com/syncd/syncd/engine/textsketch"
 	"github.com/syncd/syncd/workspace"
 )
@@ -153,9 +155,20 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 	in.wg.Add(1)
 	go func() {
 		defer func() { <-in.sem; in.wg.Done() }()
+		defer in.recoverItem(ctx, it)
 		in.fetch(ctx, it)
 	}()
 	return nil
+}
+
+// recoverItem turns a panic while fetching one item (in a connector's Open
+// or reader) into that item's problem: the goroutine is the engine's, so no
+// caller up the stack could recover it, and the daemon would die.
+func (in *ingest) recoverItem(ctx context.Context, it *connectors.Item) {
+	if v := recover(); v != nil {
+		in.log.Error("panic while fetching an item", "item", it.Name, "ref", string(it.Ref), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+		in.problem(ctx, it, fmt.Errorf("panic: %v", v))
+	}
 }
 
 // lookupHashes finds stored content by the item's remote hashes.
@@ -203,7 +216,16 @@ func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
 	}
 	done := make(chan sk, 1)
 	go func() {
-		c, err := textsketch.Sketch(it.Name, pr, it.Size)
+		var c history.Content
+		var err error
+		func() {
+			defer func() {
+				if v := recover(); v != nil { // a sketcher bug must not kill the process
+					err = fmt.Errorf("text sketch: panic: %v", v)
+				}
+			}()
+			c, err = textsketch.Sketch(it.Name, pr, it.Size)
+		}()
 		io.Copy(io.Discard, pr) // drain whatever the sketcher did not read
 		done <- sk{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch}, err}
 	}()

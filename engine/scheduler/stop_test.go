@@ -3,6 +3,7 @@ package scheduler_test
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -142,5 +143,47 @@ func TestTwoDaemonsDoNotRunOneJobTwice(t *testing.T) {
 	stop(t, s2)
 	if js := s2.Jobs(); js[0].Skipped[scheduler.OutcomeLocked] != 1 {
 		t.Errorf("daemon 2 status %+v", js[0])
+	}
+}
+
+// panicOpen panics when opening one chosen item.
+type panicOpen struct {
+	wrapped
+	ref string
+}
+
+func (p panicOpen) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, error) {
+	if string(it.Ref) == p.ref {
+		panic("connector bug on " + p.ref)
+	}
+	return p.wrapped.Open(ctx, it)
+}
+
+func TestPanicInAnItemFetchIsThatItemsProblem(t *testing.T) {
+	st := newStore(t)
+	src := seeded("drive", 6)
+	eng := st.engine("d1", func(connectors.Config) (connectors.Source, error) {
+		return panicOpen{wrapped{Source: src}, "Docs/file-03.txt"}, nil
+	})
+	ev := newEvents()
+	s := scheduler.New(scheduler.Options{Runner: eng, Catalog: st.cat, OnEvent: ev.on})
+	if err := s.Load(config(t, migJob)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Trigger("mig"); err != nil {
+		t.Fatal(err)
+	}
+	e := ev.wait(t, "the run", outcome("mig", scheduler.OutcomeRan))
+	stop(t, s)
+	if e.Result.Status != workspace.StatusProblems || e.Result.Counts["new"] != 5 || e.Result.Counts["problems"] != 1 {
+		t.Fatalf("run %s %v: want the other 5 stored and 1 problem", e.Result.Status, e.Result.Counts)
+	}
+	items, _ := st.cat.RunItems(context.Background(), e.RunID)
+	found := false
+	for _, it := range items {
+		found = found || (it.Action == "problem" && it.Ref == "Docs/file-03.txt" && strings.Contains(it.Detail, "panic"))
+	}
+	if !found {
+		t.Errorf("the panicking item is not recorded as a problem: %+v", items)
 	}
 }
