@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	rclonefs "github.com/rclone/rclone/fs"
 	"golang.org/x/term"
 
 	"github.com/syncd/syncd/connectors"
@@ -78,10 +79,14 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 			format = "text"
 		}
 	}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	// rclone logs through its own default handler; send its lines through
+	// ours so they share format, destination and level.
+	rclonefs.SetLogger(h.WithAttrs([]slog.Attr{slog.String("component", "rclone")}))
+	return slog.New(h)
 }
 
 func (c *common) logger(cfg *engine.Config, w io.Writer) *slog.Logger {
