@@ -2,9 +2,12 @@ package workspace
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/syncd/syncd/dedupe"
@@ -37,19 +40,140 @@ type Link struct {
 	Confidence float64 `json:"confidence"`
 }
 
+// HistoryDiff counts what ReplaceHistory changed.
+type HistoryDiff struct {
+	Documents int // documents in the new history
+	Unchanged int // stored exactly as they were: not touched
+	Written   int // new or changed documents (re)written
+	Removed   int // stored documents no longer in the history
+}
+
 // ReplaceHistory stores a full rebuild in one transaction, replacing the
 // previous one. Keys are deterministic, so unchanged documents keep theirs.
 func (c *Catalog) ReplaceHistory(ctx context.Context, docs []Document) error {
+	_, err := c.ReplaceHistoryDiff(ctx, docs)
+	return err
+}
+
+// ReplaceHistoryDiff stores a full rebuild in one transaction, writing
+// only the documents that differ from the stored history (compared by a
+// digest of every stored row), and reports the counts. The stored history
+// afterwards is exactly docs.
+func (c *Catalog) ReplaceHistoryDiff(ctx context.Context, docs []Document) (HistoryDiff, error) {
+	diff := HistoryDiff{Documents: len(docs)}
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("catalog: history: %w", err)
+		return diff, fmt.Errorf("catalog: history: %w", err)
 	}
 	defer tx.Rollback()
-	for _, t := range []string{"version_sightings", "version_parents", "versions", "documents"} {
-		if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
-			return fmt.Errorf("catalog: history: clear %s: %w", t, err)
+	stored, err := storedDigests(ctx, tx)
+	if err != nil {
+		return diff, err
+	}
+	var write []Document
+	keep := make(map[string]bool, len(docs))
+	for _, d := range docs {
+		if keep[d.Key] {
+			return diff, fmt.Errorf("catalog: history: document %s twice", d.Key)
+		}
+		keep[d.Key] = true
+		if old, ok := stored[d.Key]; ok && old == documentDigest(d) {
+			diff.Unchanged++
+			continue
+		}
+		write = append(write, d)
+	}
+	var drop []string
+	for k := range stored {
+		if !keep[k] {
+			drop = append(drop, k)
+			diff.Removed++
 		}
 	}
+	for _, d := range write {
+		if _, ok := stored[d.Key]; ok {
+			drop = append(drop, d.Key)
+		}
+	}
+	if err := deleteDocuments(ctx, tx, drop, len(drop) == len(stored)); err != nil {
+		return diff, err
+	}
+	if err := c.insertDocuments(ctx, tx, docs, write); err != nil {
+		return diff, err
+	}
+	diff.Written = len(write)
+	if err := tx.Commit(); err != nil {
+		return diff, fmt.Errorf("catalog: history: commit: %w", err)
+	}
+	return diff, nil
+}
+
+// deleteDocuments removes the rows of the given documents (all rows of the
+// history tables when all is set).
+func deleteDocuments(ctx context.Context, tx *sql.Tx, keys []string, all bool) error {
+	tables := []string{"version_sightings", "version_parents", "versions", "documents"}
+	if all {
+		for _, t := range tables {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM `+t); err != nil {
+				return fmt.Errorf("catalog: history: clear %s: %w", t, err)
+			}
+		}
+		return nil
+	}
+	for _, t := range tables {
+		col := "document_key"
+		if t == "documents" {
+			col = "key"
+		}
+		st, err := tx.PrepareContext(ctx, `DELETE FROM `+t+` WHERE `+col+` = ?`)
+		if err != nil {
+			return fmt.Errorf("catalog: history: %w", err)
+		}
+		for _, k := range keys {
+			if _, err := st.ExecContext(ctx, k); err != nil {
+				st.Close()
+				return fmt.Errorf("catalog: history: remove document %s from %s: %w", k, t, err)
+			}
+		}
+		st.Close()
+	}
+	return nil
+}
+
+// historyStmts are the prepared inserts of one ReplaceHistory.
+type historyStmts struct{ doc, ver, parent, sighting *sql.Stmt }
+
+func (s historyStmts) close() {
+	for _, st := range []*sql.Stmt{s.doc, s.ver, s.parent, s.sighting} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+func prepareHistory(ctx context.Context, tx *sql.Tx) (historyStmts, error) {
+	var s historyStmts
+	var err error
+	for _, p := range []struct {
+		st **sql.Stmt
+		q  string
+	}{
+		{&s.doc, `INSERT INTO documents (key, workspace, folder, name) VALUES (?, ?, ?, ?)`},
+		{&s.ver, `INSERT INTO versions (document_key, key, blob_id, seq, time, author) VALUES (?, ?, ?, ?, ?, ?)`},
+		{&s.parent, `INSERT INTO version_parents (document_key, version_key, parent_key, reason, confidence) VALUES (?, ?, ?, ?, ?)`},
+		{&s.sighting, `INSERT INTO version_sightings (sighting_id, document_key, version_key) VALUES (?, ?, ?)`},
+	} {
+		if *p.st, err = tx.PrepareContext(ctx, p.q); err != nil {
+			s.close()
+			return s, fmt.Errorf("catalog: history: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// insertDocuments makes sure every workspace of docs exists, then inserts
+// the documents of write.
+func (c *Catalog) insertDocuments(ctx context.Context, tx *sql.Tx, docs, write []Document) error {
 	ws := map[string]bool{}
 	for _, d := range docs {
 		if !ws[d.Workspace] {
@@ -58,34 +182,39 @@ func (c *Catalog) ReplaceHistory(ctx context.Context, docs []Document) error {
 				return fmt.Errorf("catalog: workspace %s: %w", d.Workspace, err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO documents (key, workspace, folder, name) VALUES (?, ?, ?, ?)`, d.Key, d.Workspace, d.Folder, d.Name); err != nil {
+	}
+	if len(write) == 0 {
+		return nil
+	}
+	st, err := prepareHistory(ctx, tx)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+	for _, d := range write {
+		if _, err := st.doc.ExecContext(ctx, d.Key, d.Workspace, d.Folder, d.Name); err != nil {
 			return fmt.Errorf("catalog: document %s: %w", d.Key, err)
 		}
 		for _, v := range d.Versions {
-			if err := insertVersion(ctx, tx, d.Key, v); err != nil {
+			if err := insertVersion(ctx, st, d.Key, v); err != nil {
 				return err
 			}
 		}
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("catalog: history: commit: %w", err)
-	}
 	return nil
 }
 
-func insertVersion(ctx context.Context, tx *sql.Tx, doc string, v Version) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO versions (document_key, key, blob_id, seq, time, author) VALUES (?, ?, ?, ?, ?, ?)`,
-		doc, v.Key, v.Blob.String(), v.Seq, formatTime(v.Time), v.Author); err != nil {
+func insertVersion(ctx context.Context, st historyStmts, doc string, v Version) error {
+	if _, err := st.ver.ExecContext(ctx, doc, v.Key, v.Blob.String(), v.Seq, formatTime(v.Time), v.Author); err != nil {
 		return fmt.Errorf("catalog: version %s/%s: %w", doc, v.Key, err)
 	}
 	for _, l := range v.Parents {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO version_parents (document_key, version_key, parent_key, reason, confidence) VALUES (?, ?, ?, ?, ?)`,
-			doc, v.Key, l.Parent, l.Reason, l.Confidence); err != nil {
+		if _, err := st.parent.ExecContext(ctx, doc, v.Key, l.Parent, l.Reason, l.Confidence); err != nil {
 			return fmt.Errorf("catalog: version %s/%s parent %s: %w", doc, v.Key, l.Parent, err)
 		}
 	}
 	for _, sid := range v.Sightings {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO version_sightings (sighting_id, document_key, version_key) VALUES (?, ?, ?)`, sid, doc, v.Key); err != nil {
+		if _, err := st.sighting.ExecContext(ctx, sid, doc, v.Key); err != nil {
 			return fmt.Errorf("catalog: sighting %d in %s/%s: %w", sid, doc, v.Key, err)
 		}
 	}
@@ -256,4 +385,89 @@ func (c *Catalog) Pins(ctx context.Context) ([]Pin, error) {
 		out = append(out, p)
 	}
 	return out, rows.Err()
+}
+
+// digest identifies the stored rows of one document: the sum of a hash of
+// each row, so that row order does not matter.
+type digest [2]uint64
+
+func (d *digest) add(parts ...string) {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	d[0] += binary.LittleEndian.Uint64(sum[0:8])
+	d[1] += binary.LittleEndian.Uint64(sum[8:16])
+}
+
+func confText(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
+
+// documentDigest is the digest of the rows ReplaceHistory would store for d.
+func documentDigest(d Document) digest {
+	var dg digest
+	dg.add("d", d.Workspace, d.Folder, d.Name)
+	for _, v := range d.Versions {
+		dg.add("v", v.Key, v.Blob.String(), strconv.Itoa(v.Seq), formatTime(v.Time), v.Author)
+		for _, l := range v.Parents {
+			dg.add("p", v.Key, l.Parent, l.Reason, confText(l.Confidence))
+		}
+		for _, sid := range v.Sightings {
+			dg.add("s", v.Key, strconv.FormatInt(sid, 10))
+		}
+	}
+	return dg
+}
+
+// storedDigests reads the digest of every stored document (documents
+// present only through orphaned rows included).
+func storedDigests(ctx context.Context, tx *sql.Tx) (map[string]digest, error) {
+	out := map[string]digest{}
+	queries := []struct {
+		q    string
+		kind string
+		cols int
+	}{
+		{`SELECT key, workspace, folder, name FROM documents`, "d", 4},
+		{`SELECT document_key, key, blob_id, CAST(seq AS TEXT), time, author FROM versions`, "v", 6},
+		{`SELECT document_key, version_key, parent_key, reason, confidence FROM version_parents`, "p", 5},
+		{`SELECT document_key, version_key, CAST(sighting_id AS TEXT) FROM version_sightings`, "s", 3},
+	}
+	for _, q := range queries {
+		if err := digestRows(ctx, tx, q.q, q.kind, q.cols, out); err != nil {
+			return nil, fmt.Errorf("catalog: history: read stored %s rows: %w", q.kind, err)
+		}
+	}
+	return out, nil
+}
+
+func digestRows(ctx context.Context, tx *sql.Tx, query, kind string, cols int, out map[string]digest) error {
+	rows, err := tx.QueryContext(ctx, query)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	vals := make([]string, cols)
+	var conf float64
+	ptrs := make([]any, cols)
+	for i := range vals {
+		ptrs[i] = &vals[i]
+	}
+	if kind == "p" {
+		ptrs[4] = &conf
+	}
+	for rows.Next() {
+		if err := rows.Scan(ptrs...); err != nil {
+			return err
+		}
+		if kind == "p" {
+			vals[4] = confText(conf)
+		}
+		d := out[vals[0]]
+		d.add(append([]string{kind}, vals[1:]...)...)
+		out[vals[0]] = d
+	}
+	return rows.Err()
 }

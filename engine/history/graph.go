@@ -41,7 +41,29 @@ type graph struct {
 	contents map[string]Content
 }
 
-func newGraph(in Input) *graph {
+// nameFamily is the memoised result of NameKey.
+type nameFamily struct {
+	key string
+	gen bool
+}
+
+// nameMemo memoises NameKey within a rebuild, and across rebuilds when
+// old holds the previous rebuild's names.
+type nameMemo struct{ old, next map[string]nameFamily }
+
+func (m *nameMemo) lookup(name string) nameFamily {
+	if f, ok := m.next[name]; ok {
+		return f
+	}
+	f, ok := m.old[name]
+	if !ok {
+		f.key, f.gen = NameKey(name)
+	}
+	m.next[name] = f
+	return f
+}
+
+func newGraph(in Input, memo *nameMemo) *graph {
 	g := &graph{byKey: map[string]*node{}, contents: in.Contents}
 	ss := make([]*Sighting, 0, len(in.Sightings))
 	seen := map[int64]bool{}
@@ -54,11 +76,9 @@ func newGraph(in Input) *graph {
 		ss = append(ss, s)
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
-	type nk struct {
-		key string
-		gen bool
+	if memo == nil {
+		memo = &nameMemo{next: map[string]nameFamily{}}
 	}
-	memo := map[string]nk{}
 	for _, s := range ss {
 		k := s.Workspace + "\x00" + s.Blob
 		n := g.byKey[k]
@@ -69,11 +89,7 @@ func newGraph(in Input) *graph {
 			g.nodes = append(g.nodes, n)
 		}
 		n.sightings = append(n.sightings, s)
-		m, ok := memo[s.Name]
-		if !ok {
-			m.key, m.gen = NameKey(s.Name)
-			memo[s.Name] = m
-		}
+		m := memo.lookup(s.Name)
 		key, gen := m.key, m.gen
 		n.anyKeys[key] = true
 		if !gen {

@@ -13,8 +13,10 @@ import (
 // Input.Sightings does not matter, and document and version keys depend
 // only on content and sighting ids, so they stay stable as sightings are
 // added.
-func Rebuild(in Input) Result {
-	g := newGraph(in)
+func Rebuild(in Input) Result { return rebuild(in, nil) }
+
+func rebuild(in Input, c *Cache) Result {
+	g := newGraph(in, c.nameMemo())
 	g.sharePointEdges()
 	g.threadEdges()
 	g.nameEdges()
@@ -23,8 +25,9 @@ func Rebuild(in Input) Result {
 	byGroup := g.edgesByGroup(groups)
 	var res Result
 	for i, nodes := range groups {
-		res.Documents = append(res.Documents, buildDocument(nodes, byGroup[i], in.Pins))
+		res.Documents = append(res.Documents, c.document(nodes, byGroup[i], in.Pins))
 	}
+	c.endGeneration()
 	sort.Slice(res.Documents, func(i, j int) bool {
 		a, b := res.Documents[i], res.Documents[j]
 		if a.Workspace != b.Workspace {
