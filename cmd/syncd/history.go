@@ -43,14 +43,7 @@ func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(rest) == 0 {
 		return usagef("%s", historyUsage)
 	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	if !exists(catalogPath(cfg.Store.Path)) {
-		return usagef("no store at %s: run 'syncd sync' first", cfg.Store.Path)
-	}
-	st, err := openStore(ctx, cfg.Store.Path)
+	_, st, err := c.openExisting(ctx)
 	if err != nil {
 		return err
 	}

@@ -62,7 +62,8 @@ type srcStats struct {
 	start                               time.Time
 	scanned, known, fresh, dup, skipped atomic.Int64
 	problems, bytes                     atomic.Int64
-	done                                atomic.Bool
+	done, failed                        atomic.Bool
+	end                                 atomic.Int64 // unix nanos when finished
 }
 
 func (s *srcStats) add(a engine.Action, n int64) {
@@ -85,15 +86,32 @@ func (s *srcStats) add(a engine.Action, n int64) {
 
 // rate is bytes per second since the source started.
 func (s *srcStats) rate() float64 {
-	el := time.Since(s.start).Seconds()
+	end := time.Now()
+	if n := s.end.Load(); n != 0 {
+		end = time.Unix(0, n)
+	}
+	el := end.Sub(s.start).Seconds()
 	if el <= 0 {
 		return 0
 	}
 	return float64(s.bytes.Load()) / el
 }
 
+func (s *srcStats) finish(err error) {
+	s.end.Store(time.Now().UnixNano())
+	s.failed.Store(err != nil)
+	s.done.Store(true)
+}
+
 func (s *srcStats) line() string {
-	return fmt.Sprintf("%d items  %d new  %d dup  %d known  %d skipped  %d problems  %s  %s/s",
+	state := ""
+	switch {
+	case s.failed.Load():
+		state = "failed: "
+	case s.done.Load():
+		state = "done: "
+	}
+	return state + fmt.Sprintf("%d items  %d new  %d dup  %d known  %d skipped  %d problems  %s  %s/s",
 		s.scanned.Load(), s.fresh.Load(), s.dup.Load(), s.known.Load(), s.skipped.Load(), s.problems.Load(),
 		humanBytes(s.bytes.Load()), humanBytes(int64(s.rate())))
 }
@@ -169,7 +187,7 @@ func (b *barProgress) SetLogger(*slog.Logger) {}
 // SourceStarted implements engine.Observer.
 func (b *barProgress) SourceStarted(job, source string) {
 	s := b.get(job, source)
-	bar := b.p.New(0, mpb.SpinnerStyle(),
+	bar := b.p.New(0, mpb.SpinnerStyle(), mpb.BarWidth(1),
 		mpb.PrependDecorators(decor.Name(job+"/"+source, decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return " " + s.line() })),
 	)
@@ -192,21 +210,11 @@ func (b *barProgress) Item(job, source string, a engine.Action, n int64) {
 	}
 }
 
-// SourceFinished implements engine.Observer.
+// SourceFinished implements engine.Observer. The line stays live until
+// Stop, so log lines written meanwhile are still flushed above it.
 func (b *barProgress) SourceFinished(job, source string, _ map[string]int64, err error) {
 	s := b.get(job, source)
-	s.done.Store(true)
-	b.mu.Lock()
-	bar := b.bars[s]
-	b.mu.Unlock()
-	if bar == nil {
-		return
-	}
-	if err != nil {
-		bar.Abort(false)
-		return
-	}
-	bar.SetTotal(-1, true)
+	s.finish(err)
 }
 
 // Stop implements progress.
@@ -214,9 +222,7 @@ func (b *barProgress) Stop() {
 	b.once.Do(func() {
 		b.mu.Lock()
 		for _, bar := range b.bars {
-			if !bar.Completed() {
-				bar.Abort(false)
-			}
+			bar.SetTotal(-1, true)
 		}
 		b.mu.Unlock()
 		b.p.Wait()
@@ -284,9 +290,9 @@ func (l *logProgress) Item(job, source string, a engine.Action, n int64) {
 }
 
 // SourceFinished implements engine.Observer.
-func (l *logProgress) SourceFinished(job, source string, _ map[string]int64, _ error) {
+func (l *logProgress) SourceFinished(job, source string, _ map[string]int64, err error) {
 	s := l.get(job, source)
-	s.done.Store(true)
+	s.finish(err)
 	l.report("source finished", s)
 }
 

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -89,29 +88,6 @@ func (e *repEnv) addShareFiles(t *testing.T) {
 	}
 }
 
-// digest hashes every file under dir, SQLite's side files included: a plan
-// must not create, change or remove any of them.
-func digest(t *testing.T, dir string) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(dir, p)
-		out[rel] = fmt.Sprintf("%x", sha256.Sum256(b))
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
-}
-
 func decodePlan(t *testing.T, b []byte) *report.Report {
 	t.Helper()
 	var r report.Report
@@ -146,13 +122,13 @@ func TestPlanChangesNothingThenSyncMatches(t *testing.T) {
 		t.Fatalf("first sync: exit %d\n%s", code, stderr)
 	}
 	e.addShareFiles(t)
-	before := digest(t, e.store)
+	before := storeDigest(t, e.store)
 	outDir := filepath.Join(t.TempDir(), "plan")
 	stdout, stderr, code := e.syncd(t, "plan", "--config", e.cfg, "--log-level", "error", "--out", outDir, "--format", "json")
 	if code != exitOK {
 		t.Fatalf("plan: exit %d\n%s", code, stderr)
 	}
-	if after := digest(t, e.store); !sameDigest(before, after) {
+	if after := storeDigest(t, e.store); !sameDigest(before, after) {
 		t.Fatalf("plan changed the store:\nbefore %v\nafter  %v", before, after)
 	}
 	if !strings.Contains(stderr, "scanned") {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/engine/report"
 	"github.com/syncd/syncd/workspace"
 )
 
@@ -150,15 +150,20 @@ func exists(p string) bool {
 	return err == nil
 }
 
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
+func humanBytes(n int64) string { return report.HumanBytes(n) }
+
+// openExisting loads the config and opens its store, which must exist.
+func (c *common) openExisting(ctx context.Context) (*engine.Config, *store, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, nil, err
 	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
+	if !exists(catalogPath(cfg.Store.Path)) {
+		return nil, nil, usagef("no store at %s: run 'syncd sync' first", cfg.Store.Path)
 	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+	st, err := openStore(ctx, cfg.Store.Path)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, st, nil
 }

@@ -30,14 +30,7 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	if !exists(catalogPath(cfg.Store.Path)) {
-		return usagef("no store at %s", cfg.Store.Path)
-	}
-	st, err := openStore(ctx, cfg.Store.Path)
+	_, st, err := c.openExisting(ctx)
 	if err != nil {
 		return err
 	}
