@@ -193,10 +193,12 @@ func TestProcessSIGTERMMidRunThenSyncResumes(t *testing.T) {
 		v, _ := metric(scrape(t, base, ""), "syncd_items_total", "job", "mig", "action", "scanned")
 		return v >= 10
 	})
+	sent := time.Now()
 	p.signal(t, syscall.SIGTERM)
 	if code := p.exitCode(t, 30*time.Second); code != 0 {
 		t.Fatalf("exit %d after SIGTERM mid-run; stderr:\n%s", code, p.stderr)
 	}
+	t.Logf("SIGTERM mid-run to exit: %v", time.Since(sent))
 	p.logLine(t, "stopped")
 
 	// The one-off sync resumes where the daemon stopped.
