@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/scheduler"
 	"github.com/syncd/syncd/workspace"
@@ -187,6 +189,37 @@ func TestExampleDaemonConfigLoads(t *testing.T) {
 	for _, j := range jobs {
 		if j.NextRun == nil {
 			t.Errorf("job %s has no next run", j.Name)
+		}
+	}
+}
+
+func TestMetricsForSkippedAndPanickedFirings(t *testing.T) {
+	m := newMetrics()
+	m.jobStarted("j", scheduler.TriggerSchedule)
+	m.event(scheduler.Event{Job: "j", Outcome: scheduler.OutcomeLocked})
+	m.event(scheduler.Event{Job: "j", Outcome: scheduler.OutcomeWindow})
+	m.jobStarted("j", scheduler.TriggerSchedule)
+	m.event(scheduler.Event{Job: "j", Outcome: scheduler.OutcomePanic})
+	fams, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]*dto.MetricFamily{}
+	for _, f := range fams {
+		byName[f.GetName()] = f
+	}
+	for _, c := range []struct {
+		name   string
+		labels []string
+		want   float64
+	}{
+		{"syncd_job_firings_skipped_total", []string{"job", "j", "reason", "locked"}, 1},
+		{"syncd_job_firings_skipped_total", []string{"job", "j", "reason", "window"}, 1},
+		{"syncd_runs_total", []string{"job", "j", "status", "failed"}, 1},
+		{"syncd_job_running", []string{"job", "j"}, 0},
+	} {
+		if got, ok := metric(byName, c.name, c.labels...); !ok || got != c.want {
+			t.Errorf("%s%v = %v (present %v), want %v", c.name, c.labels, got, ok, c.want)
 		}
 	}
 }

@@ -137,6 +137,9 @@ func (m *metrics) jobStarted(job, _ string) { m.running.WithLabelValues(job).Set
 func (m *metrics) event(ev scheduler.Event) {
 	switch ev.Outcome {
 	case scheduler.OutcomeRan, scheduler.OutcomePanic, scheduler.OutcomeFailed:
+	case scheduler.OutcomeLocked: // it got as far as trying the lock
+		m.running.WithLabelValues(ev.Job).Set(0)
+		fallthrough
 	default:
 		m.firingsSkip.WithLabelValues(ev.Job, strings.TrimPrefix(ev.Outcome, "skipped-")).Inc()
 		return
