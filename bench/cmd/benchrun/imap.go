@@ -66,8 +66,11 @@ func (b *bench) imap(ctx context.Context) error {
 		return err
 	}
 	extracted := filepath.Join(dir, "extracted")
-	pipeline := fmt.Sprintf("set -e; mbsync -q -c %q -a; mkdir -p %q; ripmime -i %q -d %q --no-nameless --unique-names --prefix >/dev/null; jdupes -r -q -d -N %q >/dev/null; find %q -type f | wc -l",
-		mbconf, extracted, maildir, extracted, extracted, extracted)
+	// ripmime reads the files of one directory: run it on every cur/ and
+	// new/ folder of the Maildirs, into one folder with unique names.
+	pipeline := fmt.Sprintf("set -e; mbsync -q -c %[1]q -a; mkdir -p %[3]q; "+
+		"find %[2]q -type d \\( -name cur -o -name new \\) -print0 | xargs -0 -I{} ripmime -i {} -d %[3]q --no-nameless --unique-names --prefix >/dev/null; "+
+		"jdupes -r -q -d -N %[3]q >/dev/null; find %[3]q -type f | wc -l", mbconf, maildir, extracted)
 	env := []string{imapPasswordEnv + "=" + imaptest.Password}
 	mbsync := measure.Cmd{Name: "mbsync", Args: []string{"mbsync", "-q", "-c", mbconf, "-a"}}
 	steps := []step{

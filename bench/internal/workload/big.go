@@ -65,7 +65,7 @@ func writeBigMessage(w io.Writer, account, name string, size int64) error {
 	h.SetDate(epoch)
 	h.SetMessageID("big." + account + "@" + Domain)
 	h.Set("MIME-Version", "1.0")
-	h.SetContentType("multipart/mixed", nil)
+	h.SetContentType("multipart/mixed", map[string]string{"boundary": boundary(name, "mixed")})
 	mw, err := message.CreateWriter(w, h.Header)
 	if err != nil {
 		return err

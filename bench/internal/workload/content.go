@@ -73,16 +73,15 @@ func (d Doc) paragraphs() int {
 // paragraph returns paragraph i as it reads at version v: each version
 // rewrites roughly one paragraph in six.
 func (d Doc) paragraph(i, v int) string {
-	last := 1
+	last, n := 1, d.paragraphs()
 	for k := 2; k <= v; k++ {
-		if d.rng(uint64(i), uint64(k), 7).IntN(6) == 0 {
-			last = k
+		if k%n == i || d.rng(uint64(i), uint64(k), 7).IntN(6) == 0 {
+			last = k // every version changes at least paragraph k mod n
 		}
 	}
 	r := d.rng(uint64(i), uint64(last))
-	n := 30 + r.IntN(60)
 	var b strings.Builder
-	for w := range n {
+	for w := range 30 + r.IntN(60) {
 		if w > 0 {
 			b.WriteByte(' ')
 		}

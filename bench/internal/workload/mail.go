@@ -132,7 +132,7 @@ func writeMessage(w io.Writer, m *msg) error {
 		h.SetMsgIDList("References", m.refs)
 	}
 	h.Set("MIME-Version", "1.0")
-	h.SetContentType("multipart/mixed", nil)
+	h.SetContentType("multipart/mixed", map[string]string{"boundary": boundary(m.id, "mixed")})
 	mw, err := message.CreateWriter(w, h.Header)
 	if err != nil {
 		return err
@@ -150,7 +150,7 @@ func writeMessage(w io.Writer, m *msg) error {
 
 func writeBody(mw *message.Writer, m *msg) error {
 	var rh message.Header
-	rh.SetContentType("multipart/related", map[string]string{"type": "text/html"})
+	rh.SetContentType("multipart/related", map[string]string{"type": "text/html", "boundary": boundary(m.id, "related")})
 	rel, err := mw.CreatePart(rh)
 	if err != nil {
 		return err
@@ -199,4 +199,10 @@ func writeAttachment(mw *message.Writer, mediaType, name string, body func(io.Wr
 		return err
 	}
 	return aw.Close()
+}
+
+// boundary is a fixed multipart boundary per message (go-message would
+// pick a random one), so that generations are byte-identical.
+func boundary(id, part string) string {
+	return fmt.Sprintf("=_%016x_%s", seedOf(id+part), part)
 }

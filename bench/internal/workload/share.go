@@ -1,7 +1,9 @@
 package workload
 
 import (
+	"crypto/sha256"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -33,14 +35,14 @@ type shareGen struct {
 	dir   string
 	r     *rand.Rand
 	stats ShareStats
-	seen  map[string]bool // doc/version already counted as distinct
+	seen  map[[32]byte]bool // contents already counted as distinct
 }
 
 // writeShare files ShareDocs documents of the pool (which overlaps the
 // mail's) with all their versions, plus FINAL copies, "Copy of" copies in
 // other folders, "(1)" duplicates, and the large files.
 func writeShare(dir string, s Spec, pool []Doc) (ShareStats, error) {
-	g := &shareGen{dir: dir, r: rand.New(rand.NewPCG(s.Seed, 3)), seen: map[string]bool{}}
+	g := &shareGen{dir: dir, r: rand.New(rand.NewPCG(s.Seed, 3)), seen: map[[32]byte]bool{}}
 	for i := range s.ShareDocs {
 		doc := pool[(i*7)%s.Docs]
 		if i >= s.Docs {
@@ -104,7 +106,8 @@ func (g *shareGen) write(folder, name string, doc Doc, v int) error {
 	if err != nil {
 		return err
 	}
-	if err := doc.WriteTo(f, v); err != nil {
+	h := sha256.New()
+	if err := doc.WriteTo(io.MultiWriter(f, h), v); err != nil {
 		f.Close()
 		return fmt.Errorf("workload: %s: %w", p, err)
 	}
@@ -121,7 +124,8 @@ func (g *shareGen) write(folder, name string, doc Doc, v int) error {
 	}
 	g.stats.Files++
 	g.stats.Bytes += fi.Size()
-	key := fmt.Sprintf("%d/%d/%s/%d", doc.ID, doc.seed, doc.Ext, v)
+	var key [32]byte
+	h.Sum(key[:0])
 	if !g.seen[key] {
 		g.seen[key] = true
 		g.stats.Distinct++
