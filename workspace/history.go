@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/syncd/syncd/dedupe"
@@ -338,10 +339,38 @@ func (c *Catalog) Contents(ctx context.Context) (map[dedupe.ID]Content, error) {
 			return nil, err
 		}
 		ct.Blob, _ = dedupe.ParseID(blob)
-		_ = json.Unmarshal([]byte(sk), &ct.Sketch)
+		ct.Sketch = parseSketch(sk)
 		out[ct.Blob] = ct
 	}
 	return out, rows.Err()
+}
+
+// parseSketch decodes a stored sketch, a JSON array of unsigned integers,
+// without encoding/json's reflection (loading every sketch is most of the
+// time of loading a large catalog); anything else goes to encoding/json.
+func parseSketch(s string) []uint64 {
+	if len(s) < 2 || s[0] != '[' || s[len(s)-1] != ']' {
+		return slowSketch(s)
+	}
+	out := make([]uint64, 0, strings.Count(s, ",")+1)
+	for _, f := range strings.Split(s[1:len(s)-1], ",") {
+		f = strings.TrimSpace(f)
+		if f == "" && len(out) == 0 && strings.TrimSpace(s[1:len(s)-1]) == "" {
+			return out
+		}
+		x, err := strconv.ParseUint(f, 10, 64)
+		if err != nil {
+			return slowSketch(s)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+func slowSketch(s string) []uint64 {
+	var out []uint64
+	_ = json.Unmarshal([]byte(s), &out)
+	return out
 }
 
 // Pin is a person's correction of history.

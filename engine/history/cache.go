@@ -86,22 +86,16 @@ func (c *Cache) endGeneration() {
 	c.names, c.nextNames = c.nextNames, nil
 }
 
-// digester feeds values into a sha256 with unambiguous framing.
-type digester struct {
-	h   interface{ Write([]byte) (int, error) }
-	buf []byte
-}
+// digester frames values unambiguously into a buffer that is hashed at
+// the end (one hash call per document).
+type digester struct{ buf []byte }
 
 func (d *digester) str(s string) {
-	d.buf = binary.AppendUvarint(d.buf[:0], uint64(len(s)))
-	d.h.Write(d.buf)
-	d.h.Write([]byte(s))
+	d.buf = binary.AppendUvarint(d.buf, uint64(len(s)))
+	d.buf = append(d.buf, s...)
 }
 
-func (d *digester) u64(x uint64) {
-	d.buf = binary.LittleEndian.AppendUint64(d.buf[:0], x)
-	d.h.Write(d.buf)
-}
+func (d *digester) u64(x uint64) { d.buf = binary.LittleEndian.AppendUint64(d.buf, x) }
 
 func (d *digester) time(t time.Time) {
 	d.str(t.Format(time.RFC3339Nano))
@@ -110,8 +104,7 @@ func (d *digester) time(t time.Time) {
 
 // groupDigest covers every input buildDocument reads.
 func groupDigest(nodes []*node, edges []edge, pins []Pin) [32]byte {
-	h := sha256.New()
-	d := &digester{h: h}
+	d := &digester{buf: make([]byte, 0, 4096)}
 	inGroup := map[string]bool{}
 	for _, n := range nodes {
 		inGroup[n.blob] = true
@@ -152,7 +145,5 @@ func groupDigest(nodes []*node, edges []edge, pins []Pin) [32]byte {
 			d.str(b)
 		}
 	}
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
+	return sha256.Sum256(d.buf)
 }

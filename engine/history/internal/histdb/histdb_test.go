@@ -1,0 +1,239 @@
+package histdb_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/engine/history"
+	"github.com/syncd/syncd/engine/history/internal/synth"
+	"github.com/syncd/syncd/workspace"
+)
+
+func openCatalog(t testing.TB, name string) *workspace.Catalog {
+	t.Helper()
+	cat, err := workspace.Open(context.Background(), filepath.Join(t.TempDir(), name), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cat.Close() })
+	return cat
+}
+
+// store commits sightings (and their blobs and contents) in batches.
+func store(t testing.TB, cat *workspace.Catalog, in history.Input, ss []history.Sighting) {
+	t.Helper()
+	ctx := context.Background()
+	seen := map[string]bool{}
+	const per = 5000
+	for lo := 0; lo < len(ss); lo += per {
+		b := &workspace.Batch{}
+		for _, s := range ss[lo:min(lo+per, len(ss))] {
+			id, err := dedupe.ParseID(s.Blob)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !seen[s.Blob] {
+				seen[s.Blob] = true
+				b.Blobs = append(b.Blobs, workspace.Blob{Sums: dedupe.Sums{ID: id, Size: s.Size}})
+				if c := in.Contents[s.Blob]; len(c.Sketch) > 0 {
+					b.Contents = append(b.Contents, workspace.Content{Blob: id, Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch})
+				}
+			}
+			b.Sightings = append(b.Sightings, workspace.Sighting{Source: s.Source, Kind: s.Kind,
+				Ref: strconv.FormatInt(s.ID, 10), Fingerprint: "f", Blob: id, Name: s.Name, Path: s.Path, Size: s.Size,
+				Time: s.Time, Author: s.Author, Workspace: s.Workspace, Lineage: s.Lineage})
+		}
+		if _, err := cat.Commit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// scratch is what a from-scratch rebuild of the catalog's sightings gives.
+func scratch(t testing.TB, cat *workspace.Catalog) []workspace.Document {
+	t.Helper()
+	in, _, err := engine.HistoryInput(context.Background(), cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, err := engine.HistoryDocuments(history.Rebuild(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
+func stored(t testing.TB, cat *workspace.Catalog) []workspace.Document {
+	t.Helper()
+	docs, err := cat.Documents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return docs
+}
+
+// normal sorts documents by key and gives empty slices one form, as the
+// catalog returns them.
+func normal(docs []workspace.Document) map[string]workspace.Document {
+	out := map[string]workspace.Document{}
+	for _, d := range docs {
+		for i := range d.Versions {
+			v := &d.Versions[i]
+			v.Time = v.Time.UTC()
+			if len(v.Parents) == 0 {
+				v.Parents = nil
+			}
+		}
+		out[d.Key] = d
+	}
+	return out
+}
+
+// TestIncrementalStore: syncing in steps and rebuilding after each stores
+// exactly what one rebuild from scratch over all sightings stores, and an
+// unchanged catalog writes nothing.
+func TestIncrementalStore(t *testing.T) {
+	ctx := context.Background()
+	in, _ := synth.Generate(synth.Config{Seed: 11, Docs: 150, MaxVersions: 30})
+	cat := openCatalog(t, "steps.db")
+	e := &engine.Engine{Catalog: cat}
+	cuts := []int{len(in.Sightings) / 3, len(in.Sightings) * 2 / 3, len(in.Sightings)}
+	lo := 0
+	for _, cut := range cuts {
+		store(t, cat, in, in.Sightings[lo:cut])
+		lo = cut
+		if err := e.Rebuild(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after %d sightings: stored history differs from a rebuild from scratch", cut)
+		}
+	}
+	once := openCatalog(t, "once.db")
+	store(t, once, in, in.Sightings)
+	if err := (&engine.Engine{Catalog: once}).Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := normal(stored(t, cat)), normal(stored(t, once)); !reflect.DeepEqual(got, want) {
+		t.Fatal("history synced in steps differs from history synced at once")
+	}
+	diff, err := cat.ReplaceHistoryDiff(ctx, scratch(t, cat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff.Written != 0 || diff.Removed != 0 || diff.Unchanged != diff.Documents || diff.Documents == 0 {
+		t.Errorf("unchanged history rewrote documents: %+v", diff)
+	}
+}
+
+// TestReplaceHistoryDiff: changed, new and dropped documents are written
+// and removed, the rest left alone, and sightings may move between
+// documents.
+func TestReplaceHistoryDiff(t *testing.T) {
+	ctx := context.Background()
+	in, _ := synth.Generate(synth.Config{Seed: 5, Docs: 40, MaxVersions: 10})
+	cat := openCatalog(t, "diff.db")
+	store(t, cat, in, in.Sightings)
+	docs := scratch(t, cat)
+	if _, err := cat.ReplaceHistoryDiff(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	next := append([]workspace.Document(nil), docs[2:]...) // two documents dropped
+	changed := next[0]
+	changed.Name += " (renamed)"
+	changed.Versions = append([]workspace.Version(nil), changed.Versions...)
+	last := &changed.Versions[len(changed.Versions)-1]
+	moved := next[1].Versions[0].Sightings[0] // a sighting moves from next[1] to changed
+	last.Sightings = append(append([]int64(nil), last.Sightings...), moved)
+	next[0] = changed
+	donor := next[1]
+	donor.Versions = append([]workspace.Version(nil), donor.Versions...)
+	donor.Versions[0].Sightings = donor.Versions[0].Sightings[1:]
+	next[1] = donor
+	diff, err := cat.ReplaceHistoryDiff(ctx, next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := workspace.HistoryDiff{Documents: len(next), Unchanged: len(next) - 2, Written: 2, Removed: 2}
+	if diff != want {
+		t.Errorf("diff %+v, want %+v", diff, want)
+	}
+	if got := normal(stored(t, cat)); !reflect.DeepEqual(got, normal(next)) {
+		t.Error("stored history is not what was written")
+	}
+}
+
+// TestScaleStore measures load, rebuild and store on a large catalog
+// (HISTDB_SIGHTINGS, default 20000), then after a sync adding 1% more.
+func TestScaleStore(t *testing.T) {
+	n := 20000
+	if s := os.Getenv("HISTDB_SIGHTINGS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	in, _ := synth.Generate(synth.Config{Seed: 2, Docs: max(20, n/17)})
+	first := len(in.Sightings) * 99 / 100
+	cat := openCatalog(t, "scale.db")
+	start := time.Now()
+	store(t, cat, in, in.Sightings[:first])
+	t.Logf("stored %d sightings in %v", first, time.Since(start).Round(time.Millisecond))
+	e := &engine.Engine{Catalog: cat, Log: slog.New(slog.NewTextHandler(tlog{t}, nil))}
+	for i, cut := range []int{first, first, len(in.Sightings)} {
+		if i == 2 {
+			store(t, cat, in, in.Sightings[first:])
+		}
+		start, cpu := time.Now(), cpuTime()
+		if err := e.Rebuild(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("rebuild %d over %d sightings: %v (CPU %v)", i+1, cut, time.Since(start).Round(time.Millisecond),
+			(cpuTime() - cpu).Round(time.Millisecond))
+	}
+	if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
+		t.Fatal("stored history differs from a rebuild from scratch")
+	}
+}
+
+var _ = connectors.Lineage{}
+
+// tlog writes log lines to the test log.
+type tlog struct{ t testing.TB }
+
+func (w tlog) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// TestContentsRoundTrip: sketches come back from the catalog exactly.
+func TestContentsRoundTrip(t *testing.T) {
+	in, _ := synth.Generate(synth.Config{Seed: 9, Docs: 30, MaxVersions: 5})
+	cat := openCatalog(t, "contents.db")
+	store(t, cat, in, in.Sightings)
+	got, err := cat.Contents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for blob, c := range in.Contents {
+		if len(c.Sketch) == 0 {
+			continue
+		}
+		n++
+		id, _ := dedupe.ParseID(blob)
+		if g := got[id]; !reflect.DeepEqual(g.Sketch, c.Sketch) || g.Tokens != c.Tokens || g.Kind != c.Kind {
+			t.Fatalf("blob %s: sketch of %d values came back as %d values", blob, len(c.Sketch), len(g.Sketch))
+		}
+	}
+	if n == 0 || len(got) != n {
+		t.Errorf("%d contents stored, %d read", n, len(got))
+	}
+}
