@@ -39,29 +39,115 @@ func HistoryInput(ctx context.Context, cat *workspace.Catalog) (history.Input, m
 	for id, c := range contents {
 		in.Contents[id.String()] = history.Content{Blob: id.String(), Sketch: c.Sketch, Tokens: c.Tokens, Kind: c.Kind}
 	}
-	pins, err := cat.Pins(ctx)
+	in.Pins, err = loadPins(ctx, cat)
 	if err != nil {
 		return in, nil, err
-	}
-	for _, p := range pins {
-		var a PinArgs
-		if err := json.Unmarshal(p.Args, &a); err != nil {
-			return in, nil, fmt.Errorf("pin %d: %w", p.ID, err)
-		}
-		in.Pins = append(in.Pins, history.Pin{ID: p.ID, Kind: p.Kind, Blob: a.Blob, Blobs: a.Blobs, Author: p.Actor, Note: a.Note})
 	}
 	return in, all, nil
 }
 
-// historyCaches holds one history.Cache per catalog path, so that a
-// long-running process (syncd run) recomputes only the documents a sync
-// touched. A cache is a pure memo of rebuild inputs to documents: using it
-// never changes a result.
-var historyCaches sync.Map // catalog path -> *history.Cache
+func loadPins(ctx context.Context, cat *workspace.Catalog) ([]history.Pin, error) {
+	pins, err := cat.Pins(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []history.Pin
+	for _, p := range pins {
+		var a PinArgs
+		if err := json.Unmarshal(p.Args, &a); err != nil {
+			return nil, fmt.Errorf("pin %d: %w", p.ID, err)
+		}
+		out = append(out, history.Pin{ID: p.ID, Kind: p.Kind, Blob: a.Blob, Blobs: a.Blobs, Author: p.Actor, Note: a.Note})
+	}
+	return out, nil
+}
 
-func historyCache(cat *workspace.Catalog) *history.Cache {
-	c, _ := historyCaches.LoadOrStore(cat.Path(), history.NewCache())
-	return c.(*history.Cache)
+// historyStates holds, per catalog path, what this process keeps between
+// history rebuilds: the sightings and texts loaded so far (sightings are
+// only ever added, so the next rebuild reads only the newer ones) and a
+// history.Cache, so that a long-running process (syncd run) recomputes
+// only the documents a sync touched. Neither changes a result: the cache
+// is a pure memo, and the loaded input is checked against the catalog.
+var historyStates sync.Map // catalog path -> *historyState
+
+type historyState struct {
+	mu        sync.Mutex
+	cache     *history.Cache
+	sightings []history.Sighting
+	contents  map[string]history.Content
+	looked    map[string]bool // blobs whose content was looked up
+	maxID     int64
+}
+
+func stateFor(cat *workspace.Catalog) *historyState {
+	st, _ := historyStates.LoadOrStore(cat.Path(), &historyState{cache: history.NewCache()})
+	return st.(*historyState)
+}
+
+// load brings the state up to date with the catalog and returns the input
+// of a rebuild over all sightings.
+func (st *historyState) load(ctx context.Context, cat *workspace.Catalog) (history.Input, error) {
+	for attempt := 0; ; attempt++ {
+		ok, err := st.loadNew(ctx, cat)
+		if err != nil {
+			return history.Input{}, err
+		}
+		if ok {
+			break
+		}
+		if attempt > 0 {
+			return history.Input{}, fmt.Errorf("history: catalog changed while loading sightings")
+		}
+		st.sightings, st.contents, st.looked, st.maxID = nil, nil, nil, 0 // rows went away: start over
+	}
+	in := history.Input{Sightings: st.sightings, Contents: st.contents}
+	pins, err := loadPins(ctx, cat)
+	in.Pins = pins
+	return in, err
+}
+
+// loadNew reads the sightings added since the last load and the texts of
+// their new blobs; it reports false when the catalog no longer holds
+// exactly the sightings loaded before.
+func (st *historyState) loadNew(ctx context.Context, cat *workspace.Catalog) (bool, error) {
+	first := st.contents == nil
+	if first {
+		st.looked = map[string]bool{}
+	}
+	var fresh []dedupe.ID
+	err := cat.EachSightingAfter(ctx, st.maxID, func(s workspace.Sighting) error {
+		st.sightings = append(st.sightings, toHistorySighting(s))
+		st.maxID = s.ID
+		if b := s.Blob.String(); !st.looked[b] {
+			st.looked[b] = true
+			fresh = append(fresh, s.Blob)
+		}
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("history: %w", err)
+	}
+	var n int
+	if err := cat.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM sightings WHERE id <= ?`, st.maxID).Scan(&n); err != nil {
+		return false, fmt.Errorf("history: count sightings: %w", err)
+	}
+	if n != len(st.sightings) {
+		return false, nil
+	}
+	var contents map[dedupe.ID]workspace.Content
+	if first {
+		contents, err = cat.Contents(ctx)
+		st.contents = make(map[string]history.Content, len(contents))
+	} else {
+		contents, err = cat.ContentsOf(ctx, fresh)
+	}
+	if err != nil {
+		return false, fmt.Errorf("history: %w", err)
+	}
+	for id, c := range contents {
+		st.contents[id.String()] = history.Content{Blob: id.String(), Sketch: c.Sketch, Tokens: c.Tokens, Kind: c.Kind}
+	}
+	return true, nil
 }
 
 // Rebuild recomputes every document's history from all sightings and
@@ -71,14 +157,16 @@ func historyCache(cat *workspace.Catalog) *history.Cache {
 // documents that differ from the stored history are written.
 func (e *Engine) Rebuild(ctx context.Context) error {
 	start := time.Now()
-	in, _, err := HistoryInput(ctx, e.Catalog)
+	state := stateFor(e.Catalog)
+	state.mu.Lock()
+	defer state.mu.Unlock()
+	in, err := state.load(ctx, e.Catalog)
 	if err != nil {
-		return fmt.Errorf("history: %w", err)
+		return err
 	}
 	loaded := time.Now()
-	cache := historyCache(e.Catalog)
-	res := cache.Rebuild(in)
-	st := cache.Stats()
+	res := state.cache.Rebuild(in)
+	st := state.cache.Stats()
 	built := time.Now()
 	docs, err := HistoryDocuments(res)
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -301,7 +302,14 @@ func (c *Catalog) Documents(ctx context.Context) ([]Document, error) {
 
 // EachSighting calls fn for every sighting in id order.
 func (c *Catalog) EachSighting(ctx context.Context, fn func(Sighting) error) error {
-	rows, err := c.db.QueryContext(ctx, `SELECT id, source, kind, ref, fingerprint, blob_id, name, path, size, time, author, workspace, folder, lineage, run_id, seen FROM sightings ORDER BY id`)
+	return c.EachSightingAfter(ctx, 0, fn)
+}
+
+// EachSightingAfter calls fn for every sighting with an id above after, in
+// id order. Sightings are only ever added, so this is what a sync added
+// since after was the highest id.
+func (c *Catalog) EachSightingAfter(ctx context.Context, after int64, fn func(Sighting) error) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, source, kind, ref, fingerprint, blob_id, name, path, size, time, author, workspace, folder, lineage, run_id, seen FROM sightings WHERE id > ? ORDER BY id`, after)
 	if err != nil {
 		return fmt.Errorf("catalog: sightings: %w", err)
 	}
@@ -322,6 +330,42 @@ func (c *Catalog) EachSighting(ctx context.Context, fn func(Sighting) error) err
 		}
 	}
 	return rows.Err()
+}
+
+// SightingsExtent returns the number of sightings and the highest id.
+func (c *Catalog) SightingsExtent(ctx context.Context) (count int, maxID int64, err error) {
+	err = c.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(id), 0) FROM sightings`).Scan(&count, &maxID)
+	if err != nil {
+		return 0, 0, fmt.Errorf("catalog: sightings extent: %w", err)
+	}
+	return count, maxID, nil
+}
+
+// ContentsOf returns the text sketches of the given blobs that have one.
+func (c *Catalog) ContentsOf(ctx context.Context, ids []dedupe.ID) (map[dedupe.ID]Content, error) {
+	out := map[dedupe.ID]Content{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	st, err := c.db.PrepareContext(ctx, `SELECT kind, tokens, sketch FROM blob_content WHERE blob_id = ?`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: contents: %w", err)
+	}
+	defer st.Close()
+	for _, id := range ids {
+		var sk string
+		ct := Content{Blob: id}
+		err := st.QueryRowContext(ctx, id.String()).Scan(&ct.Kind, &ct.Tokens, &sk)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("catalog: content %s: %w", id.Short(), err)
+		}
+		ct.Sketch = parseSketch(sk)
+		out[id] = ct
+	}
+	return out, nil
 }
 
 // Contents returns the text sketch of every blob that has one.
