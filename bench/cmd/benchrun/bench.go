@@ -30,6 +30,11 @@ type bench struct {
 	rows    []results.Row
 	facts   []string // what the workload and the tools did, for the notes
 	started time.Time
+	load    []string // load averages seen at the start of each section
+	// serverPID, when set, is a server whose CPU time each step's
+	// repetitions record in serverCPU (seconds, by step key).
+	serverPID int
+	serverCPU map[string][]float64
 }
 
 func newBench(o options, log *slog.Logger) (*bench, error) {
@@ -122,7 +127,11 @@ func (b *bench) repeat(ctx context.Context, reps int, steps []step) (map[string]
 			if s.after != nil {
 				c.Stdout = &out
 			}
+			before, _ := b.server()
 			sm, err := measure.Run(ctx, c)
+			if after, ok := b.server(); ok && err == nil {
+				b.serverCPU[s.key] = append(b.serverCPU[s.key], after-before)
+			}
 			if err != nil {
 				errs[s.key] = err
 				b.log.Error("step failed", "step", s.key, "rep", rep+1, "err", oneLine(err.Error(), 600))
@@ -136,6 +145,21 @@ func (b *bench) repeat(ctx context.Context, reps int, steps []step) (map[string]
 		}
 	}
 	return samples, errs
+}
+
+// server reads the CPU seconds of the watched server so far.
+func (b *bench) server() (float64, bool) {
+	if b.serverPID == 0 {
+		return 0, false
+	}
+	v, err := procCPU(b.serverPID)
+	return v, err == nil
+}
+
+// watch makes repeat record pid's CPU time per step (0: stop).
+func (b *bench) watch(pid int) {
+	b.serverPID = pid
+	b.serverCPU = map[string][]float64{}
 }
 
 // row builds a comparison row from repeat's results.
@@ -180,6 +204,7 @@ func (b *bench) write(stdout io.Writer, command string) error {
 	fmt.Fprintf(&md, "Machine: %s\n\n", machine())
 	fmt.Fprintf(&md, "Run: %s, %d runs of each command, workload scale %g, took %s. Each cell: median (min–max). Ratios are syncd / peer, medians.\n\n",
 		b.started.UTC().Format(time.RFC3339), b.o.reps, b.o.scale, time.Since(b.started).Round(time.Second))
+	fmt.Fprintf(&md, "Load average (1, 5, 15 min) when each section started: %s; at the end: %s.\n\n", strings.Join(b.load, "; "), loadAvg())
 	results.Write(&md, b.rows)
 	if len(b.facts) > 0 {
 		fmt.Fprintln(&md, "\nWorkload and outputs:")
@@ -193,11 +218,37 @@ func (b *bench) write(stdout io.Writer, command string) error {
 	if err := os.WriteFile(filepath.Join(b.o.out, "results.md"), md.Bytes(), 0o644); err != nil {
 		return err
 	}
+	if b.o.docs != "" {
+		if err := spliceDocs(b.o.docs, md.String()); err != nil {
+			return err
+		}
+	}
 	js, err := json.MarshalIndent(b.rows, "", "  ")
 	if err != nil {
 		return err
 	}
 	return os.WriteFile(filepath.Join(b.o.out, "results.json"), js, 0o644)
+}
+
+// Markers around the generated part of docs/benchmarks.md.
+const (
+	beginMarker = "<!-- bench/run results: begin -->"
+	endMarker   = "<!-- bench/run results: end -->"
+)
+
+// spliceDocs replaces what lies between the markers of file with text.
+func spliceDocs(file, text string) error {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return err
+	}
+	doc := string(b)
+	i, j := strings.Index(doc, beginMarker), strings.Index(doc, endMarker)
+	if i < 0 || j < i {
+		return fmt.Errorf("%s: no %q ... %q markers", file, beginMarker, endMarker)
+	}
+	doc = doc[:i+len(beginMarker)] + "\n" + text + "\n" + doc[j:]
+	return os.WriteFile(file, []byte(doc), 0o644)
 }
 
 // machine describes the host: CPU model, cores, memory, kernel, tools.

@@ -88,8 +88,14 @@ func (b *bench) bigMailSync(ctx context.Context) error {
 		{key: "syncd", setup: resetDir(store), cmd: b.syncdCmd("syncd sync (1 GB attachment)", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
 		{key: "mbsync", setup: mkMaildirs(maildir, srv.Users), cmd: measure.Cmd{Name: "mbsync", Args: []string{"mbsync", "-q", "-c", mbconf, "-a"}}},
 	}
+	if pid, err := childNamed("dovecot"); err == nil {
+		b.watch(pid)
+		defer b.watch(0)
+	}
 	s, errs := b.repeat(ctx, b.o.reps, steps)
-	b.add(row("large items", "sync of one message with a "+human(b.o.bigSize)+" attachment", "mbsync", s, errs, "syncd", "mbsync",
-		results.RSSUnder(memLimit, "peak RSS < 100 MB")))
+	r := row("large items", "sync of one message with a "+human(b.o.bigSize)+" attachment", "mbsync", s, errs, "syncd", "mbsync",
+		results.RSSUnder(memLimit, "peak RSS < 100 MB"))
+	r.Note = serverNote("Dovecot", b.serverCPU, "syncd", "syncd", "mbsync", "mbsync")
+	b.add(r)
 	return os.RemoveAll(work)
 }

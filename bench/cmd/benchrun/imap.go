@@ -84,11 +84,20 @@ func (b *bench) imap(ctx context.Context) error {
 				b.fact("IMAP: ripmime extracted every named part (logos too); jdupes left %s files", strings.TrimSpace(out))
 			}},
 	}
+	if pid, err := childNamed("dovecot"); err == nil {
+		b.watch(pid)
+		defer b.watch(0)
+	}
 	s, errs := b.repeat(ctx, b.o.reps, steps)
 	const sec = "IMAP"
-	b.add(row(sec, "sync", "mbsync", s, errs, "syncd", "mbsync", results.WallAtMost(1, "no slower than mbsync")))
+	r := row(sec, "sync", "mbsync", s, errs, "syncd", "mbsync", results.WallAtMost(1, "no slower than mbsync"))
+	r.Note = serverNote("Dovecot", b.serverCPU, "syncd", "syncd", "mbsync", "mbsync") +
+		" (syncd fetches attachment parts with BINARY.PEEK, so Dovecot decodes the base64; mbsync fetches whole messages)"
+	b.add(r)
 	b.add(row(sec, "sync", "mbsync + ripmime + jdupes", s, errs, "syncd", "pipeline", results.WallAtMost(0.5, ">= 2x faster")))
-	b.add(row(sec, "re-sync, nothing changed", "mbsync, second run", s, errs, "syncd-again", "mbsync-again", results.Target{}))
+	r = row(sec, "re-sync, nothing changed", "mbsync, second run", s, errs, "syncd-again", "mbsync-again", results.Target{})
+	r.Note = serverNote("Dovecot", b.serverCPU, "syncd", "syncd-again", "mbsync", "mbsync-again")
+	b.add(r)
 	b.add(row(sec, "re-sync, nothing changed", "syncd first sync", s, errs, "syncd-again", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
 	return nil
 }

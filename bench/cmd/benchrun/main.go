@@ -27,9 +27,11 @@ type options struct {
 	reps      int
 	bigSize   int64
 	sightings int
+	scaleReps int
 	limit     time.Duration
 	sections  string
 	keep      bool
+	docs      string
 }
 
 func main() {
@@ -60,9 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.reps, "reps", 3, "runs of each command")
 	big := fs.Int64("big-mb", 1024, "size of the large attachment and the large file, MiB")
 	fs.IntVar(&o.sightings, "sightings", 1_000_000, "sightings in the store-scale catalog")
-	fs.DurationVar(&o.limit, "limit", 5*time.Minute, "time limit of each timed command")
+	fs.IntVar(&o.scaleReps, "scale-reps", 1, "runs of each store-scale command (each takes minutes at 1M sightings)")
+	fs.DurationVar(&o.limit, "limit", 5*time.Minute, "time limit of each timed command (store-scale commands: twice that)")
 	fs.StringVar(&o.sections, "sections", "imap,share,hash,big,scale", "comma-separated sections to run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch dir")
+	fs.StringVar(&o.docs, "docs", "", "also put the table into this Markdown `file`, between its results markers")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -111,6 +115,7 @@ func (b *bench) runAll(ctx context.Context) error {
 			return err
 		}
 		start := time.Now()
+		b.load = append(b.load, s.name+" "+loadAvg())
 		b.log.Info("section started", "section", s.name)
 		if err := s.fn(ctx); err != nil {
 			// One failed section never stops the others; it is in the table.
@@ -120,6 +125,20 @@ func (b *bench) runAll(ctx context.Context) error {
 		b.log.Info("section finished", "section", s.name, "took", time.Since(start).Round(time.Second))
 	}
 	return nil
+}
+
+// loadAvg is the 1, 5 and 15 minute load averages: the machine is shared,
+// so every table says how busy it was.
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 func abs(p string) string {

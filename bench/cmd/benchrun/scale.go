@@ -35,7 +35,7 @@ func (b *bench) scale(ctx context.Context) error {
 		return err
 	}
 	start := time.Now()
-	st, err := scale.Populate(ctx, store, scale.Spec{Sightings: b.o.sightings, PerBlob: 4, Versions: 4, Batch: 5000})
+	st, err := scale.Populate(ctx, store, scale.Spec{Sightings: b.o.sightings, PerBlob: 8, Versions: 4, Batch: 5000})
 	if err != nil {
 		return err
 	}
@@ -43,17 +43,18 @@ func (b *bench) scale(ctx context.Context) error {
 		st.Sightings, st.Blobs, human(st.BlobBytes), st.Documents, time.Since(start).Round(time.Second), human(catalogSize(store)))
 	const sec = "store scale"
 	n := fmt.Sprintf("%dk sightings", b.o.sightings/1000)
-	first, errs := b.repeat(ctx, 1, []step{{key: "sync", cmd: b.syncdCmd("syncd sync (history rebuild)", nil, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")}})
+	long := func(c measure.Cmd) measure.Cmd { c.Limit = 2 * b.o.limit; return c }
+	first, errs := b.repeat(ctx, 1, []step{{key: "sync", cmd: long(b.syncdCmd("syncd sync (history rebuild)", nil, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn"))}})
 	r := row(sec, "first sync after the import: full history rebuild over "+n, "", first, errs, "sync", "", results.Target{})
 	b.add(r)
 	b.fact("store scale: catalog after the rebuild %s", human(catalogSize(store)))
 	planOut := filepath.Join(work, "plan")
 	steps := []step{
-		{key: "plan", setup: resetDir(planOut), cmd: b.syncdCmd("syncd plan --out", nil, "plan", "--config", cfg, "--out", planOut, "--log-level", "warn")},
-		{key: "export", cmd: measure.Cmd{Name: "syncd export", Args: []string{"bash", "-c", fmt.Sprintf("%q export --config %q --format json >/dev/null", b.o.syncd, cfg)}}},
-		{key: "verify", cmd: b.syncdCmd("syncd verify", nil, "verify", "--config", cfg)},
+		{key: "plan", setup: resetDir(planOut), cmd: long(b.syncdCmd("syncd plan --out", nil, "plan", "--config", cfg, "--out", planOut, "--log-level", "warn"))},
+		{key: "export", cmd: long(measure.Cmd{Name: "syncd export", Args: []string{"bash", "-c", fmt.Sprintf("%q export --config %q --format json >/dev/null", b.o.syncd, cfg)}})},
+		{key: "verify", cmd: long(b.syncdCmd("syncd verify", nil, "verify", "--config", cfg))},
 	}
-	s, errs := b.repeat(ctx, b.o.reps, steps)
+	s, errs := b.repeat(ctx, b.o.scaleReps, steps)
 	b.add(row(sec, "plan with report (report.html, plan.json, CSVs) over "+n, "", s, errs, "plan", "", results.Target{}))
 	b.add(row(sec, "export --format json over "+n, "", s, errs, "export", "", results.Target{}))
 	b.add(row(sec, "verify (re-hash every blob, check references) over "+n, "", s, errs, "verify", "", results.Target{}))

@@ -20,11 +20,14 @@ const smbPasswordEnv = "SYNCD_BENCH_SMB_PASSWORD"
 func (b *bench) share(ctx context.Context) error {
 	src := b.wl.Share
 	b.shareFrom(ctx, "share (local disk)", "local", "type: folder\n        path: "+quote(src), src, nil, true)
+	b.watch(0)
 	smb, err := servers.StartSamba(ctx, src)
 	if err != nil {
 		return err
 	}
 	defer smb.Stop()
+	b.watch(smb.Pid())
+	defer b.watch(0)
 	yaml := fmt.Sprintf("type: share\n        remote: %s\n        password_env: %s", quote(smb.Remote()), smbPasswordEnv)
 	b.shareFrom(ctx, "share (Samba)", "smb", yaml, smb.CLIRemote(), []string{smbPasswordEnv + "=" + smb.Password}, false)
 	return nil
@@ -64,7 +67,9 @@ func (b *bench) shareFrom(ctx context.Context, sec, name, sourceYAML, rcloneSrc 
 		steps = append(steps, step{key: "cp", setup: resetDir(copyDir), cmd: measure.Cmd{Name: "cp -r", Args: []string{"cp", "-r", b.wl.Share, copyDir}}})
 	}
 	s, errs := b.repeat(ctx, b.o.reps, steps)
-	b.add(row(sec, "sync", "rclone copy", s, errs, "syncd", "rclone", results.WallAtMost(1, "no slower than rclone copy")))
+	r := row(sec, "sync", "rclone copy", s, errs, "syncd", "rclone", results.WallAtMost(1, "no slower than rclone copy"))
+	r.Note = serverNote("smbd", b.serverCPU, "syncd", "syncd", "rclone copy", "rclone")
+	b.add(r)
 	b.add(row(sec, "sync", "rclone copy + jdupes", s, errs, "syncd", "pipeline", results.WallAtMost(0.5, ">= 2x faster")))
 	if withCp {
 		b.add(row(sec, "sync", "cp -r", s, errs, "syncd", "cp", results.WallAtMost(1, "no slower than cp -r")))

@@ -74,3 +74,12 @@ func TestPopulateRefusesAnEmptySpec(t *testing.T) {
 		t.Fatal("a spec without PerBlob/Versions/Batch was accepted")
 	}
 }
+
+// BenchmarkPopulate: go test -run X -bench Populate -benchtime 1x ./bench/internal/scale/
+func BenchmarkPopulate(b *testing.B) {
+	for b.Loop() {
+		if _, err := Populate(context.Background(), b.TempDir(), Spec{Sightings: 40000, PerBlob: 4, Versions: 4, Batch: 5000}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -183,6 +183,9 @@ func (s *Samba) start(ctx context.Context, smbd string) error {
 	}
 }
 
+// Pid is the smbd parent process (it reaps the per-client children).
+func (s *Samba) Pid() int { return s.cmd.Process.Pid }
+
 // Log is what smbd printed.
 func (s *Samba) Log() string {
 	s.mu.Lock()

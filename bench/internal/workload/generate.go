@@ -30,7 +30,7 @@ func Default(scale float64) Spec {
 	n := func(v int) int { return max(1, int(math.Round(float64(v)*scale))) }
 	return Spec{
 		Seed: 1, Accounts: 4, Threads: n(160), Docs: n(220), ShareDocs: n(260),
-		LargeMail: 2, LargeShare: 2, LargeSize: int64(float64(24<<20) * min(1, scale)),
+		LargeMail: 2, LargeShare: 2, LargeSize: int64(float64(10<<20) * min(1, scale)),
 		MedianSize: 96 << 10,
 	}
 }
