@@ -104,7 +104,11 @@ func (d *digester) time(t time.Time) {
 
 // groupDigest covers every input buildDocument reads.
 func groupDigest(nodes []*node, edges []edge, pins []Pin) [32]byte {
-	d := &digester{buf: make([]byte, 0, 4096)}
+	size := 256 + 160*len(edges)
+	for _, n := range nodes {
+		size += 64 + 8*len(n.sketch) + 128*len(n.sightings)
+	}
+	d := &digester{buf: make([]byte, 0, size)}
 	inGroup := map[string]bool{}
 	for _, n := range nodes {
 		inGroup[n.blob] = true

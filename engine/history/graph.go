@@ -244,14 +244,20 @@ func (g *graph) nameEdges() {
 // comparing only the candidates that locality-sensitive hashing finds.
 func (g *graph) contentEdges() {
 	sigs := make([][]uint64, len(g.nodes))
+	wsOf := make([]int32, len(g.nodes)) // workspace number, for a cache-friendly check
 	for i, n := range g.nodes {
 		sigs[i] = n.sig
+		if i > 0 && n.ws != g.nodes[i-1].ws {
+			wsOf[i] = wsOf[i-1] + 1
+		} else if i > 0 {
+			wsOf[i] = wsOf[i-1]
+		}
 	}
 	lshPairs(sigs, func(a, b int) {
-		na, nb := g.nodes[a], g.nodes[b]
-		if na.ws != nb.ws || g.find(a) == g.find(b) {
+		if wsOf[a] != wsOf[b] || g.find(a) == g.find(b) {
 			return
 		}
+		na, nb := g.nodes[a], g.nodes[b]
 		if maybeSimilar(na, nb, contentJoinAgree) && sim(na, nb) >= contentJoin {
 			g.union(na, nb)
 		}

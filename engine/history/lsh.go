@@ -98,26 +98,73 @@ func bandKey(sig []uint64, i int) uint64 {
 }
 
 // lshPairs calls fn for candidate pairs (a < b, indexes into sigs) that
-// share a bucket in some band. Pairs come in a deterministic order and may
-// repeat; fn returns false to skip a pair cheaply (already joined).
+// share a bucket in some band: each text is paired with the lshWindow
+// texts before it in each of its buckets. Pairs come in a deterministic
+// order and may repeat.
 func lshPairs(sigs [][]uint64, fn func(a, b int)) {
-	buckets := make(map[uint64][]int, len(sigs))
+	t := newBucketTable(len(sigs))
 	for band := range lshBands {
-		clear(buckets)
+		t.reset()
 		for i, sig := range sigs {
 			if sig == nil {
 				continue
 			}
-			k := bandKey(sig, band)
-			prev := buckets[k]
-			for _, o := range prev {
-				fn(o, i)
+			slot := t.slot(bandKey(sig, band))
+			for _, o := range t.members[slot][:t.count[slot]] {
+				fn(int(o), i)
 			}
-			if len(prev) == lshWindow {
-				copy(prev, prev[1:])
-				prev = prev[:lshWindow-1]
-			}
-			buckets[k] = append(prev, i)
+			t.add(slot, int32(i))
 		}
 	}
+}
+
+// bucketTable is an open-addressing hash table from band keys to the last
+// lshWindow members of the bucket (a Go map of slices costs several times
+// more in the hot loop of lshPairs).
+type bucketTable struct {
+	keys    []uint64
+	used    []bool
+	count   []uint8
+	members [][lshWindow]int32
+	mask    uint64
+}
+
+func newBucketTable(n int) *bucketTable {
+	size := 16
+	for size < 2*n {
+		size *= 2
+	}
+	return &bucketTable{keys: make([]uint64, size), used: make([]bool, size), count: make([]uint8, size),
+		members: make([][lshWindow]int32, size), mask: uint64(size - 1)}
+}
+
+func (t *bucketTable) reset() {
+	clear(t.used)
+	clear(t.count)
+}
+
+// slot finds (or claims) the slot of key k.
+func (t *bucketTable) slot(k uint64) int {
+	for i := k & t.mask; ; i = (i + 1) & t.mask {
+		if !t.used[i] {
+			t.used[i], t.keys[i] = true, k
+			return int(i)
+		}
+		if t.keys[i] == k {
+			return int(i)
+		}
+	}
+}
+
+// add appends a member to a slot, forgetting the oldest beyond lshWindow.
+func (t *bucketTable) add(slot int, m int32) {
+	n := int(t.count[slot])
+	if n == lshWindow {
+		ms := &t.members[slot]
+		copy(ms[:], ms[1:])
+		ms[lshWindow-1] = m
+		return
+	}
+	t.members[slot][n] = m
+	t.count[slot]++
 }

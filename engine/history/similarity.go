@@ -1,5 +1,7 @@
 package history
 
+import "sort"
+
 // Sketches are bottom-k MinHash sketches (see engine/textsketch): the k
 // smallest distinct 64-bit shingle hashes, sorted ascending. Two sketches
 // are compared on the hash range both cover completely, which makes the
@@ -27,34 +29,34 @@ func Jaccard(a, b []uint64) float64 {
 		return -1
 	}
 	h := horizon(sketchK, a, b)
-	inter, union := 0, 0
+	a, b = upTo(a, h), upTo(b, h)
+	inter := 0
 	i, j := 0, 0
-	for i < len(a) || j < len(b) {
-		var x uint64
-		switch {
-		case j >= len(b) || (i < len(a) && a[i] < b[j]):
-			x = a[i]
+	for i < len(a) && j < len(b) {
+		x, y := a[i], b[j]
+		if x <= y {
 			i++
-		case i >= len(a) || b[j] < a[i]:
-			x = b[j]
-			j++
-		default:
-			x = a[i]
-			i++
-			j++
-			if x <= h {
-				inter++
-			}
 		}
-		if x <= h {
-			union++
+		if y <= x {
+			j++
+		}
+		if x == y {
+			inter++
 		}
 	}
-	// count the intersections inside the union loop: union counted each once
+	union := len(a) + len(b) - inter
 	if union == 0 {
 		return 0
 	}
 	return float64(inter) / float64(union)
+}
+
+// upTo is the prefix of the sorted sketch s with values <= h.
+func upTo(s []uint64, h uint64) []uint64 {
+	if len(s) == 0 || s[len(s)-1] <= h {
+		return s
+	}
+	return s[:sort.Search(len(s), func(i int) bool { return s[i] > h })]
 }
 
 // carried estimates how many of c's own changes relative to p (shingles

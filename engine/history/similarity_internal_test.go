@@ -74,3 +74,41 @@ func TestCarriedMatchesDefinition(t *testing.T) {
 		}
 	}
 }
+
+// jaccardRef is the set-based definition Jaccard must agree with.
+func jaccardRef(a, b []uint64) float64 {
+	if len(a) == 0 || len(b) == 0 {
+		return -1
+	}
+	h := horizon(sketchK, a, b)
+	in := map[uint64]int{}
+	for _, s := range [][]uint64{a, b} {
+		for _, x := range s {
+			if x <= h {
+				in[x]++
+			}
+		}
+	}
+	inter := 0
+	for _, c := range in {
+		if c == 2 {
+			inter++
+		}
+	}
+	if len(in) == 0 {
+		return 0
+	}
+	return float64(inter) / float64(len(in))
+}
+
+func TestJaccardMatchesDefinition(t *testing.T) {
+	r := rand.New(rand.NewSource(2))
+	for i := range 5000 {
+		u := uint64(20 + r.Intn(3000))
+		a := randomSketch(r, 1+r.Intn(min(int(u), 700)), u)
+		b := randomSketch(r, 1+r.Intn(min(int(u), 700)), u)
+		if got, want := Jaccard(a, b), jaccardRef(a, b); got != want {
+			t.Fatalf("case %d: Jaccard = %v, want %v", i, got, want)
+		}
+	}
+}
