@@ -98,7 +98,8 @@ func (d *digester) str(s string) {
 func (d *digester) u64(x uint64) { d.buf = binary.LittleEndian.AppendUint64(d.buf, x) }
 
 func (d *digester) time(t time.Time) {
-	d.str(t.Format(time.RFC3339Nano))
+	d.u64(uint64(t.Unix()))
+	d.u64(uint64(t.Nanosecond()))
 	d.str(t.Location().String())
 }
 

@@ -97,23 +97,38 @@ func bandKey(sig []uint64, i int) uint64 {
 	return k
 }
 
+// lshChunk is how many bands' keys are computed at once: keys are laid
+// out band by band so that the bucket pass reads them sequentially.
+const lshChunk = 16
+
 // lshPairs calls fn for candidate pairs (a < b, indexes into sigs) that
 // share a bucket in some band: each text is paired with the lshWindow
 // texts before it in each of its buckets. Pairs come in a deterministic
 // order and may repeat.
 func lshPairs(sigs [][]uint64, fn func(a, b int)) {
 	t := newBucketTable(len(sigs))
-	for band := range lshBands {
-		t.reset()
+	keys := make([]uint64, lshChunk*len(sigs))
+	for chunk := 0; chunk < lshBands; chunk += lshChunk {
 		for i, sig := range sigs {
-			if sig == nil {
-				continue
+			if sig != nil {
+				for c := range lshChunk {
+					keys[c*len(sigs)+i] = bandKey(sig, chunk+c)
+				}
 			}
-			slot := t.slot(bandKey(sig, band))
-			for _, o := range t.members[slot][:t.count[slot]] {
-				fn(int(o), i)
+		}
+		for c := range lshChunk {
+			t.reset()
+			bk := keys[c*len(sigs) : (c+1)*len(sigs)]
+			for i, sig := range sigs {
+				if sig == nil {
+					continue
+				}
+				slot := t.slot(bk[i])
+				for _, o := range t.members[slot][:t.count[slot]] {
+					fn(int(o), i)
+				}
+				t.add(slot, int32(i))
 			}
-			t.add(slot, int32(i))
 		}
 	}
 }
