@@ -16,11 +16,11 @@ type node struct {
 	minID     int64
 	size      int64
 	sketch    []uint64
-	sig       []uint64        // one-permutation MinHash signature (lsh.go)
-	keys      map[string]bool // non-generic name family keys
-	anyKeys   map[string]bool // every name family key, generic included
-	epochs    []time.Time     // start of each revert epoch after the first
-	starts    []time.Time     // first, then epochs: the start of every epoch
+	sig       []uint32    // one-permutation MinHash signature (lsh.go)
+	keys      []string    // non-generic name family keys (a set)
+	anyKeys   []string    // every name family key, generic included (a set)
+	epochs    []time.Time // start of each revert epoch after the first
+	starts    []time.Time // first, then epochs: the start of every epoch
 }
 
 // edge is explicit evidence that child (as seen at ctime) was derived from
@@ -83,17 +83,16 @@ func newGraph(in Input, memo *nameMemo) *graph {
 		k := s.Workspace + "\x00" + s.Blob
 		n := g.byKey[k]
 		if n == nil {
-			n = &node{ws: s.Workspace, blob: s.Blob, minID: s.ID, size: s.Size, keys: map[string]bool{},
-				anyKeys: map[string]bool{}}
+			n = &node{ws: s.Workspace, blob: s.Blob, minID: s.ID, size: s.Size}
 			g.byKey[k] = n
 			g.nodes = append(g.nodes, n)
 		}
 		n.sightings = append(n.sightings, s)
 		m := memo.lookup(s.Name)
 		key, gen := m.key, m.gen
-		n.anyKeys[key] = true
+		n.anyKeys = addKey(n.anyKeys, key)
 		if !gen {
-			n.keys[key] = true
+			n.keys = addKey(n.keys, key)
 		}
 	}
 	sort.Slice(g.nodes, func(i, j int) bool {
@@ -157,12 +156,24 @@ func sharedKey(a, b *node, withGeneric bool) bool {
 	if withGeneric {
 		ka, kb = a.anyKeys, b.anyKeys
 	}
-	for k := range ka {
-		if kb[k] {
-			return true
+	for _, k := range ka {
+		for _, o := range kb {
+			if k == o {
+				return true
+			}
 		}
 	}
 	return false
+}
+
+// addKey adds k to the set ks (name keys of one blob are few).
+func addKey(ks []string, k string) []string {
+	for _, x := range ks {
+		if x == k {
+			return ks
+		}
+	}
+	return append(ks, k)
 }
 
 // Thresholds, calibrated on the evaluation corpus: true parent/child pairs
@@ -215,7 +226,7 @@ const maxFamilyWindow = 64
 func (g *graph) nameEdges() {
 	fam := map[string][]*node{}
 	for _, n := range g.nodes {
-		for k := range n.keys {
+		for _, k := range n.keys {
 			fam[n.ws+"\x00"+k] = append(fam[n.ws+"\x00"+k], n)
 		}
 	}
@@ -243,7 +254,7 @@ func (g *graph) nameEdges() {
 // contentEdges joins blobs whose texts are clearly versions of one another,
 // comparing only the candidates that locality-sensitive hashing finds.
 func (g *graph) contentEdges() {
-	sigs := make([][]uint64, len(g.nodes))
+	sigs := make([][]uint32, len(g.nodes))
 	wsOf := make([]int32, len(g.nodes)) // workspace number, for a cache-friendly check
 	for i, n := range g.nodes {
 		sigs[i] = n.sig

@@ -17,7 +17,7 @@ package history
 
 const (
 	lshBins  = 128
-	lshRows  = 2
+	lshRows  = 2 // bandKey hashes two bins
 	lshBands = lshBins / lshRows
 	// lshWindow bounds the work in one bucket: each member is compared with
 	// the few members before it (buckets of near-identical texts are
@@ -35,26 +35,29 @@ func mix64(x uint64) uint64 {
 }
 
 // signature is the densified one-permutation MinHash signature of a
-// sketch, nil for an empty sketch.
-func signature(sk []uint64) []uint64 {
+// sketch, nil for an empty sketch. Each bin holds 32 bits of a hash of its
+// minimum: two different minima agree by chance with probability 2^-32.
+func signature(sk []uint64) []uint32 {
 	if len(sk) == 0 {
 		return nil
 	}
-	sig := make([]uint64, lshBins)
-	set := make([]bool, lshBins)
+	var mins [lshBins]uint64
+	var set [lshBins]bool
 	for _, x := range sk {
 		b := mix64(x) >> (64 - 7) // lshBins = 2^7
-		if !set[b] || x < sig[b] {
-			sig[b], set[b] = x, true
+		if !set[b] || x < mins[b] {
+			mins[b], set[b] = x, true
 		}
 	}
+	sig := make([]uint32, lshBins)
 	for b := range sig {
 		if set[b] {
+			sig[b] = uint32(mix64(mins[b]))
 			continue
 		}
 		for d := 1; d < lshBins; d++ {
 			if o := (b + d) % lshBins; set[o] {
-				sig[b] = mix64(sig[o] + uint64(d)*0x9e3779b97f4a7c15)
+				sig[b] = uint32(mix64(mins[o] + uint64(d)*0x9e3779b97f4a7c15))
 				break
 			}
 		}
@@ -89,12 +92,8 @@ func maybeSimilar(a, b *node, agree float64) bool {
 }
 
 // bandKey hashes band i of a signature.
-func bandKey(sig []uint64, i int) uint64 {
-	k := mix64(uint64(i) + 0x51afd7ed558ccd)
-	for _, x := range sig[i*lshRows : (i+1)*lshRows] {
-		k = mix64(k ^ x)
-	}
-	return k
+func bandKey(sig []uint32, i int) uint64 {
+	return mix64(uint64(sig[i*lshRows])<<32 | uint64(sig[i*lshRows+1]) ^ uint64(i)*0x51afd7ed558ccd)
 }
 
 // lshChunk is how many bands' keys are computed at once: keys are laid
@@ -105,7 +104,7 @@ const lshChunk = 16
 // share a bucket in some band: each text is paired with the lshWindow
 // texts before it in each of its buckets. Pairs come in a deterministic
 // order and may repeat.
-func lshPairs(sigs [][]uint64, fn func(a, b int)) {
+func lshPairs(sigs [][]uint32, fn func(a, b int)) {
 	t := newBucketTable(len(sigs))
 	keys := make([]uint64, lshChunk*len(sigs))
 	for chunk := 0; chunk < lshBands; chunk += lshChunk {
