@@ -188,7 +188,7 @@ func (e *Engine) Rebuild(ctx context.Context) error {
 func HistoryDocuments(res history.Result) ([]workspace.Document, error) {
 	docs := make([]workspace.Document, 0, len(res.Documents))
 	for _, d := range res.Documents {
-		wd := workspace.Document{Key: d.Key, Workspace: d.Workspace, Folder: d.Folder, Name: d.Name}
+		wd := workspace.Document{Key: stableDocKey(d), Workspace: d.Workspace, Folder: d.Folder, Name: d.Name}
 		for _, v := range d.Versions {
 			id, err := dedupe.ParseID(v.Blob)
 			if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"math/rand/v2"
 	"os"
@@ -62,7 +63,9 @@ func TestKill9Resumes(t *testing.T) {
 	// Kill runs at random points until one gets to finish (after which
 	// there is nothing left to interrupt), at most 12 times.
 	for i := 0; i < 12; i++ {
-		cmd := exec.Command(syncdBinary(t), "sync", "--config", cfg, "--log-level", "error")
+		cmd := exec.Command(syncdBinary(t), "sync", "--config", cfg, "--log-level", "error", "--progress", "none")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +77,8 @@ func TestKill9Resumes(t *testing.T) {
 		timer.Stop()
 		ee, ok := err.(*exec.ExitError)
 		if !ok || ee.Exited() {
-			break // the run finished before the kill
+			t.Logf("run %d finished before its kill at %v: err=%v\n%s", i, delay, err, out.String())
+			break
 		}
 		kills++
 	}
