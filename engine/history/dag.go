@@ -225,7 +225,8 @@ const (
 
 // refine corrects a thread parent with what the texts say: if v does not
 // carry the parent's own changes it was derived from the parent's parent;
-// if it carries the changes of a later child, it descends from that child.
+// if it carries the changes of a later child, it descends from that child
+// (only the last maxLookback children of a version are considered).
 func refine(v *ver, l vlink) vlink {
 	if v.epoch > 0 {
 		return l // a revert's bytes are an ancestor's: its text says nothing of its parent
@@ -239,7 +240,7 @@ func refine(v *ver, l vlink) vlink {
 	for steps := 0; steps < 64; steps++ {
 		var next *ver
 		bestR := carriedYes
-		for _, c := range cur.children {
+		for _, c := range cur.children[max(0, len(cur.children)-maxLookback):] {
 			if c.order >= v.order || c.n == v.n {
 				continue
 			}

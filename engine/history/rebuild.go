@@ -23,9 +23,10 @@ func rebuild(in Input, c *Cache) Result {
 	g.contentEdges()
 	groups := g.applyPins(in.Pins)
 	byGroup := g.edgesByGroup(groups)
+	relinks := relinksOf(groups, in.Pins)
 	var res Result
 	for i, nodes := range groups {
-		res.Documents = append(res.Documents, c.document(nodes, byGroup[i], in.Pins))
+		res.Documents = append(res.Documents, c.document(nodes, byGroup[i], relinks[i]))
 	}
 	c.endGeneration()
 	sort.Slice(res.Documents, func(i, j int) bool {
@@ -40,53 +41,96 @@ func rebuild(in Input, c *Cache) Result {
 
 // applyPins turns the union-find into groups of nodes, then applies merge
 // and split pins in pin id order. Groups come back in a deterministic order.
+// Group labels form a second union-find, so that a merge costs no more
+// than a split.
 func (g *graph) applyPins(pins []Pin) [][]*node {
-	group := make([]int, len(g.nodes))
+	label := make([]int, len(g.nodes)) // node -> label
+	up := make([]int, len(g.nodes))    // label union-find
 	for i := range g.nodes {
-		group[i] = g.find(i)
+		label[i] = g.find(i)
+		up[i] = i
 	}
-	ps := append([]Pin(nil), pins...)
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
-	next := len(g.nodes)
-	for _, p := range ps {
-		for _, n := range g.nodes {
-			if n.blob != p.Blob {
-				continue
-			}
+	find := func(l int) int {
+		for up[l] != l {
+			up[l] = up[up[l]]
+			l = up[l]
+		}
+		return l
+	}
+	byBlob := map[string][]*node{}
+	for _, p := range pins {
+		byBlob[p.Blob] = nil
+	}
+	for _, n := range g.nodes {
+		if ns, ok := byBlob[n.blob]; ok {
+			byBlob[n.blob] = append(ns, n)
+		}
+	}
+	for _, p := range sortedPins(pins) {
+		for _, n := range byBlob[p.Blob] {
 			switch p.Kind {
 			case PinMerge:
 				for _, b := range p.Blobs {
 					if o := g.byKey[n.ws+"\x00"+b]; o != nil {
-						from := group[o.idx]
-						for i := range group {
-							if group[i] == from {
-								group[i] = group[n.idx]
-							}
+						if from, to := find(label[o.idx]), find(label[n.idx]); from != to {
+							up[from] = to
 						}
 					}
 				}
 			case PinSplit:
-				group[n.idx] = next
+				next := len(up)
+				up = append(up, next)
+				label[n.idx] = next
 				for _, b := range p.Blobs {
 					if o := g.byKey[n.ws+"\x00"+b]; o != nil {
-						group[o.idx] = next
+						label[o.idx] = next
 					}
 				}
-				next++
 			}
 		}
 	}
 	byGroup := map[int][]*node{}
 	var order []int
 	for i, n := range g.nodes {
-		if _, ok := byGroup[group[i]]; !ok {
-			order = append(order, group[i])
+		l := find(label[i])
+		if _, ok := byGroup[l]; !ok {
+			order = append(order, l)
 		}
-		byGroup[group[i]] = append(byGroup[group[i]], n)
+		byGroup[l] = append(byGroup[l], n)
 	}
 	out := make([][]*node, 0, len(order))
 	for _, k := range order {
 		out = append(out, byGroup[k])
+	}
+	return out
+}
+
+// sortedPins is pins in id order (stable for equal ids).
+func sortedPins(pins []Pin) []Pin {
+	ps := append([]Pin(nil), pins...)
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+	return ps
+}
+
+// relinksOf lists, for each group, the relink pins about its blobs, in
+// pin id order: all that buildDocument needs of the pins.
+func relinksOf(groups [][]*node, pins []Pin) [][]Pin {
+	out := make([][]Pin, len(groups))
+	byBlob := map[string][]Pin{}
+	for _, p := range sortedPins(pins) {
+		if p.Kind == PinRelink {
+			byBlob[p.Blob] = append(byBlob[p.Blob], p)
+		}
+	}
+	if len(byBlob) == 0 {
+		return out
+	}
+	for i, nodes := range groups {
+		for _, n := range nodes {
+			out[i] = append(out[i], byBlob[n.blob]...)
+		}
+		ps := out[i]
+		sort.SliceStable(ps, func(a, b int) bool { return ps[a].ID < ps[b].ID })
 	}
 	return out
 }
@@ -161,10 +205,8 @@ func displayName(v *ver) (string, string) {
 }
 
 // applyRelinks sets the parents of pinned versions, refusing a link that
-// would make a cycle.
-func applyRelinks(vs []*ver, pins []Pin) {
-	ps := append([]Pin(nil), pins...)
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].ID < ps[j].ID })
+// would make a cycle. pins are the document's relink pins in id order.
+func applyRelinks(vs []*ver, ps []Pin) {
 	first := map[string]*ver{}
 	for _, v := range vs {
 		if first[v.n.blob] == nil {
