@@ -79,6 +79,12 @@ type historyState struct {
 	maxID     int64
 }
 
+// ForgetHistoryState drops what this process keeps between history
+// rebuilds of the catalog (the loaded sightings and texts, about the size
+// of one rebuild's input, and the document cache); the next rebuild loads
+// and computes everything again, with the same result.
+func ForgetHistoryState(cat *workspace.Catalog) { historyStates.Delete(cat.Path()) }
+
 func stateFor(cat *workspace.Catalog) *historyState {
 	st, _ := historyStates.LoadOrStore(cat.Path(), &historyState{cache: history.NewCache()})
 	return st.(*historyState)

@@ -134,6 +134,24 @@ func TestIncrementalStore(t *testing.T) {
 	if diff.Written != 0 || diff.Removed != 0 || diff.Unchanged != diff.Documents || diff.Documents == 0 {
 		t.Errorf("unchanged history rewrote documents: %+v", diff)
 	}
+	// Rows removed behind the process's back: the kept input is noticed
+	// to be stale and reloaded.
+	if _, err := cat.DB().ExecContext(ctx, `DELETE FROM sightings WHERE id IN (3, 40, 41)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
+		t.Fatal("after deleting sightings: stored history differs from a rebuild from scratch")
+	}
+	engine.ForgetHistoryState(cat)
+	if err := e.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
+		t.Fatal("after forgetting the state: stored history differs from a rebuild from scratch")
+	}
 }
 
 // TestReplaceHistoryDiff: changed, new and dropped documents are written
@@ -174,9 +192,9 @@ func TestReplaceHistoryDiff(t *testing.T) {
 }
 
 // TestScaleStore measures load, rebuild and store on a large catalog
-// (HISTDB_SIGHTINGS, default 20000), then after a sync adding 1% more.
+// (HISTDB_SIGHTINGS, default 5000), then after a sync adding 1% more.
 func TestScaleStore(t *testing.T) {
-	n := 20000
+	n := 5000
 	if s := os.Getenv("HISTDB_SIGHTINGS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
