@@ -44,6 +44,35 @@ func groupingF1(res history.Result, truth synth.Truth) float64 {
 	return 2 * float64(tp) / float64(fp+fn)
 }
 
+// edgeF1 is the F1 of the parent edges (between blobs, reverts folded
+// into their blob) against the generator's true parents.
+func edgeF1(res history.Result, parents synth.Parents) float64 {
+	found := map[[2]string]bool{}
+	for _, d := range res.Documents {
+		blobOf := map[string]string{}
+		for _, v := range d.Versions {
+			blobOf[v.Key] = v.Blob
+		}
+		for _, v := range d.Versions {
+			for _, p := range v.Parents {
+				if pb := blobOf[p.Parent]; pb != v.Blob {
+					found[[2]string{pb, v.Blob}] = true
+				}
+			}
+		}
+	}
+	tp := 0
+	for e := range found {
+		if parents[e[1]] == e[0] {
+			tp++
+		}
+	}
+	if len(found)+len(parents) == 0 {
+		return 1
+	}
+	return 2 * float64(tp) / float64(len(found)+len(parents))
+}
+
 func BenchmarkRebuild(b *testing.B) {
 	for _, docs := range []int{2000, 20000} {
 		in, _ := synth.Generate(synth.Config{Seed: 1, Docs: docs})
@@ -56,21 +85,21 @@ func BenchmarkRebuild(b *testing.B) {
 }
 
 // TestScale rebuilds a large synthetic corpus and reports time and grouping
-// quality. SYNTH_DOCS sets the size (default 3000).
+// quality. SYNTH_DOCS sets the size (default 1000).
 func TestScale(t *testing.T) {
-	docs := 3000
+	docs := 1000
 	if s := os.Getenv("SYNTH_DOCS"); s != "" {
 		docs, _ = strconv.Atoi(s)
 	}
-	in, truth := synth.Generate(synth.Config{Seed: 7, Docs: docs})
+	in, truth, parents := synth.GenerateWithParents(synth.Config{Seed: 7, Docs: docs})
 	start, cpu := time.Now(), cpuTime()
 	res := history.Rebuild(in)
 	el, elCPU := time.Since(start), cpuTime()-cpu
-	f1 := groupingF1(res, truth)
-	t.Logf("%d docs, %d sightings, %d blobs: %d documents in %v (CPU %v), grouping F1 %.4f", docs, len(in.Sightings),
-		len(in.Contents), len(res.Documents), el.Round(time.Millisecond), elCPU.Round(time.Millisecond), f1)
-	if f1 < 0.95 {
-		t.Errorf("grouping F1 %.4f < 0.95", f1)
+	f1, ef1 := groupingF1(res, truth), edgeF1(res, parents)
+	t.Logf("%d docs, %d sightings, %d blobs: %d documents in %v (CPU %v), grouping F1 %.4f, edge F1 %.4f", docs,
+		len(in.Sightings), len(in.Contents), len(res.Documents), el.Round(time.Millisecond), elCPU.Round(time.Millisecond), f1, ef1)
+	if f1 < 0.95 || ef1 < 0.85 {
+		t.Errorf("grouping F1 %.4f < 0.95 or edge F1 %.4f < 0.85", f1, ef1)
 	}
 }
 

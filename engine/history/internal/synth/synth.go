@@ -29,6 +29,10 @@ type Config struct {
 // Truth maps each blob to the true document it belongs to.
 type Truth map[string]int
 
+// Parents maps each blob to the blob of its true parent version (absent
+// for a first version).
+type Parents map[string]string
+
 const sketchK = 512
 
 var (
@@ -49,6 +53,7 @@ type gen struct {
 	r          *rand.Rand
 	in         history.Input
 	truth      Truth
+	parents    Parents
 	boiler     []uint64 // boilerplate shingles shared by many documents
 	t0         time.Time
 	msgSeq     int
@@ -59,7 +64,14 @@ type gen struct {
 
 // Generate makes the corpus.
 func Generate(cfg Config) (history.Input, Truth) {
-	g := &gen{r: rand.New(rand.NewSource(cfg.Seed)), truth: Truth{},
+	in, truth, _ := GenerateWithParents(cfg)
+	return in, truth
+}
+
+// GenerateWithParents makes the corpus and also says each version's true
+// parent.
+func GenerateWithParents(cfg Config) (history.Input, Truth, Parents) {
+	g := &gen{r: rand.New(rand.NewSource(cfg.Seed)), truth: Truth{}, parents: Parents{},
 		in: history.Input{Contents: map[string]history.Content{}}, t0: time.Date(2021, 1, 4, 8, 0, 0, 0, time.UTC),
 		maxVersion: cfg.MaxVersions}
 	if g.maxVersion <= 0 {
@@ -79,7 +91,7 @@ func Generate(cfg Config) (history.Input, Truth) {
 		g.sightings[i].ID = int64(i + 1)
 	}
 	g.in.Sightings = g.sightings
-	return g.in, g.truth
+	return g.in, g.truth, g.parents
 }
 
 // version is one true version of a document.
@@ -130,6 +142,9 @@ func (g *gen) document(d int) {
 		v.blob = hex.EncodeToString(sum[:])
 		v.name = g.variant(title, ext, i)
 		g.truth[v.blob] = d
+		if v.parent >= 0 {
+			g.parents[v.blob] = vs[v.parent].blob
+		}
 		c := history.Content{Blob: v.blob, Kind: ext}
 		if withText {
 			c.Sketch, c.Tokens = bottomK(v.set), len(v.set)+3
