@@ -158,7 +158,7 @@ func appendLink(ls []vlink, l vlink) []vlink {
 // maxLookback bounds the per-version work in documents with very many
 // versions: the fallback parent and a merge's second parent are looked
 // for among the last maxLookback earlier versions only.
-const maxLookback = 64
+const maxLookback = 128
 
 // mostSimilar is the fallback parent: the earlier version with the most
 // similar text (ties: the later one); without text, the latest earlier
