@@ -50,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return profileMain(ctx, args[1:], stderr)
 		case "serve": // hidden: the servers alone, for profiling by hand
 			return serveMain(ctx, args[1:], stdout, stderr)
+		case "generate": // hidden: the workload alone
+			return generateMain(args[1:], stdout, stderr)
 		}
 	}
 	fs := flag.NewFlagSet("benchrun", flag.ContinueOnError)

@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/syncd/syncd/bench/internal/servers"
+	"github.com/syncd/syncd/bench/internal/workload"
 	"github.com/syncd/syncd/connectors/imap/imaptest"
 )
 
@@ -40,5 +42,34 @@ func serveMain(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stdout, "smb remote %s password %s\n", smb.Remote(), smb.Password)
 	}
 	<-ctx.Done()
+	return 0
+}
+
+// generateMain is the hidden `benchrun generate -dir DIR [-scale S]
+// [-big-mb N]`: the workload alone (mail/, share/, and with -big-mb the
+// large file in bigfile/ and the large message in bigmail/), to look at
+// or to serve by hand.
+func generateMain(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("benchrun generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dir := fs.String("dir", "", "output `dir`")
+	scale := fs.Float64("scale", 1, "workload size factor")
+	big := fs.Int64("big-mb", 0, "also write the large items of this size, MiB")
+	if err := fs.Parse(args); err != nil || *dir == "" {
+		fmt.Fprintln(stderr, "usage: benchrun generate -dir DIR [-scale S] [-big-mb N]")
+		return 2
+	}
+	w, err := workload.Generate(*dir, workload.Default(*scale))
+	if err == nil && *big > 0 {
+		if _, err = workload.BigFile(filepath.Join(*dir, "bigfile"), "Site Survey Full.mp4", *big<<20); err == nil {
+			_, err = workload.BigMail(filepath.Join(*dir, "bigmail"), "ivan", "Site Survey Full.mp4", *big<<20)
+		}
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "benchrun generate:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "mail: %d messages, %d mailbox copies, %s\nshare: %d files, %d distinct, %s\n",
+		w.Messages, w.Deliveries, human(w.MailStats.Bytes), w.ShareStats.Files, w.ShareStats.Distinct, human(w.ShareStats.Bytes))
 	return 0
 }
