@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -397,16 +398,36 @@ func parseSketch(s string) []uint64 {
 		return slowSketch(s)
 	}
 	out := make([]uint64, 0, strings.Count(s, ",")+1)
-	for _, f := range strings.Split(s[1:len(s)-1], ",") {
-		f = strings.TrimSpace(f)
-		if f == "" && len(out) == 0 && strings.TrimSpace(s[1:len(s)-1]) == "" {
-			return out
-		}
-		x, err := strconv.ParseUint(f, 10, 64)
-		if err != nil {
+	var x uint64
+	digits := 0
+	for i := 1; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9':
+			d := uint64(c - '0')
+			if digits > 0 && x == 0 || x > (math.MaxUint64-d)/10 {
+				return slowSketch(s) // leading zero or overflow: let encoding/json say
+			}
+			x = x*10 + d
+			digits++
+		case c == ',' || c == ']':
+			if c == ']' && i != len(s)-1 {
+				return slowSketch(s)
+			}
+			if digits == 0 {
+				if c == ']' && len(out) == 0 && i == len(s)-1 {
+					return out // []
+				}
+				return slowSketch(s)
+			}
+			out = append(out, x)
+			x, digits = 0, 0
+		case c == ' ' || c == '\n' || c == '\t' || c == '\r':
+			if digits > 0 && i+1 < len(s) && s[i+1] >= '0' && s[i+1] <= '9' {
+				return slowSketch(s) // "1 2"
+			}
+		default:
 			return slowSketch(s)
 		}
-		out = append(out, x)
 	}
 	return out
 }

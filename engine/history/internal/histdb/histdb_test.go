@@ -2,6 +2,8 @@ package histdb_test
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -253,5 +255,32 @@ func TestContentsRoundTrip(t *testing.T) {
 	}
 	if n == 0 || len(got) != n {
 		t.Errorf("%d contents stored, %d read", n, len(got))
+	}
+}
+
+// TestSketchText: stored sketch texts decode as encoding/json decodes them.
+func TestSketchText(t *testing.T) {
+	ctx := context.Background()
+	cat := openCatalog(t, "sketch.db")
+	texts := []string{"[]", "[1]", "[1,2,3]", "[ 1, 2 ,3 ]", "[18446744073709551615]", "[18446744073709551616]",
+		"[1,]", "[,1]", "[1 2]", "[1]2]", "null", "", "[-1]", "[1.5]", "[01]", "[1e3]", "x", "[\n1,\t2\r]"}
+	for i, text := range texts {
+		sum := sha256.Sum256([]byte(strconv.Itoa(i)))
+		id := dedupe.ID(sum)
+		if _, err := cat.Commit(ctx, &workspace.Batch{Blobs: []workspace.Blob{{Sums: dedupe.Sums{ID: id}}}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cat.DB().ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch) VALUES (?, 'txt', 1, ?)`, id.String(), text); err != nil {
+			t.Fatal(err)
+		}
+		var want []uint64
+		_ = json.Unmarshal([]byte(text), &want)
+		got, err := cat.ContentsOf(ctx, []dedupe.ID{id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g := got[id].Sketch; len(g) != len(want) || len(want) > 0 && !reflect.DeepEqual(g, want) {
+			t.Errorf("sketch %q decoded as %v, want %v", text, g, want)
+		}
 	}
 }
