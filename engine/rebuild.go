@@ -133,9 +133,9 @@ func (st *historyState) loadNew(ctx context.Context, cat *workspace.Catalog) (bo
 	if err != nil {
 		return false, fmt.Errorf("history: %w", err)
 	}
-	var n int
-	if err := cat.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM sightings WHERE id <= ?`, st.maxID).Scan(&n); err != nil {
-		return false, fmt.Errorf("history: count sightings: %w", err)
+	n, err := cat.CountSightingsUpTo(ctx, st.maxID)
+	if err != nil {
+		return false, fmt.Errorf("history: %w", err)
 	}
 	if n != len(st.sightings) {
 		return false, nil

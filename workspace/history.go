@@ -333,13 +333,14 @@ func (c *Catalog) EachSightingAfter(ctx context.Context, after int64, fn func(Si
 	return rows.Err()
 }
 
-// SightingsExtent returns the number of sightings and the highest id.
-func (c *Catalog) SightingsExtent(ctx context.Context) (count int, maxID int64, err error) {
-	err = c.db.QueryRowContext(ctx, `SELECT COUNT(*), COALESCE(MAX(id), 0) FROM sightings`).Scan(&count, &maxID)
-	if err != nil {
-		return 0, 0, fmt.Errorf("catalog: sightings extent: %w", err)
+// CountSightingsUpTo returns the number of sightings with an id up to
+// maxID: a reader that loaded them all can tell whether any went away.
+func (c *Catalog) CountSightingsUpTo(ctx context.Context, maxID int64) (int, error) {
+	var n int
+	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sightings WHERE id <= ?`, maxID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("catalog: count sightings: %w", err)
 	}
-	return count, maxID, nil
+	return n, nil
 }
 
 // ContentsOf returns the text sketches of the given blobs that have one.
