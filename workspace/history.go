@@ -2,12 +2,11 @@ package workspace
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"strconv"
 	"strings"
@@ -69,7 +68,8 @@ func (c *Catalog) ReplaceHistoryDiff(ctx context.Context, docs []Document) (Hist
 		return diff, fmt.Errorf("catalog: history: %w", err)
 	}
 	defer tx.Rollback()
-	stored, err := storedDigests(ctx, tx)
+	h := newRowHasher()
+	stored, err := storedDigests(ctx, tx, h)
 	if err != nil {
 		return diff, err
 	}
@@ -80,7 +80,7 @@ func (c *Catalog) ReplaceHistoryDiff(ctx context.Context, docs []Document) (Hist
 			return diff, fmt.Errorf("catalog: history: document %s twice", d.Key)
 		}
 		keep[d.Key] = true
-		if old, ok := stored[d.Key]; ok && old == documentDigest(d) {
+		if old, ok := stored[d.Key]; ok && old == documentDigest(h, d) {
 			diff.Unchanged++
 			continue
 		}
@@ -486,31 +486,41 @@ func (c *Catalog) Pins(ctx context.Context) ([]Pin, error) {
 // each row, so that row order does not matter.
 type digest [2]uint64
 
-func (d *digest) add(parts ...string) {
-	h := sha256.New()
-	for _, p := range parts {
-		h.Write([]byte(p))
-		h.Write([]byte{0})
+// rowHasher hashes rows with two independently seeded maphash hashes (fast,
+// and 128 bits between them); digests are only compared within one call.
+type rowHasher struct{ a, b maphash.Hash }
+
+func newRowHasher() *rowHasher {
+	h := &rowHasher{}
+	h.a.SetSeed(maphash.MakeSeed())
+	h.b.SetSeed(maphash.MakeSeed())
+	return h
+}
+
+func (h *rowHasher) add(d *digest, parts ...string) {
+	for i, m := range []*maphash.Hash{&h.a, &h.b} {
+		m.Reset()
+		for _, p := range parts {
+			m.WriteString(p)
+			m.WriteByte(0)
+		}
+		d[i] += m.Sum64()
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	d[0] += binary.LittleEndian.Uint64(sum[0:8])
-	d[1] += binary.LittleEndian.Uint64(sum[8:16])
 }
 
 func confText(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
 // documentDigest is the digest of the rows ReplaceHistory would store for d.
-func documentDigest(d Document) digest {
+func documentDigest(h *rowHasher, d Document) digest {
 	var dg digest
-	dg.add("d", d.Workspace, d.Folder, d.Name)
+	h.add(&dg, "d", d.Workspace, d.Folder, d.Name)
 	for _, v := range d.Versions {
-		dg.add("v", v.Key, v.Blob.String(), strconv.Itoa(v.Seq), formatTime(v.Time), v.Author)
+		h.add(&dg, "v", v.Key, v.Blob.String(), strconv.Itoa(v.Seq), formatTime(v.Time), v.Author)
 		for _, l := range v.Parents {
-			dg.add("p", v.Key, l.Parent, l.Reason, confText(l.Confidence))
+			h.add(&dg, "p", v.Key, l.Parent, l.Reason, confText(l.Confidence))
 		}
 		for _, sid := range v.Sightings {
-			dg.add("s", v.Key, strconv.FormatInt(sid, 10))
+			h.add(&dg, "s", v.Key, strconv.FormatInt(sid, 10))
 		}
 	}
 	return dg
@@ -518,7 +528,7 @@ func documentDigest(d Document) digest {
 
 // storedDigests reads the digest of every stored document (documents
 // present only through orphaned rows included).
-func storedDigests(ctx context.Context, tx *sql.Tx) (map[string]digest, error) {
+func storedDigests(ctx context.Context, tx *sql.Tx, h *rowHasher) (map[string]digest, error) {
 	out := map[string]digest{}
 	queries := []struct {
 		q    string
@@ -531,14 +541,14 @@ func storedDigests(ctx context.Context, tx *sql.Tx) (map[string]digest, error) {
 		{`SELECT document_key, version_key, CAST(sighting_id AS TEXT) FROM version_sightings`, "s", 3},
 	}
 	for _, q := range queries {
-		if err := digestRows(ctx, tx, q.q, q.kind, q.cols, out); err != nil {
+		if err := digestRows(ctx, tx, h, q.q, q.kind, q.cols, out); err != nil {
 			return nil, fmt.Errorf("catalog: history: read stored %s rows: %w", q.kind, err)
 		}
 	}
 	return out, nil
 }
 
-func digestRows(ctx context.Context, tx *sql.Tx, query, kind string, cols int, out map[string]digest) error {
+func digestRows(ctx context.Context, tx *sql.Tx, h *rowHasher, query, kind string, cols int, out map[string]digest) error {
 	rows, err := tx.QueryContext(ctx, query)
 	if err != nil {
 		return err
@@ -560,9 +570,11 @@ func digestRows(ctx context.Context, tx *sql.Tx, query, kind string, cols int, o
 		if kind == "p" {
 			vals[4] = confText(conf)
 		}
+		key := vals[0]
 		d := out[vals[0]]
-		d.add(append([]string{kind}, vals[1:]...)...)
-		out[vals[0]] = d
+		vals[0] = kind // the document key is the map key; the row kind takes its place
+		h.add(&d, vals...)
+		out[key] = d
 	}
 	return rows.Err()
 }
