@@ -42,7 +42,7 @@ func (b *bench) bigFileSync(ctx context.Context) error {
 	}
 	copyDir := filepath.Join(work, "copy")
 	steps := []step{
-		{key: "syncd", setup: resetDir(store), cmd: b.syncdCmd("syncd sync (1 GB file)", nil, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
+		{key: "syncd", setup: func() error { os.RemoveAll(store); return readAll(path) }, cmd: b.syncdCmd("syncd sync (1 GB file)", nil, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
 		{key: "verify", cmd: b.syncdCmd("syncd verify", nil, "verify", "--config", cfg)},
 		{key: "sha256", cmd: measure.Cmd{Name: "hash sha256", Args: []string{b.self, "hash", "-impl", "sha256", path}}},
 		{key: "rclone", setup: resetDir(copyDir), cmd: measure.Cmd{Name: "rclone copy", Args: []string{"rclone", "copy", "--config", "/dev/null", dir, copyDir}}},

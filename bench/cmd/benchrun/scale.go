@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -10,16 +11,22 @@ import (
 	"github.com/syncd/syncd/bench/internal/measure"
 	"github.com/syncd/syncd/bench/internal/results"
 	"github.com/syncd/syncd/bench/internal/scale"
+	"github.com/syncd/syncd/workspace"
 )
+
+// scaleSpecVersion changes when scale.Populate writes something else, so
+// that a cached store is not reused across such changes.
+const scaleSpecVersion = 1
 
 // scale fills a store with o.sightings synthetic sightings, then times
 // the first history rebuild (a sync of a tiny folder, which must rebuild
 // because nothing holds the new sightings yet), plan with its report,
-// export and verify against it.
+// export and verify against it. The filled store is kept under
+// <out>/cache and reused by later runs (minutes saved): each run starts
+// from its pristine catalog.
 func (b *bench) scale(ctx context.Context) error {
 	work := b.path("scale")
 	os.RemoveAll(work)
-	store := filepath.Join(work, "store")
 	tiny := filepath.Join(work, "tiny")
 	if err := os.MkdirAll(tiny, 0o755); err != nil {
 		return err
@@ -29,18 +36,15 @@ func (b *bench) scale(ctx context.Context) error {
 			return err
 		}
 	}
+	store, err := b.scaleStore(ctx)
+	if err != nil {
+		return err
+	}
 	cfg := filepath.Join(work, "syncd.yaml")
 	text := fmt.Sprintf("store:\n  path: %q\njobs:\n  - name: scale\n    workspace: department\n    sources:\n      - name: tiny\n        type: folder\n        path: %q\n", store, tiny)
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		return err
 	}
-	start := time.Now()
-	st, err := scale.Populate(ctx, store, scale.Spec{Sightings: b.o.sightings, PerBlob: 8, Versions: 4, Batch: 5000})
-	if err != nil {
-		return err
-	}
-	b.fact("store scale: %d sightings of %d blobs (%s) in %d documents, written through workspace.Catalog.Commit in %s; catalog %s",
-		st.Sightings, st.Blobs, human(st.BlobBytes), st.Documents, time.Since(start).Round(time.Second), human(catalogSize(store)))
 	const sec = "store scale"
 	n := fmt.Sprintf("%dk sightings", b.o.sightings/1000)
 	long := func(c measure.Cmd) measure.Cmd { c.Limit = 2 * b.o.limit; return c }
@@ -58,10 +62,64 @@ func (b *bench) scale(ctx context.Context) error {
 	b.add(row(sec, "plan with report (report.html, plan.json, CSVs) over "+n, "", s, errs, "plan", "", results.Target{}))
 	b.add(row(sec, "export --format json over "+n, "", s, errs, "export", "", results.Target{}))
 	b.add(row(sec, "verify (re-hash every blob, check references) over "+n, "", s, errs, "verify", "", results.Target{}))
-	if !b.o.keep {
-		os.RemoveAll(work)
+	return os.RemoveAll(work)
+}
+
+// scaleStore returns the store directory holding o.sightings synthetic
+// sightings, with its catalog reset to the pristine copy, populating it
+// first when no cached copy exists.
+func (b *bench) scaleStore(ctx context.Context) (string, error) {
+	dir := filepath.Join(abs(b.o.out), "cache", fmt.Sprintf("store-%d-schema%d-v%d", b.o.sightings, workspace.SchemaVersion(), scaleSpecVersion))
+	pristine := filepath.Join(dir, "pristine.db")
+	catalog := filepath.Join(dir, "catalog.db")
+	if _, err := os.Stat(pristine); err != nil {
+		if err := os.RemoveAll(dir); err != nil {
+			return "", err
+		}
+		start := time.Now()
+		st, err := scale.Populate(ctx, dir, scale.Spec{Sightings: b.o.sightings, PerBlob: 8, Versions: 4, Batch: 5000})
+		if err != nil {
+			return "", err
+		}
+		if err := snapshot(ctx, catalog, pristine); err != nil {
+			return "", err
+		}
+		b.fact("store scale: %d sightings of %d blobs (%s) in %d documents, written through workspace.Catalog.Commit in %s; catalog %s; kept in %s for later runs",
+			st.Sightings, st.Blobs, human(st.BlobBytes), st.Documents, time.Since(start).Round(time.Second), human(catalogSize(dir)), dir)
+	} else {
+		b.fact("store scale: reusing the populated store in %s (its pristine catalog)", dir)
 	}
-	return nil
+	for _, f := range []string{"catalog.db", "catalog.db-wal", "catalog.db-shm"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	return dir, copyFile(pristine, catalog)
+}
+
+func snapshot(ctx context.Context, src, dst string) error {
+	cat, err := workspace.Open(ctx, src, workspace.Options{ReadOnly: true})
+	if err != nil {
+		return err
+	}
+	defer cat.Close()
+	os.Remove(dst)
+	return cat.Snapshot(ctx, dst)
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }
 
 func catalogSize(store string) int64 {

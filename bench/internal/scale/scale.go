@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/syncd/syncd/connectors"
@@ -54,12 +55,12 @@ func Populate(ctx context.Context, dir string, s Spec) (Stats, error) {
 		return Stats{}, err
 	}
 	p := &populator{ctx: ctx, cat: cat, disk: blobs, s: s, r: rand.New(rand.NewPCG(7, 7)), batch: workspace.Batch{RunID: run}}
-	for p.st.Sightings < s.Sightings {
-		if err := p.document(); err != nil {
-			return p.st, err
-		}
+	p.startWriters(2)
+	err = p.fill()
+	if werr := p.stopWriters(); err == nil {
+		err = werr
 	}
-	if err := p.flush(); err != nil {
+	if err != nil {
 		return p.st, err
 	}
 	counts := map[string]int64{"new": int64(p.st.Blobs), "duplicate": int64(p.st.Sightings - p.st.Blobs)}
@@ -74,6 +75,58 @@ type populator struct {
 	r     *rand.Rand
 	batch workspace.Batch
 	st    Stats
+
+	// Blob files are written by other goroutines while SQLite commits.
+	files chan blobFile
+	wg    sync.WaitGroup
+	mu    sync.Mutex
+	werr  error
+}
+
+type blobFile struct {
+	path    string
+	content []byte
+}
+
+func (p *populator) fill() error {
+	for p.st.Sightings < p.s.Sightings {
+		if err := p.document(); err != nil {
+			return err
+		}
+	}
+	return p.flush()
+}
+
+func (p *populator) startWriters(n int) {
+	p.files = make(chan blobFile, 256)
+	for range n {
+		p.wg.Add(1)
+		go func() {
+			defer p.wg.Done()
+			for f := range p.files {
+				if err := writeBlob(f); err != nil {
+					p.mu.Lock()
+					if p.werr == nil {
+						p.werr = err
+					}
+					p.mu.Unlock()
+				}
+			}
+		}()
+	}
+}
+
+func (p *populator) stopWriters() error {
+	close(p.files)
+	p.wg.Wait()
+	return p.werr
+}
+
+func writeBlob(f blobFile) error {
+	if err := os.MkdirAll(filepath.Dir(f.path), 0o750); err != nil {
+		return err
+	}
+	return os.WriteFile(f.path, f.content, 0o640)
 }
 
 // document writes one document: its versions and their sightings.
@@ -114,12 +167,10 @@ func (p *populator) blob(doc, v int) (dedupe.Sums, error) {
 	h := dedupe.NewHasher()
 	h.Write(content)
 	sums := h.Sums()
-	path := p.disk.Path(sums.ID)
-	if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
-		return sums, err
-	}
-	if err := os.WriteFile(path, content, 0o640); err != nil {
-		return sums, err
+	select {
+	case p.files <- blobFile{p.disk.Path(sums.ID), content}:
+	case <-p.ctx.Done():
+		return sums, p.ctx.Err()
 	}
 	p.batch.Blobs = append(p.batch.Blobs, workspace.Blob{Sums: sums})
 	p.st.Blobs++
