@@ -204,11 +204,19 @@ func mostSimilar(v *ver, earlier []*ver) *vlink {
 }
 
 func sameFolder(a, b *ver) bool {
+	type place struct{ source, path string }
+	at := map[place]bool{}
 	for _, s := range a.sightings {
-		for _, t := range b.sightings {
-			if s.Kind == KindShare && t.Kind == KindShare && s.Source == t.Source && s.Path == t.Path {
-				return true
-			}
+		if s.Kind == KindShare {
+			at[place{s.Source, s.Path}] = true
+		}
+	}
+	if len(at) == 0 {
+		return false
+	}
+	for _, t := range b.sightings {
+		if t.Kind == KindShare && at[place{t.Source, t.Path}] {
+			return true
 		}
 	}
 	return false
