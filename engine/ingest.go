@@ -197,8 +197,46 @@ func (in *ingest) lookupHashes(ctx context.Context, it *connectors.Item) (dedupe
 	return dedupe.Sums{}, "", false, nil
 }
 
-// fetch streams one item into the blob store, sketching its text on the
-// second core as the bytes go by.
+// sketchMaxBytes bounds the items whose text is sketched: larger ones go
+// straight to the blob store, because the sketcher would only read (and
+// hash) every byte again to report ErrTooLarge.
+const sketchMaxBytes = 512 << 20
+
+// sketched is the text sketcher's result for one item.
+type sketched struct {
+	c   workspace.Content
+	err error
+}
+
+// store streams rc into the blob store, sketching its text on the second
+// core as the bytes go by (items up to sketchMaxBytes).
+func (in *ingest) store(ctx context.Context, it *connectors.Item, rc io.Reader) (dedupe.Sums, sketched, error) {
+	if it.Size > sketchMaxBytes {
+		sums, err := in.e.Blobs.Put(ctx, rc)
+		return sums, sketched{err: textsketch.ErrTooLarge}, err
+	}
+	pr, pw := io.Pipe()
+	done := make(chan sketched, 1)
+	go func() {
+		var c history.Content
+		var err error
+		func() {
+			defer func() {
+				if v := recover(); v != nil { // a sketcher bug must not kill the process
+					err = fmt.Errorf("text sketch: panic: %v", v)
+				}
+			}()
+			c, err = textsketch.Options{MaxBytes: sketchMaxBytes}.Sketch(it.Name, pr, it.Size)
+		}()
+		io.Copy(io.Discard, pr) // drain whatever the sketcher did not read
+		done <- sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch}, err}
+	}()
+	sums, err := in.e.Blobs.Put(ctx, io.TeeReader(rc, pw))
+	pw.CloseWithError(err)
+	return sums, <-done, err
+}
+
+// fetch streams one item into the blob store.
 func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
 	if ctx.Err() != nil {
 		return
@@ -209,29 +247,7 @@ func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
 		return
 	}
 	defer rc.Close()
-	pr, pw := io.Pipe()
-	type sk struct {
-		c   workspace.Content
-		err error
-	}
-	done := make(chan sk, 1)
-	go func() {
-		var c history.Content
-		var err error
-		func() {
-			defer func() {
-				if v := recover(); v != nil { // a sketcher bug must not kill the process
-					err = fmt.Errorf("text sketch: panic: %v", v)
-				}
-			}()
-			c, err = textsketch.Sketch(it.Name, pr, it.Size)
-		}()
-		io.Copy(io.Discard, pr) // drain whatever the sketcher did not read
-		done <- sk{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch}, err}
-	}()
-	sums, err := in.e.Blobs.Put(ctx, io.TeeReader(rc, pw))
-	pw.CloseWithError(err)
-	res := <-done
+	sums, res, err := in.store(ctx, it, rc)
 	if err != nil {
 		if ctx.Err() != nil {
 			return
