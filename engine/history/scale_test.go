@@ -85,13 +85,14 @@ func BenchmarkRebuild(b *testing.B) {
 }
 
 // TestScale rebuilds a large synthetic corpus and reports time and grouping
-// quality. SYNTH_DOCS sets the size (default 1000).
+// quality. SYNTH_DOCS sets the size (default 1000); SYNTH_LOGOS adds
+// signature images to a third of the messages.
 func TestScale(t *testing.T) {
 	docs := 1000
 	if s := os.Getenv("SYNTH_DOCS"); s != "" {
 		docs, _ = strconv.Atoi(s)
 	}
-	in, truth, parents := synth.GenerateWithParents(synth.Config{Seed: 7, Docs: docs})
+	in, truth, parents := synth.GenerateWithParents(synth.Config{Seed: 7, Docs: docs, Logos: os.Getenv("SYNTH_LOGOS") != ""})
 	start, cpu := time.Now(), cpuTime()
 	res := history.Rebuild(in)
 	el, elCPU := time.Since(start), cpuTime()-cpu

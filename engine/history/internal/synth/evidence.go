@@ -110,6 +110,10 @@ func (g *gen) message(ws string, v version, inReplyTo string, refs []string, at 
 	g.msgSeq++
 	id := fmt.Sprintf("<m%d@synth.example.org>", g.msgSeq)
 	from := g.person()
+	logo := ""
+	if len(g.logos) > 0 && g.r.Float64() < 0.33 {
+		logo = g.logos[g.r.Intn(len(g.logos))]
+	}
 	for k := range 2 + g.r.Intn(3) {
 		acct := from
 		if k > 0 {
@@ -123,6 +127,11 @@ func (g *gen) message(ws string, v version, inReplyTo string, refs []string, at 
 		}
 		g.add(history.Sighting{Source: "mail", Kind: history.KindMail, Blob: v.blob, Name: v.name, Path: "INBOX",
 			Time: at, Author: from, Workspace: ws, Lineage: lin})
+		if logo != "" {
+			lin.Part = "3"
+			g.add(history.Sighting{Source: "mail", Kind: history.KindMail, Blob: logo, Name: "image001.png",
+				Path: "INBOX", Time: at, Author: from, Workspace: ws, Lineage: lin})
+		}
 	}
 	return id
 }

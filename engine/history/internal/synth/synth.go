@@ -24,6 +24,10 @@ type Config struct {
 	// MaxVersions caps versions per document (default 300: a few long-lived
 	// spreadsheets get that many).
 	MaxVersions int
+	// Logos attaches a signature image (one of a few blobs without text,
+	// "image001.png") to a third of the mail messages: blobs seen tens of
+	// thousands of times.
+	Logos bool
 }
 
 // Truth maps each blob to the true document it belongs to.
@@ -60,6 +64,7 @@ type gen struct {
 	sightings  []history.Sighting
 	accounts   []string
 	maxVersion int
+	logos      []string
 }
 
 // Generate makes the corpus.
@@ -82,6 +87,14 @@ func GenerateWithParents(cfg Config) (history.Input, Truth, Parents) {
 	}
 	for i := range 40 {
 		g.accounts = append(g.accounts, fmt.Sprintf("person%02d@example.org", i))
+	}
+	if cfg.Logos {
+		for i := range 3 {
+			sum := sha256.Sum256(fmt.Appendf(nil, "logo %d", i))
+			g.logos = append(g.logos, hex.EncodeToString(sum[:]))
+			g.truth[g.logos[i]] = -1 - i
+			g.in.Contents[g.logos[i]] = history.Content{Blob: g.logos[i], Kind: "png"}
+		}
 	}
 	for d := range cfg.Docs {
 		g.document(d)
