@@ -275,18 +275,16 @@ func mergeParent(v *ver, parents []vlink, earlier []*ver) *vlink {
 		return nil
 	}
 	p := parents[0].p
-	var anc map[*ver]bool
+	window := earlier[max(0, len(earlier)-maxLookback):]
+	if len(window) == 0 {
+		return nil
+	}
+	anc := ancestorsSince(p, window[0].order)
 	var best *ver
 	bestR := mergeCarried
-	for _, s := range earlier[max(0, len(earlier)-maxLookback):] {
-		if s.n == v.n || s.n == p.n || len(s.parents) == 0 || !maybeSimilar(v.n, s.n, nameJoinAgree) ||
+	for _, s := range window {
+		if anc[s] || s.n == v.n || s.n == p.n || len(s.parents) == 0 || !maybeSimilar(v.n, s.n, nameJoinAgree) ||
 			sim(v.n, s.n) < nameJoin {
-			continue
-		}
-		if anc == nil {
-			anc = ancestors(p)
-		}
-		if anc[s] {
 			continue
 		}
 		sp := s.parents[0].p.n.sketch
@@ -304,14 +302,19 @@ func mergeParent(v *ver, parents []vlink, earlier []*ver) *vlink {
 	return &vlink{best, ReasonContent, round2(bestR)}
 }
 
-func ancestors(v *ver) map[*ver]bool {
+func ancestors(v *ver) map[*ver]bool { return ancestorsSince(v, -1) }
+
+// ancestorsSince is v and its ancestors of order minOrder or later. While
+// parents are chosen, a parent is always earlier in order than its child,
+// so the ancestors in that range are all reached through versions in it.
+func ancestorsSince(v *ver, minOrder int) map[*ver]bool {
 	seen := map[*ver]bool{v: true}
 	stack := []*ver{v}
 	for len(stack) > 0 {
 		x := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
 		for _, l := range x.parents {
-			if !seen[l.p] {
+			if l.p.order >= minOrder && !seen[l.p] {
 				seen[l.p] = true
 				stack = append(stack, l.p)
 			}
