@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"reflect"
 	"sync"
 	"time"
 
@@ -114,15 +115,25 @@ func (st *historyState) load(ctx context.Context, cat *workspace.Catalog) (histo
 
 // loadNew reads the sightings added since the last load and the texts of
 // their new blobs; it reports false when the catalog no longer holds
-// exactly the sightings loaded before.
+// exactly the sightings loaded before (judged by their number and the
+// last one).
 func (st *historyState) loadNew(ctx context.Context, cat *workspace.Catalog) (bool, error) {
 	first := st.contents == nil
 	if first {
 		st.looked = map[string]bool{}
 	}
 	var fresh []dedupe.ID
-	err := cat.EachSightingAfter(ctx, st.maxID, func(s workspace.Sighting) error {
-		st.sightings = append(st.sightings, toHistorySighting(s))
+	after, same := st.maxID, true
+	if after > 0 {
+		after-- // read the last kept sighting again: it must not have changed
+	}
+	err := cat.EachSightingAfter(ctx, after, func(s workspace.Sighting) error {
+		hs := toHistorySighting(s)
+		if s.ID == st.maxID {
+			same = reflect.DeepEqual(hs, st.sightings[len(st.sightings)-1])
+			return nil
+		}
+		st.sightings = append(st.sightings, hs)
 		st.maxID = s.ID
 		if b := s.Blob.String(); !st.looked[b] {
 			st.looked[b] = true
@@ -137,8 +148,8 @@ func (st *historyState) loadNew(ctx context.Context, cat *workspace.Catalog) (bo
 	if err != nil {
 		return false, fmt.Errorf("history: %w", err)
 	}
-	if n != len(st.sightings) {
-		return false, nil
+	if !same || n != len(st.sightings) {
+		return false, nil // rows went away or changed (another catalog at this path?)
 	}
 	var contents map[dedupe.ID]workspace.Content
 	if first {

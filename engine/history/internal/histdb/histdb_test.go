@@ -149,6 +149,17 @@ func TestIncrementalStore(t *testing.T) {
 	if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
 		t.Fatal("after deleting sightings: stored history differs from a rebuild from scratch")
 	}
+	// The last sighting rewritten (as if another catalog now lived at
+	// this path): noticed too.
+	if _, err := cat.DB().ExecContext(ctx, `UPDATE sightings SET blob_id = (SELECT blob_id FROM sightings WHERE id = 1) WHERE id = (SELECT MAX(id) FROM sightings)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Rebuild(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
+		t.Fatal("after rewriting the last sighting: stored history differs from a rebuild from scratch")
+	}
 	engine.ForgetHistoryState(cat)
 	if err := e.Rebuild(ctx); err != nil {
 		t.Fatal(err)
