@@ -305,3 +305,27 @@ func TestLockOfDeadProcessIsTakenOver(t *testing.T) {
 		t.Fatalf("run after a holder died: %v", err)
 	}
 }
+
+func TestRoutedFolderShapesDocuments(t *testing.T) {
+	e := newEnv(t)
+	seed(e.src)
+	if _, err := e.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	docs, err := e.cat.Documents(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range docs {
+		if d.Workspace == "alpha" {
+			found = true
+			if !strings.HasPrefix(d.Folder, "Alpha") {
+				t.Errorf("document %q in workspace alpha has folder %q; the route says Alpha/...", d.Name, d.Folder)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no document routed to workspace alpha")
+	}
+}

@@ -63,3 +63,14 @@ func ExportJSON(ctx context.Context, cat *workspace.Catalog, w io.Writer) error 
 	enc.SetIndent("", " ")
 	return enc.Encode(history.Export(res, sightings))
 }
+
+// rebuildSighting is a sighting as history rebuilding sees it: share and
+// SharePoint copies sit in the folder routing gave them (so a route's
+// folder shapes the document tree); mail keeps its mailbox.
+func rebuildSighting(s workspace.Sighting) history.Sighting {
+	h := toHistorySighting(s)
+	if s.Kind != "mail" && s.Folder != "" {
+		h.Path = s.Folder
+	}
+	return h
+}

@@ -26,7 +26,7 @@ func HistoryInput(ctx context.Context, cat *workspace.Catalog) (history.Input, m
 	all := map[int64]workspace.Sighting{}
 	err := cat.EachSighting(ctx, func(s workspace.Sighting) error {
 		all[s.ID] = s
-		in.Sightings = append(in.Sightings, toHistorySighting(s))
+		in.Sightings = append(in.Sightings, rebuildSighting(s))
 		return nil
 	})
 	if err != nil {
@@ -128,7 +128,7 @@ func (st *historyState) loadNew(ctx context.Context, cat *workspace.Catalog) (bo
 		after-- // read the last kept sighting again: it must not have changed
 	}
 	err := cat.EachSightingAfter(ctx, after, func(s workspace.Sighting) error {
-		hs := toHistorySighting(s)
+		hs := rebuildSighting(s)
 		if s.ID == st.maxID {
 			same = reflect.DeepEqual(hs, st.sightings[len(st.sightings)-1])
 			return nil
