@@ -88,7 +88,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "benchrun:", err)
 		return 1
 	}
-	if err := b.write(stdout, strings.Join(os.Args, " ")); err != nil {
+	command := strings.Join(os.Args, " ")
+	if c := os.Getenv("BENCHRUN_COMMAND"); c != "" { // set by bench/run
+		command = strings.TrimSpace(c)
+	}
+	if err := b.write(stdout, command); err != nil {
 		fmt.Fprintln(stderr, "benchrun:", err)
 		return 1
 	}
