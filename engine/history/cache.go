@@ -12,7 +12,8 @@ import (
 // Cache makes repeated rebuilds of a growing catalog cheap: it remembers
 // every document it built under a digest of everything that decides it
 // (its blobs, their sightings and texts, the evidence edges into it and
-// the pins about it), and the family key of every name. A rebuild then
+// the pins about it), the family key of every name and the signature of
+// every text. A rebuild then
 // recomputes only the documents whose inputs changed; grouping is always
 // redone over all sightings, so the result is exactly Rebuild's (tested
 // on random inputs). A Cache keeps only what the last rebuild used. It is
@@ -21,9 +22,11 @@ type Cache struct {
 	mu    sync.Mutex
 	docs  map[[32]byte]Document
 	names map[string]nameFamily
+	texts map[string]*textInfo
 	// this generation
 	nextDocs  map[[32]byte]Document
 	nextNames map[string]nameFamily
+	nextTexts map[string]*textInfo
 	stats     CacheStats
 }
 
@@ -42,7 +45,8 @@ func NewCache() *Cache { return &Cache{} }
 func (c *Cache) Rebuild(in Input) Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.nextDocs, c.nextNames, c.stats = map[[32]byte]Document{}, map[string]nameFamily{}, CacheStats{}
+	c.nextDocs, c.nextNames, c.nextTexts = map[[32]byte]Document{}, map[string]nameFamily{}, map[string]*textInfo{}
+	c.stats = CacheStats{}
 	return rebuild(in, c)
 }
 
@@ -53,12 +57,12 @@ func (c *Cache) Stats() CacheStats {
 	return c.stats
 }
 
-// nameMemo is the memo newGraph fills, backed by the previous rebuild's.
-func (c *Cache) nameMemo() *nameMemo {
+// memo is the memo newGraph fills, backed by the previous rebuild's.
+func (c *Cache) memo() *memo {
 	if c == nil {
 		return nil
 	}
-	return &nameMemo{old: c.names, next: c.nextNames}
+	return &memo{oldNames: c.names, names: c.nextNames, oldTexts: c.texts, texts: c.nextTexts}
 }
 
 func (c *Cache) document(nodes []*node, edges []edge, pins []Pin) Document {
@@ -84,6 +88,7 @@ func (c *Cache) endGeneration() {
 	}
 	c.docs, c.nextDocs = c.nextDocs, nil
 	c.names, c.nextNames = c.nextNames, nil
+	c.texts, c.nextTexts = c.nextTexts, nil
 }
 
 // digester frames values unambiguously into a buffer that is hashed at
@@ -107,7 +112,7 @@ func (d *digester) time(t time.Time) {
 func groupDigest(nodes []*node, edges []edge, pins []Pin) [32]byte {
 	size := 256 + 160*len(edges)
 	for _, n := range nodes {
-		size += 64 + 8*len(n.sketch) + 128*len(n.sightings)
+		size += 96 + 128*len(n.sightings)
 	}
 	d := &digester{buf: make([]byte, 0, size)}
 	inGroup := map[string]bool{}
@@ -117,10 +122,7 @@ func groupDigest(nodes []*node, edges []edge, pins []Pin) [32]byte {
 		d.str(n.ws)
 		d.str(n.blob)
 		d.u64(uint64(n.size))
-		d.u64(uint64(len(n.sketch)))
-		for _, x := range n.sketch {
-			d.u64(x)
-		}
+		d.buf = append(d.buf, n.text.sum[:]...)
 		for _, s := range n.sightings {
 			d.u64(uint64(s.ID))
 			for _, f := range []string{s.Source, s.Kind, s.Name, s.Path, s.Author} {

@@ -115,3 +115,28 @@ func TestOrderIndependentAtScale(t *testing.T) {
 		t.Fatalf("%d documents from 400 synthetic ones", len(want.Documents))
 	}
 }
+
+// TestCacheTextChange: a blob whose text (sketch) differs from the previous
+// rebuild's is not served from the cache.
+func TestCacheTextChange(t *testing.T) {
+	in, _ := synth.Generate(synth.Config{Seed: 8, Docs: 60, MaxVersions: 10})
+	c := history.NewCache()
+	c.Rebuild(in)
+	changed := in
+	changed.Contents = map[string]history.Content{}
+	n := 0
+	for b, ct := range in.Contents {
+		if len(ct.Sketch) > 20 && n < 15 {
+			n++
+			ct.Sketch = append([]uint64(nil), ct.Sketch[:len(ct.Sketch)/3]...) // a much shorter text
+		}
+		changed.Contents[b] = ct
+	}
+	got, want := c.Rebuild(changed), history.Rebuild(changed)
+	if !reflect.DeepEqual(got, want) {
+		t.Fatal("cached rebuild used stale texts")
+	}
+	if c.Stats().Built == 0 {
+		t.Error("changed texts rebuilt no document")
+	}
+}

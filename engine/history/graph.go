@@ -1,6 +1,9 @@
 package history
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -16,7 +19,8 @@ type node struct {
 	minID     int64
 	size      int64
 	sketch    []uint64
-	sig       []uint32    // one-permutation MinHash signature (lsh.go)
+	sig       []uint32 // one-permutation MinHash signature (lsh.go)
+	text      *textInfo
 	keys      []string    // non-generic name family keys (a set)
 	anyKeys   []string    // every name family key, generic included (a set)
 	epochs    []time.Time // start of each revert epoch after the first
@@ -47,23 +51,59 @@ type nameFamily struct {
 	gen bool
 }
 
-// nameMemo memoises NameKey within a rebuild, and across rebuilds when
-// old holds the previous rebuild's names.
-type nameMemo struct{ old, next map[string]nameFamily }
+// memo memoises NameKey and the per-text work (LSH signature, digest of
+// the sketch) within a rebuild, and across rebuilds when old maps hold the
+// previous rebuild's (see Cache). A text is reused only when its sketch is
+// equal to the one it was computed from.
+type memo struct {
+	oldNames, names map[string]nameFamily
+	oldTexts, texts map[string]*textInfo // by blob; nil texts: no digests needed
+}
 
-func (m *nameMemo) lookup(name string) nameFamily {
-	if f, ok := m.next[name]; ok {
+type textInfo struct {
+	sketch []uint64
+	sig    []uint32
+	sum    [32]byte // sha256 of the sketch, for document digests
+}
+
+func (m *memo) lookup(name string) nameFamily {
+	if f, ok := m.names[name]; ok {
 		return f
 	}
-	f, ok := m.old[name]
+	f, ok := m.oldNames[name]
 	if !ok {
 		f.key, f.gen = NameKey(name)
 	}
-	m.next[name] = f
+	m.names[name] = f
 	return f
 }
 
-func newGraph(in Input, memo *nameMemo) *graph {
+// text returns the signature of a blob's sketch, and its digest when the
+// memo keeps texts.
+func (m *memo) text(blob string, sketch []uint64) *textInfo {
+	if m.texts == nil {
+		return &textInfo{sketch: sketch, sig: signature(sketch)}
+	}
+	if t := m.texts[blob]; t != nil && slices.Equal(t.sketch, sketch) {
+		return t
+	}
+	t := m.oldTexts[blob]
+	if t == nil || !slices.Equal(t.sketch, sketch) {
+		t = &textInfo{sketch: sketch, sig: signature(sketch), sum: sketchSum(sketch)}
+	}
+	m.texts[blob] = t
+	return t
+}
+
+func sketchSum(sk []uint64) [32]byte {
+	buf := make([]byte, 0, 8*len(sk))
+	for _, x := range sk {
+		buf = binary.LittleEndian.AppendUint64(buf, x)
+	}
+	return sha256.Sum256(buf)
+}
+
+func newGraph(in Input, m *memo) *graph {
 	g := &graph{byKey: map[string]*node{}, contents: in.Contents}
 	ss := make([]*Sighting, 0, len(in.Sightings))
 	seen := map[int64]bool{}
@@ -76,8 +116,8 @@ func newGraph(in Input, memo *nameMemo) *graph {
 		ss = append(ss, s)
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
-	if memo == nil {
-		memo = &nameMemo{next: map[string]nameFamily{}}
+	if m == nil {
+		m = &memo{names: map[string]nameFamily{}}
 	}
 	for _, s := range ss {
 		k := s.Workspace + "\x00" + s.Blob
@@ -88,8 +128,8 @@ func newGraph(in Input, memo *nameMemo) *graph {
 			g.nodes = append(g.nodes, n)
 		}
 		n.sightings = append(n.sightings, s)
-		m := memo.lookup(s.Name)
-		key, gen := m.key, m.gen
+		f := m.lookup(s.Name)
+		key, gen := f.key, f.gen
 		n.anyKeys = addKey(n.anyKeys, key)
 		if !gen {
 			n.keys = addKey(n.keys, key)
@@ -108,8 +148,8 @@ func newGraph(in Input, memo *nameMemo) *graph {
 		g.parent[i] = i
 		sortSightings(n.sightings)
 		n.first = n.sightings[0].Time
-		n.sketch = in.Contents[n.blob].Sketch
-		n.sig = signature(n.sketch)
+		n.text = m.text(n.blob, in.Contents[n.blob].Sketch)
+		n.sketch, n.sig = n.text.sketch, n.text.sig
 	}
 	return g
 }

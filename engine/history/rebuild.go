@@ -16,7 +16,7 @@ import (
 func Rebuild(in Input) Result { return rebuild(in, nil) }
 
 func rebuild(in Input, c *Cache) Result {
-	g := newGraph(in, c.nameMemo())
+	g := newGraph(in, c.memo())
 	g.sharePointEdges()
 	g.threadEdges()
 	g.nameEdges()
