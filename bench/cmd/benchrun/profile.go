@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 
 	"github.com/syncd/syncd/connectors"
 	_ "github.com/syncd/syncd/connectors/imap" // the source types syncd supports
@@ -28,9 +29,23 @@ func profileMain(ctx context.Context, args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "syncd config `file`")
 	cpu := fs.String("cpuprofile", "cpu.prof", "write the CPU profile to `file`")
+	tr := fs.String("trace", "", "also write an execution trace to `file` (go tool trace -pprof=sync|syscall|sched)")
 	if err := fs.Parse(args); err != nil || *cfgPath == "" {
 		fmt.Fprintln(stderr, "usage: benchrun profile -config FILE [-cpuprofile FILE]")
 		return 2
+	}
+	if *tr != "" {
+		f, err := os.Create(*tr)
+		if err != nil {
+			fmt.Fprintln(stderr, "benchrun profile:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			fmt.Fprintln(stderr, "benchrun profile:", err)
+			return 1
+		}
+		defer trace.Stop()
 	}
 	if err := profileSync(ctx, *cfgPath, *cpu, stderr); err != nil {
 		fmt.Fprintln(stderr, "benchrun profile:", err)
