@@ -236,7 +236,10 @@ func (in *ingest) store(ctx context.Context, it *connectors.Item, rc io.Reader) 
 	return sums, <-done, err
 }
 
-// fetch streams one item into the blob store.
+// fetch streams one item into the blob store. Text is sketched only for
+// content new to the store: read back from the store after the write (the
+// bytes are still in the page cache), or, in a dry run where nothing is
+// stored, teed from the download.
 func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
 	if ctx.Err() != nil {
 		return
@@ -247,18 +250,20 @@ func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
 		return
 	}
 	defer rc.Close()
-	sums, res, err := in.store(ctx, it, rc)
+	_, dry := in.e.Blobs.(dedupe.HashOnly)
+	var sums dedupe.Sums
+	var res sketched
+	if dry {
+		sums, res, err = in.store(ctx, it, rc)
+	} else {
+		sums, err = in.e.Blobs.Put(ctx, rc)
+	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return
 		}
 		in.problem(ctx, it, err)
 		return
-	}
-	var content *workspace.Content
-	if res.err == nil && len(res.c.Sketch) > 0 {
-		res.c.Blob = sums.ID
-		content = &res.c
 	}
 	if want := it.Hashes[connectors.HashSHA256]; want != "" && want != sums.ID.String() {
 		in.problem(ctx, it, fmt.Errorf("content sha256 %s differs from the source's %s", sums.ID, want))
@@ -277,7 +282,34 @@ func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
 		in.addSighting(it, sums, nil, ActDuplicate, "identical content already stored")
 		return
 	}
+	if !dry {
+		res = in.sketchStored(ctx, it, sums)
+	}
+	var content *workspace.Content
+	if res.err == nil && len(res.c.Sketch) > 0 {
+		res.c.Blob = sums.ID
+		content = &res.c
+	}
 	in.addSighting(it, sums, content, ActNew, "")
+}
+
+// sketchStored sketches the text of a blob just written to the store.
+func (in *ingest) sketchStored(ctx context.Context, it *connectors.Item, sums dedupe.Sums) (out sketched) {
+	if sums.Size > sketchMaxBytes {
+		return sketched{err: textsketch.ErrTooLarge}
+	}
+	rc, err := in.e.Blobs.Open(ctx, sums.ID)
+	if err != nil {
+		return sketched{err: err}
+	}
+	defer rc.Close()
+	defer func() {
+		if v := recover(); v != nil { // a sketcher bug must not kill the process
+			out = sketched{err: fmt.Errorf("text sketch: panic: %v", v)}
+		}
+	}()
+	c, err := textsketch.Options{MaxBytes: sketchMaxBytes}.Sketch(it.Name, rc, sums.Size)
+	return sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch}, err}
 }
 
 func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *workspace.Content, act Action, reason string) {
