@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,14 +87,17 @@ func stored(t testing.TB, cat *workspace.Catalog) []workspace.Document {
 	return docs
 }
 
-// normal sorts documents by key and gives empty slices one form, as the
-// catalog returns them.
+// normal indexes documents by key and puts them in the form the catalog
+// returns them in: UTC times, parents ordered by key, no empty slices.
 func normal(docs []workspace.Document) map[string]workspace.Document {
 	out := map[string]workspace.Document{}
 	for _, d := range docs {
+		d.Versions = append([]workspace.Version(nil), d.Versions...)
 		for i := range d.Versions {
 			v := &d.Versions[i]
 			v.Time = v.Time.UTC()
+			v.Parents = append([]workspace.Link(nil), v.Parents...)
+			sort.Slice(v.Parents, func(a, b int) bool { return v.Parents[a].Parent < v.Parents[b].Parent })
 			if len(v.Parents) == 0 {
 				v.Parents = nil
 			}
@@ -101,6 +105,32 @@ func normal(docs []workspace.Document) map[string]workspace.Document {
 		out[d.Key] = d
 	}
 	return out
+}
+
+// sameHistory fails the test, naming the first differing document, when
+// two histories differ.
+func sameHistory(t testing.TB, what string, got, want []workspace.Document) {
+	t.Helper()
+	g, w := normal(got), normal(want)
+	if reflect.DeepEqual(g, w) {
+		return
+	}
+	keys := map[string]bool{}
+	for k := range g {
+		keys[k] = true
+	}
+	for k := range w {
+		keys[k] = true
+	}
+	var diff []string
+	for k := range keys {
+		if !reflect.DeepEqual(g[k], w[k]) {
+			diff = append(diff, k)
+		}
+	}
+	sort.Strings(diff)
+	k := diff[0]
+	t.Fatalf("%s: %d of %d documents differ; first %s:\n got  %+v\n want %+v", what, len(diff), len(keys), k, g[k], w[k])
 }
 
 // TestIncrementalStore: syncing in steps and rebuilding after each stores
@@ -119,18 +149,15 @@ func TestIncrementalStore(t *testing.T) {
 		if err := e.Rebuild(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
-			t.Fatalf("after %d sightings: stored history differs from a rebuild from scratch", cut)
-		}
+		sameHistory(t, fmt.Sprintf("after %d sightings: stored history differs from a rebuild from scratch", cut),
+			stored(t, cat), scratch(t, cat))
 	}
 	once := openCatalog(t, "once.db")
 	store(t, once, in, in.Sightings)
 	if err := (&engine.Engine{Catalog: once}).Rebuild(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := normal(stored(t, cat)), normal(stored(t, once)); !reflect.DeepEqual(got, want) {
-		t.Fatal("history synced in steps differs from history synced at once")
-	}
+	sameHistory(t, "history synced in steps differs from history synced at once", stored(t, cat), stored(t, once))
 	diff, err := cat.ReplaceHistoryDiff(ctx, scratch(t, cat))
 	if err != nil {
 		t.Fatal(err)
@@ -146,9 +173,7 @@ func TestIncrementalStore(t *testing.T) {
 	if err := e.Rebuild(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
-		t.Fatal("after deleting sightings: stored history differs from a rebuild from scratch")
-	}
+	sameHistory(t, "after deleting sightings: stored history differs from a rebuild from scratch", stored(t, cat), scratch(t, cat))
 	// The last sighting rewritten (as if another catalog now lived at
 	// this path): noticed too.
 	if _, err := cat.DB().ExecContext(ctx, `UPDATE sightings SET blob_id = (SELECT blob_id FROM sightings WHERE id = 1) WHERE id = (SELECT MAX(id) FROM sightings)`); err != nil {
@@ -157,16 +182,12 @@ func TestIncrementalStore(t *testing.T) {
 	if err := e.Rebuild(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
-		t.Fatal("after rewriting the last sighting: stored history differs from a rebuild from scratch")
-	}
+	sameHistory(t, "after rewriting the last sighting: stored history differs from a rebuild from scratch", stored(t, cat), scratch(t, cat))
 	engine.ForgetHistoryState(cat)
 	if err := e.Rebuild(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
-		t.Fatal("after forgetting the state: stored history differs from a rebuild from scratch")
-	}
+	sameHistory(t, "after forgetting the state: stored history differs from a rebuild from scratch", stored(t, cat), scratch(t, cat))
 }
 
 // TestReplaceHistoryDiff: changed, new and dropped documents are written
@@ -201,9 +222,7 @@ func TestReplaceHistoryDiff(t *testing.T) {
 	if diff != want {
 		t.Errorf("diff %+v, want %+v", diff, want)
 	}
-	if got := normal(stored(t, cat)); !reflect.DeepEqual(got, normal(next)) {
-		t.Error("stored history is not what was written")
-	}
+	sameHistory(t, "stored history is not what was written", stored(t, cat), next)
 }
 
 // TestScaleStore measures load, rebuild and store on a large catalog
@@ -239,9 +258,7 @@ func TestScaleStore(t *testing.T) {
 	}
 	t.Logf("previous ReplaceHistory (delete all, insert all) of %d documents: %v (CPU %v)", len(docs),
 		time.Since(start).Round(time.Millisecond), (cpuTime() - cpu).Round(time.Millisecond))
-	if got, want := normal(stored(t, cat)), normal(scratch(t, cat)); !reflect.DeepEqual(got, want) {
-		t.Fatal("stored history differs from a rebuild from scratch")
-	}
+	sameHistory(t, "stored history differs from a rebuild from scratch", stored(t, cat), scratch(t, cat))
 }
 
 // scaleCatalog is a catalog holding the first sightings of in.
