@@ -308,7 +308,7 @@ func (in *ingest) sketchStored(ctx context.Context, it *connectors.Item, sums de
 			out = sketched{err: fmt.Errorf("text sketch: panic: %v", v)}
 		}
 	}()
-	c, err := textsketch.Options{MaxBytes: sketchMaxBytes}.Sketch(it.Name, rc, sums.Size)
+	c, err := textsketch.Options{MaxBytes: sketchMaxBytes, SkipHash: true, NoDrain: true}.Sketch(it.Name, rc, sums.Size)
 	return sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch}, err}
 }
 

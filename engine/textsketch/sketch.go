@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"path"
 	"strings"
@@ -36,6 +37,13 @@ type Options struct {
 	MaxPartBytes int64  // cap on the decompressed bytes read from one part or stream (default 64 MiB)
 	MaxTokens    int    // words after this many are ignored (default 1,000,000)
 	TempDir      string // where large zips are spooled ("" = os.TempDir())
+	// SkipHash leaves Content.Blob empty instead of hashing every byte
+	// (for callers that already know the content's id).
+	SkipHash bool
+	// NoDrain stops reading once the text is extracted (or the kind is
+	// known to be unsupported) instead of consuming the whole reader; the
+	// size check is then skipped.
+	NoDrain bool
 }
 
 func (o Options) withDefaults() Options {
@@ -65,8 +73,12 @@ func Sketch(name string, r io.Reader, size int64) (history.Content, error) {
 // without a sketch together with an error naming the item.
 func (o Options) Sketch(name string, r io.Reader, size int64) (history.Content, error) {
 	o = o.withDefaults()
-	h := sha256.New()
-	tr := &countReader{r: io.TeeReader(r, h)}
+	var h hash.Hash
+	tr := &countReader{r: r}
+	if !o.SkipHash {
+		h = sha256.New()
+		tr.r = io.TeeReader(r, h)
+	}
 	kind, head, err := sniff(name, tr)
 	c := history.Content{Kind: kind}
 	if err != nil {
@@ -87,10 +99,19 @@ func (o Options) Sketch(name string, r io.Reader, size int64) (history.Content, 
 	default:
 		xerr = ErrUnsupported
 	}
+	if o.NoDrain {
+		if xerr != nil {
+			return c, fmt.Errorf("textsketch: %s: extract %s: %w", name, kind, xerr)
+		}
+		c.Sketch, c.Tokens = sh.finish()
+		return c, nil
+	}
 	if _, err := io.Copy(io.Discard, src); err != nil {
 		return c, fmt.Errorf("textsketch: %s: read: %w", name, err)
 	}
-	c.Blob = hex.EncodeToString(h.Sum(nil))
+	if h != nil {
+		c.Blob = hex.EncodeToString(h.Sum(nil))
+	}
 	if size >= 0 && tr.n != size {
 		return c, fmt.Errorf("textsketch: %s: read %d bytes, expected %d: %w", name, tr.n, size, io.ErrUnexpectedEOF)
 	}
