@@ -1,7 +1,6 @@
 package history_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strconv"
@@ -101,23 +100,6 @@ func TestScale(t *testing.T) {
 		len(in.Sightings), len(in.Contents), len(res.Documents), el.Round(time.Millisecond), elCPU.Round(time.Millisecond), f1, ef1)
 	if f1 < 0.95 || ef1 < 0.85 {
 		t.Errorf("grouping F1 %.4f < 0.95 or edge F1 %.4f < 0.85", f1, ef1)
-	}
-}
-
-// TestDumpSynth writes the result on a synthetic corpus to SYNTH_DUMP, for
-// comparing implementations by hand.
-func TestDumpSynth(t *testing.T) {
-	path := os.Getenv("SYNTH_DUMP")
-	if path == "" {
-		t.Skip("SYNTH_DUMP not set")
-	}
-	in, _ := synth.Generate(synth.Config{Seed: 3, Docs: 400, MaxVersions: 120})
-	data, err := json.MarshalIndent(history.Rebuild(in), "", " ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, data, 0o644); err != nil {
-		t.Fatal(err)
 	}
 }
 
