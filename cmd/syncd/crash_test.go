@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"math/rand/v2"
 	"os"
@@ -60,24 +60,35 @@ func TestKill9Resumes(t *testing.T) {
 	cfg := writeTestConfig(t, corpus, crashStore)
 	rng := rand.New(rand.NewPCG(1, uint64(time.Now().UnixNano())))
 	kills := 0
-	// Kill runs at random points until one gets to finish (after which
-	// there is nothing left to interrupt), at most 12 times.
+	// Kill runs at random points of their own progress (the K-th progress
+	// or source-finished log line) until one gets to finish, at most 12
+	// times. Resumed runs have less left to do, so K shrinks.
 	for i := 0; i < 12; i++ {
-		cmd := exec.Command(syncdBinary(t), "sync", "--config", cfg, "--log-level", "error", "--progress", "none")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
+		cmd := exec.Command(syncdBinary(t), "sync", "--config", cfg, "--log-format", "json", "--log-level", "info",
+			"--progress", "log", "--progress-every", "10ms")
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Fault injection, not synchronisation: the kill lands at a random
-		// point early in the run (resumed runs have less left to do).
-		delay := time.Duration(rng.Int64N(int64(full) / int64(4+2*i)))
-		timer := time.AfterFunc(delay, func() { cmd.Process.Signal(syscall.SIGKILL) })
-		err := cmd.Wait()
-		timer.Stop()
+		k := 1 + rng.IntN(40/(1+i)+1)
+		events := 0
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			line := sc.Text()
+			if strings.Contains(line, `"msg":"progress"`) || strings.Contains(line, `"msg":"source finished"`) {
+				events++
+				if events == k {
+					cmd.Process.Signal(syscall.SIGKILL)
+				}
+			}
+		}
+		err = cmd.Wait()
 		ee, ok := err.(*exec.ExitError)
 		if !ok || ee.Exited() {
-			t.Logf("run %d finished before its kill at %v: err=%v\n%s", i, delay, err, out.String())
+			t.Logf("run %d finished after %d progress events, before its kill at event %d (err=%v)", i, events, k, err)
 			break
 		}
 		kills++
