@@ -329,3 +329,16 @@ func TestRoutedFolderShapesDocuments(t *testing.T) {
 		t.Fatal("no document routed to workspace alpha")
 	}
 }
+
+func TestMailboxIsNotADocumentFolder(t *testing.T) {
+	e := newEnv(t)
+	e.src.Put(memory.File{Path: "INBOX/Board paper.txt", Data: []byte("board paper text for the meeting"),
+		Lineage: connectors.Lineage{Kind: "mail", Mailbox: "INBOX", MessageID: "<m1@x>"}})
+	if _, err := e.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	docs, _ := e.cat.Documents(context.Background())
+	if len(docs) != 1 || docs[0].Folder != "" {
+		t.Fatalf("documents %+v: a mail attachment's document belongs at the workspace top, not in INBOX", docs)
+	}
+}

@@ -64,13 +64,12 @@ func ExportJSON(ctx context.Context, cat *workspace.Catalog, w io.Writer) error 
 	return enc.Encode(history.Export(res, sightings))
 }
 
-// rebuildSighting is a sighting as history rebuilding sees it: share and
-// SharePoint copies sit in the folder routing gave them (so a route's
-// folder shapes the document tree); mail keeps its mailbox.
+// rebuildSighting is a sighting as history rebuilding sees it: every copy
+// sits in the folder routing gave it, so a route's folder shapes the
+// document tree; unrouted share and SharePoint copies keep their own
+// folder, and a mailbox is never a document folder.
 func rebuildSighting(s workspace.Sighting) history.Sighting {
 	h := toHistorySighting(s)
-	if s.Kind != "mail" && s.Folder != "" {
-		h.Path = s.Folder
-	}
+	h.Path = s.Folder
 	return h
 }
