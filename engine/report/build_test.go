@@ -47,7 +47,7 @@ func TestFixtureFacts(t *testing.T) {
 	if actions["Finance/Old/Q4 Forecast.txt"] != "new" || actions["Finance/Q4 Forecast.txt"] != "duplicate" {
 		t.Errorf("two copies of one new content: %q and %q, want the first by ref new", actions["Finance/Old/Q4 Forecast.txt"], actions["Finance/Q4 Forecast.txt"])
 	}
-	if len(r.Conflicts) != 1 || r.Conflicts[0].Path != "INBOX/Plan v2.txt" || len(r.Conflicts[0].Heads) != 2 {
+	if len(r.Conflicts) != 1 || r.Conflicts[0].Path != "Mail attachments/Plan v2.txt" || len(r.Conflicts[0].Heads) != 2 {
 		t.Errorf("conflicts %+v, want the Plan thread with 2 latest versions", r.Conflicts)
 	}
 	if len(r.Forks) != 1 || !slices.Equal(r.Forks[0].Children, []int{2, 3}) {
