@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/rclone/rclone/fs/config/obscure"
+
+	"github.com/syncd/syncd/connectors/share/sharetest"
 )
 
 // ErrNotInstalled names a missing server binary.
@@ -91,7 +93,7 @@ func (s *Samba) configure(ctx context.Context, smbpasswd string) error {
 	b := make([]byte, 12)
 	rand.Read(b)
 	s.Password = hex.EncodeToString(b)
-	if err := os.WriteFile(s.conf(), []byte(s.config()), 0o644); err != nil {
+	if err := os.WriteFile(s.conf(), []byte(sharetest.SambaConf(s.Port, s.state, s.Share, s.Dir)), 0o644); err != nil {
 		return err
 	}
 	cmd := exec.CommandContext(ctx, smbpasswd, "-c", s.conf(), "-a", "-s", s.User)
@@ -103,37 +105,6 @@ func (s *Samba) configure(ctx context.Context, smbpasswd string) error {
 }
 
 func (s *Samba) conf() string { return filepath.Join(s.state, "smb.conf") }
-
-func (s *Samba) config() string {
-	p := func(d string) string { return filepath.Join(s.state, d) }
-	return fmt.Sprintf(`[global]
-  server role = standalone server
-  smb ports = %d
-  interfaces = 127.0.0.1
-  bind interfaces only = yes
-  disable netbios = yes
-  private dir = %s
-  lock directory = %s
-  state directory = %s
-  cache directory = %s
-  pid directory = %s
-  ncalrpc dir = %s
-  log file = %s
-  log level = 2
-  passdb backend = tdbsam:%s
-  load printers = no
-  printing = bsd
-  printcap name = /dev/null
-  disable spoolss = yes
-  server min protocol = SMB2_10
-  unix charset = UTF-8
-[%s]
-  path = %s
-  read only = yes
-  force user = nobody
-`, s.Port, p("private"), p("lock"), p("state"), p("cache"), p("pid"), p("ncalrpc"),
-		p("smbd.log"), p("private/passdb.tdb"), s.Share, s.Dir)
-}
 
 // start runs smbd in the foreground in its own process group and waits
 // for "waiting for connections" in its log.

@@ -45,7 +45,7 @@ func StartSamba(t testing.TB, dir string) *Samba {
 	}
 	s := &Samba{Host: "127.0.0.1", Port: freePort(t), User: "root", Password: randomHex(t), Share: "data", Dir: dir}
 	conf := filepath.Join(state, "smb.conf")
-	if err := os.WriteFile(conf, []byte(sambaConf(state, s)), 0o644); err != nil {
+	if err := os.WriteFile(conf, []byte(SambaConf(s.Port, state, s.Share, s.Dir)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	run(t, s.Password+"\n"+s.Password+"\n", smbpasswd, "-c", conf, "-a", "-s", s.User)
@@ -54,7 +54,10 @@ func StartSamba(t testing.TB, dir string) *Samba {
 	return s
 }
 
-func sambaConf(state string, s *Samba) string {
+// SambaConf is the smb.conf of a private smbd on 127.0.0.1:port keeping all
+// its state under state and serving dir read-only as share (the benchmark
+// starts its own smbd with it too).
+func SambaConf(port int, state, share, dir string) string {
 	p := func(d string) string { return filepath.Join(state, d) }
 	return fmt.Sprintf(`[global]
   server role = standalone server
@@ -81,8 +84,8 @@ func sambaConf(state string, s *Samba) string {
   path = %s
   read only = yes
   force user = nobody
-`, s.Port, p("private"), p("lock"), p("state"), p("cache"), p("pid"), p("ncalrpc"),
-		p("smbd.log"), p("private/passdb.tdb"), s.Share, s.Dir)
+`, port, p("private"), p("lock"), p("state"), p("cache"), p("pid"), p("ncalrpc"),
+		p("smbd.log"), p("private/passdb.tdb"), share, dir)
 }
 
 // Remote is the rclone on-the-fly remote for sub (a folder path within
