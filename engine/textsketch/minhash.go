@@ -1,10 +1,7 @@
 package textsketch
 
 import (
-	"container/heap"
-	"hash/fnv"
-	"sort"
-	"strings"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 )
@@ -19,36 +16,60 @@ const ShingleWords = 4
 
 // shingler turns a stream of text into word shingles and keeps the bottom-k
 // of their hashes. Memory is bounded by SketchSize and the longest word kept.
+//
+// A shingle's hash is FNV-1a (64-bit) over its words, each followed by a
+// zero byte, then spread by mix64. Stored sketches depend on that exact
+// definition: TestShingleHashIsStable pins it.
 type shingler struct {
 	maxTokens int
 	tokens    int
-	window    [ShingleWords]string
+	window    [ShingleWords][]byte // the last words, oldest first; buffers are reused
 	filled    int
-	word      strings.Builder
-	heap      maxHeap
-	seen      map[uint64]struct{}
+	word      []byte
+	kept      []uint64 // candidates for the sketch (see insert)
+	capped    bool     // kept has been cut to SketchSize at least once
+	limit     uint64   // when capped: the largest hash kept
 }
 
 const maxWordBytes = 64
 
 func newShingler(maxTokens int) *shingler {
-	return &shingler{maxTokens: maxTokens, seen: make(map[uint64]struct{}, SketchSize)}
+	return &shingler{maxTokens: maxTokens, word: make([]byte, 0, maxWordBytes+utf8.UTFMax)}
 }
 
 // full reports whether the token limit was reached; later text is ignored.
 func (s *shingler) full() bool { return s.maxTokens > 0 && s.tokens >= s.maxTokens }
 
 // WriteString feeds text. Words are maximal runs of letters and digits,
-// lower-cased; everything else separates words.
-func (s *shingler) WriteString(text string) {
-	for _, r := range text {
-		if r == utf8.RuneError {
-			s.boundary()
+// lower-cased; everything else (including invalid UTF-8) separates words.
+func (s *shingler) WriteString(text string) { feed(s, text) }
+
+// Write feeds text held in a byte slice, like WriteString.
+func (s *shingler) Write(p []byte) { feed(s, p) }
+
+func feed[T string | []byte](s *shingler, text T) {
+	for i := 0; i < len(text); {
+		b := text[i]
+		if b < utf8.RuneSelf { // ASCII: the common case, without decoding
+			i++
+			switch {
+			case 'a' <= b && b <= 'z' || '0' <= b && b <= '9':
+			case 'A' <= b && b <= 'Z':
+				b += 'a' - 'A'
+			default:
+				s.boundary()
+				continue
+			}
+			if len(s.word) < maxWordBytes {
+				s.word = append(s.word, b)
+			}
 			continue
 		}
-		if unicode.IsLetter(r) || unicode.IsDigit(r) {
-			if s.word.Len() < maxWordBytes {
-				s.word.WriteRune(unicode.ToLower(r))
+		r, n := utf8.DecodeRuneInString(string(text[i:min(i+utf8.UTFMax, len(text))]))
+		i += n
+		if r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			if len(s.word) < maxWordBytes {
+				s.word = utf8.AppendRune(s.word, unicode.ToLower(r))
 			}
 			continue
 		}
@@ -58,53 +79,67 @@ func (s *shingler) WriteString(text string) {
 
 // boundary ends the current word, if any.
 func (s *shingler) boundary() {
-	if s.word.Len() == 0 {
+	if len(s.word) == 0 {
 		return
 	}
-	w := s.word.String()
-	s.word.Reset()
+	w := s.word
+	s.word = s.word[:0]
 	if s.full() {
 		return
 	}
 	s.tokens++
 	if s.filled < ShingleWords {
-		s.window[s.filled] = w
+		s.window[s.filled] = append(s.window[s.filled][:0], w...)
 		s.filled++
 		if s.filled == ShingleWords {
 			s.add()
 		}
 		return
 	}
+	oldest := s.window[0]
 	copy(s.window[:], s.window[1:])
-	s.window[ShingleWords-1] = w
+	s.window[ShingleWords-1] = append(oldest[:0], w...)
 	s.add()
 }
 
+const (
+	fnvOffset64 = 14695981039346656037
+	fnvPrime64  = 1099511628211
+)
+
 func (s *shingler) add() {
-	h := fnv.New64a()
+	h := uint64(fnvOffset64)
 	for i := 0; i < s.filled; i++ {
-		h.Write([]byte(s.window[i]))
-		h.Write([]byte{0})
+		for _, c := range s.window[i] {
+			h ^= uint64(c)
+			h *= fnvPrime64
+		}
+		h *= fnvPrime64 // the zero byte after each word: h ^= 0; h *= prime
 	}
-	s.insert(mix64(h.Sum64()))
+	s.insert(mix64(h))
 }
 
+// insert offers one shingle hash. Candidates collect in s.kept and are
+// compacted (sorted, deduplicated, cut to SketchSize) when the buffer
+// fills; after the first cut, hashes at or above the largest kept one can
+// never enter and are dropped at once.
 func (s *shingler) insert(v uint64) {
-	if _, ok := s.seen[v]; ok {
+	if s.capped && v >= s.limit {
 		return
 	}
-	if len(s.heap) < SketchSize {
-		heap.Push(&s.heap, v)
-		s.seen[v] = struct{}{}
-		return
+	s.kept = append(s.kept, v)
+	if len(s.kept) >= 4*SketchSize {
+		s.compact()
 	}
-	if v >= s.heap[0] {
-		return
+}
+
+func (s *shingler) compact() {
+	slices.Sort(s.kept)
+	s.kept = slices.Compact(s.kept)
+	if len(s.kept) >= SketchSize {
+		s.kept = s.kept[:SketchSize]
+		s.capped, s.limit = true, s.kept[SketchSize-1]
 	}
-	delete(s.seen, s.heap[0])
-	s.heap[0] = v
-	heap.Fix(&s.heap, 0)
-	s.seen[v] = struct{}{}
 }
 
 // finish flushes the last word and returns the sorted sketch and the word
@@ -114,13 +149,11 @@ func (s *shingler) finish() ([]uint64, int) {
 	if s.filled > 0 && s.filled < ShingleWords {
 		s.add()
 	}
-	out := make([]uint64, len(s.heap))
-	copy(out, s.heap)
-	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	if len(out) == 0 {
-		out = nil
+	s.compact()
+	if len(s.kept) == 0 {
+		return nil, s.tokens
 	}
-	return out, s.tokens
+	return slices.Clone(s.kept), s.tokens
 }
 
 // mix64 is the splitmix64 finaliser: it spreads FNV's output over all bits
@@ -132,17 +165,4 @@ func mix64(x uint64) uint64 {
 	x *= 0x94d049bb133111eb
 	x ^= x >> 31
 	return x
-}
-
-type maxHeap []uint64
-
-func (h maxHeap) Len() int           { return len(h) }
-func (h maxHeap) Less(i, j int) bool { return h[i] > h[j] }
-func (h maxHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *maxHeap) Push(x any)        { *h = append(*h, x.(uint64)) }
-func (h *maxHeap) Pop() any {
-	old := *h
-	v := old[len(old)-1]
-	*h = old[:len(old)-1]
-	return v
 }

@@ -11,18 +11,24 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // extractZip opens an OOXML or ODF container (buffered in memory up to
 // MemBytes, spooled to a temporary file beyond) and feeds the text of its
 // content parts, in document order, to sh. kind "zip" is resolved from the
 // container's entries; the resolved kind is returned.
-func (o Options) extractZip(kind string, r io.Reader, sh *shingler) (string, error) {
-	ra, size, cleanup, err := o.spool(r)
+func (o Options) extractZip(kind string, r io.Reader, sizeHint int64, sh *shingler) (string, error) {
+	ra, size, cleanup, err := o.spool(r, sizeHint)
 	if err != nil {
 		return kind, err
 	}
 	defer cleanup()
+	return o.zipText(kind, ra, size, sh)
+}
+
+// zipText feeds the text of a random-access container of size bytes.
+func (o Options) zipText(kind string, ra io.ReaderAt, size int64, sh *shingler) (string, error) {
 	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return kind, fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -61,22 +67,42 @@ func zipKind(files map[string]*zip.File) string {
 	return "zip"
 }
 
+// spoolPool recycles the in-memory spools of small containers (most
+// documents), which would otherwise be most of the sketcher's garbage.
+var spoolPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// spoolPoolMax bounds the buffers kept for reuse.
+const spoolPoolMax = 1 << 20
+
 // spool makes r random-access: in memory when it fits MemBytes, else in a
-// temporary file that cleanup removes.
-func (o Options) spool(r io.Reader) (io.ReaderAt, int64, func(), error) {
-	buf, err := io.ReadAll(io.LimitReader(r, o.MemBytes+1))
-	if err != nil {
+// temporary file that cleanup removes. sizeHint (-1 if unknown) sizes the
+// buffer up front.
+func (o Options) spool(r io.Reader, sizeHint int64) (io.ReaderAt, int64, func(), error) {
+	buf := spoolPool.Get().(*bytes.Buffer)
+	buf.Reset()
+	release := func() {
+		if buf.Cap() <= spoolPoolMax {
+			spoolPool.Put(buf)
+		}
+	}
+	if sizeHint >= 0 && sizeHint <= o.MemBytes {
+		buf.Grow(int(sizeHint) + bytes.MinRead)
+	}
+	if _, err := buf.ReadFrom(io.LimitReader(r, o.MemBytes+1)); err != nil {
+		release()
 		return nil, 0, func() {}, err
 	}
-	if int64(len(buf)) <= o.MemBytes {
-		return bytes.NewReader(buf), int64(len(buf)), func() {}, nil
+	if int64(buf.Len()) <= o.MemBytes {
+		return bytes.NewReader(buf.Bytes()), int64(buf.Len()), release, nil
 	}
 	f, err := os.CreateTemp(o.TempDir, "textsketch-*")
 	if err != nil {
+		release()
 		return nil, 0, func() {}, fmt.Errorf("spool: %w", err)
 	}
 	cleanup := func() { f.Close(); os.Remove(f.Name()) }
-	n, err := io.Copy(f, io.MultiReader(bytes.NewReader(buf), io.LimitReader(r, o.MaxBytes)))
+	n, err := io.Copy(f, io.MultiReader(bytes.NewReader(buf.Bytes()), io.LimitReader(r, o.MaxBytes)))
+	release()
 	if err != nil {
 		cleanup()
 		return nil, 0, func() {}, fmt.Errorf("spool: %w", err)
@@ -182,7 +208,7 @@ func (o Options) xmlText(f *zip.File, rule textRule, sh *shingler) error {
 			}
 		case xml.CharData:
 			if depth > 0 {
-				sh.WriteString(string(t))
+				sh.Write(t)
 			}
 		}
 	}

@@ -20,17 +20,27 @@ func (o Options) extractPDF(r io.Reader, sh *shingler) error {
 	var win []byte // bytes since the last "obj" keyword, capped
 	found := false
 	for !sh.full() {
-		b, err := br.ReadByte()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
+		// Find the next 'm' (end of "stream") or 'j' (end of "obj") in the
+		// buffered bytes; everything before it only extends the window.
+		if _, err := br.Peek(1); err != nil {
+			if errors.Is(err, io.EOF) {
+				break
+			}
 			return err
 		}
-		win = append(win, b)
-		if len(win) > 4096 {
-			win = append(win[:0], win[len(win)-1024:]...)
+		chunk, _ := br.Peek(br.Buffered())
+		i := 0
+		for i < len(chunk) && chunk[i] != 'm' && chunk[i] != 'j' {
+			i++
 		}
+		if i == len(chunk) {
+			win = appendWindow(win, chunk)
+			br.Discard(len(chunk))
+			continue
+		}
+		b := chunk[i]
+		win = appendWindow(win, chunk[:i+1])
+		br.Discard(i + 1)
 		if b != 'm' || !bytes.HasSuffix(win, []byte("stream")) || bytes.HasSuffix(win, []byte("endstream")) {
 			if b == 'j' && bytes.HasSuffix(win, []byte(" obj")) {
 				win = win[:0]
@@ -64,6 +74,23 @@ func (o Options) extractPDF(r io.Reader, sh *shingler) error {
 		return ErrCorrupt
 	}
 	return nil
+}
+
+// appendWindow appends p to the window of bytes since the last "obj" as if
+// byte by byte, keeping only the last 1024 bytes whenever it would pass
+// 4096: the window is always a suffix of the stream, of the length that
+// rule gives.
+func appendWindow(win, p []byte) []byte {
+	total := len(win) + len(p)
+	if total <= 4096 {
+		return append(win, p...)
+	}
+	keep := 1024 + (total-4097)%3073
+	if keep <= len(p) {
+		return append(win[:0], p[len(p)-keep:]...)
+	}
+	win = append(win[:0], win[len(win)-(keep-len(p)):]...)
+	return append(win, p...)
 }
 
 // contentDict reports whether a stream dictionary looks like page content.
@@ -198,7 +225,7 @@ func (c *contentStream) token(tok []byte) {
 	}
 	switch string(tok) {
 	case "Tj", "TJ", "'", "\"":
-		c.sh.WriteString(string(c.pending))
+		c.sh.Write(c.pending)
 		c.sh.boundary()
 	}
 	c.pending = c.pending[:0]

@@ -42,7 +42,9 @@ type Options struct {
 	SkipHash bool
 	// NoDrain stops reading once the text is extracted (or the kind is
 	// known to be unsupported) instead of consuming the whole reader; the
-	// size check is then skipped.
+	// size check is then skipped. With NoDrain, a reader that is also an
+	// io.ReaderAt of the given size (an *os.File) has its zip containers
+	// read in place instead of copied.
 	NoDrain bool
 }
 
@@ -91,7 +93,12 @@ func (o Options) Sketch(name string, r io.Reader, size int64) (history.Content, 
 	case size > o.MaxBytes:
 		xerr = ErrTooLarge
 	case kind == "docx" || kind == "xlsx" || kind == "pptx" || kind == "odt" || kind == "ods" || kind == "odp" || kind == "zip":
-		c.Kind, xerr = o.extractZip(kind, src, sh)
+		if ra, ok := r.(io.ReaderAt); ok && o.NoDrain && size >= 0 {
+			// A file (a stored blob): read the container in place.
+			c.Kind, xerr = o.zipText(kind, ra, size, sh)
+		} else {
+			c.Kind, xerr = o.extractZip(kind, src, size, sh)
+		}
 	case kind == "pdf":
 		xerr = o.extractPDF(src, sh)
 	case kind == "txt" || kind == "csv":

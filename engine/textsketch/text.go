@@ -25,8 +25,12 @@ func extractText(r io.Reader, sh *shingler) error {
 		if errors.Is(err, bufio.ErrBufferFull) {
 			err = nil
 		}
-		buf = appendText(buf[:0], line)
-		sh.WriteString(string(buf))
+		if utf8.Valid(line) {
+			sh.Write(line)
+		} else {
+			buf = appendText(buf[:0], line)
+			sh.Write(buf)
+		}
 		if errors.Is(err, io.EOF) {
 			return nil
 		}

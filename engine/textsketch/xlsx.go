@@ -112,7 +112,7 @@ func (o Options) sheet(f *zip.File, shared []string, sh *shingler) error {
 					sh.WriteString(shared[i])
 				}
 			case in != "":
-				sh.WriteString(string(t))
+				sh.Write(t)
 			}
 		}
 	}
