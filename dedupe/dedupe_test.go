@@ -3,8 +3,10 @@ package dedupe_test
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -34,7 +36,7 @@ func TestDiskLayoutAndTempCleanup(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := sums.ID.String()
-	final := filepath.Join(dir, "blobs", h[:2], h[2:4], h)
+	final := filepath.Join(dir, "blobs", h[:2], h)
 	if _, err := os.Stat(final); err == nil {
 		t.Fatal("blob in place before Flush: it must stay pending until made durable")
 	}
@@ -60,6 +62,104 @@ func TestDiskLayoutAndTempCleanup(t *testing.T) {
 	os.Chtimes(old, past, past)
 	if n, err := d.CleanTemp(time.Hour); n != 1 || err != nil {
 		t.Fatalf("CleanTemp = %d, %v", n, err)
+	}
+}
+
+// A store made before the layout file keeps its two-level layout: its
+// blobs are found, new ones are filed beside them, and opening it (as a
+// dry run does) writes nothing.
+func TestDiskOldLayout(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old := []byte("stored by an older syncd")
+	oid := dedupe.Sum(old)
+	h := oid.String()
+	os.MkdirAll(filepath.Join(dir, "blobs", h[:2], h[2:4]), 0o750)
+	os.MkdirAll(filepath.Join(dir, "tmp"), 0o750)
+	os.WriteFile(filepath.Join(dir, "blobs", h[:2], h[2:4], h), old, 0o640)
+
+	d, err := dedupe.OpenDisk(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "layout")); err == nil {
+		t.Fatal("opening an old store wrote a layout file")
+	}
+	if ok, err := d.Has(ctx, oid); !ok || err != nil {
+		t.Fatalf("old blob not found: %v %v", ok, err)
+	}
+	sums, err := d.Put(ctx, bytes.NewReader([]byte("new")))
+	if err == nil {
+		err = d.Flush(ctx)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := sums.ID.String()
+	if _, err := os.Stat(filepath.Join(dir, "blobs", n[:2], n[2:4], n)); err != nil {
+		t.Fatalf("new blob not filed in the old layout: %v", err)
+	}
+	var walked []dedupe.ID
+	d.Walk(ctx, func(i dedupe.Info) error { walked = append(walked, i.ID); return nil })
+	if len(walked) != 2 {
+		t.Fatalf("walk found %d blobs, want 2", len(walked))
+	}
+
+	// A new store says its layout; a layout this version does not know is
+	// refused rather than misread.
+	fresh := t.TempDir()
+	if _, err := dedupe.OpenDisk(fresh); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(fresh, "layout"))
+	if err != nil || !strings.Contains(string(b), "blob store 2") {
+		t.Fatalf("layout file of a new store: %q %v", b, err)
+	}
+	os.WriteFile(filepath.Join(fresh, "layout"), []byte("syncd blob store 9\n"), 0o640)
+	if _, err := dedupe.OpenDisk(fresh); err == nil || !strings.Contains(err.Error(), "unknown layout") {
+		t.Fatalf("unknown layout accepted: %v", err)
+	}
+}
+
+// Reads of a blob go on while Flush moves it into place.
+func TestDiskReadsDuringFlush(t *testing.T) {
+	ctx := context.Background()
+	d, err := dedupe.OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []dedupe.ID
+	var data [][]byte
+	for i := range 200 {
+		b := bytes.Repeat([]byte{byte(i)}, 1000+i)
+		s, err := d.Put(ctx, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, data = append(ids, s.ID), append(data, b)
+	}
+	done := make(chan error, 1)
+	go func() { done <- d.Flush(ctx) }()
+	for round := 0; ; round++ {
+		for i, id := range ids {
+			rc, err := d.Open(ctx, id)
+			if err != nil {
+				t.Fatalf("round %d: open blob %d during flush: %v", round, i, err)
+			}
+			got, err := io.ReadAll(rc)
+			rc.Close()
+			if err != nil || !bytes.Equal(got, data[i]) {
+				t.Fatalf("round %d: blob %d read %d bytes, %v", round, i, len(got), err)
+			}
+		}
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			return
+		default:
+		}
 	}
 }
 

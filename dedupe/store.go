@@ -3,6 +3,7 @@ package dedupe
 import (
 	"context"
 	"io"
+	"sync"
 )
 
 // Info describes a stored blob.
@@ -48,3 +49,7 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // copyBufSize is the streaming buffer: large enough for throughput, small
 // enough that memory does not depend on blob size.
 const copyBufSize = 256 << 10
+
+// copyBufs recycles the streaming buffers: one per Put would otherwise be
+// most of a sync's garbage (a quarter of a megabyte per item).
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, copyBufSize); return &b }}

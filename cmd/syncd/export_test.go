@@ -175,7 +175,7 @@ func TestVerifyFindsCorruptionAndGC(t *testing.T) {
 	}
 	store := filepath.Join(filepath.Dir(cfg), "store")
 	// An orphan blob (as left by a crash between write and commit).
-	orphan := filepath.Join(store, "blobs", "ab", "cd", "abcd"+strings.Repeat("0", 60))
+	orphan := filepath.Join(store, "blobs", "ab", "abcd"+strings.Repeat("0", 60))
 	os.MkdirAll(filepath.Dir(orphan), 0o755)
 	os.WriteFile(orphan, []byte("x"), 0o644)
 	out, code := run(t, "verify", "--config", cfg)
