@@ -88,20 +88,21 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 		}
 	}()
 	now := c.stamp()
+	tc := &txStmts{tx: tx, st: map[string]*sql.Stmt{}}
 	for _, bl := range b.Blobs {
-		if err = putBlob(ctx, tx, bl, now); err != nil {
+		if err = putBlob(ctx, tc, bl, now); err != nil {
 			return 0, err
 		}
 	}
 	for _, ct := range b.Contents {
 		sk, _ := json.Marshal(ct.Sketch)
-		if _, err = tx.ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch) VALUES (?, ?, ?, ?) ON CONFLICT (blob_id) DO NOTHING`,
+		if _, err = tc.ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch) VALUES (?, ?, ?, ?) ON CONFLICT (blob_id) DO NOTHING`,
 			ct.Blob.String(), ct.Kind, ct.Tokens, string(sk)); err != nil {
 			return 0, fmt.Errorf("catalog: content %s: %w", ct.Blob.Short(), err)
 		}
 	}
 	for _, s := range b.Sightings {
-		n, e := insertSighting(ctx, tx, s, now)
+		n, e := insertSighting(ctx, tc, s, now)
 		if e != nil {
 			return 0, e
 		}
@@ -112,13 +113,13 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 		if !it.Blob.IsZero() {
 			blob = it.Blob.String()
 		}
-		if _, err = tx.ExecContext(ctx, `INSERT INTO run_items (run_id, source, ref, name, size, action, reason, blob_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		if _, err = tc.ExecContext(ctx, `INSERT INTO run_items (run_id, source, ref, name, size, action, reason, blob_id, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			b.RunID, it.Source, it.Ref, it.Name, it.Size, it.Action, it.Reason, blob, it.Detail); err != nil {
 			return 0, fmt.Errorf("catalog: run item %s: %w", it.Ref, err)
 		}
 	}
 	for src, cur := range b.Cursors {
-		if _, err = tx.ExecContext(ctx, `INSERT INTO cursors (source, cursor, updated) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated = excluded.updated`,
+		if _, err = tc.ExecContext(ctx, `INSERT INTO cursors (source, cursor, updated) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated = excluded.updated`,
 			src, string(cur), now); err != nil {
 			return 0, fmt.Errorf("catalog: cursor %s: %w", src, err)
 		}
@@ -129,7 +130,7 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 	return added, nil
 }
 
-func putBlob(ctx context.Context, tx *sql.Tx, bl Blob, now string) error {
+func putBlob(ctx context.Context, tx *txStmts, bl Blob, now string) error {
 	id := bl.Sums.ID.String()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (id, size, quickxor, refs, created) VALUES (?, ?, ?, 0, ?) ON CONFLICT (id) DO NOTHING`,
 		id, bl.Sums.Size, bl.Sums.QuickXor, now); err != nil {
@@ -146,7 +147,7 @@ func putBlob(ctx context.Context, tx *sql.Tx, bl Blob, now string) error {
 	return nil
 }
 
-func insertSighting(ctx context.Context, tx *sql.Tx, s Sighting, now string) (int, error) {
+func insertSighting(ctx context.Context, tx *txStmts, s Sighting, now string) (int, error) {
 	lin, err := json.Marshal(s.Lineage)
 	if err != nil {
 		return 0, err
@@ -166,11 +167,31 @@ func insertSighting(ctx context.Context, tx *sql.Tx, s Sighting, now string) (in
 	return int(n), nil
 }
 
+// txStmts prepares each statement once per transaction: a batch runs the
+// same few inserts thousands of times, and SQLite would otherwise parse
+// each one again.
+type txStmts struct {
+	tx *sql.Tx
+	st map[string]*sql.Stmt
+}
+
+func (t *txStmts) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	st := t.st[q]
+	if st == nil {
+		var err error
+		if st, err = t.tx.PrepareContext(ctx, q); err != nil {
+			return nil, err
+		}
+		t.st[q] = st
+	}
+	return st.ExecContext(ctx, args...)
+}
+
 // KnownSighting reports whether (source, ref, fingerprint) is already
 // recorded.
 func (c *Catalog) KnownSighting(ctx context.Context, source, ref, fingerprint string) (bool, error) {
 	var one int
-	err := c.db.QueryRowContext(ctx, `SELECT 1 FROM sightings WHERE source = ? AND ref = ? AND fingerprint = ?`, source, ref, fingerprint).Scan(&one)
+	err := c.queryRow(ctx, `SELECT 1 FROM sightings WHERE source = ? AND ref = ? AND fingerprint = ?`, source, ref, fingerprint).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -198,7 +219,7 @@ func (c *Catalog) BlobByHash(ctx context.Context, kind, value string) (dedupe.Su
 	}
 	var id, qx string
 	var s dedupe.Sums
-	err := c.db.QueryRowContext(ctx, q, args...).Scan(&id, &s.Size, &qx)
+	err := c.queryRow(ctx, q, args...).Scan(&id, &s.Size, &qx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return s, false, nil
 	}

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // pure-Go SQLite driver
@@ -36,6 +37,9 @@ type Catalog struct {
 	db   *sql.DB
 	path string
 	now  func() time.Time
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt // hot lookups, prepared once (see queryRow)
 }
 
 // Options for Open.
@@ -71,7 +75,7 @@ func Open(ctx context.Context, path string, opt Options) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	c := &Catalog{db: db, path: path, now: time.Now}
+	c := &Catalog{db: db, path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
@@ -86,7 +90,37 @@ func Open(ctx context.Context, path string, opt Options) (*Catalog, error) {
 }
 
 // Close closes the database.
-func (c *Catalog) Close() error { return c.db.Close() }
+func (c *Catalog) Close() error {
+	c.stmtMu.Lock()
+	for _, st := range c.stmts {
+		st.Close()
+	}
+	c.stmts = nil
+	c.stmtMu.Unlock()
+	return c.db.Close()
+}
+
+// queryRow runs a lookup made once per item (is this sighting known, is
+// this content stored) with a statement prepared once per catalog instead
+// of once per call.
+func (c *Catalog) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	c.stmtMu.Lock()
+	st := c.stmts[q]
+	if st == nil && c.stmts != nil {
+		// Prepared without the caller's context: the statement outlives
+		// the call, and a cancelled caller must not fail the preparation
+		// for everyone else.
+		var err error
+		if st, err = c.db.PrepareContext(context.Background(), q); err == nil {
+			c.stmts[q] = st
+		}
+	}
+	c.stmtMu.Unlock()
+	if st == nil {
+		return c.db.QueryRowContext(ctx, q, args...)
+	}
+	return st.QueryRowContext(ctx, args...)
+}
 
 // Path is the database file.
 func (c *Catalog) Path() string { return c.path }

@@ -156,3 +156,33 @@ func TestReopenKeepsSchemaAndSnapshotIsReadable(t *testing.T) {
 		t.Errorf("snapshot has %d sightings", st.Sightings)
 	}
 }
+
+// The per-item lookups reuse prepared statements: a lookup made under a
+// context that is later cancelled (one source's run) must not break the
+// lookups of every later caller.
+func TestLookupsSurviveACancelledCaller(t *testing.T) {
+	c, _ := open(t)
+	b := batch(1, "content", "a")
+	if _, err := c.Commit(context.Background(), b); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	if ok, err := c.KnownSighting(ctx, "s", "a", ""); !ok || err != nil {
+		t.Fatalf("known sighting: %v %v", ok, err)
+	}
+	if _, ok, err := c.BlobByHash(ctx, connectors.HashSHA256, b.Blobs[0].Sums.ID.String()); !ok || err != nil {
+		t.Fatalf("blob by hash: %v %v", ok, err)
+	}
+	cancel()
+	if _, err := c.KnownSighting(ctx, "s", "a", ""); err == nil {
+		t.Fatal("a lookup under a cancelled context succeeded")
+	}
+	for range 3 {
+		if ok, err := c.KnownSighting(context.Background(), "s", "a", ""); !ok || err != nil {
+			t.Fatalf("known sighting after another caller's cancel: %v %v", ok, err)
+		}
+		if _, ok, err := c.BlobByHash(context.Background(), connectors.HashSHA256, b.Blobs[0].Sums.ID.String()); !ok || err != nil {
+			t.Fatalf("blob by hash after another caller's cancel: %v %v", ok, err)
+		}
+	}
+}
