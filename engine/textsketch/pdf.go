@@ -16,7 +16,8 @@ import (
 // to sh. Fonts, images, object and xref streams are skipped. Text in
 // fonts with custom encodings (CID fonts) is not decoded.
 func (o Options) extractPDF(r io.Reader, sh *shingler) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := getReader(r)
+	defer putReader(br)
 	var win []byte // bytes since the last "obj" keyword, capped
 	found := false
 	for !sh.full() {

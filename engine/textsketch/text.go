@@ -4,13 +4,29 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"sync"
 	"unicode/utf8"
 )
+
+// readers recycles the extractors' read buffers.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 64<<10) }}
+
+func getReader(r io.Reader) *bufio.Reader {
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(r)
+	return br
+}
+
+func putReader(br *bufio.Reader) {
+	br.Reset(nil) // drop the reference to the input
+	readers.Put(br)
+}
 
 // extractText feeds plain text (txt, csv): UTF-8 with or without a BOM, or
 // UTF-16 with a BOM; bytes that are not valid UTF-8 are read as Latin-1.
 func extractText(r io.Reader, sh *shingler) error {
-	br := bufio.NewReaderSize(r, 64<<10)
+	br := getReader(r)
+	defer putReader(br)
 	bom, _ := br.Peek(3)
 	switch {
 	case len(bom) >= 3 && bom[0] == 0xEF && bom[1] == 0xBB && bom[2] == 0xBF:
