@@ -342,3 +342,49 @@ func TestMailboxIsNotADocumentFolder(t *testing.T) {
 		t.Fatalf("documents %+v: a mail attachment's document belongs at the workspace top, not in INBOX", docs)
 	}
 }
+
+// scopedSource scans under a context of its own that it cancels when its
+// scan returns, as a connector's scan workers do, and holds every Open
+// until then: fetches must not depend on the context given to Item.
+type scopedSource struct {
+	countingSource
+	gate chan struct{}
+}
+
+func (s scopedSource) Scan(ctx context.Context, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	sctx, cancel := context.WithCancel(ctx)
+	next, err := s.countingSource.Scan(sctx, cur, sink)
+	cancel()
+	close(s.gate)
+	return next, err
+}
+
+func (s scopedSource) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, error) {
+	<-s.gate
+	return s.countingSource.Open(ctx, it)
+}
+
+func TestFetchesOutliveTheScanContext(t *testing.T) {
+	e := newEnv(t)
+	t0 := time.Date(2024, 3, 1, 9, 0, 0, 0, time.UTC)
+	for i, name := range []string{"a.txt", "b.txt", "c.txt"} { // fewer than the fetch concurrency
+		e.src.Put(memory.File{Path: "Docs/" + name, Data: []byte("content of " + name), ModTime: t0.Add(time.Duration(i) * time.Hour)})
+	}
+	eng := e.engine()
+	eng.Open = func(connectors.Config) (connectors.Source, error) {
+		return scopedSource{countingSource{e.src, e}, make(chan struct{})}, nil
+	}
+	res, err := eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != workspace.StatusOK || res.Counts["new"] != 3 || res.Counts["problems"] != 0 {
+		t.Fatalf("status %s counts %v; want 3 new, no problems", res.Status, res.Counts)
+	}
+	// And the next run knows all three.
+	e.src.CheckpointEvery = 1
+	res, err = e.run(context.Background())
+	if err != nil || res.Counts["new"] != 0 || res.Counts["problems"] != 0 {
+		t.Fatalf("second run: %v %v", err, res.Counts)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/dedupe"
@@ -28,7 +29,18 @@ type ingest struct {
 	runID int64
 	log   *slog.Logger
 	sem   chan struct{}
-	wg    sync.WaitGroup
+	wg    sync.WaitGroup // every fetch of the run
+	// ctx is the run's: fetches outlive the context a connector passes to
+	// Item (a scan worker's, cancelled when its mailbox is done).
+	ctx context.Context
+
+	// Checkpoints are committed in the background, in order, by commitLoop:
+	// each waits only for the fetches started before it (its epoch), so
+	// the scan and the fetches go on while the disk syncs and SQLite
+	// commits.
+	tasks   chan commitTask
+	kick    chan struct{} // a batch is full: commit it without a cursor
+	stopped chan struct{} // commitLoop has returned
 
 	mu     sync.Mutex // guards everything below
 	batch  workspace.Batch
@@ -36,9 +48,25 @@ type ingest struct {
 	// blobs stored in this run but maybe not committed yet, by hash kind:value
 	pending map[string]dedupe.Sums
 	// refs reported in this run (a connector may repeat an item)
-	seen   map[string]bool
-	fatal  error
-	commit sync.Mutex // serialises commits
+	seen  map[string]bool
+	fatal error
+	epoch *epoch // fetches started since the last checkpoint
+	// blocked: no more cursors may be committed (set by commitLoop, read
+	// after it has stopped).
+	blocked bool
+	commit  sync.Mutex // serialises commits
+}
+
+// epoch is the fetches started between two checkpoints.
+type epoch struct {
+	wg  sync.WaitGroup
+	cut atomic.Bool // a fetch ended after the run was cancelled: its item may be missing
+}
+
+// commitTask is a checkpoint waiting for its epoch's fetches.
+type commitTask struct {
+	epoch  *epoch
+	cursor connectors.Cursor
 }
 
 func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runID int64, log *slog.Logger) *ingest {
@@ -53,6 +81,10 @@ func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runI
 		counts:  map[string]int64{},
 		pending: map[string]dedupe.Sums{},
 		seen:    map[string]bool{},
+		epoch:   new(epoch),
+		tasks:   make(chan commitTask, 2),
+		kick:    make(chan struct{}, 1),
+		stopped: make(chan struct{}),
 	}
 }
 
@@ -61,10 +93,20 @@ func (in *ingest) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	in.ctx = ctx
+	go in.commitLoop(ctx)
 	next, scanErr := in.src.Scan(ctx, cur, in)
 	in.wg.Wait()
+	close(in.tasks)
+	<-in.stopped
 	if scanErr == nil {
 		scanErr = in.fatalErr()
+	}
+	in.mu.Lock()
+	last := in.epoch
+	in.mu.Unlock()
+	if scanErr == nil && (in.blocked || last.cut.Load()) {
+		scanErr = ctx.Err() // a stop cut a fetch short after the scan ended
 	}
 	var cursors map[string]connectors.Cursor
 	if scanErr == nil && next != nil {
@@ -152,11 +194,22 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+	in.mu.Lock()
+	ep := in.epoch
+	in.mu.Unlock()
+	ep.wg.Add(1)
 	in.wg.Add(1)
 	go func() {
-		defer func() { <-in.sem; in.wg.Done() }()
-		defer in.recoverItem(ctx, it)
-		in.fetch(ctx, it)
+		defer func() {
+			if in.ctx.Err() != nil {
+				ep.cut.Store(true) // maybe cut short: no cursor may cover it
+			}
+			<-in.sem
+			ep.wg.Done()
+			in.wg.Done()
+		}()
+		defer in.recoverItem(in.ctx, it)
+		in.fetch(in.ctx, it)
 	}()
 	return nil
 }
@@ -351,12 +404,19 @@ func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *wo
 	for k, v := range counts {
 		in.counts[k] += v
 	}
-	full := len(in.batch.Sightings) >= flushEvery
+	n := len(in.batch.Sightings)
 	in.mu.Unlock()
 	in.observe(act, sums.Size)
-	if full {
+	switch {
+	case n >= 4*flushEvery:
+		// The committer is behind: commit here, holding this fetch back.
 		if err := in.flush(context.Background(), nil); err != nil {
 			in.fail(err)
+		}
+	case n >= flushEvery:
+		select {
+		case in.kick <- struct{}{}:
+		default: // already asked
 		}
 	}
 }
@@ -402,17 +462,58 @@ func (in *ingest) Problem(_ context.Context, p connectors.Problem) error {
 	return nil
 }
 
-// Checkpoint implements connectors.Sink: once every fetch started so far
-// has finished, commit the batch together with the cursor.
+// Checkpoint implements connectors.Sink: the cursor is committed, with
+// the batch, once every fetch started before this call has finished. The
+// commit happens in the background (commitLoop); the scan goes on.
 func (in *ingest) Checkpoint(ctx context.Context, c connectors.Cursor) error {
-	in.wg.Wait()
 	if err := in.fatalErr(); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return in.flush(ctx, map[string]connectors.Cursor{in.sc.Name: c})
+	in.mu.Lock()
+	t := commitTask{epoch: in.epoch, cursor: c}
+	in.epoch = new(epoch)
+	in.mu.Unlock()
+	select {
+	case in.tasks <- t: // blocks while two checkpoints wait: back-pressure
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// commitLoop commits checkpoints in order, and full batches when asked.
+// A checkpoint's cursor is committed only if every fetch of its epoch, and
+// of the epochs before, ran to the end: after a fetch was cut short by a
+// stop, or after a fatal error, no later cursor is committed (it would
+// cover an item that may be missing). A stop still commits the checkpoints
+// whose fetches had finished.
+func (in *ingest) commitLoop(ctx context.Context) {
+	defer close(in.stopped)
+	for {
+		select {
+		case t, ok := <-in.tasks:
+			if !ok {
+				return
+			}
+			t.epoch.wg.Wait()
+			if t.epoch.cut.Load() || in.fatalErr() != nil {
+				in.blocked = true
+			}
+			if in.blocked {
+				continue // the cursor stays where it was
+			}
+			if err := in.flush(context.WithoutCancel(ctx), map[string]connectors.Cursor{in.sc.Name: t.cursor}); err != nil {
+				in.fail(err)
+			}
+		case <-in.kick:
+			if err := in.flush(context.WithoutCancel(ctx), nil); err != nil {
+				in.fail(err)
+			}
+		}
+	}
 }
 
 func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Cursor) error {
@@ -427,12 +528,22 @@ func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Curso
 		return nil
 	}
 	// New blobs must be durable before a committed sighting names them.
+	var err error
 	if f, ok := in.e.Blobs.(dedupe.Flusher); ok && len(b.Blobs) > 0 {
-		if err := f.Flush(ctx); err != nil {
-			return err
-		}
+		err = f.Flush(ctx)
 	}
-	if _, err := in.e.Catalog.Commit(ctx, &b); err != nil {
+	if err == nil {
+		_, err = in.e.Catalog.Commit(ctx, &b)
+	}
+	if err != nil {
+		// Keep the records for the run's last commit; only the cursor,
+		// which they were to move, is dropped.
+		in.mu.Lock()
+		in.batch.Blobs = append(b.Blobs, in.batch.Blobs...)
+		in.batch.Contents = append(b.Contents, in.batch.Contents...)
+		in.batch.Sightings = append(b.Sightings, in.batch.Sightings...)
+		in.batch.Items = append(b.Items, in.batch.Items...)
+		in.mu.Unlock()
 		return err
 	}
 	return nil

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/memory"
+	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/scheduler"
 	"github.com/syncd/syncd/workspace"
 )
@@ -35,13 +37,38 @@ func waitClosed(t *testing.T, ch chan struct{}, what string) {
 	}
 }
 
+// storedItems closes done once want items have been stored (new or
+// duplicate).
+type storedItems struct {
+	mu   sync.Mutex
+	n    int
+	want int
+	done chan struct{}
+}
+
+func (s *storedItems) SourceStarted(string, string)                           {}
+func (s *storedItems) SourceFinished(string, string, map[string]int64, error) {}
+func (s *storedItems) Item(_, _ string, a engine.Action, _ int64) {
+	if a != engine.ActNew && a != engine.ActDuplicate {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.n++; s.n == s.want {
+		close(s.done)
+	}
+}
+
 func TestStopMidRunCommitsAndNextStartResumes(t *testing.T) {
 	const total = 20
 	st := newStore(t)
 	src := seeded("drive", total)
 	reached := make(chan struct{})
 	ev := newEvents()
-	s := scheduler.New(scheduler.Options{Runner: st.engine("d1", gated(src, 7, reached)), Catalog: st.cat, OnEvent: ev.on})
+	eng := st.engine("d1", gated(src, 7, reached))
+	stored := &storedItems{want: 7, done: make(chan struct{})}
+	eng.Observer = stored
+	s := scheduler.New(scheduler.Options{Runner: eng, Catalog: st.cat, OnEvent: ev.on})
 	cfg := config(t, migJob)
 	if err := s.Load(cfg); err != nil {
 		t.Fatal(err)
@@ -51,6 +78,9 @@ func TestStopMidRunCommitsAndNextStartResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitClosed(t, reached, "the run to be mid-way")
+	// Checkpoints commit in the background once their downloads end; let
+	// the 7 items emitted before the gate finish, then stop.
+	waitClosed(t, stored.done, "the first 7 items to be stored")
 	stop(t, s)
 	e := ev.wait(t, "the interrupted run", outcome("mig", scheduler.OutcomeRan))
 	if e.Result.Status != workspace.StatusInterrupted || !errors.Is(e.Err, context.Canceled) {
