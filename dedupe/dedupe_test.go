@@ -37,17 +37,14 @@ func TestDiskLayoutAndTempCleanup(t *testing.T) {
 	}
 	h := sums.ID.String()
 	final := filepath.Join(dir, "blobs", h[:2], h)
-	if _, err := os.Stat(final); err == nil {
-		t.Fatal("blob in place before Flush: it must stay pending until made durable")
-	}
 	if ok, _ := d.Has(context.Background(), sums.ID); !ok {
-		t.Fatal("pending blob not visible to Has")
+		t.Fatal("new blob not visible to Has")
 	}
 	if err := d.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(final); err != nil {
-		t.Fatalf("blob not at its sharded path: %v", err)
+	if b, err := os.ReadFile(final); err != nil || string(b) != "hello" {
+		t.Fatalf("blob not whole at its sharded path after Flush: %q %v", b, err)
 	}
 	ents, _ := os.ReadDir(filepath.Join(dir, "tmp"))
 	if len(ents) != 0 {
@@ -121,7 +118,7 @@ func TestDiskOldLayout(t *testing.T) {
 	}
 }
 
-// Reads of a blob go on while Flush moves it into place.
+// Reads of blobs go on while they are made durable and moved into place.
 func TestDiskReadsDuringFlush(t *testing.T) {
 	ctx := context.Background()
 	d, err := dedupe.OpenDisk(t.TempDir())

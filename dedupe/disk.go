@@ -15,16 +15,22 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Disk is a BlobStore in a local directory: blobs/ab/<64 hex>, written to
-// tmp/ first and renamed into place once durable.
+// Disk is a BlobStore in a local directory: blobs/ab/<64 hex>.
 //
-// New blobs are made durable in groups: Put writes and closes the
-// temporary file; Flush makes every pending blob durable with one syncfs,
-// renames them into place and syncs again. A pending blob is already
-// readable through Has/Stat/Open (so a run can dedupe against it) but is
-// not in blobs/ until Flush; the engine flushes before each catalog
-// commit, so a committed sighting never names a blob that could be lost in
-// a crash. Puts go on while a Flush waits for the disk.
+// Put writes a blob to tmp/, hashing it, and hands it to a background
+// syncer that makes its data durable (fdatasync) and renames it into
+// place: a blob in blobs/ is always whole. Until then the blob is pending,
+// readable from tmp/ (so a run can dedupe against it and sketch it), and
+// the writer goes on to its next item instead of waiting for the disk.
+// Flush waits for the pending blobs, then fsyncs the directories whose
+// entries changed; the engine flushes before each catalog commit, so a
+// committed sighting never names a blob a crash could lose. A crash before
+// the commit leaves at worst temporary files (CleanTemp) and whole,
+// unreferenced blobs (`syncd verify --gc`).
+//
+// Durability is per file, not per file system: syncfs would also wait for
+// every other writer's data on the same disk (measured here: 0.29 s for a
+// batch alone, 1.56 s beside 450 MB another program had just written).
 //
 // Stores created before the layout file existed keep their two-level
 // layout (blobs/ab/cd/<64 hex>); see docs/design.md.
@@ -32,15 +38,23 @@ type Disk struct {
 	root    string
 	nested  bool       // the old layout: blobs/ab/cd/<hex>
 	flushMu sync.Mutex // one Flush at a time
-	mu      sync.Mutex // guards dirs and pending
+	syncers chan struct{}
+	syncing sync.WaitGroup // pending blobs not yet in place
+
+	mu      sync.Mutex // guards the fields below
 	dirs    map[string]bool
+	dirty   map[string]bool // directories whose entries changed since the last Flush
 	pending map[ID]pendingBlob
+	syncErr error // the first background failure, reported by the next Flush
 }
 
 type pendingBlob struct {
 	tmp  string
 	size int64
 }
+
+// syncers is how many blobs are made durable at once.
+const syncers = 8
 
 // Flusher is implemented by stores that defer durability; the engine calls
 // Flush before committing sightings that name new blobs.
@@ -62,7 +76,8 @@ const (
 
 // OpenDisk opens (creating) a disk store rooted at dir.
 func OpenDisk(dir string) (*Disk, error) {
-	d := &Disk{root: dir, dirs: map[string]bool{}, pending: map[ID]pendingBlob{}}
+	d := &Disk{root: dir, dirs: map[string]bool{}, dirty: map[string]bool{}, pending: map[ID]pendingBlob{},
+		syncers: make(chan struct{}, syncers)}
 	b, err := os.ReadFile(filepath.Join(dir, layoutFile))
 	switch {
 	case err == nil && string(b) == layoutFlat:
@@ -140,7 +155,8 @@ func (d *Disk) path(id ID) string {
 	return filepath.Join(d.root, "blobs", h[:2], h)
 }
 
-// Put implements BlobStore. The new blob is pending until Flush.
+// Put implements BlobStore. The new blob is pending until the background
+// syncer has made it durable and moved it into place.
 func (d *Disk) Put(ctx context.Context, r io.Reader) (Sums, error) {
 	tmp, err := os.CreateTemp(filepath.Join(d.root, "tmp"), "put-*")
 	if err != nil {
@@ -161,75 +177,107 @@ func (d *Disk) Put(ctx context.Context, r io.Reader) (Sums, error) {
 	sums := h.Sums()
 	dst := d.path(sums.ID)
 	d.mu.Lock()
-	_, pend := d.pending[sums.ID]
-	d.mu.Unlock()
-	if !pend {
-		if _, serr := os.Stat(dst); serr != nil {
-			// Make the blob's directory now, on this goroutine, so that
-			// Flush only renames.
-			if err := d.mkdir(filepath.Dir(dst)); err != nil {
-				os.Remove(tmpName)
-				return Sums{}, err
-			}
-			d.mu.Lock()
-			if _, pend = d.pending[sums.ID]; !pend {
-				d.pending[sums.ID] = pendingBlob{tmp: tmpName, size: sums.Size}
-				d.mu.Unlock()
-				return sums, nil
-			}
-			d.mu.Unlock()
-		}
+	if _, pend := d.pending[sums.ID]; pend {
+		d.mu.Unlock()
+		os.Remove(tmpName) // the same content is on its way
+		return sums, nil
 	}
-	os.Remove(tmpName) // already stored or pending: keep that copy
+	if exists(dst) {
+		// Already stored. Its entry may not be on disk yet (put by a
+		// process killed before its Flush): the next Flush makes sure.
+		d.dirty[filepath.Dir(dst)] = true
+		d.mu.Unlock()
+		os.Remove(tmpName)
+		return sums, nil
+	}
+	d.pending[sums.ID] = pendingBlob{tmp: tmpName, size: sums.Size}
+	d.syncing.Add(1)
+	d.mu.Unlock()
+	go d.settle(sums.ID, tmpName, dst)
 	return sums, nil
 }
 
-// Flush makes every pending blob durable and moves it into place. Puts,
-// reads and other stores' work go on meanwhile; blobs put after Flush
-// started are left for the next one.
+// settle makes one pending blob durable and moves it into place.
+func (d *Disk) settle(id ID, tmpName, dst string) {
+	d.syncers <- struct{}{}
+	defer func() { <-d.syncers; d.syncing.Done() }()
+	err := fdatasyncFile(tmpName)
+	if err == nil {
+		err = d.mkdir(filepath.Dir(dst))
+	}
+	if err == nil {
+		err = os.Rename(tmpName, dst)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.pending, id)
+	if err != nil {
+		os.Remove(tmpName)
+		if d.syncErr == nil {
+			d.syncErr = fmt.Errorf("blob %s: %w", id.Short(), err)
+		}
+		return
+	}
+	d.dirty[filepath.Dir(dst)] = true
+}
+
+func fdatasyncFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	err = unix.Fdatasync(int(f.Fd()))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Flush waits for the pending blobs, then makes the directory entries of
+// the blobs put since the last Flush durable. Puts go on meanwhile; what
+// they add waits for the next Flush.
 func (d *Disk) Flush(ctx context.Context) error {
 	d.flushMu.Lock()
 	defer d.flushMu.Unlock()
+	d.syncing.Wait()
 	d.mu.Lock()
-	type entry struct {
-		id  ID
-		tmp string
-	}
-	batch := make([]entry, 0, len(d.pending))
-	for id, p := range d.pending {
-		batch = append(batch, entry{id, p.tmp})
-	}
-	d.mu.Unlock()
-	if len(batch) == 0 {
-		return nil
-	}
-	if err := syncFS(filepath.Join(d.root, "tmp")); err != nil {
+	if err := d.syncErr; err != nil {
+		d.syncErr = nil
+		d.mu.Unlock()
 		return fmt.Errorf("blob store: sync: %w", err)
 	}
-	for _, e := range batch {
-		dst := d.path(e.id)
-		if err := d.mkdir(filepath.Dir(dst)); err != nil {
-			return err
+	dirs := make([]string, 0, len(d.dirty))
+	for dir := range d.dirty {
+		dirs = append(dirs, dir)
+	}
+	clear(d.dirty)
+	d.mu.Unlock()
+	// A few at a time: each is a small write and a wait for the disk.
+	errs := make(chan error, len(dirs))
+	sem := make(chan struct{}, 4)
+	for _, dir := range dirs {
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem }()
+			errs <- syncDir(dir)
+		}()
+	}
+	var first error
+	for range dirs {
+		if err := <-errs; err != nil && first == nil {
+			first = err
 		}
-		if err := os.Rename(e.tmp, dst); err != nil {
-			d.mu.Lock()
-			p, still := d.pending[e.id]
-			d.mu.Unlock()
-			if !still || p.tmp != e.tmp {
-				continue // removed meanwhile
-			}
-			return fmt.Errorf("blob store: commit %s: %w", e.id.Short(), err)
-		}
+	}
+	if first != nil {
+		// Try these again next time rather than forget them.
 		d.mu.Lock()
-		if p, ok := d.pending[e.id]; ok && p.tmp == e.tmp {
-			delete(d.pending, e.id)
+		for _, dir := range dirs {
+			d.dirty[dir] = true
 		}
 		d.mu.Unlock()
+		return fmt.Errorf("blob store: sync: %w", first)
 	}
-	if err := syncFS(d.root); err != nil {
-		return fmt.Errorf("blob store: sync: %w", err)
-	}
-	return nil
+	return ctx.Err()
 }
 
 func (d *Disk) pendingPath(id ID) (pendingBlob, bool) {
@@ -239,7 +287,8 @@ func (d *Disk) pendingPath(id ID) (pendingBlob, bool) {
 	return p, ok
 }
 
-// mkdir makes a blob directory once per process.
+// mkdir makes a blob directory (and its parents) once per process; a
+// directory it creates marks its parent as changed.
 func (d *Disk) mkdir(dir string) error {
 	d.mu.Lock()
 	done := d.dirs[dir]
@@ -247,23 +296,31 @@ func (d *Disk) mkdir(dir string) error {
 	if done {
 		return nil
 	}
-	if err := os.MkdirAll(dir, 0o750); err != nil {
+	parent := filepath.Dir(dir)
+	if parent != filepath.Join(d.root, "blobs") {
+		if err := d.mkdir(parent); err != nil {
+			return err
+		}
+	}
+	err := os.Mkdir(dir, 0o750)
+	if err != nil && !errors.Is(err, fs.ErrExist) {
 		return fmt.Errorf("blob store: %w", err)
 	}
 	d.mu.Lock()
+	if err == nil {
+		d.dirty[parent] = true
+	}
 	d.dirs[dir] = true
 	d.mu.Unlock()
 	return nil
 }
 
-// syncFS flushes the whole filesystem holding dir: one call makes every
-// pending blob (data and directory entries) durable.
-func syncFS(dir string) error {
+func syncDir(dir string) error {
 	f, err := os.Open(dir)
 	if err != nil {
 		return err
 	}
-	err = unix.Syncfs(int(f.Fd()))
+	err = f.Sync()
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -308,15 +365,14 @@ func (d *Disk) Open(ctx context.Context, id ID) (io.ReadCloser, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	name := d.path(id)
 	if p, ok := d.pendingPath(id); ok {
 		f, err := os.Open(p.tmp)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) {
 			return f, err
 		}
-		// Flush moved it into place meanwhile.
+		// Moved into place meanwhile.
 	}
-	f, err := os.Open(name)
+	f, err := os.Open(d.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -329,13 +385,13 @@ func (d *Disk) Path(id ID) string { return d.path(id) }
 // Walk implements BlobStore: pending blobs first, then stored ones.
 func (d *Disk) Walk(ctx context.Context, fn func(Info) error) error {
 	d.mu.Lock()
-	var pend []Info
+	pend := make(map[ID]int64, len(d.pending))
 	for id, p := range d.pending {
-		pend = append(pend, Info{ID: id, Size: p.size})
+		pend[id] = p.size
 	}
 	d.mu.Unlock()
-	for _, in := range pend {
-		if err := fn(in); err != nil {
+	for id, size := range pend {
+		if err := fn(Info{ID: id, Size: size}); err != nil {
 			return err
 		}
 	}
@@ -353,6 +409,9 @@ func (d *Disk) Walk(ctx context.Context, fn func(Info) error) error {
 		if perr != nil || p != d.path(id) {
 			return nil // not ours
 		}
+		if _, seen := pend[id]; seen {
+			return nil // settled during the walk
+		}
 		fi, err := e.Info()
 		if err != nil {
 			return err
@@ -366,13 +425,7 @@ func (d *Disk) Remove(ctx context.Context, id ID) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	if p, ok := d.pending[id]; ok {
-		delete(d.pending, id)
-		d.mu.Unlock()
-		return os.Remove(p.tmp)
-	}
-	d.mu.Unlock()
+	d.syncing.Wait() // a pending blob is removed once in place
 	err := os.Remove(d.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
