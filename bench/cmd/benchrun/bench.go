@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/syncd/syncd/bench/internal/measure"
 	"github.com/syncd/syncd/bench/internal/results"
@@ -55,6 +60,8 @@ func newBench(o options, log *slog.Logger) (*bench, error) {
 	} else {
 		b.work = abs(o.work)
 	}
+	trash.dir = filepath.Join(b.work, "trash")
+	os.RemoveAll(trash.dir) // left by an interrupted run
 	// smbd reads the share as user nobody: keep the scratch dir open.
 	if err := os.MkdirAll(b.work, 0o755); err != nil {
 		return nil, err
@@ -66,6 +73,7 @@ func newBench(o options, log *slog.Logger) (*bench, error) {
 }
 
 func (b *bench) cleanup() {
+	os.RemoveAll(trash.dir)
 	if b.tempDir && !b.o.keep {
 		os.RemoveAll(b.work)
 	}
@@ -119,6 +127,10 @@ func (b *bench) repeat(ctx context.Context, reps int, steps []step) (map[string]
 					continue
 				}
 			}
+			// Write back what earlier commands left in the page cache, so
+			// that no command waits for another's data (syncd syncs its
+			// own blobs; rclone and cp leave theirs dirty).
+			unix.Sync()
 			c := s.cmd
 			if c.Limit == 0 {
 				c.Limit = b.o.limit
@@ -186,15 +198,42 @@ func (b *bench) syncdCmd(key string, env []string, args ...string) measure.Cmd {
 	return measure.Cmd{Name: key, Args: append([]string{b.o.syncd}, args...), Env: env}
 }
 
+// resetDir clears dirs before a timed command by moving them aside into
+// the trash, which is emptied when the benchmark ends. Deleting them there
+// and then would time the file system rather than the tools: ext4 skips
+// recently freed inodes when it allocates new ones, and on this machine
+// creating files right after deleting a few hundred costs every tool
+// (syncd, rclone, cp) 2-3 times the CPU in the kernel.
 func resetDir(dirs ...string) func() error {
 	return func() error {
 		for _, d := range dirs {
-			if err := os.RemoveAll(d); err != nil {
+			if err := moveAside(d); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
+}
+
+// trash is where resetDir moves outputs, under the scratch directory (the
+// same file system, so a move is a rename).
+var trash struct {
+	dir string
+	n   int
+}
+
+func moveAside(d string) error {
+	if _, err := os.Lstat(d); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if trash.dir == "" {
+		return os.RemoveAll(d)
+	}
+	if err := os.MkdirAll(trash.dir, 0o755); err != nil {
+		return err
+	}
+	trash.n++
+	return os.Rename(d, filepath.Join(trash.dir, strconv.Itoa(trash.n)))
 }
 
 // write prints the table and writes results.md and results.json.

@@ -79,7 +79,7 @@ func (b *bench) imap(ctx context.Context) error {
 		{key: "syncd-again", cmd: b.syncdCmd("syncd sync (again)", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
 		{key: "mbsync", setup: mkMaildirs(maildir, srv.Users), cmd: mbsync},
 		{key: "mbsync-again", cmd: mbsync},
-		{key: "pipeline", setup: func() error { os.RemoveAll(extracted); return mkMaildirs(maildir, srv.Users)() }, cmd: measure.Cmd{Name: "mbsync+ripmime+jdupes", Args: []string{"bash", "-c", pipeline}},
+		{key: "pipeline", setup: func() error { moveAside(extracted); return mkMaildirs(maildir, srv.Users)() }, cmd: measure.Cmd{Name: "mbsync+ripmime+jdupes", Args: []string{"bash", "-c", pipeline}},
 			after: func(out string) {
 				b.fact("IMAP: ripmime extracted every named part (logos too); jdupes left %s files", strings.TrimSpace(out))
 			}},
@@ -131,7 +131,7 @@ func summaryLine(out string) string {
 // expects to exist.
 func mkMaildirs(maildir string, users []string) func() error {
 	return func() error {
-		if err := os.RemoveAll(maildir); err != nil {
+		if err := moveAside(maildir); err != nil {
 			return err
 		}
 		for _, u := range users {
