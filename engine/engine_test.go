@@ -388,3 +388,39 @@ func TestFetchesOutliveTheScanContext(t *testing.T) {
 		t.Fatalf("second run: %v %v", err, res.Counts)
 	}
 }
+
+// A run that finds nothing new writes nothing: not even the cursor it read.
+func TestUnchangedRunRewritesNoCursor(t *testing.T) {
+	e := newEnv(t)
+	seed(e.src)
+	e.src.CheckpointEvery = 1000
+	t1 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	e.cat.SetClock(func() time.Time { return t1 })
+	if _, err := e.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	updated := func() string {
+		var u string
+		if err := e.cat.DB().QueryRow(`SELECT updated FROM cursors WHERE source = 'drive'`).Scan(&u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	first := updated()
+	e.cat.SetClock(func() time.Time { return t1.Add(time.Hour) })
+	res, err := e.run(context.Background())
+	if err != nil || res.Counts["new"] != 0 {
+		t.Fatalf("second run: %v %v", err, res.Counts)
+	}
+	if got := updated(); got != first {
+		t.Fatalf("an unchanged run rewrote the cursor (updated %s, was %s)", got, first)
+	}
+	// A change moves it.
+	e.src.Put(memory.File{Path: "Finance/New.txt", Data: []byte("something new")})
+	if _, err := e.run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := updated(); got == first {
+		t.Fatal("the cursor did not move after a change")
+	}
+}

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,7 +55,10 @@ type ingest struct {
 	// blocked: no more cursors may be committed (set by commitLoop, read
 	// after it has stopped).
 	blocked bool
-	commit  sync.Mutex // serialises commits
+	// committed is the source's cursor as stored (guarded by commit): a
+	// checkpoint that repeats it is not written again.
+	committed connectors.Cursor
+	commit    sync.Mutex // serialises commits
 }
 
 // epoch is the fetches started between two checkpoints.
@@ -94,6 +98,7 @@ func (in *ingest) run(ctx context.Context) error {
 		return err
 	}
 	in.ctx = ctx
+	in.committed = cur
 	go in.commitLoop(ctx)
 	next, scanErr := in.src.Scan(ctx, cur, in)
 	in.wg.Wait()
@@ -524,6 +529,9 @@ func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Curso
 	in.batch = workspace.Batch{RunID: in.runID}
 	in.mu.Unlock()
 	b.Cursors = cursors
+	if c, ok := cursors[in.sc.Name]; ok && len(cursors) == 1 && bytes.Equal(c, in.committed) {
+		b.Cursors = nil // already stored: a re-scan of something unchanged
+	}
 	if b.Empty() {
 		return nil
 	}
@@ -534,6 +542,11 @@ func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Curso
 	}
 	if err == nil {
 		_, err = in.e.Catalog.Commit(ctx, &b)
+	}
+	if err == nil {
+		if c, ok := b.Cursors[in.sc.Name]; ok {
+			in.committed = c
+		}
 	}
 	if err != nil {
 		// Keep the records for the run's last commit; only the cursor,
