@@ -76,6 +76,7 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 		}
 		return nil, err
 	}
+	s.counters.logins.Add(1)
 	caps := c.Caps()
 	return &conn{c: c, binary: s.cfg.Binary == "auto" && caps.Has(imap.CapBinary)}, nil
 }

@@ -135,3 +135,30 @@ func TestConformanceDovecot(t *testing.T) { conformance(t, startDovecot) }
 
 var _ = bytes.Equal
 var _ = imapsrc.Options{}
+
+// A re-scan of an unchanged account logs in once: the other scan workers
+// join only when a mailbox has new messages.
+func TestUnchangedRescanLogsInOnce(t *testing.T) {
+	srv := startMemory(t)
+	logins := func(s connectors.Source) int64 { return s.(connectors.Metered).Counters()["logins"] }
+
+	s1 := newSource(t, srv, alice, "")
+	defer s1.Close()
+	rec, cur := connectortest.Scan(t, s1, nil)
+	if len(rec.Items) == 0 {
+		t.Fatal("first scan found nothing")
+	}
+	if n := logins(s1); n < 2 {
+		t.Errorf("first scan of 4 mailboxes with new mail: %d logins, want the second scan worker to join", n)
+	}
+
+	s2 := newSource(t, srv, alice, "")
+	defer s2.Close()
+	rec, _ = connectortest.Scan(t, s2, cur)
+	if len(rec.Items) != 0 {
+		t.Fatalf("re-scan found %d items", len(rec.Items))
+	}
+	if n := logins(s2); n != 1 {
+		t.Fatalf("re-scan of an unchanged account: %d logins, want 1", n)
+	}
+}

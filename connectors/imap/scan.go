@@ -70,6 +70,10 @@ func (s *Source) newScanner(shared *scanState) *scanner {
 }
 
 // scanParallel hands mailboxes to workers; the first error stops them all.
+// The first worker starts alone; the others (each with a connection of
+// its own to log in) join once a mailbox turns out to have new messages,
+// so a re-scan of an unchanged account costs one login, not one per
+// worker.
 func (s *Source) scanParallel(ctx context.Context, first *scanner, boxes []mailbox) error {
 	wctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -79,27 +83,35 @@ func (s *Source) scanParallel(ctx context.Context, first *scanner, boxes []mailb
 	}
 	close(queue)
 	var wg sync.WaitGroup
-	for i := 0; i < min(s.scanWorkers(), max(len(boxes), 1)); i++ {
-		sc := first
-		if i > 0 {
-			sc = s.newScanner(first.shared)
+	work := func(sc *scanner) {
+		defer wg.Done()
+		if sc != first {
+			defer sc.close()
+			stop := context.AfterFunc(wctx, sc.abort)
+			defer stop()
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if sc != first {
-				defer sc.close()
-				stop := context.AfterFunc(wctx, sc.abort)
-				defer stop()
+		for mb := range queue {
+			if err := sc.mailboxWithRetry(wctx, mb); err != nil {
+				cancel(err)
+				return
 			}
-			for mb := range queue {
-				if err := sc.mailboxWithRetry(wctx, mb); err != nil {
-					cancel(err)
+		}
+	}
+	helpers := min(s.scanWorkers(), max(len(boxes), 1)) - 1
+	var once sync.Once
+	first.shared.busy = func() {
+		once.Do(func() {
+			for range helpers {
+				if len(queue) == 0 {
 					return
 				}
+				wg.Add(1) // while the caller's worker is counted: Wait cannot have returned
+				go work(s.newScanner(first.shared))
 			}
-		}()
+		})
 	}
+	wg.Add(1)
+	go work(first)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return err
@@ -116,6 +128,7 @@ type scanState struct {
 	mu   sync.Mutex
 	sink connectors.Sink
 	cur  cursor
+	busy func() // set before the workers start: a worker found new messages
 }
 
 func (st *scanState) item(ctx context.Context, it *connectors.Item) error {
@@ -299,6 +312,9 @@ func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
 		st = boxState{UIDValidity: sel.UIDValidity}
 	}
 	if sel.NumMessages > 0 && (sel.UIDNext == 0 || uint32(sel.UIDNext) > st.LastUID+1) {
+		if sc.shared.busy != nil {
+			sc.shared.busy() // there is work: let the other scan workers join
+		}
 		uids, err := sc.newUIDs(cn, st.LastUID)
 		if err != nil {
 			return fmt.Errorf("imap %s: search %s: %w", sc.s.name, mb.Display, err)

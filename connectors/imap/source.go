@@ -40,7 +40,7 @@ type Source struct {
 }
 
 type counters struct {
-	messages, parts, bytes, reconnects, throttled, problems atomic.Int64
+	messages, parts, bytes, reconnects, throttled, problems, logins atomic.Int64
 }
 
 var (
@@ -80,6 +80,7 @@ func (s *Source) Counters() map[string]int64 {
 		"reconnects":       c.reconnects.Load(),
 		"throttled":        c.throttled.Load(),
 		"problems":         c.problems.Load(),
+		"logins":           c.logins.Load(),
 	}
 }
 
