@@ -209,3 +209,68 @@ func FuzzDiskRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// Puts and Flushes from many goroutines at once (a job's sources share the
+// store): every blob is whole and in place after the last Flush.
+func TestDiskConcurrentPutsAndFlushes(t *testing.T) {
+	ctx := context.Background()
+	d, err := dedupe.OpenDisk(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, each = 4, 60
+	ids := make(chan dedupe.ID, writers*each)
+	done := make(chan struct{})
+	flushed := make(chan error, 1)
+	go func() {
+		var err error
+		for {
+			select {
+			case <-done:
+				flushed <- err
+				return
+			default:
+			}
+			if e := d.Flush(ctx); e != nil && err == nil {
+				err = e
+			}
+		}
+	}()
+	errs := make(chan error, writers)
+	for w := range writers {
+		go func() {
+			for i := range each {
+				s, err := d.Put(ctx, strings.NewReader(strings.Repeat("x", w*each+i+1)))
+				if err != nil {
+					errs <- err
+					return
+				}
+				ids <- s.ID
+			}
+			errs <- nil
+		}()
+	}
+	for range writers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(done)
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	close(ids)
+	n := 0
+	for id := range ids {
+		n++
+		if _, err := os.Stat(d.Path(id)); err != nil {
+			t.Fatalf("blob %s not in place after the last Flush: %v", id.Short(), err)
+		}
+	}
+	if n != writers*each {
+		t.Fatalf("%d blobs, want %d", n, writers*each)
+	}
+}

@@ -39,9 +39,9 @@ type Disk struct {
 	nested  bool       // the old layout: blobs/ab/cd/<hex>
 	flushMu sync.Mutex // one Flush at a time
 	syncers chan struct{}
-	syncing sync.WaitGroup // pending blobs not yet in place
 
 	mu      sync.Mutex // guards the fields below
+	settled *sync.Cond // on mu: broadcast when a pending blob settles
 	dirs    map[string]bool
 	dirty   map[string]bool // directories whose entries changed since the last Flush
 	pending map[ID]pendingBlob
@@ -78,6 +78,7 @@ const (
 func OpenDisk(dir string) (*Disk, error) {
 	d := &Disk{root: dir, dirs: map[string]bool{}, dirty: map[string]bool{}, pending: map[ID]pendingBlob{},
 		syncers: make(chan struct{}, syncers)}
+	d.settled = sync.NewCond(&d.mu)
 	b, err := os.ReadFile(filepath.Join(dir, layoutFile))
 	switch {
 	case err == nil && string(b) == layoutFlat:
@@ -191,7 +192,6 @@ func (d *Disk) Put(ctx context.Context, r io.Reader) (Sums, error) {
 		return sums, nil
 	}
 	d.pending[sums.ID] = pendingBlob{tmp: tmpName, size: sums.Size}
-	d.syncing.Add(1)
 	d.mu.Unlock()
 	go d.settle(sums.ID, tmpName, dst)
 	return sums, nil
@@ -200,7 +200,7 @@ func (d *Disk) Put(ctx context.Context, r io.Reader) (Sums, error) {
 // settle makes one pending blob durable and moves it into place.
 func (d *Disk) settle(id ID, tmpName, dst string) {
 	d.syncers <- struct{}{}
-	defer func() { <-d.syncers; d.syncing.Done() }()
+	defer func() { <-d.syncers }()
 	err := fdatasyncFile(tmpName)
 	if err == nil {
 		err = d.mkdir(filepath.Dir(dst))
@@ -211,6 +211,7 @@ func (d *Disk) settle(id ID, tmpName, dst string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	delete(d.pending, id)
+	d.settled.Broadcast()
 	if err != nil {
 		os.Remove(tmpName)
 		if d.syncErr == nil {
@@ -239,8 +240,8 @@ func fdatasyncFile(name string) error {
 func (d *Disk) Flush(ctx context.Context) error {
 	d.flushMu.Lock()
 	defer d.flushMu.Unlock()
-	d.syncing.Wait()
 	d.mu.Lock()
+	d.waitSettledLocked()
 	if err := d.syncErr; err != nil {
 		d.syncErr = nil
 		d.mu.Unlock()
@@ -278,6 +279,23 @@ func (d *Disk) Flush(ctx context.Context) error {
 		return fmt.Errorf("blob store: sync: %w", first)
 	}
 	return ctx.Err()
+}
+
+// waitSettledLocked waits (d.mu held) until every blob pending now has
+// settled; blobs put meanwhile are not waited for.
+func (d *Disk) waitSettledLocked() {
+	ids := make([]ID, 0, len(d.pending))
+	for id := range d.pending {
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		for {
+			if _, ok := d.pending[id]; !ok {
+				break
+			}
+			d.settled.Wait()
+		}
+	}
 }
 
 func (d *Disk) pendingPath(id ID) (pendingBlob, bool) {
@@ -425,7 +443,9 @@ func (d *Disk) Remove(ctx context.Context, id ID) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d.syncing.Wait() // a pending blob is removed once in place
+	d.mu.Lock()
+	d.waitSettledLocked() // a pending blob is removed once in place
+	d.mu.Unlock()
 	err := os.Remove(d.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)

@@ -22,7 +22,9 @@ func TestPutMarksChangedDirectories(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.syncing.Wait()
+		d.mu.Lock()
+		d.waitSettledLocked()
+		d.mu.Unlock()
 		blobDir := filepath.Dir(d.path(s.ID))
 		want := map[string]bool{blobDir: true, filepath.Dir(blobDir): true}
 		if nested {
@@ -43,7 +45,9 @@ func TestPutMarksChangedDirectories(t *testing.T) {
 		if _, err := d.Put(ctx, bytes.NewReader([]byte("first"))); err != nil {
 			t.Fatal(err)
 		}
-		d.syncing.Wait()
+		d.mu.Lock()
+		d.waitSettledLocked()
+		d.mu.Unlock()
 		if !equalSets(d.dirty, map[string]bool{blobDir: true}) {
 			t.Fatalf("dirty after a duplicate put = %v", d.dirty)
 		}
