@@ -20,6 +20,7 @@ func TestDiskConformance(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { d.Close() }) // before the temp dir goes
 		return d
 	})
 }
@@ -189,6 +190,7 @@ func FuzzDiskRoundTrip(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	f.Cleanup(func() { d.Close() }) // before the temp dir goes
 	f.Fuzz(func(t *testing.T, data []byte) {
 		sums, err := d.Put(context.Background(), bytes.NewReader(data))
 		if err != nil {

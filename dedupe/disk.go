@@ -281,6 +281,10 @@ func (d *Disk) Flush(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// Close waits for the blobs still pending and makes them durable (a
+// Flush): no background work outlives the store.
+func (d *Disk) Close() error { return d.Flush(context.Background()) }
+
 // waitSettledLocked waits (d.mu held) until every blob pending now has
 // settled; blobs put meanwhile are not waited for.
 func (d *Disk) waitSettledLocked() {

@@ -73,6 +73,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { blobs.Close() })
 	e := &env{t: t, cfg: cfg, cat: cat, blobs: blobs, src: memory.New("drive"), fail: map[string]bool{}}
 	e.src.CheckpointEvery = 3
 	return e

@@ -123,7 +123,13 @@ func openStore(ctx context.Context, dir string) (*store, error) {
 	return &store{dir: dir, cat: cat, blobs: blobs}, nil
 }
 
-func (s *store) Close() error { return s.cat.Close() }
+func (s *store) Close() error {
+	err := s.blobs.Close()
+	if cerr := s.cat.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 func (s *store) engine(log *slog.Logger) *engine.Engine {
 	return &engine.Engine{Catalog: s.cat, Blobs: s.blobs, Log: log, Env: &connectors.Env{}}

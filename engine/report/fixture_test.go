@@ -131,6 +131,7 @@ func newFixture(t *testing.T, concurrency int) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { blobs.Close() })
 	f := &fixture{t: t, dir: dir, cfg: cfg, cat: cat, blobs: blobs, sources: map[string]*fixSource{}}
 	for _, sc := range cfg.Jobs[0].Sources {
 		f.sources[sc.Name] = &fixSource{Source: memory.New(sc.Name), fail: map[string]bool{}, hashes: map[string]string{}}

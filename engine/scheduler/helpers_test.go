@@ -118,6 +118,7 @@ func newStore(t *testing.T) *store {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { blobs.Close() })
 	return &store{cat: cat, blobs: blobs}
 }
 
