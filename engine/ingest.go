@@ -342,6 +342,12 @@ func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
 	}
 	if !dry {
 		res = in.sketchStored(ctx, it, sums)
+		if ctx.Err() != nil {
+			// Stopped before the text was sketched: leave the item to the
+			// next run rather than record new content without its sketch
+			// (it would never be sketched: the content is then known).
+			return
+		}
 	}
 	var content *workspace.Content
 	if res.err == nil && len(res.c.Sketch) > 0 {
