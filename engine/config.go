@@ -46,6 +46,7 @@ type Job struct {
 	Jitter      time.Duration  `yaml:"jitter"`
 	Window      string         `yaml:"window"` // "22:00-06:00": runs only start inside it
 	Concurrency int            `yaml:"concurrency"`
+	Parallel    int            `yaml:"parallel"` // sources scanned at once (default 4)
 	MaxSize     int64          `yaml:"max_size"` // items larger than this are skipped ("size-limit")
 	Routes      []Route        `yaml:"routes"`
 	Sources     []SourceConfig `yaml:"sources"`
@@ -169,6 +170,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		if len(j.Sources) == 0 {
 			return errAt(line, key+".sources", "no sources")
 		}
+		if j.Parallel < 0 || j.Concurrency < 0 {
+			return errAt(line, key+".parallel", "parallel and concurrency must be 0 (the default) or more")
+		}
 		for k, s := range j.Sources {
 			skey := fmt.Sprintf("%s.sources[%d]", key, k)
 			if s.Name == "" {
@@ -238,6 +242,14 @@ func ParseWindow(s string) (from, to int, err error) {
 		return 0, 0, fmt.Errorf("window %q: want HH:MM-HH:MM", s)
 	}
 	return pa.Hour()*60 + pa.Minute(), pb.Hour()*60 + pb.Minute(), nil
+}
+
+// parallel is how many of the job's sources are scanned at once.
+func (j *Job) parallel() int {
+	if j.Parallel > 0 {
+		return j.Parallel
+	}
+	return 4
 }
 
 // InWindow reports whether t falls in the job's window (always true when

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/syncd/syncd/connectors"
@@ -76,6 +78,20 @@ type SourceResult struct {
 	Err    string
 }
 
+// sourcePanic is a panic raised while a source ran, carried to RunJob's
+// caller with the goroutine's stack.
+type sourcePanic struct {
+	source string
+	value  any
+	stack  []byte
+}
+
+func (p *sourcePanic) String() string {
+	return fmt.Sprintf("source %s: %v\n%s", p.source, p.value, p.stack)
+}
+
+func (p *sourcePanic) Error() string { return p.String() }
+
 // lockTTL bounds how long a crashed process blocks a job.
 const lockTTL = 2 * time.Minute
 
@@ -113,19 +129,60 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 	log := e.logger().With("job", job.Name, "run", runID)
 	log.Info("run started", "mode", mode, "sources", len(job.Sources))
 	var runErr error
+	var sources []SourceConfig
 	for _, sc := range job.Sources {
-		if sc.Enabled != nil && !*sc.Enabled {
-			continue
+		if sc.Enabled == nil || *sc.Enabled {
+			sources = append(sources, sc)
 		}
-		sr := e.runSource(ctx, log, cfgFile, job, sc, runID)
-		res.Sources = append(res.Sources, sr)
+	}
+	// Sources run side by side (job.Parallel at a time): a job of forty
+	// mailboxes waits on forty servers' round trips, not on the CPU.
+	results := make([]*SourceResult, len(sources))
+	shared := newRunShared()
+	sem := make(chan struct{}, job.parallel())
+	// A panic in one source stops the others and is raised again here, on
+	// the caller's goroutine, as it was when sources ran one by one.
+	sctx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	var panicked atomic.Pointer[sourcePanic]
+	var wg sync.WaitGroup
+	for i, sc := range sources {
+		select {
+		case sem <- struct{}{}:
+		case <-sctx.Done():
+		}
+		if sctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, &sourcePanic{source: sc.Name, value: v, stack: debug.Stack()})
+					stopSources()
+				}
+				<-sem
+				wg.Done()
+			}()
+			sr := e.runSource(sctx, log, cfgFile, job, sc, runID, shared)
+			results[i] = &sr
+		}()
+	}
+	wg.Wait()
+	if p := panicked.Load(); p != nil {
+		panic(p)
+	}
+	for _, sr := range results {
+		if sr == nil {
+			continue // not started: the run was stopped
+		}
+		res.Sources = append(res.Sources, *sr)
 		for k, v := range sr.Counts {
 			res.Counts[k] += v
 		}
-		if ctx.Err() != nil {
-			runErr = ctx.Err()
-			break
-		}
+	}
+	if ctx.Err() != nil {
+		runErr = ctx.Err()
 	}
 	if runErr == nil && (res.Counts["new"]+res.Counts["duplicate"]+res.Counts["hash_hits"] > 0 || e.needsRebuild(ctx)) {
 		if err := e.Rebuild(ctx); err != nil {
@@ -195,7 +252,7 @@ func (e *Engine) refreshLock(ctx context.Context, name string) func() {
 }
 
 // runSource scans one source and ingests what it finds.
-func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, sc SourceConfig, runID int64) SourceResult {
+func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, sc SourceConfig, runID int64, shared *runShared) SourceResult {
 	log = log.With("source", sc.Name)
 	sr := SourceResult{Name: sc.Name, Kind: sc.Type}
 	if e.Observer != nil {
@@ -216,7 +273,7 @@ func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string
 	}
 	defer src.Close()
 	sr.Kind = src.Kind()
-	ing := newIngest(e, job, sc, src, runID, log)
+	ing := newIngest(e, job, sc, src, runID, log, shared)
 	err = ing.run(ctx)
 	sr.Counts = ing.snapshotCounts()
 	if m, ok := src.(connectors.Metered); ok {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -423,5 +424,100 @@ func TestUnchangedRunRewritesNoCursor(t *testing.T) {
 	}
 	if got := updated(); got == first {
 		t.Fatal("the cursor did not move after a change")
+	}
+}
+
+// gatedSource runs hooks around a memory source's scan.
+type gatedSource struct {
+	*memory.Source
+	before, after func()
+}
+
+func (g gatedSource) Scan(ctx context.Context, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	if g.before != nil {
+		g.before()
+	}
+	next, err := g.Source.Scan(ctx, cur, sink)
+	if g.after != nil {
+		g.after()
+	}
+	return next, err
+}
+
+func (g gatedSource) Close() error { return nil }
+
+// sourceEvents closes channels when source a stores something and when
+// source b has finished (committed everything).
+type sourceEvents struct {
+	aStored, bDone chan struct{}
+	once1, once2   sync.Once
+}
+
+func (s *sourceEvents) SourceStarted(string, string) {}
+func (s *sourceEvents) Item(_, src string, a engine.Action, _ int64) {
+	if src == "a" && a == engine.ActNew {
+		s.once1.Do(func() { close(s.aStored) })
+	}
+}
+func (s *sourceEvents) SourceFinished(_, src string, _ map[string]int64, _ error) {
+	if src == "b" {
+		s.once2.Do(func() { close(s.bDone) })
+	}
+}
+
+// Two sources of one job run side by side and hold the same file. The
+// content is stored and counted new once; the source that saw it second
+// records a duplicate and may commit first (before the blob's own row is
+// committed by the other): the catalog stays whole.
+func TestParallelSourcesShareContent(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := engine.ParseConfig(filepath.Join(dir, "syncd.yaml"), []byte(`
+store: {path: ./data}
+jobs:
+  - name: two
+    parallel: 2
+    sources:
+      - {name: a, type: memory}
+      - {name: b, type: memory}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat, err := workspace.Open(context.Background(), filepath.Join(dir, "catalog.db"), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	blobs, err := dedupe.OpenDisk(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer blobs.Close()
+	shared := memory.File{Path: "Board paper.txt", Data: []byte("the board paper both drives hold")}
+	a, b := memory.New("a"), memory.New("b")
+	a.Put(shared)
+	b.Put(shared)
+	b.Put(memory.File{Path: "Only b.txt", Data: []byte("only in b")})
+	ev := &sourceEvents{aStored: make(chan struct{}), bDone: make(chan struct{})}
+	eng := &engine.Engine{Catalog: cat, Blobs: blobs, Observer: ev, Open: func(c connectors.Config) (connectors.Source, error) {
+		if c.Name == "a" {
+			// a commits only after b has finished.
+			return gatedSource{Source: a, after: func() { <-ev.bDone }}, nil
+		}
+		// b scans once a has stored the shared content.
+		return gatedSource{Source: b, before: func() { <-ev.aStored }}, nil
+	}}
+	res, err := eng.RunJob(context.Background(), cfg.File, &cfg.Jobs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status != workspace.StatusOK || res.Counts["new"] != 2 || res.Counts["duplicate"] != 1 {
+		t.Fatalf("status %s counts %v; want 2 new (the shared file once, b's own), 1 duplicate", res.Status, res.Counts)
+	}
+	if probs, err := cat.Check(context.Background()); err != nil || len(probs) > 0 {
+		t.Fatalf("catalog check: %v %v", probs, err)
+	}
+	if got := res.Sources[0].Name + " " + res.Sources[1].Name; got != "a b" {
+		t.Fatalf("sources reported in order %s, want the config's", got)
 	}
 }

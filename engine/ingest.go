@@ -46,8 +46,8 @@ type ingest struct {
 	mu     sync.Mutex // guards everything below
 	batch  workspace.Batch
 	counts map[string]int64
-	// blobs stored in this run but maybe not committed yet, by hash kind:value
-	pending map[string]dedupe.Sums
+	// shared: what the job's sources stored in this run (see runShared)
+	shared *runShared
 	// refs reported in this run (a connector may repeat an item)
 	seen  map[string]bool
 	fatal error
@@ -59,6 +59,24 @@ type ingest struct {
 	// checkpoint that repeats it is not written again.
 	committed connectors.Cursor
 	commit    sync.Mutex // serialises commits
+}
+
+// runShared is what a run's sources, ingesting side by side, share: the
+// blobs stored in this run but maybe not committed yet, by hash
+// kind:value, so that content two sources hold is stored (and counted
+// new) once.
+type runShared struct {
+	mu      sync.Mutex
+	pending map[string]dedupe.Sums
+}
+
+func newRunShared() *runShared { return &runShared{pending: map[string]dedupe.Sums{}} }
+
+func (r *runShared) lookup(key string) (dedupe.Sums, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.pending[key]
+	return s, ok
 }
 
 // epoch is the fetches started between two checkpoints.
@@ -73,7 +91,7 @@ type commitTask struct {
 	cursor connectors.Cursor
 }
 
-func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runID int64, log *slog.Logger) *ingest {
+func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runID int64, log *slog.Logger, shared *runShared) *ingest {
 	n := job.Concurrency
 	if n <= 0 {
 		n = 4
@@ -83,7 +101,7 @@ func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runI
 		sem:     make(chan struct{}, n),
 		batch:   workspace.Batch{RunID: runID},
 		counts:  map[string]int64{},
-		pending: map[string]dedupe.Sums{},
+		shared:  shared,
 		seen:    map[string]bool{},
 		epoch:   new(epoch),
 		tasks:   make(chan commitTask, 2),
@@ -236,9 +254,7 @@ func (in *ingest) lookupHashes(ctx context.Context, it *connectors.Item) (dedupe
 		if v == "" {
 			continue
 		}
-		in.mu.Lock()
-		s, ok := in.pending[kind+":"+v]
-		in.mu.Unlock()
+		s, ok := in.shared.lookup(kind + ":" + v)
 		if ok {
 			return s, kind, true, nil
 		}
@@ -332,9 +348,7 @@ func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
 		in.fail(err)
 		return
 	}
-	in.mu.Lock()
-	_, pend := in.pending[connectors.HashSHA256+":"+sums.ID.String()]
-	in.mu.Unlock()
+	_, pend := in.shared.lookup(connectors.HashSHA256 + ":" + sums.ID.String())
 	in.add(map[string]int64{"fetched": 1, "bytes_fetched": sums.Size})
 	if known || pend {
 		in.addSighting(it, sums, nil, ActDuplicate, "identical content already stored")
@@ -391,25 +405,32 @@ func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *wo
 		counts["bytes_new"] = sums.Size
 	}
 	in.mu.Lock()
-	if _, pend := in.pending[connectors.HashSHA256+":"+sums.ID.String()]; act == ActNew && pend {
+	sh := in.shared
+	sh.mu.Lock() // lock order: in.mu, then shared.mu
+	_, pend := sh.pending[connectors.HashSHA256+":"+sums.ID.String()]
+	if act == ActNew && pend {
 		// Another fetch of this run stored the same content first.
 		act, ri.Action, ri.Reason = ActDuplicate, string(ActDuplicate), "identical content already stored"
 		counts = map[string]int64{string(act): 1, "bytes_saved": sums.Size}
 	}
-	if act == ActNew {
+	switch {
+	case act == ActNew:
 		in.batch.Blobs = append(in.batch.Blobs, workspace.Blob{Sums: sums, Hashes: it.Hashes})
-		in.pending[connectors.HashSHA256+":"+sums.ID.String()] = sums
-		in.pending[connectors.HashQuickXor+":"+sums.QuickXor] = sums
+		sh.pending[connectors.HashSHA256+":"+sums.ID.String()] = sums
+		sh.pending[connectors.HashQuickXor+":"+sums.QuickXor] = sums
 		if content != nil {
 			in.batch.Contents = append(in.batch.Contents, *content)
 		}
-	} else if len(it.Hashes) > 0 {
-		// Record the extra names (imap-part keys, md5...) for later runs.
+	case pend || len(it.Hashes) > 0:
+		// The blob's row, in case the source that stored it (another of
+		// this run's) has not committed yet; and the extra names
+		// (imap-part keys, md5...) for later runs.
 		in.batch.Blobs = append(in.batch.Blobs, workspace.Blob{Sums: sums, Hashes: it.Hashes})
 	}
 	for k, v := range it.Hashes {
-		in.pending[k+":"+v] = sums
+		sh.pending[k+":"+v] = sums
 	}
+	sh.mu.Unlock()
 	in.batch.Sightings = append(in.batch.Sightings, s)
 	in.batch.Items = append(in.batch.Items, ri)
 	for k, v := range counts {
