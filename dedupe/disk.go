@@ -253,9 +253,11 @@ func (d *Disk) Flush(ctx context.Context) error {
 	}
 	clear(d.dirty)
 	d.mu.Unlock()
-	// A few at a time: each is a small write and a wait for the disk.
+	// Many at a time: each is a small write and a wait for the disk, and
+	// the disk serves them together (the first sync of the benchmark share,
+	// ~210 directories: 160-250 ms four at a time, 30-50 ms at 32).
 	errs := make(chan error, len(dirs))
-	sem := make(chan struct{}, 4)
+	sem := make(chan struct{}, 32)
 	for _, dir := range dirs {
 		sem <- struct{}{}
 		go func() {
