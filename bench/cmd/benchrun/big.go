@@ -45,7 +45,7 @@ func (b *bench) bigFileSync(ctx context.Context) error {
 		{key: "syncd", setup: func() error { os.RemoveAll(store); return readAll(path) }, cmd: b.syncdCmd("syncd sync (1 GB file)", nil, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
 		{key: "verify", cmd: b.syncdCmd("syncd verify", nil, "verify", "--config", cfg)},
 		{key: "sha256", cmd: measure.Cmd{Name: "hash sha256", Args: []string{b.self, "hash", "-impl", "sha256", path}}},
-		{key: "rclone", setup: resetDir(copyDir), cmd: measure.Cmd{Name: "rclone copy", Args: []string{"rclone", "copy", "--config", "/dev/null", dir, copyDir}}},
+		{key: "rclone", setup: removeDirs(copyDir), cmd: measure.Cmd{Name: "rclone copy", Args: []string{"rclone", "copy", "--config", "/dev/null", dir, copyDir}}},
 	}
 	s, errs := b.repeat(ctx, b.o.reps, steps)
 	size := human(b.o.bigSize)
@@ -85,8 +85,8 @@ func (b *bench) bigMailSync(ctx context.Context) error {
 	}
 	env := []string{imapPasswordEnv + "=" + imaptest.Password}
 	steps := []step{
-		{key: "syncd", setup: resetDir(store), cmd: b.syncdCmd("syncd sync (1 GB attachment)", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
-		{key: "mbsync", setup: mkMaildirs(maildir, srv.Users), cmd: measure.Cmd{Name: "mbsync", Args: []string{"mbsync", "-q", "-c", mbconf, "-a"}}},
+		{key: "syncd", setup: removeDirs(store), cmd: b.syncdCmd("syncd sync (1 GB attachment)", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
+		{key: "mbsync", setup: func() error { os.RemoveAll(maildir); return mkMaildirs(maildir, srv.Users)() }, cmd: measure.Cmd{Name: "mbsync", Args: []string{"mbsync", "-q", "-c", mbconf, "-a"}}},
 	}
 	if pid, err := childNamed("dovecot"); err == nil {
 		b.watch(pid)
