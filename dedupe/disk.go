@@ -134,15 +134,7 @@ func writeDurable(dir, name string, data []byte) error {
 		os.Remove(f.Name())
 		return err
 	}
-	df, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = df.Sync()
-	if cerr := df.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return syncDir(dir)
 }
 
 // Root is the store's directory.
