@@ -521,3 +521,59 @@ jobs:
 		t.Fatalf("sources reported in order %s, want the config's", got)
 	}
 }
+
+// failingStore loses one content after Put returned, as a background
+// write that fails (disk full) does.
+type failingStore struct {
+	*dedupe.Disk
+	bad   dedupe.ID
+	fired atomic.Bool
+}
+
+func (f *failingStore) Has(ctx context.Context, id dedupe.ID) (bool, error) {
+	if id == f.bad {
+		return false, nil
+	}
+	return f.Disk.Has(ctx, id)
+}
+
+func (f *failingStore) Flush(ctx context.Context) error {
+	if err := f.Disk.Flush(ctx); err != nil {
+		return err
+	}
+	if f.fired.CompareAndSwap(false, true) {
+		return errors.New("write blob: no space left on device")
+	}
+	return nil
+}
+
+// Content whose write fails after Put returned is never committed, nor
+// anything naming it, nor the cursor; the next run stores it.
+func TestFailedBlobWriteIsNotCommitted(t *testing.T) {
+	e := newEnv(t)
+	seed(e.src)
+	bad := dedupe.Sum([]byte("a,b\n1,2\n")) // Finance/Budget.csv
+	eng := e.engine()
+	eng.Blobs = &failingStore{Disk: e.blobs, bad: bad}
+	res, err := eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Status == workspace.StatusOK || res.Counts["problems"] == 0 {
+		t.Fatalf("status %s counts %v: want the failed write reported", res.Status, res.Counts)
+	}
+	if probs, err := e.cat.Check(context.Background()); err != nil || len(probs) > 0 {
+		t.Fatalf("catalog names content the store does not hold: %v %v", probs, err)
+	}
+	if _, ok, _ := e.cat.BlobByHash(context.Background(), connectors.HashSHA256, bad.String()); ok {
+		t.Fatal("the lost blob was committed")
+	}
+	// The next run, with a healthy store, stores it.
+	res, err = e.run(context.Background())
+	if err != nil || res.Status != workspace.StatusOK {
+		t.Fatalf("next run: %v %s %v", err, res.Status, res.Counts)
+	}
+	if _, ok, _ := e.cat.BlobByHash(context.Background(), connectors.HashSHA256, bad.String()); !ok {
+		t.Fatalf("next run did not store the content: %v", res.Counts)
+	}
+}

@@ -562,19 +562,22 @@ func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Curso
 	if b.Empty() {
 		return nil
 	}
-	// New blobs must be durable before a committed sighting names them.
-	var err error
-	if f, ok := in.e.Blobs.(dedupe.Flusher); ok && len(b.Blobs) > 0 {
-		err = f.Flush(ctx)
-	}
-	if err == nil {
-		_, err = in.e.Catalog.Commit(ctx, &b)
-	}
-	if err == nil {
-		if c, ok := b.Cursors[in.sc.Name]; ok {
-			in.committed = c
+	// New blobs must be durable before a committed sighting names them. A
+	// blob whose background write failed is not committed, nor anything
+	// that names it, nor the cursor: the next run fetches it again.
+	var storeErr error
+	if f, ok := in.e.Blobs.(dedupe.Flusher); ok {
+		if len(b.Blobs) > 0 {
+			storeErr = f.Flush(ctx)
+		}
+		if n := in.keepStored(ctx, &b); n > 0 && storeErr == nil {
+			storeErr = fmt.Errorf("%d items' content is not in the blob store", n)
+		}
+		if storeErr != nil {
+			b.Cursors = nil
 		}
 	}
+	_, err := in.e.Catalog.Commit(ctx, &b)
 	if err != nil {
 		// Keep the records for the run's last commit; only the cursor,
 		// which they were to move, is dropped.
@@ -586,5 +589,65 @@ func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Curso
 		in.mu.Unlock()
 		return err
 	}
+	if storeErr != nil {
+		return fmt.Errorf("blob store: %w", storeErr)
+	}
+	if c, ok := b.Cursors[in.sc.Name]; ok {
+		in.committed = c
+	}
 	return nil
+}
+
+// keepStored drops from b every record that names content stored in this
+// run but not in the blob store (its write failed after Put returned),
+// recording those items as problems; it returns how many it dropped.
+// Content committed by earlier runs is not looked at.
+func (in *ingest) keepStored(ctx context.Context, b *workspace.Batch) int {
+	missing := map[dedupe.ID]bool{}
+	for _, s := range b.Sightings {
+		if _, checked := missing[s.Blob]; checked {
+			continue
+		}
+		if _, thisRun := in.shared.lookup(connectors.HashSHA256 + ":" + s.Blob.String()); !thisRun {
+			continue
+		}
+		has, err := in.e.Blobs.Has(ctx, s.Blob)
+		missing[s.Blob] = err != nil || !has
+	}
+	n := 0
+	sightings := b.Sightings[:0]
+	for _, s := range b.Sightings {
+		if missing[s.Blob] {
+			n++
+			continue
+		}
+		sightings = append(sightings, s)
+	}
+	if n == 0 {
+		return 0
+	}
+	b.Sightings = sightings
+	blobs := b.Blobs[:0]
+	for _, bl := range b.Blobs {
+		if !missing[bl.Sums.ID] {
+			blobs = append(blobs, bl)
+		}
+	}
+	b.Blobs = blobs
+	contents := b.Contents[:0]
+	for _, c := range b.Contents {
+		if !missing[c.Blob] {
+			contents = append(contents, c)
+		}
+	}
+	b.Contents = contents
+	for i, it := range b.Items {
+		if missing[it.Blob] {
+			b.Items[i].Action, b.Items[i].Reason = string(ActProblem), "retry-next-run"
+			b.Items[i].Detail = "the content could not be written to the blob store"
+			b.Items[i].Blob = dedupe.ID{}
+		}
+	}
+	in.add(map[string]int64{"problems": int64(n)})
+	return n
 }
