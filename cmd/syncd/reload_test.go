@@ -127,6 +127,14 @@ func TestStopMidRunThenResume(t *testing.T) {
 		t.Fatalf("POST run: %d %s", code, b)
 	}
 	waitGate(t, "migsrc")
+	// Checkpoints commit in the background once their downloads end: let
+	// the 5 items handed over be stored, then stop.
+	eventually(t, "the 5 items handed over to be stored", func() bool {
+		text := scrape(t, td.base, "")
+		n, _ := metric(text, "syncd_items_total", "job", "mig", "action", "new")
+		d, _ := metric(text, "syncd_items_total", "job", "mig", "action", "duplicate")
+		return n+d >= 5
+	})
 	if err := td.stop(t); err != nil {
 		t.Fatalf("graceful stop: %v", err)
 	}
