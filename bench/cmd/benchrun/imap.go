@@ -77,6 +77,7 @@ func (b *bench) imap(ctx context.Context) error {
 		{key: "syncd", setup: resetDir(store), cmd: b.syncdCmd("syncd sync", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn"),
 			after: func(out string) { b.fact("IMAP: syncd summary: %s", summaryLine(out)) }},
 		{key: "syncd-again", cmd: b.syncdCmd("syncd sync (again)", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
+		{key: "syncd-daemon", run: b.daemonResync("mail", cfg, env)},
 		{key: "mbsync", setup: mkMaildirs(maildir, srv.Users), cmd: mbsync},
 		{key: "mbsync-again", cmd: mbsync},
 		{key: "pipeline", setup: func() error { moveAside(extracted); return mkMaildirs(maildir, srv.Users)() }, cmd: measure.Cmd{Name: "mbsync+ripmime+jdupes", Args: []string{"bash", "-c", pipeline}},
@@ -99,6 +100,7 @@ func (b *bench) imap(ctx context.Context) error {
 	r.Note = serverNote("Dovecot", b.serverCPU, "syncd", "syncd-again", "mbsync", "mbsync-again")
 	b.add(r)
 	b.add(row(sec, "re-sync, nothing changed", "syncd first sync", s, errs, "syncd-again", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
+	b.add(row(sec, "re-sync in the daemon (triggered run)", "syncd first sync", s, errs, "syncd-daemon", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
 	return nil
 }
 

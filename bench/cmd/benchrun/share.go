@@ -58,6 +58,7 @@ func (b *bench) shareFrom(ctx context.Context, sec, name, sourceYAML, rcloneSrc 
 		{key: "syncd", setup: resetDir(store), cmd: b.syncdCmd("syncd sync", env, syncArgs...),
 			after: func(out string) { b.fact("%s: syncd summary: %s", sec, summaryLine(out)) }},
 		{key: "syncd-again", cmd: b.syncdCmd("syncd sync (again)", env, syncArgs...)},
+		{key: "syncd-daemon", run: b.daemonResync("share", cfg, env)},
 		{key: "rclone", setup: resetDir(copyDir), cmd: rclone},
 		{key: "rclone-again", cmd: rclone},
 		{key: "pipeline", setup: resetDir(copyDir), cmd: measure.Cmd{Name: "rclone copy+jdupes", Args: []string{"bash", "-c", pipe}},
@@ -76,5 +77,6 @@ func (b *bench) shareFrom(ctx context.Context, sec, name, sourceYAML, rcloneSrc 
 	}
 	b.add(row(sec, "re-sync, nothing changed", "rclone copy, second run", s, errs, "syncd-again", "rclone-again", results.Target{}))
 	b.add(row(sec, "re-sync, nothing changed", "syncd first sync", s, errs, "syncd-again", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
+	b.add(row(sec, "re-sync in the daemon (triggered run)", "syncd first sync", s, errs, "syncd-daemon", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
 	os.RemoveAll(copyDir)
 }

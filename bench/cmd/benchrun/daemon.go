@@ -1,0 +1,124 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/syncd/syncd/bench/internal/measure"
+)
+
+// daemonResync measures a re-sync the way IT runs syncd: a daemon
+// (`syncd run`, no schedule) is started on the store, untimed, and one run
+// of job is triggered over the HTTP API; the sample is that run, from the
+// POST to its "run finished" log line, with the daemon's CPU and peak RSS.
+// Process start and catalog open, which a scheduled run in a daemon does
+// not pay, are left out; the one-shot `syncd sync` rows include them.
+func (b *bench) daemonResync(job, cfg string, env []string) func(context.Context) (measure.Sample, error) {
+	return func(ctx context.Context) (measure.Sample, error) {
+		ctx, cancel := context.WithTimeout(ctx, b.o.limit)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, b.o.syncd, "run", "--config", cfg, "--listen", "127.0.0.1:0", "--log-format", "json", "--log-level", "info")
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stdout = io.Discard
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			return measure.Sample{}, err
+		}
+		if err := cmd.Start(); err != nil {
+			return measure.Sample{}, err
+		}
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}()
+		lines := make(chan map[string]any, 256)
+		go func() {
+			defer close(lines)
+			sc := bufio.NewScanner(stderr)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				var m map[string]any
+				if json.Unmarshal(sc.Bytes(), &m) != nil {
+					continue
+				}
+				select {
+				case lines <- m:
+				default: // nobody waits for it; keep the daemon's stderr flowing
+				}
+			}
+		}()
+		wait := func(what string, match func(map[string]any) bool) (map[string]any, error) {
+			for {
+				select {
+				case m, ok := <-lines:
+					if !ok {
+						return nil, fmt.Errorf("syncd run exited before %s", what)
+					}
+					if match(m) {
+						return m, nil
+					}
+				case <-ctx.Done():
+					return nil, fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+				}
+			}
+		}
+		started, err := wait("daemon started", func(m map[string]any) bool { return m["msg"] == "daemon started" })
+		if err != nil {
+			return measure.Sample{}, err
+		}
+		addr, _ := started["listen"].(string)
+		pid := cmd.Process.Pid
+		cpu0, err := procCPU(pid)
+		if err != nil {
+			return measure.Sample{}, err
+		}
+		t0 := time.Now()
+		req, _ := http.NewRequestWithContext(ctx, "POST", "http://"+addr+"/api/v1/jobs/"+job+"/run", nil)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return measure.Sample{}, err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			return measure.Sample{}, fmt.Errorf("POST run: %s", resp.Status)
+		}
+		fin, err := wait("the run to finish", func(m map[string]any) bool { return m["msg"] == "run finished" && m["job"] == job })
+		if err != nil {
+			return measure.Sample{}, err
+		}
+		wall := time.Since(t0)
+		cpu1, err := procCPU(pid)
+		if err != nil {
+			return measure.Sample{}, err
+		}
+		if fin["status"] != "ok" {
+			return measure.Sample{}, fmt.Errorf("daemon run: status %v", fin["status"])
+		}
+		return measure.Sample{Wall: wall, CPU: time.Duration((cpu1 - cpu0) * float64(time.Second)), MaxRSS: peakRSS(pid)}, nil
+	}
+}
+
+// peakRSS is a process's VmHWM in bytes (0 if unknown).
+func peakRSS(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
