@@ -162,3 +162,38 @@ func TestUnchangedRescanLogsInOnce(t *testing.T) {
 		t.Fatalf("re-scan of an unchanged account: %d logins, want 1", n)
 	}
 }
+
+// With LIST-STATUS (Dovecot has it) an unchanged mailbox is not even
+// examined: one LIST tells which mailboxes got new mail.
+func TestRescanExaminesOnlyChangedMailboxes(t *testing.T) {
+	srv := startDovecot(t)
+	counter := func(s connectors.Source, k string) int64 { return s.(connectors.Metered).Counters()[k] }
+	s1 := newSource(t, srv, alice, "")
+	defer s1.Close()
+	_, cur := connectortest.Scan(t, s1, nil)
+	if n := counter(s1, "examines"); n < 2 {
+		t.Fatalf("first scan examined %d mailboxes", n)
+	}
+
+	s2 := newSource(t, srv, alice, "")
+	defer s2.Close()
+	rec, cur := connectortest.Scan(t, s2, cur)
+	if len(rec.Items) != 0 || counter(s2, "examines") != 0 {
+		t.Fatalf("unchanged re-scan: %d items, %d mailboxes examined; want none", len(rec.Items), counter(s2, "examines"))
+	}
+
+	appendMessage(t, srv.addr, alice, "INBOX", "Arrived since.pdf")
+	s3 := newSource(t, srv, alice, "")
+	defer s3.Close()
+	rec, _ = connectortest.Scan(t, s3, cur)
+	if n := counter(s3, "examines"); n != 1 {
+		t.Errorf("re-scan after one new message: %d mailboxes examined, want 1", n)
+	}
+	found := false
+	for _, it := range rec.Items {
+		found = found || it.Name == "Arrived since.pdf"
+	}
+	if !found {
+		t.Fatalf("the new message's attachment was not found: %d items", len(rec.Items))
+	}
+}

@@ -298,12 +298,21 @@ func (sc *scanner) check(err error) error {
 
 // mailbox scans one mailbox from its cursor state.
 func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
+	st := sc.shared.box(mb.Display)
+	if ls := mb.Status; ls != nil && st.UIDValidity != 0 && ls.UIDValidity == st.UIDValidity &&
+		ls.UIDNext > 0 && uint32(ls.UIDNext) <= st.LastUID+1 {
+		// LIST-STATUS says nothing arrived since the last scan.
+		if ls.HighestModSeq != 0 {
+			st.HighestModSeq = ls.HighestModSeq
+		}
+		return sc.checkpoint(ctx, mb, st)
+	}
 	cn := sc.conn()
+	sc.s.counters.examines.Add(1)
 	sel, err := cn.examine(mb.Server)
 	if err != nil {
 		return fmt.Errorf("imap %s: examine %s: %w", sc.s.name, mb.Display, sc.check(err))
 	}
-	st := sc.shared.box(mb.Display)
 	if st.UIDValidity != sel.UIDValidity {
 		if st.UIDValidity != 0 {
 			sc.s.log.Info("imap: UIDVALIDITY changed, rescanning", "mailbox", mb.Display,

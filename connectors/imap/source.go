@@ -40,7 +40,7 @@ type Source struct {
 }
 
 type counters struct {
-	messages, parts, bytes, reconnects, throttled, problems, logins atomic.Int64
+	messages, parts, bytes, reconnects, throttled, problems, logins, examines atomic.Int64
 }
 
 var (
@@ -81,6 +81,7 @@ func (s *Source) Counters() map[string]int64 {
 		"throttled":        c.throttled.Load(),
 		"problems":         c.problems.Load(),
 		"logins":           c.logins.Load(),
+		"examines":         c.examines.Load(),
 	}
 }
 
@@ -141,13 +142,21 @@ type mailbox struct {
 	Server  string // name as the server spells it
 	Display string // hierarchy joined with "/"
 	Attrs   []imap.MailboxAttr
+	Status  *imap.StatusData // from LIST-STATUS, when the server has it
 }
 
 // listMailboxes returns the mailboxes the config selects, in LIST order.
 func (s *Source) listMailboxes(cn *conn) ([]mailbox, error) {
-	var lo *imap.ListOptions
-	if cn.c.Caps().Has(imap.CapSpecialUse) {
-		lo = &imap.ListOptions{ReturnSpecialUse: true}
+	lo := &imap.ListOptions{}
+	caps := cn.c.Caps()
+	if caps.Has(imap.CapSpecialUse) {
+		lo.ReturnSpecialUse = true
+	}
+	if caps.Has(imap.CapListStatus) || caps.Has(imap.CapIMAP4rev2) {
+		// One LIST tells which mailboxes changed: an unchanged one is
+		// then not examined at all (see scanner.mailbox).
+		lo.ReturnStatus = &imap.StatusOptions{NumMessages: true, UIDNext: true, UIDValidity: true,
+			HighestModSeq: caps.Has(imap.CapCondStore)}
 	}
 	list, err := cn.c.List("", "*", lo).Collect()
 	if err != nil {
@@ -157,7 +166,7 @@ func (s *Source) listMailboxes(cn *conn) ([]mailbox, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, d := range list {
-		m := mailbox{Server: d.Mailbox, Display: d.Mailbox, Attrs: d.Attrs}
+		m := mailbox{Server: d.Mailbox, Display: d.Mailbox, Attrs: d.Attrs, Status: d.Status}
 		if d.Delim != 0 && d.Delim != '/' {
 			m.Display = strings.ReplaceAll(d.Mailbox, string(d.Delim), "/")
 		}
