@@ -559,8 +559,18 @@ func TestFailedBlobWriteIsNotCommitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status == workspace.StatusOK || res.Counts["problems"] == 0 {
-		t.Fatalf("status %s counts %v: want the failed write reported", res.Status, res.Counts)
+	if res.Status == workspace.StatusOK || res.Counts["problems"] == 0 || res.Counts["new"]+res.Counts["duplicate"] != 6 {
+		t.Fatalf("status %s counts %v: want the failed write reported, the 6 other files counted stored", res.Status, res.Counts)
+	}
+	items, _ := e.cat.RunItems(context.Background(), res.RunID)
+	retry := 0
+	for _, it := range items {
+		if it.Ref == "Finance/Budget.csv" && it.Action == "problem" && it.Reason == "retry-next-run" {
+			retry++
+		}
+	}
+	if retry != 1 {
+		t.Fatalf("the lost item's run record: %d retry-next-run problems, want 1 (%+v)", retry, items)
 	}
 	if probs, err := e.cat.Check(context.Background()); err != nil || len(probs) > 0 {
 		t.Fatalf("catalog names content the store does not hold: %v %v", probs, err)

@@ -643,6 +643,7 @@ func (in *ingest) keepStored(ctx context.Context, b *workspace.Batch) int {
 	b.Contents = contents
 	for i, it := range b.Items {
 		if missing[it.Blob] {
+			in.add(map[string]int64{it.Action: -1}) // counted new or duplicate when added
 			b.Items[i].Action, b.Items[i].Reason = string(ActProblem), "retry-next-run"
 			b.Items[i].Detail = "the content could not be written to the blob store"
 			b.Items[i].Blob = dedupe.ID{}
