@@ -86,11 +86,9 @@ type sourcePanic struct {
 	stack  []byte
 }
 
-func (p *sourcePanic) String() string {
+func (p *sourcePanic) Error() string {
 	return fmt.Sprintf("source %s: %v\n%s", p.source, p.value, p.stack)
 }
-
-func (p *sourcePanic) Error() string { return p.String() }
 
 // lockTTL bounds how long a crashed process blocks a job.
 const lockTTL = 2 * time.Minute
@@ -129,54 +127,8 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 	log := e.logger().With("job", job.Name, "run", runID)
 	log.Info("run started", "mode", mode, "sources", len(job.Sources))
 	var runErr error
-	var sources []SourceConfig
-	for _, sc := range job.Sources {
-		if sc.Enabled == nil || *sc.Enabled {
-			sources = append(sources, sc)
-		}
-	}
-	// Sources run side by side (job.Parallel at a time): a job of forty
-	// mailboxes waits on forty servers' round trips, not on the CPU.
-	results := make([]*SourceResult, len(sources))
-	shared := newRunShared()
-	sem := make(chan struct{}, job.parallel())
-	// A panic in one source stops the others and is raised again here, on
-	// the caller's goroutine, as it was when sources ran one by one.
-	sctx, stopSources := context.WithCancel(ctx)
-	defer stopSources()
-	var panicked atomic.Pointer[sourcePanic]
-	var wg sync.WaitGroup
-	for i, sc := range sources {
-		select {
-		case sem <- struct{}{}:
-		case <-sctx.Done():
-		}
-		if sctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() {
-				if v := recover(); v != nil {
-					panicked.CompareAndSwap(nil, &sourcePanic{source: sc.Name, value: v, stack: debug.Stack()})
-					stopSources()
-				}
-				<-sem
-				wg.Done()
-			}()
-			sr := e.runSource(sctx, log, cfgFile, job, sc, runID, shared)
-			results[i] = &sr
-		}()
-	}
-	wg.Wait()
-	if p := panicked.Load(); p != nil {
-		panic(p)
-	}
-	for _, sr := range results {
-		if sr == nil {
-			continue // not started: the run was stopped
-		}
-		res.Sources = append(res.Sources, *sr)
+	for _, sr := range e.runSources(ctx, log, cfgFile, job, runID) {
+		res.Sources = append(res.Sources, sr)
 		for k, v := range sr.Counts {
 			res.Counts[k] += v
 		}
@@ -249,6 +201,61 @@ func (e *Engine) refreshLock(ctx context.Context, name string) func() {
 		}
 	}()
 	return func() { cancel(); wg.Wait() }
+}
+
+// runSources runs the job's enabled sources side by side (job.Parallel at
+// a time): a job of forty mailboxes waits on forty servers' round trips,
+// not on the CPU. Results come in the config's order, without the sources
+// a stop kept from starting. A panic in one source stops the others and is
+// raised again here, on the caller's goroutine, as it was when sources ran
+// one by one.
+func (e *Engine) runSources(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, runID int64) []SourceResult {
+	var sources []SourceConfig
+	for _, sc := range job.Sources {
+		if sc.Enabled == nil || *sc.Enabled {
+			sources = append(sources, sc)
+		}
+	}
+	results := make([]*SourceResult, len(sources))
+	shared := newRunShared()
+	sem := make(chan struct{}, job.parallel())
+	sctx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	var panicked atomic.Pointer[sourcePanic]
+	var wg sync.WaitGroup
+	for i, sc := range sources {
+		select {
+		case sem <- struct{}{}:
+		case <-sctx.Done():
+		}
+		if sctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer func() {
+				if v := recover(); v != nil {
+					panicked.CompareAndSwap(nil, &sourcePanic{source: sc.Name, value: v, stack: debug.Stack()})
+					stopSources()
+				}
+				<-sem
+				wg.Done()
+			}()
+			sr := e.runSource(sctx, log, cfgFile, job, sc, runID, shared)
+			results[i] = &sr
+		}()
+	}
+	wg.Wait()
+	if p := panicked.Load(); p != nil {
+		panic(p)
+	}
+	out := make([]SourceResult, 0, len(results))
+	for _, sr := range results {
+		if sr != nil {
+			out = append(out, *sr)
+		}
+	}
+	return out
 }
 
 // runSource scans one source and ingests what it finds.
