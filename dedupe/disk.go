@@ -17,12 +17,13 @@ import (
 
 // Disk is a BlobStore in a local directory: blobs/ab/<64 hex>.
 //
-// Put writes a blob to tmp/, hashing it, and hands it to a background
-// syncer that makes its data durable (fdatasync) and renames it into
-// place: a blob in blobs/ is always whole. Until then the blob is pending,
-// readable from tmp/ (so a run can dedupe against it and sketch it), and
-// the writer goes on to its next item instead of waiting for the disk.
-// Flush waits for the pending blobs, then fsyncs the directories whose
+// Put writes a blob to tmp/, hashing it, and queues it for background
+// syncers that make its data durable (fdatasync, a group of blobs at a
+// time) and rename it into place: a blob in blobs/ is always whole. Until
+// then the blob is pending, readable from tmp/ (so a run can dedupe
+// against it and sketch it), and the writer goes on to its next item
+// instead of waiting for the disk. Flush settles the pending blobs, then
+// fsyncs the directories whose
 // entries changed; the engine flushes before each catalog commit, so a
 // committed sighting never names a blob a crash could lose. A crash before
 // the commit leaves at worst temporary files (CleanTemp) and whole,
@@ -39,22 +40,43 @@ type Disk struct {
 	nested  bool       // the old layout: blobs/ab/cd/<hex>
 	flushMu sync.Mutex // one Flush at a time
 	syncers chan struct{}
+	group   groupLimits
 
 	mu      sync.Mutex // guards the fields below
 	settled *sync.Cond // on mu: broadcast when a pending blob settles
 	dirs    map[string]bool
 	dirty   map[string]bool // directories whose entries changed since the last Flush
 	pending map[ID]pendingBlob
-	syncErr error // the first background failure, reported by the next Flush
+	queue   []ID        // pending blobs no syncer has taken yet
+	queued  int64       // their bytes
+	timer   *time.Timer // settles the queue once its first blob has waited group.after
+	syncErr error       // the first background failure, reported by the next Flush
 }
 
 type pendingBlob struct {
 	tmp  string
+	dst  string
 	size int64
 }
 
-// syncers is how many blobs are made durable at once.
-const syncers = 8
+// Blobs are made durable in groups rather than one by one as they are
+// written: each fdatasync of a new file commits the file system's journal,
+// and a stream of them stalls the writers behind every commit (the first
+// sync of the benchmark share: 1.36 s with a sync per blob as it was
+// written, 1.23 s synced in groups; median of 5 alternating runs). A group
+// goes when 256 blobs or 128 MiB are queued, when its first blob has
+// waited 2 s, or at Flush.
+var defaultGroup = groupLimits{count: 256, bytes: 128 << 20, after: 2 * time.Second}
+
+type groupLimits struct {
+	count int
+	bytes int64
+	after time.Duration
+}
+
+// syncers is how many files are synced at once: the disk serves them
+// together.
+const syncers = 32
 
 // Flusher is implemented by stores that defer durability; the engine calls
 // Flush before committing sightings that name new blobs.
@@ -77,7 +99,7 @@ const (
 // OpenDisk opens (creating) a disk store rooted at dir.
 func OpenDisk(dir string) (*Disk, error) {
 	d := &Disk{root: dir, dirs: map[string]bool{}, dirty: map[string]bool{}, pending: map[ID]pendingBlob{},
-		syncers: make(chan struct{}, syncers)}
+		syncers: make(chan struct{}, syncers), group: defaultGroup}
 	d.settled = sync.NewCond(&d.mu)
 	b, err := os.ReadFile(filepath.Join(dir, layoutFile))
 	switch {
@@ -183,16 +205,63 @@ func (d *Disk) Put(ctx context.Context, r io.Reader) (Sums, error) {
 		os.Remove(tmpName)
 		return sums, nil
 	}
-	d.pending[sums.ID] = pendingBlob{tmp: tmpName, size: sums.Size}
+	d.pending[sums.ID] = pendingBlob{tmp: tmpName, dst: dst, size: sums.Size}
+	d.queue = append(d.queue, sums.ID)
+	d.queued += sums.Size
+	var group []ID
+	switch {
+	case len(d.queue) >= d.group.count || d.queued >= d.group.bytes:
+		group = d.takeQueueLocked()
+	case len(d.queue) == 1:
+		d.timer = time.AfterFunc(d.group.after, d.settleQueued)
+	}
 	d.mu.Unlock()
-	go d.settle(sums.ID, tmpName, dst)
+	if group != nil {
+		go d.settleGroup(group)
+	}
 	return sums, nil
 }
 
+// takeQueueLocked (d.mu held) hands the queued blobs to the caller, which
+// must settle them.
+func (d *Disk) takeQueueLocked() []ID {
+	group := d.queue
+	d.queue, d.queued = nil, 0
+	if d.timer != nil {
+		d.timer.Stop()
+		d.timer = nil
+	}
+	return group
+}
+
+// settleQueued settles the blobs queued now and waits for them.
+func (d *Disk) settleQueued() {
+	d.mu.Lock()
+	group := d.takeQueueLocked()
+	d.mu.Unlock()
+	d.settleGroup(group)
+}
+
+// settleGroup makes a group of pending blobs durable, many at a time, and
+// moves each into place.
+func (d *Disk) settleGroup(group []ID) {
+	var wg sync.WaitGroup
+	for _, id := range group {
+		d.syncers <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-d.syncers }()
+			d.settle(id)
+		})
+	}
+	wg.Wait()
+}
+
 // settle makes one pending blob durable and moves it into place.
-func (d *Disk) settle(id ID, tmpName, dst string) {
-	d.syncers <- struct{}{}
-	defer func() { <-d.syncers }()
+func (d *Disk) settle(id ID) {
+	d.mu.Lock()
+	p := d.pending[id]
+	d.mu.Unlock()
+	tmpName, dst := p.tmp, p.dst
 	err := fdatasyncFile(tmpName)
 	if err == nil {
 		err = d.mkdir(filepath.Dir(dst))
@@ -232,8 +301,8 @@ func fdatasyncFile(name string) error {
 func (d *Disk) Flush(ctx context.Context) error {
 	d.flushMu.Lock()
 	defer d.flushMu.Unlock()
+	d.settlePending()
 	d.mu.Lock()
-	d.waitSettledLocked()
 	if err := d.syncErr; err != nil {
 		d.syncErr = nil
 		d.mu.Unlock()
@@ -279,13 +348,20 @@ func (d *Disk) Flush(ctx context.Context) error {
 // Flush): no background work outlives the store.
 func (d *Disk) Close() error { return d.Flush(context.Background()) }
 
-// waitSettledLocked waits (d.mu held) until every blob pending now has
-// settled; blobs put meanwhile are not waited for.
-func (d *Disk) waitSettledLocked() {
+// settlePending settles the blobs queued now and waits until every blob
+// pending now has settled; blobs put meanwhile are not waited for.
+func (d *Disk) settlePending() {
+	d.mu.Lock()
+	group := d.takeQueueLocked()
 	ids := make([]ID, 0, len(d.pending))
 	for id := range d.pending {
 		ids = append(ids, id)
 	}
+	d.mu.Unlock()
+	// Each of ids is in group or in a group a syncer has taken already.
+	d.settleGroup(group)
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for _, id := range ids {
 		for {
 			if _, ok := d.pending[id]; !ok {
@@ -441,9 +517,7 @@ func (d *Disk) Remove(ctx context.Context, id ID) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	d.mu.Lock()
-	d.waitSettledLocked() // a pending blob is removed once in place
-	d.mu.Unlock()
+	d.settlePending() // a pending blob is removed once in place
 	err := os.Remove(d.path(id))
 	if errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s", ErrNotFound, id)
