@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/syncd/syncd/bench/internal/measure"
 )
 
@@ -121,4 +122,40 @@ func peakRSS(pid int) int64 {
 		}
 	}
 	return 0
+}
+
+// imapLogins is the server's share of an unchanged re-sync: connect, log
+// in and log out of every account side by side (as the daemon's sources
+// run), with a plain go-imap client and nothing else. Dovecot starts an
+// imap-login and an imap process for each connection, one at a time.
+// Only wall time is recorded (the client is this process).
+func imapLogins(addr string, users []string, password string) func(context.Context) (measure.Sample, error) {
+	return func(ctx context.Context) (measure.Sample, error) {
+		t0 := time.Now()
+		errs := make(chan error, len(users))
+		for _, u := range users {
+			go func() { errs <- imapLoginLogout(ctx, addr, u, password) }()
+		}
+		var first error
+		for range users {
+			if err := <-errs; err != nil && first == nil {
+				first = err
+			}
+		}
+		return measure.Sample{Wall: time.Since(t0)}, first
+	}
+}
+
+func imapLoginLogout(ctx context.Context, addr, user, password string) error {
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if err := c.Login(user, password).Wait(); err != nil {
+		return fmt.Errorf("%s: login: %w", user, err)
+	}
+	return c.Logout().Wait()
 }

@@ -78,6 +78,7 @@ func (b *bench) imap(ctx context.Context) error {
 			after: func(out string) { b.fact("IMAP: syncd summary: %s", summaryLine(out)) }},
 		{key: "syncd-again", cmd: b.syncdCmd("syncd sync (again)", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
 		{key: "syncd-daemon", run: b.daemonResync("mail", cfg, env)},
+		{key: "logins", run: imapLogins(srv.Addr, srv.Users, imaptest.Password)},
 		{key: "mbsync", setup: mkMaildirs(maildir, srv.Users), cmd: mbsync},
 		{key: "mbsync-again", cmd: mbsync},
 		{key: "pipeline", setup: func() error { moveAside(extracted); return mkMaildirs(maildir, srv.Users)() }, cmd: measure.Cmd{Name: "mbsync+ripmime+jdupes", Args: []string{"bash", "-c", pipeline}},
@@ -101,6 +102,9 @@ func (b *bench) imap(ctx context.Context) error {
 	b.add(r)
 	b.add(row(sec, "re-sync, nothing changed", "syncd first sync", s, errs, "syncd-again", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
 	b.add(row(sec, "re-sync in the daemon (triggered run)", "syncd first sync", s, errs, "syncd-daemon", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
+	r = row(sec, "re-sync in the daemon (triggered run)", "log in and out of every account, side by side (go-imap, nothing else)", s, errs, "syncd-daemon", "logins", results.Target{})
+	r.Note = "the server's share of an unchanged re-sync: Dovecot starts an imap-login and an imap process per connection, one connection at a time"
+	b.add(r)
 	return nil
 }
 

@@ -1,10 +1,13 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/syncd/syncd/connectors/imap/imaptest"
 )
 
 func TestSpliceDocs(t *testing.T) {
@@ -45,5 +48,26 @@ func TestProcCPU(t *testing.T) {
 	}
 	if _, err := procCPU(-1); err == nil {
 		t.Fatal("procCPU of no process returned no error")
+	}
+}
+
+// The login row logs every account in and out, and fails on a refused
+// login rather than timing it.
+func TestIMAPLogins(t *testing.T) {
+	users := []string{"ann", "ben", "cat"}
+	srv, err := imaptest.StartMemoryServer(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Stop()
+	s, err := imapLogins(srv.Addr, users, imaptest.Password)(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Wall <= 0 || s.CPU != 0 || s.MaxRSS != 0 {
+		t.Fatalf("sample %+v: want wall time only", s)
+	}
+	if _, err := imapLogins(srv.Addr, users, "wrong")(context.Background()); err == nil || !strings.Contains(err.Error(), "login") {
+		t.Fatalf("wrong password: err = %v", err)
 	}
 }

@@ -61,6 +61,7 @@ func (b *bench) shareFrom(ctx context.Context, sec, name, sourceYAML, rcloneSrc 
 		{key: "syncd-daemon", run: b.daemonResync("share", cfg, env)},
 		{key: "rclone", setup: resetDir(copyDir), cmd: rclone},
 		{key: "rclone-again", cmd: rclone},
+		{key: "rclone-list", cmd: measure.Cmd{Name: "rclone lsf -R", Args: []string{"rclone", "lsf", "-R", "--config", "/dev/null", rcloneSrc}}},
 		{key: "pipeline", setup: resetDir(copyDir), cmd: measure.Cmd{Name: "rclone copy+jdupes", Args: []string{"bash", "-c", pipe}},
 			after: func(out string) { b.fact("%s: rclone copy + jdupes left %s files", sec, strings.TrimSpace(out)) }},
 	}
@@ -76,6 +77,7 @@ func (b *bench) shareFrom(ctx context.Context, sec, name, sourceYAML, rcloneSrc 
 		b.add(row(sec, "sync", "cp -r", s, errs, "syncd", "cp", results.WallAtMost(1, "no slower than cp -r")))
 	}
 	b.add(row(sec, "re-sync, nothing changed", "rclone copy, second run", s, errs, "syncd-again", "rclone-again", results.Target{}))
+	b.add(row(sec, "re-sync, nothing changed", "rclone lsf -R (listing only)", s, errs, "syncd-again", "rclone-list", results.Target{}))
 	b.add(row(sec, "re-sync, nothing changed", "syncd first sync", s, errs, "syncd-again", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
 	b.add(row(sec, "re-sync in the daemon (triggered run)", "syncd first sync", s, errs, "syncd-daemon", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
 	os.RemoveAll(copyDir)
