@@ -118,7 +118,7 @@ func benchPull(b *testing.B, n int, size int64) {
 	peak := peakHeap(stop)
 	start := time.Now()
 	for i := 0; i < b.N; i++ {
-		s := newSource(b, server{"dovecot", srv.Addr}, alice, "")
+		s := newSource(b, server{"dovecot", srv.Addr}, alice, benchExtra())
 		rec, _ := scanB(b, s)
 		if len(rec.Content()) != n {
 			b.Fatalf("%d items, want %d", len(rec.Content()), n)
@@ -143,6 +143,16 @@ func benchPull(b *testing.B, n int, size int64) {
 	b.ReportMetric(float64(n*b.N)/el.Seconds(), "attachments/s")
 	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
 	b.ReportMetric(vmHWM(), "peak-rss-MB")
+}
+
+// benchExtra is the source configuration the pull benchmarks add:
+// SYNCD_IMAP_BENCH_BINARY=never fetches the encoded part (BODY.PEEK) and
+// decodes it in syncd instead of Dovecot (BINARY.PEEK).
+func benchExtra() string {
+	if v := os.Getenv("SYNCD_IMAP_BENCH_BINARY"); v != "" {
+		return "binary: " + v + "\n"
+	}
+	return ""
 }
 
 func scanB(b *testing.B, s connectors.Source) (*connectortest.Recorder, connectors.Cursor) {
