@@ -88,9 +88,11 @@ func TestB64DecoderMatchesReference(t *testing.T) {
 func TestB64DecoderPassesSourceErrors(t *testing.T) {
 	boom := errors.New("connection reset")
 	in := mailBase64([]byte("hello, world"))
-	r := io.MultiReader(bytes.NewReader(in[:8]), iotest.ErrReader(boom))
-	got, err := io.ReadAll(newB64Decoder(r))
-	if !errors.Is(err, boom) || string(got) != "hello," {
-		t.Fatalf("got %q, %v", got, err)
+	for _, cut := range []int{8, 10} { // whole quanta; a quantum cut short
+		r := io.MultiReader(bytes.NewReader(in[:cut]), iotest.ErrReader(boom))
+		got, err := io.ReadAll(newB64Decoder(r))
+		if !errors.Is(err, boom) || string(got) != "hello," {
+			t.Fatalf("cut at %d: got %q, %v", cut, got, err)
+		}
 	}
 }

@@ -214,8 +214,8 @@ func (d *b64Decoder) fill() {
 	}
 	d.q = q[:j]
 	whole := len(d.q) &^ 3
-	if err != nil {
-		whole = len(d.q)
+	if err == io.EOF {
+		whole = len(d.q) // the last quantum must be whole: Decode says if not
 	}
 	if whole > 0 {
 		if d.pad {
