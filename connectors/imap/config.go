@@ -33,7 +33,7 @@ type Options struct {
 	BatchSize   int           `yaml:"batch_size"`   // messages per metadata FETCH, default 200
 	DialTimeout time.Duration `yaml:"dial_timeout"` // default 30s
 	Retries     int           `yaml:"retries"`      // reconnect attempts after a drop or throttle, default 5
-	Binary      string        `yaml:"binary"`       // auto (default: BINARY.PEEK when advertised) | never
+	Binary      string        `yaml:"binary"`       // never (default: fetch parts encoded, decode here) | auto (BINARY.PEEK when advertised)
 
 	Attachments AttachmentOptions `yaml:"attachments"`
 	Filters     FilterOptions     `yaml:"filters"`
@@ -140,7 +140,7 @@ func (s *settings) defaults() error {
 	}
 	switch s.Binary {
 	case "":
-		s.Binary = "auto"
+		s.Binary = "never"
 	case "auto", "never":
 	default:
 		return fmt.Errorf("binary: %q is not one of auto, never", s.Binary)

@@ -229,48 +229,56 @@ func TestBytesMatchPython(t *testing.T) {
 	py := pythonHashes(t)
 	tn := tnefHashes(t)
 	eachServer(t, func(t *testing.T, srv server) {
-		s := newSource(t, srv, alice, "")
-		defer s.Close()
-		rec, _ := connectortest.Scan(t, s, nil)
-		checked := 0
-		for _, it := range rec.Content() {
-			rc, err := s.Open(context.Background(), it)
-			var b []byte
-			if err == nil {
-				b, err = io.ReadAll(rc)
-				rc.Close()
-			}
-			if it.Name == "bad.bin" {
-				if !errors.Is(err, imapsrc.ErrBadEncoding) {
-					t.Errorf("bad.bin: err=%v, want ErrBadEncoding", err)
-				}
-				if err != nil && !strings.Contains(err.Error(), string(it.Ref)) {
-					t.Errorf("bad.bin error does not name the item: %v", err)
-				}
-				continue
-			}
-			if err != nil {
-				t.Errorf("%s (%s): %v", it.Ref, it.Name, err)
-				continue
-			}
-			want := ""
-			if strings.Contains(it.Lineage.Part, "#") {
-				want = tn[it.Name]
-			} else {
-				file := filepath.Join(it.Lineage.Account, filepath.FromSlash(it.Lineage.Mailbox), fmt.Sprintf("%04d.eml", it.Lineage.UID))
-				want = py[file][it.Lineage.Part]
-			}
-			if want == "" {
-				t.Errorf("%s (%s): no reference hash", it.Ref, it.Name)
-			} else if got := sha(b); got != want && !textEqual(it, b, want) {
-				t.Errorf("%s (%s): sha256 %s, python/tnef %s (%d bytes)", it.Ref, it.Name, got, want, len(b))
-			}
-			checked++
-		}
-		if checked < 15 {
-			t.Errorf("only %d attachments compared", checked)
+		// never: syncd decodes; auto: the server does where it has
+		// BINARY (Dovecot), with syncd decoding what it refuses.
+		for _, binary := range []string{"never", "auto"} {
+			t.Run(binary, func(t *testing.T) { bytesMatch(t, srv, binary, py, tn) })
 		}
 	})
+}
+
+func bytesMatch(t *testing.T, srv server, binary string, py map[string]map[string]string, tn map[string]string) {
+	s := newSource(t, srv, alice, "binary: "+binary+"\n")
+	defer s.Close()
+	rec, _ := connectortest.Scan(t, s, nil)
+	checked := 0
+	for _, it := range rec.Content() {
+		rc, err := s.Open(context.Background(), it)
+		var b []byte
+		if err == nil {
+			b, err = io.ReadAll(rc)
+			rc.Close()
+		}
+		if it.Name == "bad.bin" {
+			if !errors.Is(err, imapsrc.ErrBadEncoding) {
+				t.Errorf("bad.bin: err=%v, want ErrBadEncoding", err)
+			}
+			if err != nil && !strings.Contains(err.Error(), string(it.Ref)) {
+				t.Errorf("bad.bin error does not name the item: %v", err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%s (%s): %v", it.Ref, it.Name, err)
+			continue
+		}
+		want := ""
+		if strings.Contains(it.Lineage.Part, "#") {
+			want = tn[it.Name]
+		} else {
+			file := filepath.Join(it.Lineage.Account, filepath.FromSlash(it.Lineage.Mailbox), fmt.Sprintf("%04d.eml", it.Lineage.UID))
+			want = py[file][it.Lineage.Part]
+		}
+		if want == "" {
+			t.Errorf("%s (%s): no reference hash", it.Ref, it.Name)
+		} else if got := sha(b); got != want && !textEqual(it, b, want) {
+			t.Errorf("%s (%s): sha256 %s, python/tnef %s (%d bytes)", it.Ref, it.Name, got, want, len(b))
+		}
+		checked++
+	}
+	if checked < 15 {
+		t.Errorf("only %d attachments compared", checked)
+	}
 }
 
 // flagSnapshot returns "mailbox uid flags" for every message of user.

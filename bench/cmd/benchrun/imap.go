@@ -94,7 +94,7 @@ func (b *bench) imap(ctx context.Context) error {
 	const sec = "IMAP"
 	r := row(sec, "sync", "mbsync", s, errs, "syncd", "mbsync", results.WallAtMost(1, "no slower than mbsync"))
 	r.Note = serverNote("Dovecot", b.serverCPU, "syncd", "syncd", "mbsync", "mbsync") +
-		" (syncd fetches attachment parts with BINARY.PEEK, so Dovecot decodes the base64; mbsync fetches whole messages)"
+		" (syncd fetches only the attachment parts, as sent, and decodes them itself; mbsync fetches whole messages)"
 	b.add(r)
 	b.add(row(sec, "sync", "mbsync + ripmime + jdupes", s, errs, "syncd", "pipeline", results.WallAtMost(0.5, ">= 2x faster")))
 	r = row(sec, "re-sync, nothing changed", "mbsync, second run", s, errs, "syncd-again", "mbsync-again", results.Target{})
