@@ -2,10 +2,10 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 
 	"github.com/syncd/syncd/engine/history"
+	"github.com/syncd/syncd/internal/jsonx"
 	"github.com/syncd/syncd/workspace"
 )
 
@@ -59,9 +59,8 @@ func ExportJSON(ctx context.Context, cat *workspace.Catalog, w io.Writer) error 
 	if err != nil {
 		return err
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", " ")
-	return enc.Encode(history.Export(res, sightings))
+	exp := history.Export(res, sightings)
+	return jsonx.WriteIndented(w, &exp, " ") // streamed: see jsonx
 }
 
 // rebuildSighting is a sighting as history rebuilding sees it: every copy

@@ -2,6 +2,7 @@ package report_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -88,4 +89,32 @@ func firstDiff(want, got string) string {
 		}
 	}
 	return "(no line differs)"
+}
+
+// WriteJSON streams the report a list element at a time; its bytes are
+// those of one json.Encoder call over the whole report, for a full report
+// (volatile parts too), an empty one (nil lists: null) and one whose lists
+// are empty but not nil ([]).
+func TestWriteJSONIsTheEncodersOutput(t *testing.T) {
+	full := fixtureReport(t, 1)
+	empty := &report.Report{Jobs: []string{}, Items: []report.Item{}, Documents: []report.Document{}, Sources: []report.SourceTotal{}}
+	for name, r := range map[string]*report.Report{"full": full, "zero": {}, "empty lists": empty} {
+		var want bytes.Buffer
+		enc := json.NewEncoder(&want)
+		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(r); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := report.WriteJSON(&got, r); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("%s: WriteJSON differs from json.Encoder:\n%s", name, firstDiff(want.String(), got.String()))
+		}
+	}
+	if len(full.Items) == 0 || len(full.Documents) == 0 {
+		t.Fatal("the fixture report has no items or documents to stream")
+	}
 }

@@ -3,7 +3,6 @@ package report
 import (
 	"bufio"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/syncd/syncd/internal/jsonx"
 )
 
 // Output files written by WriteDir.
@@ -95,11 +96,11 @@ func writeFile(path string, r *Report, format string) error {
 
 // WriteJSON writes plan.json: the whole report, indented, keys in a fixed
 // order (docs/plan-schema.md).
+// It is streamed a list element at a time (jsonx.WriteIndented): encoded
+// whole, the report was held in memory twice over (63 MB of plan.json for
+// 100,000 sightings).
 func WriteJSON(w io.Writer, r *Report) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(r); err != nil {
+	if err := jsonx.WriteIndented(w, r, "  "); err != nil {
 		return fmt.Errorf("report: json: %w", err)
 	}
 	return nil

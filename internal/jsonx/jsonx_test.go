@@ -1,0 +1,68 @@
+package jsonx
+
+import (
+	"bytes"
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+type inner struct {
+	A string            `json:"a"`
+	B []int             `json:"b"`
+	M map[string]string `json:"m,omitempty"`
+}
+
+type doc struct {
+	Version int      `json:"version"`
+	Names   []string `json:"names"`
+	Items   []inner  `json:"items"`
+	Empty   []inner  `json:"empty"`
+	Nil     []inner  `json:"nil"`
+	One     inner    `json:"one"`
+	Ptr     *inner   `json:"ptr"`
+	HTML    string   `json:"html"`
+}
+
+func encoderOutput(t *testing.T, v any, indent string) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetIndent("", indent)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestWriteIndentedIsTheEncodersOutput(t *testing.T) {
+	full := &doc{Version: 2, Names: []string{"a", "b \"q\""}, Empty: []inner{},
+		Items: []inner{{A: "x", B: []int{1, 2}}, {A: "<y&z>", M: map[string]string{"k": "v"}}, {}},
+		One:   inner{A: "one", B: []int{}}, Ptr: &inner{A: "p"}, HTML: "<b>&</b>"}
+	for _, indent := range []string{"  ", " ", "\t"} {
+		for name, v := range map[string]any{"full": full, "zero": &doc{}, "value": *full} {
+			var got bytes.Buffer
+			if err := WriteIndented(&got, v, indent); err != nil {
+				t.Fatal(err)
+			}
+			if want := encoderOutput(t, v, indent); !bytes.Equal(got.Bytes(), want) {
+				t.Errorf("%s, indent %q:\ngot\n%s\nwant\n%s", name, indent, got.Bytes(), want)
+			}
+		}
+	}
+}
+
+func TestWriteIndentedRefusesWhatItCannotMatch(t *testing.T) {
+	type omit struct {
+		A []int `json:"a,omitempty"`
+	}
+	type skip struct {
+		A int `json:"-"`
+	}
+	type untagged struct{ A int }
+	for _, v := range []any{omit{}, skip{}, untagged{}, []int{1}} {
+		if err := WriteIndented(new(bytes.Buffer), v, "  "); err == nil || !strings.Contains(err.Error(), "jsonx") {
+			t.Errorf("%T: err = %v", v, err)
+		}
+	}
+}
