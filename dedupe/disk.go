@@ -23,9 +23,9 @@ import (
 // then the blob is pending, readable from tmp/ (so a run can dedupe
 // against it and sketch it), and the writer goes on to its next item
 // instead of waiting for the disk. Flush settles the pending blobs, then
-// fsyncs the directories whose
-// entries changed; the engine flushes before each catalog commit, so a
-// committed sighting never names a blob a crash could lose. A crash before
+// fsyncs the directories whose entries changed; the engine flushes before
+// each catalog commit, so a committed sighting never names a blob a crash
+// could lose. A crash before
 // the commit leaves at worst temporary files (CleanTemp) and whole,
 // unreferenced blobs (`syncd verify --gc`).
 //

@@ -161,8 +161,8 @@ func (c *cteError) Read(p []byte) (int, error) {
 // b64Decoder decodes base64 as mail readers do: bytes outside the
 // alphabet (line ends, spaces) are dropped; a quantum cut short, or data
 // after the padding, is an error. It filters and decodes a chunk at a time
-// (base64.NewDecoder over a byte filter managed about 60 MB/s; this, about
-// 10 times that).
+// (a 128 MiB attachment from Dovecot: 51 MB/s with base64.NewDecoder over
+// a byte-at-a-time filter, 145 MB/s with this).
 type b64Decoder struct {
 	src  io.Reader
 	raw  []byte // read from src
@@ -207,7 +207,7 @@ func (d *b64Decoder) fill() {
 	// Keep the alphabet's bytes, without a branch per byte: each is
 	// written, and the next overwrites it unless it was kept.
 	j := len(d.q)
-	q := d.q[:j+n+1]
+	q := d.q[:j+n]
 	for _, c := range d.raw[:n] {
 		q[j] = c
 		j += int(b64Alphabet[c])
@@ -232,11 +232,8 @@ func (d *b64Decoder) fill() {
 		rest := copy(d.q, d.q[whole:])
 		d.q = d.q[:rest]
 	}
-	switch {
-	case err == io.EOF:
-		d.finish(io.EOF)
-	case err != nil:
-		d.finish(err)
+	if err != nil {
+		d.finish(err) // io.EOF: the end, all of it decoded
 	}
 }
 
