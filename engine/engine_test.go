@@ -1,7 +1,9 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +20,7 @@ import (
 	"github.com/syncd/syncd/connectors/memory"
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/engine/history"
 	"github.com/syncd/syncd/workspace"
 )
 
@@ -585,5 +588,38 @@ func TestFailedBlobWriteIsNotCommitted(t *testing.T) {
 	}
 	if _, ok, _ := e.cat.BlobByHash(context.Background(), connectors.HashSHA256, bad.String()); !ok {
 		t.Fatalf("next run did not store the content: %v", res.Counts)
+	}
+}
+
+// ExportJSON streams its document; the bytes are those of one json.Encoder
+// over the whole export (one-space indent, HTML characters escaped as
+// before), names with &, < and > included.
+func TestExportJSONIsTheEncodersOutput(t *testing.T) {
+	e := newEnv(t)
+	seed(e.src)
+	e.src.Put(memory.File{Path: "R&D/<Draft> plan.txt", Data: []byte("research and development plan"), ModTime: time.Date(2024, 3, 2, 9, 0, 0, 0, time.UTC)})
+	ctx := context.Background()
+	if _, err := e.run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	res, sightings, err := engine.LoadHistory(ctx, e.cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want bytes.Buffer
+	enc := json.NewEncoder(&want)
+	enc.SetIndent("", " ")
+	if err := enc.Encode(history.Export(res, sightings)); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := engine.ExportJSON(ctx, e.cat, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Fatalf("ExportJSON differs from json.Encoder:\ngot  %.400s\nwant %.400s", got.String(), want.String())
+	}
+	if !strings.Contains(got.String(), `R\u0026D`) {
+		t.Fatalf("the R&D folder is not in the export:\n%.600s", got.String())
 	}
 }

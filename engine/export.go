@@ -60,7 +60,7 @@ func ExportJSON(ctx context.Context, cat *workspace.Catalog, w io.Writer) error 
 		return err
 	}
 	exp := history.Export(res, sightings)
-	return jsonx.WriteIndented(w, &exp, " ") // streamed: see jsonx
+	return jsonx.WriteIndented(w, &exp, " ", true) // streamed: see jsonx
 }
 
 // rebuildSighting is a sighting as history rebuilding sees it: every copy

@@ -100,7 +100,7 @@ func writeFile(path string, r *Report, format string) error {
 // whole, the report was held in memory twice over (63 MB of plan.json for
 // 100,000 sightings).
 func WriteJSON(w io.Writer, r *Report) error {
-	if err := jsonx.WriteIndented(w, r, "  "); err != nil {
+	if err := jsonx.WriteIndented(w, r, "  ", false); err != nil {
 		return fmt.Errorf("report: json: %w", err)
 	}
 	return nil

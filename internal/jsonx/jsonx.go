@@ -12,13 +12,14 @@ import (
 )
 
 // WriteIndented writes v, a struct or a pointer to one, exactly as a
-// json.Encoder with SetIndent("", indent) and SetEscapeHTML(false) would,
+// json.Encoder with SetIndent("", indent) and SetEscapeHTML(escapeHTML)
+// would,
 // but encodes the elements of its top-level lists one at a time: the
 // Encoder builds the whole document in memory, compact and then indented,
 // before it writes a byte (for a plan of 1,000,000 sightings, two copies
 // of a 600 MB document). Top-level fields must not use omitempty,
 // omitzero or "-" (WriteIndented refuses them).
-func WriteIndented(w io.Writer, v any, indent string) error {
+func WriteIndented(w io.Writer, v any, indent string, escapeHTML bool) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer {
 		rv = rv.Elem()
@@ -40,7 +41,7 @@ func WriteIndented(w io.Writer, v any, indent string) error {
 	bw := bufio.NewWriter(w)
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
+	enc.SetEscapeHTML(escapeHTML)
 	encode := func(v any, prefix string) error {
 		buf.Reset()
 		enc.SetIndent(prefix, indent)

@@ -24,11 +24,11 @@ type doc struct {
 	HTML    string   `json:"html"`
 }
 
-func encoderOutput(t *testing.T, v any, indent string) []byte {
+func encoderOutput(t *testing.T, v any, indent string, escapeHTML bool) []byte {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetIndent("", indent)
-	enc.SetEscapeHTML(false)
+	enc.SetEscapeHTML(escapeHTML)
 	if err := enc.Encode(v); err != nil {
 		t.Fatal(err)
 	}
@@ -40,13 +40,15 @@ func TestWriteIndentedIsTheEncodersOutput(t *testing.T) {
 		Items: []inner{{A: "x", B: []int{1, 2}}, {A: "<y&z>", M: map[string]string{"k": "v"}}, {}},
 		One:   inner{A: "one", B: []int{}}, Ptr: &inner{A: "p"}, HTML: "<b>&</b>"}
 	for _, indent := range []string{"  ", " ", "\t"} {
-		for name, v := range map[string]any{"full": full, "zero": &doc{}, "value": *full} {
-			var got bytes.Buffer
-			if err := WriteIndented(&got, v, indent); err != nil {
-				t.Fatal(err)
-			}
-			if want := encoderOutput(t, v, indent); !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("%s, indent %q:\ngot\n%s\nwant\n%s", name, indent, got.Bytes(), want)
+		for _, escape := range []bool{false, true} {
+			for name, v := range map[string]any{"full": full, "zero": &doc{}, "value": *full} {
+				var got bytes.Buffer
+				if err := WriteIndented(&got, v, indent, escape); err != nil {
+					t.Fatal(err)
+				}
+				if want := encoderOutput(t, v, indent, escape); !bytes.Equal(got.Bytes(), want) {
+					t.Errorf("%s, indent %q, escape %v:\ngot\n%s\nwant\n%s", name, indent, escape, got.Bytes(), want)
+				}
 			}
 		}
 	}
@@ -61,7 +63,7 @@ func TestWriteIndentedRefusesWhatItCannotMatch(t *testing.T) {
 	}
 	type untagged struct{ A int }
 	for _, v := range []any{omit{}, skip{}, untagged{}, []int{1}} {
-		if err := WriteIndented(new(bytes.Buffer), v, "  "); err == nil || !strings.Contains(err.Error(), "jsonx") {
+		if err := WriteIndented(new(bytes.Buffer), v, "  ", false); err == nil || !strings.Contains(err.Error(), "jsonx") {
 			t.Errorf("%T: err = %v", v, err)
 		}
 	}
