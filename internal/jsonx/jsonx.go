@@ -13,10 +13,9 @@ import (
 
 // WriteIndented writes v, a struct or a pointer to one, exactly as a
 // json.Encoder with SetIndent("", indent) and SetEscapeHTML(escapeHTML)
-// would,
-// but encodes the elements of its top-level lists one at a time: the
-// Encoder builds the whole document in memory, compact and then indented,
-// before it writes a byte (for a plan of 1,000,000 sightings, two copies
+// would, but encodes the elements of its top-level lists one at a time:
+// the Encoder builds the whole document in memory, compact and then
+// indented, before it writes a byte (for a plan of 1,000,000 sightings, two copies
 // of a 600 MB document). Top-level fields must not use omitempty,
 // omitzero or "-" (WriteIndented refuses them).
 func WriteIndented(w io.Writer, v any, indent string, escapeHTML bool) error {
