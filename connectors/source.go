@@ -52,6 +52,23 @@ type Source interface {
 	Close() error
 }
 
+// Retrier is implemented by sources that can list given items again by
+// their Ref, whatever the cursor says. The engine keeps a persistent list
+// of items that failed (a dropped connection, a throttled download, a part
+// it could not read, content found damaged in the store) and, at the start
+// of every run, hands their refs to Retry before the scan, so a committed
+// cursor never leaves an item behind.
+//
+// Retry reports, for every ref, either the item again through sink.Item (a
+// connector may report more than was asked, such as every part of a
+// message; the engine skips what it already holds), or sink.Problem with
+// that Ref (wrapping ErrNotFound when the item is gone at the source). It
+// never calls sink.Checkpoint. It returns an error only when the source as
+// a whole cannot be reached; the refs then stay on the list.
+type Retrier interface {
+	Retry(ctx context.Context, refs []Ref, sink Sink) error
+}
+
 // Sink receives what a scan finds.
 type Sink interface {
 	// Item reports one item. Items with a Skip reason are recorded but never
