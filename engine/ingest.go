@@ -63,6 +63,9 @@ type ingest struct {
 	// those it reported again as problems (guarded by mu).
 	retrying map[string]bool
 	retried  map[string]bool
+	// rescan: the source has items on its retry list and cannot list
+	// them by ref, so this run scans it from the start.
+	rescan bool
 }
 
 // runShared is what a run's sources, ingesting side by side, share: the
@@ -129,6 +132,9 @@ func (in *ingest) run(ctx context.Context) error {
 	if err := in.drainRetries(ctx); err != nil && ctx.Err() == nil {
 		// The items stay on the list; the scan still runs.
 		in.Problem(ctx, connectors.Problem{Name: in.sc.Name, Err: fmt.Errorf("retrying earlier failures: %w", err)})
+	}
+	if in.rescan {
+		cur = nil
 	}
 	next, scanErr := in.src.Scan(ctx, cur, in)
 	in.wg.Wait()
@@ -713,13 +719,18 @@ func (in *ingest) keepStored(ctx context.Context, b *workspace.Batch) int {
 // come off the list in the next commit, after the records of those items:
 // a kill before that commit leaves them on the list.
 func (in *ingest) drainRetries(ctx context.Context) error {
-	r, ok := in.src.(connectors.Retrier)
-	if !ok {
-		return nil // its items wait for a re-scan: see itemProblem
-	}
 	list, err := in.e.Catalog.Retries(ctx, in.sc.Name)
 	if err != nil || len(list) == 0 {
 		return err
+	}
+	r, ok := in.src.(connectors.Retrier)
+	if !ok {
+		// It cannot list items by ref: scan it all again this once (its
+		// known items cost a lookup each); the items come off the list as
+		// their sightings commit.
+		in.log.Info("scanning from the start for items that failed before", "items", len(list))
+		in.rescan = true
+		return nil
 	}
 	refs := make([]connectors.Ref, len(list))
 	in.mu.Lock()
