@@ -12,7 +12,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
 )
 
 // Disk is a BlobStore in a local directory: blobs/ab/<64 hex>.
@@ -288,7 +287,7 @@ func fdatasyncFile(name string) error {
 	if err != nil {
 		return err
 	}
-	err = unix.Fdatasync(int(f.Fd()))
+	err = fdatasync(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -407,17 +406,6 @@ func (d *Disk) mkdir(dir string) error {
 	return nil
 }
 
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
 
 // Has implements BlobStore.
 func (d *Disk) Has(ctx context.Context, id ID) (bool, error) {
