@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
 )
 
 // Disk is a BlobStore in a local directory: blobs/ab/<64 hex>.
@@ -405,7 +404,6 @@ func (d *Disk) mkdir(dir string) error {
 	d.mu.Unlock()
 	return nil
 }
-
 
 // Has implements BlobStore.
 func (d *Disk) Has(ctx context.Context, id ID) (bool, error) {
