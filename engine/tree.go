@@ -286,6 +286,9 @@ func (t *treeWriter) workspace(ws string, entries []ManifestEntry) error {
 		}
 		keep[o.Path] = true
 		p := path.Join(ws, o.Path)
+		if !t.realDirs(path.Dir(p)) {
+			continue
+		}
 		if fi, err := t.root.Lstat(p); err != nil || !fi.Mode().IsRegular() {
 			continue
 		}
@@ -412,6 +415,21 @@ func (t *treeWriter) ensureDir(p string) error {
 	return nil
 }
 
+// realDirs reports whether every component of p is a directory, not a
+// symlink: os.Root would follow a symlink that stays inside the folder.
+func (t *treeWriter) realDirs(p string) bool {
+	for ; p != "." && p != ""; p = path.Dir(p) {
+		if t.dirs[p] {
+			continue
+		}
+		fi, err := t.root.Lstat(p)
+		if err != nil || !fi.IsDir() {
+			return false
+		}
+	}
+	return true
+}
+
 // moveAside moves p (something the export did not write) to the same
 // path under KeptDir, numbered if that is taken. Inside KeptDir itself it
 // is renamed beside itself.
@@ -425,8 +443,12 @@ func (t *treeWriter) moveAside(p string) error {
 	cand := dst
 	for n := 2; ; n++ {
 		if cand != p {
-			if _, err := t.root.Lstat(cand); errors.Is(err, fs.ErrNotExist) {
+			_, err := t.root.Lstat(cand)
+			if errors.Is(err, fs.ErrNotExist) {
 				break
+			}
+			if err != nil {
+				return err
 			}
 		}
 		cand = path.Join(path.Dir(dst), withNumber(path.Base(dst), n))
@@ -449,6 +471,9 @@ func (t *treeWriter) moveAside(p string) error {
 // names SafeName leaves alone (".versions" aside) and a SHA-256. A
 // manifest that is not a regular file or not JSON counts as none.
 func (t *treeWriter) readManifest(p string) []ManifestEntry {
+	if !t.realDirs(path.Dir(p)) {
+		return nil
+	}
 	fi, err := t.root.Lstat(p)
 	if err != nil || !fi.Mode().IsRegular() {
 		return nil
