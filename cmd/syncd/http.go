@@ -51,20 +51,17 @@ func (a *api) handler() http.Handler {
 
 // guard refuses what a web page could make a browser send:
 //
-//   - a Host that is neither a loopback name nor the listen address (DNS
-//     rebinding: evil.example resolving to 127.0.0.1 would otherwise let
-//     the page read the API). On a wildcard listen address the token is
-//     required anyway, and then any Host is accepted;
+//   - without a token, a Host that is neither a loopback name nor the
+//     listen address (DNS rebinding: evil.example resolving to 127.0.0.1
+//     would otherwise let the page read the API). With a token any Host
+//     is accepted (a rebound page does not have the token, and scrapers
+//     may name the server as they like);
 //   - without a token, a state-changing request that a browser marks as
 //     cross-site (Sec-Fetch-Site) or whose Origin is not this server (a
 //     form POST from another site). Requests with neither header (curl,
 //     the CLI, scripts) are not from a browser and pass.
 func (a *api) guard(next http.Handler) http.Handler {
 	listenHost, _, _ := net.SplitHostPort(a.listen)
-	wildcard := listenHost == ""
-	if ip := net.ParseIP(listenHost); ip != nil && ip.IsUnspecified() {
-		wildcard = true
-	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		host := r.Host
 		if h, _, err := net.SplitHostPort(host); err == nil {
@@ -74,7 +71,7 @@ func (a *api) guard(next http.Handler) http.Handler {
 		ip := net.ParseIP(host)
 		okHost := strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) ||
 			strings.EqualFold(host, listenHost) || (ip != nil && ip.Equal(net.ParseIP(listenHost))) ||
-			(wildcard && a.token != "")
+			a.token != ""
 		if !okHost {
 			writeJSON(w, http.StatusMisdirectedRequest, map[string]string{"error": "this server does not answer for that host name"})
 			return
