@@ -46,8 +46,9 @@ type ManifestEntry struct {
 	// Name is the document's name as stored: raw data from a sender or a
 	// share, to be cleaned by whoever displays it.
 	Name string `json:"name"`
-	// Renamed is set when the file's name is not Name: sanitised, a
-	// reserved name, shortened, or disambiguated from another document.
+	// Renamed is set when the document's exported name (its latest
+	// file's) is not Name: sanitised, a reserved name, shortened, or
+	// disambiguated from another document.
 	Renamed bool     `json:"renamed,omitempty"`
 	Version string   `json:"version"`
 	Seq     int      `json:"seq"`
