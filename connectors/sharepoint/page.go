@@ -3,10 +3,12 @@ package sharepoint
 import (
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -295,8 +297,13 @@ func (sc *driveScan) versionItem(w *work, v verInfo, idx int, current bool) *con
 		Name: w.f.Name, Path: w.path, Size: v.Size, ModTime: v.Modified, Author: v.Author,
 		MediaType: w.f.Mime, Lineage: sc.lineage(w.f.ID, v.ID, idx, current, false),
 	}
+	if k := versionKey(w.f.ID, v); k != "" {
+		it.Hashes = map[string]string{HashVersionKey: k}
+	}
 	if current {
-		it.Hashes = map[string]string{}
+		if it.Hashes == nil {
+			it.Hashes = map[string]string{}
+		}
 		if w.f.QuickXor != "" {
 			it.Hashes[connectors.HashQuickXor] = w.f.QuickXor
 		}
@@ -308,6 +315,23 @@ func (sc *driveScan) versionItem(w *work, v verInfo, idx int, current bool) *con
 		it.Skip = "size-limit"
 	}
 	return it
+}
+
+// HashVersionKey is the Item.Hashes kind of versionKey.
+const HashVersionKey = "sp-version"
+
+// versionKey names a version's content where Graph gives no hash (old
+// versions never carry one): the item id, the version id, its
+// lastModifiedDateTime and size. A version never changes once saved, so
+// the key stays valid; it is the same for a copy of the library that keeps
+// item ids (another site, or the same library listed again after a 410),
+// so each old version is downloaded once. "" when the time is unknown.
+func versionKey(itemID string, v verInfo) string {
+	if v.Modified.IsZero() || v.Size < 0 || itemID == "" || v.ID == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(itemID + "\x00" + v.ID + "\x00" + v.Modified.UTC().Format(time.RFC3339Nano) + "\x00" + strconv.FormatInt(v.Size, 10)))
+	return hex.EncodeToString(sum[:])
 }
 
 // skipOnce reports a skipped item unless it was reported with the same
