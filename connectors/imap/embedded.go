@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/syncd/syncd/connectors"
 )
@@ -21,60 +22,84 @@ const maxHTMLScan = 1 << 20
 // embedded in the message (skipped as SkipSignatureLogo): those an HTML part
 // of the same group references as "cid:". The others are attachments, as a
 // mail client lists them. The HTML parts, at most maxHTMLScan bytes each,
-// are fetched in one pipelined FETCH per message that has such images.
+// are fetched with one FETCH for all the messages whose HTML parts have the
+// same part numbers (mail from one client shares a shape), one command at
+// a time: a pipeline of commands whose responses carry literals could fill
+// the connection both ways and stall.
 func (sc *scanner) resolveEmbedded(cn *conn, plans []*msgPlan) error {
-	var waits []func() error
+	type want struct {
+		mp    *msgPlan
+		html  []htmlPart
+		group []string // the related group of each HTML part
+	}
+	byShape := map[string][]*want{}
+	var shapes []string
 	for _, mp := range plans {
-		var secs []*imap.FetchItemBodySection
-		var html []htmlPart
-		var group []string
+		w := &want{mp: mp}
+		var shape strings.Builder
 		for _, g := range relatedGroups(mp) {
 			for _, h := range mp.htmls[g] {
-				secs = append(secs, &imap.FetchItemBodySection{Part: h.Path, Peek: true,
-					Partial: &imap.SectionPartial{Offset: 0, Size: maxHTMLScan}})
-				html, group = append(html, h), append(group, g)
+				w.html, w.group = append(w.html, h), append(w.group, g)
+				shape.WriteString(partString(h.Path) + " ")
 			}
 		}
-		if len(secs) == 0 {
+		if len(w.html) == 0 {
 			continue // no HTML in the groups: nothing is shown inline
 		}
-		cmd := cn.c.Fetch(imap.UIDSetNum(imap.UID(mp.meta.UID)), &imap.FetchOptions{UID: true, BodySection: secs})
-		waits = append(waits, func() error {
-			bufs, err := collectMeta(cmd)
-			if err != nil {
-				return err
-			}
-			shown := map[string]bool{} // group + "\x00" + lower-case cid
-			for _, b := range bufs {
-				for _, sec := range b.BodySection {
-					ps := partString(sec.Section.Part)
-					for j, h := range html {
-						if partString(h.Path) == ps {
-							for _, id := range cidRefs(decodeBounded(sec.Bytes, h.Encoding)) {
-								shown[group[j]+"\x00"+id] = true
-							}
-						}
-					}
-				}
-			}
-			for i := range mp.parts {
-				p := &mp.parts[i]
-				if p.CID != "" && shown[p.Related+"\x00"+strings.ToLower(p.CID)] {
-					p.Skip = SkipSignatureLogo
-				}
-			}
-			return nil
-		})
+		k := shape.String()
+		if byShape[k] == nil {
+			shapes = append(shapes, k)
+		}
+		byShape[k] = append(byShape[k], w)
 	}
-	for _, w := range waits {
-		if err := w(); err != nil {
+	for _, k := range shapes {
+		ws := byShape[k]
+		var secs []*imap.FetchItemBodySection
+		for _, h := range ws[0].html {
+			secs = append(secs, &imap.FetchItemBodySection{Part: h.Path, Peek: true,
+				Partial: &imap.SectionPartial{Offset: 0, Size: maxHTMLScan}})
+		}
+		byUID := map[imap.UID]*want{}
+		var uids []imap.UID
+		for _, w := range ws {
+			byUID[imap.UID(w.mp.meta.UID)] = w
+			uids = append(uids, imap.UID(w.mp.meta.UID))
+		}
+		bufs, err := collectMeta(cn.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: secs}))
+		if err != nil {
 			if c := sc.check(err); connectors.IsRetryable(c) {
 				return c
 			}
-			// The server would not send the HTML: the images stay attachments.
+			// Refused (in part): the images of what is missing stay attachments.
+		}
+		for _, b := range bufs {
+			if w := byUID[b.UID]; w != nil {
+				markEmbedded(w.mp, w.html, w.group, b.BodySection)
+			}
 		}
 	}
 	return nil
+}
+
+// markEmbedded skips the images of mp that the fetched HTML parts show.
+func markEmbedded(mp *msgPlan, html []htmlPart, group []string, secs []imapclient.FetchBodySectionBuffer) {
+	shown := map[string]bool{} // group + "\x00" + lower-case cid
+	for _, sec := range secs {
+		ps := partString(sec.Section.Part)
+		for j, h := range html {
+			if partString(h.Path) == ps {
+				for _, id := range cidRefs(decodeBounded(sec.Bytes, h.Encoding)) {
+					shown[group[j]+"\x00"+id] = true
+				}
+			}
+		}
+	}
+	for i := range mp.parts {
+		p := &mp.parts[i]
+		if p.CID != "" && shown[p.Related+"\x00"+strings.ToLower(p.CID)] {
+			p.Skip = SkipSignatureLogo
+		}
+	}
 }
 
 // relatedGroups lists, sorted, the groups holding images to decide.
