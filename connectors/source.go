@@ -142,6 +142,10 @@ type Lineage struct {
 	// Nested (message/rfc822) attachments: the chain of inner messages.
 	InnerMessageIDs []string `json:"inner_message_ids,omitempty"`
 	InnerSubject    string   `json:"inner_subject,omitempty"`
+	// NameGenerated: the part carried no file name; Item.Name was made
+	// up for display (from the subject and media type), not seen at the
+	// source, whose name for it is "".
+	NameGenerated bool `json:"name_generated,omitempty"`
 
 	// share
 	Remote string `json:"remote,omitempty"`

@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"testing/iotest"
 )
@@ -94,5 +96,80 @@ func TestB64DecoderPassesSourceErrors(t *testing.T) {
 		if !errors.Is(err, boom) || string(got) != "hello," {
 			t.Fatalf("cut at %d: got %q, %v", cut, got, err)
 		}
+	}
+}
+
+// refOffset is where refDecode fails, as an offset in the encoded input.
+func refOffset(in []byte) (int, bool) {
+	var clean []byte
+	var pos []int
+	for i, c := range in {
+		if b64Alphabet[c] == 1 {
+			clean = append(clean, c)
+			pos = append(pos, i)
+		}
+	}
+	_, err := base64.StdEncoding.DecodeString(string(clean))
+	var ce base64.CorruptInputError
+	if !errors.As(err, &ce) {
+		return 0, false
+	}
+	if int(ce) >= len(pos) {
+		return len(in), true // ended early: the end of the part
+	}
+	return pos[int(ce)], true
+}
+
+// A decoding error names the offset of the bad byte within the encoded
+// part, wherever the chunks and the source's reads fall.
+func TestB64DecoderErrorOffset(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	split := []func(io.Reader) io.Reader{
+		func(r io.Reader) io.Reader { return r },
+		iotest.HalfReader,
+		iotest.DataErrReader,
+		iotest.OneByteReader,
+	}
+	broken := 0
+	for i := range 96 {
+		size := 3 * b64Chunk
+		if i%len(split) == 3 {
+			size = 4 << 10
+		}
+		data := make([]byte, 1+rng.IntN(size))
+		for j := 0; j < len(data); j += 8 {
+			v := rng.Uint64()
+			for k := j; k < min(j+8, len(data)); k++ {
+				data[k], v = byte(v), v>>8
+			}
+		}
+		in := mailBase64(data)
+		p := rng.IntN(len(in))
+		switch i % 3 {
+		case 0: // padding inside the data
+			in = append(in[:p], append([]byte("QQ=="), in[p:]...)...)
+		case 1: // a character replaced by '='
+			for b64Alphabet[in[p]] == 0 || in[p] == '=' {
+				p = (p + 1) % len(in)
+			}
+			in[p] = '='
+		case 2: // a character lost
+			in = append(in[:p], in[p+1:]...)
+		}
+		want, ok := refOffset(in)
+		_, err := io.ReadAll(newB64Decoder(split[i%len(split)](bytes.NewReader(in))))
+		if !ok {
+			if err != nil {
+				t.Fatalf("case %d: err %v, reference decodes", i, err)
+			}
+			continue
+		}
+		broken++
+		if msg := fmt.Sprintf("at byte %d of the encoded part", want); err == nil || !strings.Contains(err.Error(), msg) {
+			t.Fatalf("case %d (%d bytes, changed at %d): err %v, want %q", i, len(in), p, err, msg)
+		}
+	}
+	if broken < 48 {
+		t.Fatalf("only %d broken cases", broken)
 	}
 }

@@ -63,9 +63,9 @@ func (sc *scanner) emitTNEF(ctx context.Context, mb mailbox, validity uint32, mp
 	}
 	for _, f := range files {
 		fp := *p
-		fp.Name, fp.Size, fp.EncSize, fp.TNEF = f.Name, f.Size, f.Size, false
+		fp.Name, fp.Size, fp.EncSize, fp.TNEF, fp.Generated = f.Name, f.Size, f.Size, false, false
 		if fp.Name == "" {
-			fp.Name = fmt.Sprintf("attachment-%d.bin", f.Index)
+			fp.Name, fp.Generated = fmt.Sprintf("attachment-%d.bin", f.Index), true
 		}
 		fp.MediaType = strings.ToLower(f.MediaType)
 		if fp.MediaType == "" {

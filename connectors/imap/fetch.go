@@ -172,6 +172,10 @@ type b64Decoder struct {
 	pad  bool // a quantum with padding was decoded: nothing may follow
 	err  error
 	done bool
+	// pos is how many encoded bytes came before raw; qpos the offsets of
+	// the bytes carried in q, so that an error names its place in the part.
+	pos  int64
+	qpos []int64
 }
 
 const b64Chunk = 32 << 10
@@ -212,6 +216,7 @@ func (d *b64Decoder) fill() {
 		q[j] = c
 		j += int(b64Alphabet[c])
 	}
+	carried := len(d.q)
 	d.q = q[:j]
 	whole := len(d.q) &^ 3
 	if err == io.EOF {
@@ -219,11 +224,15 @@ func (d *b64Decoder) fill() {
 	}
 	if whole > 0 {
 		if d.pad {
-			d.finish(base64.CorruptInputError(0))
+			d.finish(d.corrupt(0, carried, n))
 			return
 		}
 		m, derr := base64.StdEncoding.Decode(d.out[:cap(d.out)], d.q[:whole])
 		d.out = d.out[:m]
+		var ce base64.CorruptInputError
+		if errors.As(derr, &ce) {
+			derr = d.corrupt(int(ce), carried, n)
+		}
 		if derr != nil {
 			d.finish(derr)
 			return
@@ -232,9 +241,48 @@ func (d *b64Decoder) fill() {
 		rest := copy(d.q, d.q[whole:])
 		d.q = d.q[:rest]
 	}
+	d.carry(carried, n)
+	d.pos += int64(n)
 	if err != nil {
 		d.finish(err) // io.EOF: the end, all of it decoded
 	}
+}
+
+// offsets returns the offsets in the part of the filtered bytes q holds
+// after a fill (carried of them from before, the rest from raw[:n]).
+func (d *b64Decoder) offsets(carried, n int) []int64 {
+	out := append([]int64(nil), d.qpos[:carried]...)
+	for i, c := range d.raw[:n] {
+		if b64Alphabet[c] == 1 {
+			out = append(out, d.pos+int64(i))
+		}
+	}
+	return out
+}
+
+// corrupt names the place in the part of the bad byte at q[k] (k past
+// the end: the data ended early; the place is the end of the part).
+func (d *b64Decoder) corrupt(k, carried, n int) error {
+	off := d.pos + int64(n)
+	if at := d.offsets(carried, n); k < len(at) {
+		off = at[k]
+	}
+	return fmt.Errorf("base64: illegal data at byte %d of the encoded part", off)
+}
+
+// carry records the offsets of the (at most 3) bytes left in q for the
+// next fill, looking back from the end of raw[:n] only.
+func (d *b64Decoder) carry(carried, n int) {
+	var at [4]int64
+	k := len(d.q)
+	for i := n - 1; i >= 0 && k > 0; i-- {
+		if b64Alphabet[d.raw[i]] == 1 {
+			k--
+			at[k] = d.pos + int64(i)
+		}
+	}
+	copy(at[:k], d.qpos[carried-k:carried]) // the rest were carried already
+	d.qpos = append(d.qpos[:0], at[:len(d.q)]...)
 }
 
 func (d *b64Decoder) finish(err error) {

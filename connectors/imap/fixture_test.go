@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -68,6 +69,11 @@ func TestFixtureSelection(t *testing.T) {
 			"invite.ics":                       imapsrc.SkipCalendar,
 			"Board meeting.ics":                imapsrc.SkipCalendar,
 			"Figures  Q1 Q2.pdf":               "",
+			"summary.csv":                      "",
+			"Annual report.pdf":                imapsrc.SkipExternalBody,
+			"image002.png":                     imapsrc.SkipSignatureLogo,
+			"site photo.jpg":                   "",
+			"long bad.bin":                     "",
 		}
 		for name, skip := range want {
 			its := got[name]
@@ -85,6 +91,18 @@ func TestFixtureSelection(t *testing.T) {
 			t.Errorf("Trash was scanned: %v", got["deleted.pdf"][0].Ref)
 		}
 		checkLineage(t, got)
+		for _, it := range rec.Items {
+			// RFC 2045 5.2: a broken Content-Type is text/plain, a body.
+			if strings.HasPrefix(it.Lineage.MessageID, "<broken-type-") {
+				t.Errorf("%s: the body of %s (broken Content-Type) reported as %q (%s, skip %q)",
+					srv.kind, it.Lineage.MessageID, it.Name, it.MediaType, it.Skip)
+			}
+			// Only a part without a file name is named by syncd, and says so.
+			generated := it.Name == "Figures  Q1 Q2.pdf" || it.Name == "Board meeting.ics"
+			if it.Lineage.NameGenerated != generated {
+				t.Errorf("%s: %q: NameGenerated = %v, want %v", srv.kind, it.Name, it.Lineage.NameGenerated, generated)
+			}
+		}
 	})
 }
 
@@ -249,12 +267,17 @@ func bytesMatch(t *testing.T, srv server, binary string, py map[string]map[strin
 			b, err = io.ReadAll(rc)
 			rc.Close()
 		}
-		if it.Name == "bad.bin" {
+		if it.Name == "bad.bin" || it.Name == "long bad.bin" {
 			if !errors.Is(err, imapsrc.ErrBadEncoding) {
-				t.Errorf("bad.bin: err=%v, want ErrBadEncoding", err)
+				t.Errorf("%s: err=%v, want ErrBadEncoding", it.Name, err)
+				continue
 			}
-			if err != nil && !strings.Contains(err.Error(), string(it.Ref)) {
-				t.Errorf("bad.bin error does not name the item: %v", err)
+			if !strings.Contains(err.Error(), string(it.Ref)) {
+				t.Errorf("%s error does not name the item: %v", it.Name, err)
+			}
+			file := filepath.Join(fixtureDir(t), it.Lineage.Account, it.Lineage.Mailbox, fmt.Sprintf("%04d.eml", it.Lineage.UID))
+			if want := fmt.Sprintf("at byte %d of the encoded part", badBase64Offset(t, file, it.Name)); !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not say %q", it.Name, err, want)
 			}
 			continue
 		}
@@ -279,6 +302,41 @@ func bytesMatch(t *testing.T, srv server, binary string, py map[string]map[strin
 	if checked < 15 {
 		t.Errorf("only %d attachments compared", checked)
 	}
+}
+
+// badBase64Offset finds, in a fixture file, the offset within the encoded
+// body of the part named name of the first byte that makes its base64
+// invalid: the whole body is filtered to the alphabet and decoded at once.
+func badBase64Offset(t *testing.T, file, name string) int {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := bytes.Index(raw, []byte(`filename="`+name+`"`))
+	if h < 0 {
+		t.Fatalf("%s: no part %q", file, name)
+	}
+	start := h + bytes.Index(raw[h:], []byte("\r\n\r\n")) + 4
+	body := raw[start:]
+	body = body[:bytes.Index(body, []byte("\r\n--"))]
+	var kept []byte
+	var pos []int
+	for i, c := range body {
+		if c == '+' || c == '/' || c == '=' || c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' {
+			kept = append(kept, c)
+			pos = append(pos, i)
+		}
+	}
+	_, err = base64.StdEncoding.DecodeString(string(kept))
+	var ce base64.CorruptInputError
+	if !errors.As(err, &ce) {
+		t.Fatalf("%s: part %q decodes (%v)", file, name, err)
+	}
+	if int(ce) >= len(pos) {
+		return len(body) // ended early: the end of the part
+	}
+	return pos[int(ce)]
 }
 
 // flagSnapshot returns "mailbox uid flags" for every message of user.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -180,7 +181,7 @@ func seedMessages(f *testing.F) {
 // every part is either a document or carries a known skip reason.
 func FuzzPlan(f *testing.F) {
 	seedMessages(f)
-	known := map[string]bool{"": true, SkipSignatureLogo: true, SkipCalendar: true, SkipInline: true, SkipForwarded: true, SkipDepth: true}
+	known := map[string]bool{"": true, SkipSignatureLogo: true, SkipCalendar: true, SkipInline: true, SkipForwarded: true, SkipDepth: true, SkipExternalBody: true}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		seen := map[string]bool{}
 		for _, p := range planAll(raw) {
@@ -217,4 +218,23 @@ func FuzzDecodeParam(f *testing.F) {
 			t.Fatalf("decodeParam(%q) = %q", v, n)
 		}
 	})
+}
+
+// TestCIDRefs: the Content-IDs an HTML part shows, whatever the quoting,
+// case or RFC 2392 percent-encoding; and media types per RFC 2045 5.2.
+func TestCIDRefs(t *testing.T) {
+	html := `<img src="cid:image001.png@01DA6F00.1"><IMG SRC='CID:Logo%40Example.ORG'>` +
+		`<div style="background:url(cid:bg.gif)">cid: is a word</div>`
+	got := cidRefs([]byte(html))
+	want := []string{"image001.png@01da6f00.1", "logo@example.org", "bg.gif"}
+	if !slices.Equal(got, want) {
+		t.Errorf("cidRefs = %q, want %q", got, want)
+	}
+	for _, c := range [][3]string{{"TEXT", "Plain", "text/plain"}, {"text", "", "text/plain"},
+		{"", "", "text/plain"}, {"text", "plain>", "text/plain"}, {"<html>", "", "text/plain"},
+		{"application", "pdf", "application/pdf"}, {"image", "svg+xml", "image/svg+xml"}} {
+		if got := mediaType(c[0], c[1]); got != c[2] {
+			t.Errorf("mediaType(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
 }

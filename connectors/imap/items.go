@@ -35,6 +35,7 @@ type msgPlan struct {
 	meta      msgMeta
 	structure string // signature of the whole BODYSTRUCTURE
 	parts     []partPlan
+	htmls     map[string][]htmlPart // HTML parts of multipart/related groups
 }
 
 // plan builds the part plans of fetched messages, applying filters.
@@ -47,7 +48,8 @@ func (sc *scanner) plan(mb mailbox, validity uint32, msgs []*imapclient.FetchMes
 		}
 		meta := metaOf(m)
 		mp := &msgPlan{meta: meta, structure: structureSig(m.BodyStructure)}
-		mp.parts = newPlanner(sc.s.cfg, meta.Subject).plan(m.BodyStructure)
+		pl := newPlanner(sc.s.cfg, meta.Subject)
+		mp.parts, mp.htmls = pl.plan(m.BodyStructure), pl.htmls
 		skip := sc.s.cfg.messageSkip(meta)
 		for i := range mp.parts {
 			p := &mp.parts[i]
@@ -179,6 +181,7 @@ func (s *Source) item(mb mailbox, validity uint32, mp *msgPlan, p *partPlan, tne
 		From: m.From, To: m.To, Cc: m.Cc, Date: m.Date,
 	}
 	lin.Part = partString(p.Path)
+	lin.NameGenerated = p.Generated
 	if tnefIndex > 0 {
 		lin.Part = fmt.Sprintf("%s#%d", lin.Part, tnefIndex)
 	}

@@ -39,7 +39,7 @@ func (sc *scanner) fixNames(cn *conn, plans []*msgPlan) error {
 					for j, s := range secs {
 						if sec.Section.Specifier == s.Specifier && partString(sec.Section.Part) == partString(s.Part) {
 							if n := nameFromMIME(sec.Bytes); n != "" {
-								mp.parts[idx[j]].Name = n
+								mp.parts[idx[j]].Name, mp.parts[idx[j]].Generated = n, false
 							}
 						}
 					}

@@ -46,7 +46,7 @@ func TestOpenDuringScanAndConcurrently(t *testing.T) {
 		defer s.Close()
 		inline := map[connectors.Ref]string{}
 		rec := &connectortest.Recorder{OnItem: func(ctx context.Context, it *connectors.Item) error {
-			if it.Skip != "" || it.Name == "bad.bin" {
+			if it.Skip != "" || strings.HasSuffix(it.Name, "bad.bin") {
 				return nil
 			}
 			rc, err := s.Open(ctx, it)
@@ -105,7 +105,7 @@ func TestOpenByRefOnly(t *testing.T) {
 		defer fresh.Close()
 		n := 0
 		for _, it := range rec.Content() {
-			if it.Name == "bad.bin" {
+			if strings.HasSuffix(it.Name, "bad.bin") {
 				continue
 			}
 			want := connectortest.ReadAll(t, fresh, it)

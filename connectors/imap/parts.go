@@ -21,6 +21,7 @@ const (
 	SkipFilterFrom    = "filter-from"
 	SkipFilterTo      = "filter-to"
 	SkipFilterSubject = "filter-subject"
+	SkipExternalBody  = "external-body"
 )
 
 // innerMsg is one message/rfc822 level enclosing a part.
@@ -40,6 +41,13 @@ type partPlan struct {
 	Skip      string
 	TNEF      bool // winmail.dat to expand
 	Inner     []innerMsg
+	// Generated: the part has no file name; Name was made up for display.
+	Generated bool
+	// CID is the Content-ID (without brackets) of an image in a
+	// multipart/related group: it is embedded (SkipSignatureLogo) only if
+	// an HTML part of the group, Related, references it as "cid:".
+	CID     string
+	Related string
 }
 
 // partString renders an IMAP part number: "2.1".
@@ -80,6 +88,15 @@ type planner struct {
 	maxDepth    int
 	subject     string
 	out         []partPlan
+	// htmls: the HTML parts of each multipart/related group (by the
+	// group's part number), to look for the cid: references in.
+	htmls map[string][]htmlPart
+}
+
+// htmlPart is a text/html body part of a multipart/related group.
+type htmlPart struct {
+	Path     []int
+	Encoding string // lower case Content-Transfer-Encoding
 }
 
 func newPlanner(s *settings, subject string) *planner {
@@ -97,21 +114,54 @@ func newPlanner(s *settings, subject string) *planner {
 
 // plan walks bs and returns the parts to report, in part-number order.
 func (p *planner) plan(bs imap.BodyStructure) []partPlan {
-	p.out = nil
-	p.walk(bs, nil, "", nil, 0)
+	p.out, p.htmls = nil, nil
+	p.walk(bs, nil, "", nil, 0, nil)
 	return p.out
 }
 
-func (p *planner) walk(bs imap.BodyStructure, path []int, parent string, inner []innerMsg, depth int) {
+// walk plans bs; rel is the part number of the nearest enclosing
+// multipart/related within the same message (nil when none).
+func (p *planner) walk(bs imap.BodyStructure, path []int, parent string, inner []innerMsg, depth int, rel []int) {
 	switch b := bs.(type) {
 	case *imap.BodyStructureMultiPart:
 		sub := strings.ToLower(b.Subtype)
+		if sub == "related" {
+			rel = path
+			if rel == nil {
+				rel = []int{} // the message itself: part "" (its body)
+			}
+		}
 		for i, c := range b.Children {
-			p.walk(c, appendPath(path, i+1), sub, inner, depth)
+			p.walk(c, appendPath(path, i+1), sub, inner, depth, rel)
 		}
 	case *imap.BodyStructureSinglePart:
-		p.single(b, path, parent, inner, depth)
+		p.single(b, path, parent, inner, depth, rel)
 	}
+}
+
+// mediaType is a part's lower-case type/subtype. RFC 2045 section 5.2: a
+// missing or invalid Content-Type (servers report "text; charset=...",
+// "text/plain>" or "<html>" as an empty or odd type) is text/plain.
+func mediaType(typ, sub string) string {
+	typ, sub = strings.ToLower(typ), strings.ToLower(sub)
+	if !isToken(typ) || !isToken(sub) {
+		return "text/plain"
+	}
+	return typ + "/" + sub
+}
+
+// isToken reports whether s is an RFC 2045 token.
+func isToken(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c <= ' ' || c >= 0x7f || strings.IndexByte(`()<>@,;:\"/[]?=`, c) >= 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func appendPath(path []int, n int) []int {
@@ -120,11 +170,11 @@ func appendPath(path []int, n int) []int {
 	return append(out, n)
 }
 
-func (p *planner) single(b *imap.BodyStructureSinglePart, path []int, parent string, inner []innerMsg, depth int) {
+func (p *planner) single(b *imap.BodyStructureSinglePart, path []int, parent string, inner []innerMsg, depth int, rel []int) {
 	if len(path) == 0 {
 		path = []int{1} // a non-multipart message's body is part 1
 	}
-	mt := strings.ToLower(b.Type + "/" + b.Subtype)
+	mt := mediaType(b.Type, b.Subtype)
 	disp := ""
 	var dparams map[string]string
 	if d := b.Disposition(); d != nil {
@@ -146,16 +196,19 @@ func (p *planner) single(b *imap.BodyStructureSinglePart, path []int, parent str
 		pp.Size = pp.EncSize
 	}
 	switch {
+	case mt == "message/external-body":
+		pp.Skip = SkipExternalBody // an access stub (RFC 2046 5.2.3): never the content
 	case isCalendar(mt, name):
 		if name == "" && disp != "attachment" && strings.HasPrefix(parent, "alternative") {
-			pp.Name = generatedName(p.subject, mt)
+			pp.Name, pp.Generated = generatedName(p.subject, mt), true
 		}
 		if !p.calendar {
 			pp.Skip = SkipCalendar
 		}
 	case b.ID != "" && parent == "related" && disp != "attachment" && strings.HasPrefix(mt, "image/"):
+		// Embedded only if the group's HTML shows it (resolved by the scan).
 		if !p.embedded {
-			pp.Skip = SkipSignatureLogo
+			pp.CID, pp.Related = contentID(b.ID), partString(rel)
 		}
 	case disp == "attachment":
 	case name != "":
@@ -163,10 +216,17 @@ func (p *planner) single(b *imap.BodyStructureSinglePart, path []int, parent str
 			pp.Skip = SkipInline
 		}
 	case strings.HasPrefix(mt, "text/") || strings.HasPrefix(mt, "multipart/") || mt == "message/delivery-status":
+		if mt == "text/html" && rel != nil {
+			if p.htmls == nil {
+				p.htmls = map[string][]htmlPart{}
+			}
+			k := partString(rel)
+			p.htmls[k] = append(p.htmls[k], htmlPart{Path: path, Encoding: pp.Encoding})
+		}
 		return // a body, not an attachment
 	}
 	if pp.Name == "" {
-		pp.Name = generatedName(p.subject, mt)
+		pp.Name, pp.Generated = generatedName(p.subject, mt), true
 	}
 	if pp.Skip == "" && p.tnef && isTNEF(mt, pp.Name) {
 		pp.TNEF = true
@@ -186,11 +246,13 @@ func (p *planner) message(b *imap.BodyStructureSinglePart, path []int, name stri
 		if p.forwarded {
 			skip = SkipDepth
 		}
-		if name == "" {
+		generated := name == ""
+		if generated {
 			name = generatedName(in.Subject, "message/rfc822")
 		}
 		p.out = append(p.out, partPlan{Path: path, Name: name, MediaType: "message/rfc822",
-			Encoding: strings.ToLower(b.Encoding), EncSize: int64(b.Size), Size: -1, Skip: skip, Inner: inner})
+			Encoding: strings.ToLower(b.Encoding), EncSize: int64(b.Size), Size: -1, Skip: skip, Inner: inner,
+			Generated: generated})
 		return
 	}
 	chain := append(append([]innerMsg{}, inner...), in)
@@ -199,11 +261,19 @@ func (p *planner) message(b *imap.BodyStructureSinglePart, path []int, name stri
 		p.subject = in.Subject
 	}
 	if _, multi := m.BodyStructure.(*imap.BodyStructureMultiPart); multi {
-		p.walk(m.BodyStructure, path, "", chain, depth+1)
+		p.walk(m.BodyStructure, path, "", chain, depth+1, nil)
 	} else {
-		p.walk(m.BodyStructure, appendPath(path, 1), "", chain, depth+1)
+		p.walk(m.BodyStructure, appendPath(path, 1), "", chain, depth+1, nil)
 	}
 	p.subject = saved
+}
+
+// contentID is a Content-ID without its angle brackets and spaces.
+func contentID(id string) string {
+	id = strings.TrimSpace(id)
+	id = strings.TrimPrefix(id, "<")
+	id = strings.TrimSuffix(id, ">")
+	return strings.TrimSpace(id)
 }
 
 func bracket(id string) string {

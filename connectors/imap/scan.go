@@ -432,6 +432,9 @@ func (sc *scanner) batch(ctx context.Context, mb mailbox, validity uint32, uids 
 	if err := sc.fixNames(cn, plans); err != nil {
 		return err
 	}
+	if err := sc.resolveEmbedded(cn, plans); err != nil {
+		return err
+	}
 	for _, mp := range plans {
 		if err := ctx.Err(); err != nil {
 			return err

@@ -65,7 +65,8 @@ func newGraph(o *Options, tr http.RoundTripper) (*graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	ad, err := msgraphgocore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, opts, nil, nil, hc)
+	pnf := lenientFactory{absser.DefaultParseNodeFactoryInstance}
+	ad, err := msgraphgocore.NewGraphRequestAdapterBaseWithParseNodeFactoryAndSerializationWriterFactoryAndHttpClient(auth, opts, pnf, nil, hc)
 	if err != nil {
 		return nil, fmt.Errorf("graph adapter: %w", err)
 	}

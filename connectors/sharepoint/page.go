@@ -3,10 +3,12 @@ package sharepoint
 import (
 	"context"
 	"crypto/sha1"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -22,6 +24,7 @@ type verInfo struct {
 	Modified time.Time
 	Author   string
 	Size     int64
+	BadTimes string // timestamps Graph sent that are not times (dropped)
 }
 
 // work is one file of a page that needs its versions listed or re-emitted.
@@ -51,9 +54,13 @@ func (sc *driveScan) applyPage(ctx context.Context, page []models.DriveItemable)
 			old[f.ID] = sc.track(f)
 		}
 	}
+	lost, err := sc.resolveParents(ctx, infos)
+	if err != nil {
+		return err
+	}
 	var todo []*work
 	for i, f := range infos {
-		if last[f.ID] != i {
+		if last[f.ID] != i || lost[f.ID] {
 			continue
 		}
 		w, err := sc.classify(ctx, f, old[f.ID])
@@ -102,6 +109,48 @@ func (sc *driveScan) track(f fileInfo) *itemState {
 	return prev
 }
 
+// resolveParents fetches by id the folders above this page's files that
+// delta has not listed yet: Graph may list an item before its folder (on a
+// later page), and the folder is needed for the item's path and scope.
+// Files whose folder is gone by now are returned in lost: not reported
+// here, delta reports their deletion or move later.
+func (sc *driveScan) resolveParents(ctx context.Context, infos []fileInfo) (map[string]bool, error) {
+	var lost map[string]bool
+	for _, f := range infos {
+		if f.Deleted || f.Root || f.Folder {
+			continue
+		}
+		for id, i := f.Parent, 0; id != "" && i < 64; i++ {
+			if p := sc.ds.Items[id]; p != nil {
+				if p.Root {
+					break
+				}
+				id = p.Parent
+				continue
+			}
+			di, err := sc.s.g.item(ctx, sc.drv.ID, id)
+			if err != nil && !errors.Is(err, connectors.ErrNotFound) {
+				return nil, err
+			}
+			var p fileInfo
+			if err == nil {
+				p = toFileInfo(di)
+			}
+			if err != nil || p.Deleted || p.ID != id {
+				if lost == nil {
+					lost = map[string]bool{}
+				}
+				lost[f.ID] = true
+				break
+			}
+			p.Folder = p.Folder || (!p.Root && p.Package == "") // only folders hold items
+			sc.track(p)
+			id = p.Parent
+		}
+	}
+	return lost, nil
+}
+
 // classify handles deletions, folders and skips at once and returns the
 // files that need versions listed or a rename re-emitted.
 func (sc *driveScan) classify(ctx context.Context, f fileInfo, old *itemState) (*work, error) {
@@ -118,6 +167,11 @@ func (sc *driveScan) classify(ctx context.Context, f fileInfo, old *itemState) (
 	path, inPkg := sc.ds.pathPkg(f.Parent)
 	if !sc.s.inScope(path) {
 		return nil, nil
+	}
+	if f.BadTimes != "" {
+		if err := sc.badTimes(ctx, f.ID, joinPath(path, f.Name), f.BadTimes); err != nil {
+			return nil, err
+		}
 	}
 	switch {
 	case f.Package != "" || inPkg:
@@ -158,7 +212,7 @@ func (sc *driveScan) listVersions(ctx context.Context, todo []*work) {
 			w.err = err
 			for _, v := range vs {
 				w.vers = append(w.vers, verInfo{ID: deref(v.GetId()), Modified: deref(v.GetLastModifiedDateTime()),
-					Author: identity(v.GetLastModifiedBy()), Size: deref(v.GetSize())})
+					Author: identity(v.GetLastModifiedBy()), Size: deref(v.GetSize()), BadTimes: invalidTimes(v)})
 			}
 		}(w)
 	}
@@ -204,9 +258,23 @@ func (sc *driveScan) emitFile(ctx context.Context, w *work) error {
 		if err := sc.sink.Item(ctx, sc.versionItem(w, v, total-j, j == 0)); err != nil {
 			return err
 		}
+		if v.BadTimes != "" {
+			if err := sc.badTimes(ctx, w.f.ID, joinPath(w.path, w.f.Name)+" version "+v.ID, v.BadTimes); err != nil {
+				return err
+			}
+		}
 	}
 	st.Seen, st.Key, st.Cur = ids, w.f.key(), total
 	return nil
+}
+
+// badTimes reports an item Graph sent unparseable timestamps for: the item
+// is listed all the same (the times are not needed to identify content;
+// ModTime stays zero when it was the one), the problem names the item.
+func (sc *driveScan) badTimes(ctx context.Context, id, name, note string) error {
+	sc.logger().Warn("sharepoint: unparseable timestamp", "item", name, "item_id", id, "values", note)
+	return sc.sink.Problem(ctx, connectors.Problem{Name: name + " (item " + id + ")",
+		Err: fmt.Errorf("%w: %s", errBadTimestamp, note)})
 }
 
 func (sc *driveScan) versionsFailed(ctx context.Context, w *work) error {
@@ -229,8 +297,13 @@ func (sc *driveScan) versionItem(w *work, v verInfo, idx int, current bool) *con
 		Name: w.f.Name, Path: w.path, Size: v.Size, ModTime: v.Modified, Author: v.Author,
 		MediaType: w.f.Mime, Lineage: sc.lineage(w.f.ID, v.ID, idx, current, false),
 	}
+	if k := versionKey(w.f.ID, v); k != "" {
+		it.Hashes = map[string]string{HashVersionKey: k}
+	}
 	if current {
-		it.Hashes = map[string]string{}
+		if it.Hashes == nil {
+			it.Hashes = map[string]string{}
+		}
 		if w.f.QuickXor != "" {
 			it.Hashes[connectors.HashQuickXor] = w.f.QuickXor
 		}
@@ -242,6 +315,23 @@ func (sc *driveScan) versionItem(w *work, v verInfo, idx int, current bool) *con
 		it.Skip = "size-limit"
 	}
 	return it
+}
+
+// HashVersionKey is the Item.Hashes kind of versionKey.
+const HashVersionKey = "sp-version"
+
+// versionKey names a version's content where Graph gives no hash (old
+// versions never carry one): the item id, the version id, its
+// lastModifiedDateTime and size. A version never changes once saved, so
+// the key stays valid; it is the same for a copy of the library that keeps
+// item ids (another site, or the same library listed again after a 410),
+// so each old version is downloaded once. "" when the time is unknown.
+func versionKey(itemID string, v verInfo) string {
+	if v.Modified.IsZero() || v.Size < 0 || itemID == "" || v.ID == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(itemID + "\x00" + v.ID + "\x00" + v.Modified.UTC().Format(time.RFC3339Nano) + "\x00" + strconv.FormatInt(v.Size, 10)))
+	return hex.EncodeToString(sum[:])
 }
 
 // skipOnce reports a skipped item unless it was reported with the same

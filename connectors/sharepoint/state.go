@@ -106,12 +106,14 @@ type fileInfo struct {
 	Author           string
 	Mime             string
 	QuickXor, SHA256 string
+	BadTimes         string // timestamps Graph sent that are not times (dropped)
 }
 
 func toFileInfo(di models.DriveItemable) fileInfo {
 	f := fileInfo{ID: deref(di.GetId()), Name: deref(di.GetName()), Size: deref(di.GetSize()),
 		Deleted: di.GetDeleted() != nil, Root: di.GetRoot() != nil, Folder: di.GetFolder() != nil,
-		Modified: deref(di.GetLastModifiedDateTime()), Author: identity(di.GetLastModifiedBy())}
+		Modified: deref(di.GetLastModifiedDateTime()), Author: identity(di.GetLastModifiedBy()),
+		BadTimes: invalidTimes(di)}
 	if p := di.GetParentReference(); p != nil {
 		f.Parent = deref(p.GetId())
 	}

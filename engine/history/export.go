@@ -50,7 +50,8 @@ type ExportLink struct {
 }
 
 // ExportSighting is one place a version was seen. Only the fields of its
-// source are written: imap (account, mailbox, uid, message_id, filename),
+// source are written: imap (account, mailbox, uid, message_id, filename:
+// "" for a part without a name),
 // share (path), sharepoint (item_id, version_id).
 type ExportSighting struct {
 	Source    string // "imap" | "share" | "sharepoint"
@@ -129,8 +130,12 @@ func exportSighting(s Sighting) ExportSighting {
 	l := s.Lineage
 	switch s.Kind {
 	case KindMail:
+		name := s.Name
+		if l.NameGenerated {
+			name = "" // the part had no name: syncd's is for display only
+		}
 		return ExportSighting{Source: "imap", Name: s.Source, Account: l.Account, Mailbox: l.Mailbox, UID: l.UID,
-			MessageID: l.MessageID, Filename: s.Name}
+			MessageID: l.MessageID, Filename: name}
 	case KindSharePoint:
 		return ExportSighting{Source: "sharepoint", Name: s.Source, ItemID: l.ItemID, VersionID: l.VersionID}
 	default:

@@ -38,6 +38,7 @@ var itemWhy = map[string]string{
 	"signature-logo":        "an image embedded in a mail body (logo, signature)",
 	"inline-part":           "part of a mail body, not an attachment",
 	"calendar-invite":       "a calendar invitation",
+	"external-body":         "a link to a file kept elsewhere (message/external-body), not the file",
 	"forwarded-message":     "a forwarded message (its attachments are taken instead)",
 	"nesting-depth":         "nested too deep in forwarded messages",
 	"tnef-container":        "a winmail.dat container (its files are taken instead)",

@@ -91,12 +91,12 @@ func (s *Server) serveItem(w http.ResponseWriter, r *http.Request, t target, d *
 	case RouteVersions:
 		list := []any{}
 		for i := len(it.Versions) - 1; i >= 0; i-- {
-			list = append(list, versionJSON(it.Versions[i]))
+			list = append(list, s.versionJSON(d, it, it.Versions[i]))
 		}
 		writeJSON(w, http.StatusOK, obj{"@odata.context": s.URL() + "/$metadata#versions", "value": list})
 	case RouteVersion:
 		if v := it.version(t.version); v != nil {
-			writeJSON(w, http.StatusOK, versionJSON(v))
+			writeJSON(w, http.StatusOK, s.versionJSON(d, it, v))
 			return
 		}
 		s.graphError(w, http.StatusNotFound, "itemNotFound", "The version could not be found.")
@@ -125,17 +125,21 @@ func (s *Server) redirectContent(w http.ResponseWriter, _ *http.Request, t targe
 }
 
 func (s *Server) siteJSON(st *Site) obj {
-	return obj{"id": st.ID, "name": st.Name, "displayName": st.DisplayName, "webUrl": st.WebURL,
+	o := obj{"id": st.ID, "name": st.Name, "displayName": st.DisplayName, "webUrl": st.WebURL,
 		"siteCollection": obj{"hostname": st.Host}}
+	if !st.Created.IsZero() {
+		o["createdDateTime"] = st.Created.UTC().Format(time.RFC3339)
+	}
+	return s.quirk("site/"+st.ID, o)
 }
 
 func driveJSON(d *Drive) obj {
 	return obj{"id": d.ID, "name": d.Name, "driveType": d.DriveType, "webUrl": d.WebURL}
 }
 
-func versionJSON(v *Version) obj {
-	return obj{"id": v.ID, "lastModifiedDateTime": v.Modified.UTC().Format(time.RFC3339),
-		"lastModifiedBy": obj{"user": v.By}, "size": v.Content.Size()}
+func (s *Server) versionJSON(d *Drive, it *Item, v *Version) obj {
+	return s.quirk("version/"+d.ID+"/"+it.ID+"/"+v.ID, obj{"id": v.ID, "lastModifiedDateTime": v.Modified.UTC().Format(time.RFC3339),
+		"lastModifiedBy": obj{"user": v.By}, "size": v.Content.Size()})
 }
 
 // itemJSON renders a driveItem as delta returns it (no parentReference.path).
@@ -178,7 +182,7 @@ func (s *Server) itemJSON(d *Drive, it *Item) obj {
 		o["lastModifiedDateTime"] = it.Created.UTC().Format(time.RFC3339)
 		o["size"] = 0
 	}
-	return o
+	return s.quirk("item/"+d.ID+"/"+it.ID, o)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

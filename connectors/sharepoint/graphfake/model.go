@@ -63,6 +63,7 @@ type Site struct {
 	ID, Name, DisplayName, WebURL string
 	Host, Path                    string // "contoso.sharepoint.com", "/sites/finance"
 	Drives                        []string
+	Created                       time.Time
 }
 
 func (d *Drive) touch(it *Item) {

@@ -29,7 +29,7 @@ func (s *Server) AddSite(host, sitePath, displayName string) *Site {
 	defer s.mu.Unlock()
 	s.ids += 2
 	id := fmt.Sprintf("%s,%s,%s", host, guid(fmt.Sprintf("%032x", s.ids-1)), guid(fmt.Sprintf("%032x", s.ids)))
-	return s.addSiteLocked(&Site{ID: id, Host: host, Path: sitePath, DisplayName: displayName})
+	return s.addSiteLocked(&Site{ID: id, Host: host, Path: sitePath, DisplayName: displayName, Created: s.now()})
 }
 
 func (s *Server) addSiteLocked(st *Site) *Site {

@@ -60,6 +60,7 @@ type Server struct {
 	// identity platform (auth.go)
 	clientID, clientSecret string
 	tokens                 int
+	fields                 map[string]obj // quirks.go
 }
 
 // New starts a fake on a loopback port.
