@@ -168,6 +168,11 @@ var (
 	ErrPermission  = errors.New("permission denied")
 	ErrChanged     = errors.New("changed while reading")
 	ErrUnsupported = errors.New("unsupported")
+	// ErrMetadata marks a problem with an item's metadata only (an
+	// unparseable timestamp): the item was reported all the same, so the
+	// engine records the problem but neither retries the item nor holds
+	// the cursor back for it.
+	ErrMetadata = errors.New("unusable metadata")
 )
 
 // Retryable marks an error the engine may retry on the next run (throttling,

@@ -146,11 +146,26 @@ func (in *ingest) run(ctx context.Context) error {
 	in.mu.Lock()
 	last := in.epoch
 	in.mu.Unlock()
-	if scanErr == nil && last.held.Load() {
-		next = nil // an item after the last checkpoint failed and cannot be retried by ref
+	if in.blocked || last.held.Load() {
+		// An earlier checkpoint was held back, or an item after the last
+		// one failed and cannot be retried by ref: no cursor may pass it.
+		next = nil
 	}
 	if scanErr == nil && (in.blocked || last.cut.Load()) {
 		scanErr = ctx.Err() // a stop cut a fetch short after the scan ended
+	}
+	if in.rescan && scanErr == nil && next != nil {
+		// A whole scan from the start ended and may commit its cursor:
+		// what it did not report failing again is no longer owed (listed
+		// and stored, known, skipped or gone).
+		in.mu.Lock()
+		for ref := range in.retrying {
+			if !in.retried[ref] {
+				in.batch.Resolved = append(in.batch.Resolved, workspace.RetryKey{Source: in.sc.Name, Ref: ref})
+			}
+		}
+		in.retrying, in.retried = nil, nil
+		in.mu.Unlock()
 	}
 	var cursors map[string]connectors.Cursor
 	if scanErr == nil && next != nil {
@@ -520,6 +535,8 @@ func (in *ingest) itemProblem(ep *epoch, p connectors.Problem) {
 	in.batch.Items = append(in.batch.Items, workspace.RunItem{Source: in.sc.Name, Ref: string(p.Ref), Name: p.Name, Size: -1, Action: string(ActProblem), Reason: reason, Detail: p.Error()})
 	in.counts["problems"]++
 	switch {
+	case reason == "bad-metadata":
+		// The item itself was reported: nothing to retry or hold for.
 	case p.Ref == "":
 		ep.held.Store(true)
 	case reason == "vanished":
@@ -545,6 +562,8 @@ func problemReason(err error) string {
 		reason = "permission-denied"
 	case errors.Is(err, connectors.ErrNotFound):
 		reason = "vanished"
+	case errors.Is(err, connectors.ErrMetadata):
+		reason = "bad-metadata"
 	case errors.Is(err, connectors.ErrChanged):
 		reason = "changed-while-reading"
 	case connectors.IsRetryable(err):
@@ -730,6 +749,12 @@ func (in *ingest) drainRetries(ctx context.Context) error {
 		// their sightings commit.
 		in.log.Info("scanning from the start for items that failed before", "items", len(list))
 		in.rescan = true
+		in.mu.Lock()
+		in.retrying, in.retried = map[string]bool{}, map[string]bool{}
+		for _, e := range list {
+			in.retrying[e.Ref] = true
+		}
+		in.mu.Unlock()
 		return nil
 	}
 	refs := make([]connectors.Ref, len(list))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -319,5 +320,97 @@ func TestMaintenanceAndRunsExcludeEachOther(t *testing.T) {
 	}
 	if n := sightingsOf(t, e.cat, budget); n != 1 {
 		t.Fatalf("the run after maintenance stored %s %d times", budget, n)
+	}
+}
+
+// noisy reports one problem that names no item before scanning.
+type noisy struct {
+	connectors.Source
+	err error
+}
+
+func (n noisy) Scan(ctx context.Context, c connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	if err := sink.Problem(ctx, connectors.Problem{Name: "site (item 42)", Err: n.err}); err != nil {
+		return nil, err
+	}
+	return n.Source.Scan(ctx, c, sink)
+}
+
+// A problem that names no item holds the cursor back (nothing could be
+// retried by ref); one about an item's metadata only, where the item was
+// listed all the same, does not.
+func TestProblemsWithoutARef(t *testing.T) {
+	for _, tc := range []struct {
+		err        error
+		reason     string
+		wantCursor bool
+	}{
+		{errors.New("listing a folder failed"), "unreadable", false},
+		{fmt.Errorf("%w: createdDateTime \"\"", connectors.ErrMetadata), "bad-metadata", true},
+	} {
+		e := newEnv(t)
+		seed(e.src)
+		eng := e.engine()
+		open := eng.Open
+		eng.Open = func(c connectors.Config) (connectors.Source, error) {
+			s, err := open(c)
+			return noisy{s, tc.err}, err
+		}
+		res, err := eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
+		if err != nil || res.Counts["problems"] != 1 || res.Counts["retries_pending"] != 0 {
+			t.Fatalf("%s: %v %v", tc.reason, err, res.Counts)
+		}
+		items, _ := e.cat.RunItems(context.Background(), res.RunID)
+		if len(items) == 0 || items[0].Reason != tc.reason {
+			t.Fatalf("%s: run items %+v", tc.reason, items)
+		}
+		cur, _ := e.cat.Cursor(context.Background(), "drive")
+		if (cur != nil) != tc.wantCursor {
+			t.Fatalf("%s: cursor %q, want committed=%v", tc.reason, cur, tc.wantCursor)
+		}
+	}
+}
+
+// folderFails reports a folder it could not list on its first scan only,
+// and cannot list items again by ref.
+type folderFails struct {
+	connectors.Source
+	failed *bool
+}
+
+func (f folderFails) Retry() {} // not connectors.Retrier: wrong signature on purpose
+
+func (f folderFails) Scan(ctx context.Context, c connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	if !*f.failed {
+		*f.failed = true
+		if err := sink.Problem(ctx, connectors.Problem{Ref: "Finance/", Name: "Finance/", Err: connectors.Retryable{Err: errors.New("list folder: connection lost")}}); err != nil {
+			return nil, err
+		}
+	}
+	return f.Source.Scan(ctx, c, sink)
+}
+
+// A failed folder listing of a source that cannot retry by ref comes off
+// the retry list once a whole scan from the start ends without it.
+func TestFailedListingLeavesTheListAfterARescan(t *testing.T) {
+	e := newEnv(t)
+	seed(e.src)
+	eng := e.engine()
+	open := eng.Open
+	failed := false
+	eng.Open = func(c connectors.Config) (connectors.Source, error) {
+		s, err := open(c)
+		return folderFails{noRetry{s}, &failed}, err
+	}
+	res, err := eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
+	if err != nil || res.Counts["retries_pending"] != 1 {
+		t.Fatalf("first run: %v %v", err, res.Counts)
+	}
+	if cur, _ := e.cat.Cursor(context.Background(), "drive"); cur != nil {
+		t.Fatalf("cursor %q committed past a failed listing", cur)
+	}
+	res, err = eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
+	if err != nil || res.Status != workspace.StatusOK || res.Counts["retries_pending"] != 0 {
+		t.Fatalf("second run: %v %s %v", err, res.Status, res.Counts)
 	}
 }

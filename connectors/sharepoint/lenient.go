@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/syncd/syncd/connectors"
+
 	absser "github.com/microsoft/kiota-abstractions-go/serialization"
 )
 
@@ -19,7 +21,7 @@ import (
 const invalidTimesKey = "@syncd.invalidTimes"
 
 // errBadTimestamp marks a Graph timestamp that is not a date-time.
-var errBadTimestamp = errors.New("unparseable timestamp from Graph, ignored")
+var errBadTimestamp = fmt.Errorf("%w: unparseable timestamp from Graph, ignored", connectors.ErrMetadata)
 
 // lenientFactory parses Graph's JSON with kiota, except that one value
 // kiota cannot read as a date-time (a site or item with "createdDateTime":
