@@ -525,6 +525,33 @@ func (d *Disk) Remove(ctx context.Context, id ID) error {
 	return err
 }
 
+// Quarantine moves a blob whose bytes are wrong out of the store, into
+// damaged/ beside blobs/, where a person can still look at them. The store
+// then lacks the blob, so the next Put of that content stores it whole.
+// It returns where the bytes went.
+func (d *Disk) Quarantine(ctx context.Context, id ID) (string, error) {
+	if err := ctx.Err(); err != nil {
+		return "", err
+	}
+	d.settlePending()
+	dir := filepath.Join(d.root, "damaged")
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", fmt.Errorf("blob store: quarantine %s: %w", id.Short(), err)
+	}
+	dst := filepath.Join(dir, id.String())
+	err := os.Rename(d.path(id), dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return "", fmt.Errorf("blob store: quarantine %s: %w", id.Short(), err)
+	}
+	if err := syncDir(filepath.Dir(d.path(id))); err != nil {
+		return "", fmt.Errorf("blob store: quarantine %s: %w", id.Short(), err)
+	}
+	return dst, syncDir(dir)
+}
+
 // CleanTemp removes temporary files older than minAge, left by
 // interrupted runs (younger ones may belong to a run in progress).
 func (d *Disk) CleanTemp(minAge time.Duration) (int, error) {

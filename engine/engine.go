@@ -136,10 +136,25 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 	if ctx.Err() != nil {
 		runErr = ctx.Err()
 	}
-	if runErr == nil && (res.Counts["new"]+res.Counts["duplicate"]+res.Counts["hash_hits"] > 0 || e.needsRebuild(ctx)) {
+	repaired := 0
+	if runErr == nil {
+		if repaired, err = e.repairDerived(ctx); err != nil {
+			runErr = err
+		} else if repaired > 0 {
+			log.Info("computed text sketches an interrupted run had left out", "blobs", repaired)
+			res.Counts["repaired"] += int64(repaired)
+			ForgetHistoryState(e.Catalog) // the loaded texts lack them
+		}
+	}
+	if runErr == nil && (repaired > 0 || res.Counts["new"]+res.Counts["duplicate"]+res.Counts["hash_hits"] > 0 || e.needsRebuild(ctx)) {
 		if err := e.Rebuild(ctx); err != nil {
 			runErr = err
 		}
+	}
+	if n, err := e.pendingRetries(context.WithoutCancel(ctx), job); err == nil {
+		res.Counts["retries_pending"] = n
+	} else if runErr == nil {
+		runErr = err
 	}
 	res.Finished = time.Now()
 	res.Status = status(res, runErr)
@@ -153,6 +168,20 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 	}
 	log.Info("run finished", "status", res.Status, "new", res.Counts["new"], "duplicate", res.Counts["duplicate"], "known", res.Counts["known"], "problems", res.Counts["problems"])
 	return res, runErr
+}
+
+// pendingRetries counts the items the job's sources still owe the store.
+func (e *Engine) pendingRetries(ctx context.Context, job *Job) (int64, error) {
+	names := make([]string, 0, len(job.Sources))
+	for _, sc := range job.Sources {
+		names = append(names, sc.Name)
+	}
+	per, err := e.Catalog.PendingRetries(ctx, names...)
+	var n int64
+	for _, v := range per {
+		n += v
+	}
+	return n, err
 }
 
 // needsRebuild reports whether sightings exist that no version holds (a
@@ -175,7 +204,7 @@ func status(res *Result, runErr error) string {
 			return workspace.StatusProblems
 		}
 	}
-	if res.Counts["problems"] > 0 {
+	if res.Counts["problems"] > 0 || res.Counts["retries_pending"] > 0 {
 		return workspace.StatusProblems
 	}
 	return workspace.StatusOK

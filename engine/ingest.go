@@ -59,6 +59,13 @@ type ingest struct {
 	// checkpoint that repeats it is not written again.
 	committed connectors.Cursor
 	commit    sync.Mutex // serialises commits
+	// retrying: the refs handed to Retry in this run's retry phase, and
+	// those it reported again as problems (guarded by mu).
+	retrying map[string]bool
+	retried  map[string]bool
+	// rescan: the source has items on its retry list and cannot list
+	// them by ref, so this run scans it from the start.
+	rescan bool
 }
 
 // runShared is what a run's sources, ingesting side by side, share: the
@@ -83,6 +90,10 @@ func (r *runShared) lookup(key string) (dedupe.Sums, bool) {
 type epoch struct {
 	wg  sync.WaitGroup
 	cut atomic.Bool // a fetch ended after the run was cancelled: its item may be missing
+	// held: an item of this epoch failed and cannot wait on the retry list
+	// (the source cannot list items again by ref, or the problem names no
+	// item), so no cursor may cover it.
+	held atomic.Bool
 }
 
 // commitTask is a checkpoint waiting for its epoch's fetches.
@@ -118,6 +129,13 @@ func (in *ingest) run(ctx context.Context) error {
 	in.ctx = ctx
 	in.committed = cur
 	go in.commitLoop(ctx)
+	if err := in.drainRetries(ctx); err != nil && ctx.Err() == nil {
+		// The items stay on the list; the scan still runs.
+		in.Problem(ctx, connectors.Problem{Name: in.sc.Name, Err: fmt.Errorf("retrying earlier failures: %w", err)})
+	}
+	if in.rescan {
+		cur = nil
+	}
 	next, scanErr := in.src.Scan(ctx, cur, in)
 	in.wg.Wait()
 	close(in.tasks)
@@ -128,6 +146,9 @@ func (in *ingest) run(ctx context.Context) error {
 	in.mu.Lock()
 	last := in.epoch
 	in.mu.Unlock()
+	if scanErr == nil && last.held.Load() {
+		next = nil // an item after the last checkpoint failed and cannot be retried by ref
+	}
 	if scanErr == nil && (in.blocked || last.cut.Load()) {
 		scanErr = ctx.Err() // a stop cut a fetch short after the scan ended
 	}
@@ -231,8 +252,8 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 			ep.wg.Done()
 			in.wg.Done()
 		}()
-		defer in.recoverItem(in.ctx, it)
-		in.fetch(in.ctx, it)
+		defer in.recoverItem(ep, it)
+		in.fetch(in.ctx, ep, it)
 	}()
 	return nil
 }
@@ -240,10 +261,10 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 // recoverItem turns a panic while fetching one item (in a connector's Open
 // or reader) into that item's problem: the goroutine is the engine's, so no
 // caller up the stack could recover it, and the daemon would die.
-func (in *ingest) recoverItem(ctx context.Context, it *connectors.Item) {
+func (in *ingest) recoverItem(ep *epoch, it *connectors.Item) {
 	if v := recover(); v != nil {
 		in.log.Error("panic while fetching an item", "item", it.Name, "ref", string(it.Ref), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-		in.problem(ctx, it, fmt.Errorf("panic: %v", v))
+		in.problem(ep, it, fmt.Errorf("panic: %v", v))
 	}
 }
 
@@ -314,13 +335,13 @@ func (in *ingest) store(ctx context.Context, it *connectors.Item, rc io.Reader) 
 // content new to the store: read back from the store after the write (the
 // bytes are still in the page cache), or, in a dry run where nothing is
 // stored, teed from the download.
-func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
+func (in *ingest) fetch(ctx context.Context, ep *epoch, it *connectors.Item) {
 	if ctx.Err() != nil {
 		return
 	}
 	rc, err := in.src.Open(ctx, it)
 	if err != nil {
-		in.problem(ctx, it, err)
+		in.problem(ep, it, err)
 		return
 	}
 	defer rc.Close()
@@ -336,11 +357,11 @@ func (in *ingest) fetch(ctx context.Context, it *connectors.Item) {
 		if ctx.Err() != nil {
 			return
 		}
-		in.problem(ctx, it, err)
+		in.problem(ep, it, err)
 		return
 	}
 	if want := it.Hashes[connectors.HashSHA256]; want != "" && want != sums.ID.String() {
-		in.problem(ctx, it, fmt.Errorf("content sha256 %s differs from the source's %s", sums.ID, want))
+		in.problem(ep, it, fmt.Errorf("content sha256 %s differs from the source's %s", sums.ID, want))
 		return
 	}
 	_, known, err := in.e.Catalog.BlobByHash(ctx, connectors.HashSHA256, sums.ID.String())
@@ -415,7 +436,7 @@ func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *wo
 	}
 	switch {
 	case act == ActNew:
-		in.batch.Blobs = append(in.batch.Blobs, workspace.Blob{Sums: sums, Hashes: it.Hashes})
+		in.batch.Blobs = append(in.batch.Blobs, workspace.Blob{Sums: sums, Hashes: it.Hashes, Sketched: true, Fresh: true})
 		sh.pending[connectors.HashSHA256+":"+sums.ID.String()] = sums
 		sh.pending[connectors.HashQuickXor+":"+sums.QuickXor] = sums
 		if content != nil {
@@ -462,8 +483,9 @@ func (in *ingest) record(ri workspace.RunItem, counts map[string]int64) {
 	in.mu.Unlock()
 }
 
-func (in *ingest) problem(ctx context.Context, it *connectors.Item, err error) {
-	_ = in.Problem(ctx, connectors.Problem{Ref: it.Ref, Name: it.Name, Err: err})
+// problem records a failed fetch of an item of epoch ep.
+func (in *ingest) problem(ep *epoch, it *connectors.Item, err error) {
+	in.itemProblem(ep, connectors.Problem{Ref: it.Ref, Name: it.Name, Err: err})
 }
 
 func (in *ingest) fail(err error) {
@@ -474,24 +496,61 @@ func (in *ingest) fail(err error) {
 	in.mu.Unlock()
 }
 
-// Problem implements connectors.Sink.
+// Problem implements connectors.Sink: the problem belongs to the items
+// reported since the last checkpoint.
 func (in *ingest) Problem(_ context.Context, p connectors.Problem) error {
+	in.mu.Lock()
+	ep := in.epoch
+	in.mu.Unlock()
+	in.itemProblem(ep, p)
+	return nil
+}
+
+// itemProblem records a per-item problem of epoch ep and keeps the item
+// from being lost: it goes on the source's retry list, which every later
+// run drains first whatever the cursor says; where it cannot (the source
+// lists nothing again by ref, or the problem names no item), no cursor
+// that covers ep is committed. An item the source says is gone comes off
+// the list.
+func (in *ingest) itemProblem(ep *epoch, p connectors.Problem) {
+	reason := problemReason(p.Err)
+	in.log.Warn("item problem", "item", p.Name, "ref", string(p.Ref), "reason", reason, "err", p.Err)
+	_, retrier := in.src.(connectors.Retrier)
+	in.mu.Lock()
+	in.batch.Items = append(in.batch.Items, workspace.RunItem{Source: in.sc.Name, Ref: string(p.Ref), Name: p.Name, Size: -1, Action: string(ActProblem), Reason: reason, Detail: p.Error()})
+	in.counts["problems"]++
+	switch {
+	case p.Ref == "":
+		ep.held.Store(true)
+	case reason == "vanished":
+		in.batch.Resolved = append(in.batch.Resolved, workspace.RetryKey{Source: in.sc.Name, Ref: string(p.Ref)})
+	default:
+		in.batch.Retries = append(in.batch.Retries, workspace.Retry{Source: in.sc.Name, Ref: string(p.Ref), Name: p.Name, Reason: reason, Detail: p.Error()})
+		if !retrier {
+			ep.held.Store(true)
+		}
+	}
+	if in.retrying[string(p.Ref)] {
+		in.retried[string(p.Ref)] = true
+	}
+	in.mu.Unlock()
+	in.observe(ActProblem, 0)
+}
+
+// problemReason names why an item failed.
+func problemReason(err error) string {
 	reason := "unreadable"
 	switch {
-	case errors.Is(p.Err, connectors.ErrPermission):
+	case errors.Is(err, connectors.ErrPermission):
 		reason = "permission-denied"
-	case errors.Is(p.Err, connectors.ErrNotFound):
+	case errors.Is(err, connectors.ErrNotFound):
 		reason = "vanished"
-	case errors.Is(p.Err, connectors.ErrChanged):
+	case errors.Is(err, connectors.ErrChanged):
 		reason = "changed-while-reading"
-	case connectors.IsRetryable(p.Err):
+	case connectors.IsRetryable(err):
 		reason = "retry-next-run"
 	}
-	in.log.Warn("item problem", "item", p.Name, "ref", string(p.Ref), "reason", reason, "err", p.Err)
-	in.record(workspace.RunItem{Source: in.sc.Name, Ref: string(p.Ref), Name: p.Name, Size: -1, Action: string(ActProblem), Reason: reason, Detail: p.Error()},
-		map[string]int64{"problems": 1})
-	in.observe(ActProblem, 0)
-	return nil
+	return reason
 }
 
 // Checkpoint implements connectors.Sink: the cursor is committed, with
@@ -531,7 +590,7 @@ func (in *ingest) commitLoop(ctx context.Context) {
 				return
 			}
 			t.epoch.wg.Wait()
-			if t.epoch.cut.Load() || in.fatalErr() != nil {
+			if t.epoch.cut.Load() || t.epoch.held.Load() || in.fatalErr() != nil {
 				in.blocked = true
 			}
 			if in.blocked {
@@ -647,8 +706,54 @@ func (in *ingest) keepStored(ctx context.Context, b *workspace.Batch) int {
 			b.Items[i].Action, b.Items[i].Reason = string(ActProblem), "retry-next-run"
 			b.Items[i].Detail = "the content could not be written to the blob store"
 			b.Items[i].Blob = dedupe.ID{}
+			b.Retries = append(b.Retries, workspace.Retry{Source: it.Source, Ref: it.Ref, Name: it.Name, Reason: "retry-next-run", Detail: b.Items[i].Detail})
 		}
 	}
 	in.add(map[string]int64{"problems": int64(n)})
 	return n
+}
+
+// drainRetries asks the source again for the items on its retry list,
+// before the scan. Once every item Retry reported has been handled (stored,
+// known, skipped or failed again), the refs it did not report as problems
+// come off the list in the next commit, after the records of those items:
+// a kill before that commit leaves them on the list.
+func (in *ingest) drainRetries(ctx context.Context) error {
+	list, err := in.e.Catalog.Retries(ctx, in.sc.Name)
+	if err != nil || len(list) == 0 {
+		return err
+	}
+	r, ok := in.src.(connectors.Retrier)
+	if !ok {
+		// It cannot list items by ref: scan it all again this once (its
+		// known items cost a lookup each); the items come off the list as
+		// their sightings commit.
+		in.log.Info("scanning from the start for items that failed before", "items", len(list))
+		in.rescan = true
+		return nil
+	}
+	refs := make([]connectors.Ref, len(list))
+	in.mu.Lock()
+	in.retrying, in.retried = map[string]bool{}, map[string]bool{}
+	for i, e := range list {
+		refs[i] = connectors.Ref(e.Ref)
+		in.retrying[e.Ref] = true
+	}
+	in.mu.Unlock()
+	in.log.Info("retrying items that failed before", "items", len(list))
+	err = r.Retry(ctx, refs, in)
+	in.wg.Wait() // every fetch Retry started has been recorded
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.counts["retried"] += int64(len(list))
+	if err == nil && ctx.Err() == nil && in.fatal == nil {
+		for _, e := range list {
+			if !in.retried[e.Ref] {
+				in.batch.Resolved = append(in.batch.Resolved, workspace.RetryKey{Source: in.sc.Name, Ref: e.Ref})
+				in.counts["retries_resolved"]++
+			}
+		}
+	}
+	in.retrying, in.retried = nil, nil
+	return err
 }

@@ -36,6 +36,13 @@ type Sighting struct {
 type Blob struct {
 	Sums   dedupe.Sums
 	Hashes map[string]string // extra kinds: md5, sha1, imap-part
+	// Sketched: the blob's derived rows (its text sketch, if it has text)
+	// come with this batch or are already stored. A blob row written
+	// without them is finished later by RepairSketches.
+	Sketched bool
+	// Fresh: the content was written to the blob store and hashed in this
+	// run, so a blob marked damaged is whole again.
+	Fresh bool
 }
 
 // Content is a blob's text sketch.
@@ -67,11 +74,16 @@ type Batch struct {
 	Sightings []Sighting
 	Items     []RunItem
 	Cursors   map[string]connectors.Cursor
+	// Retries go on (or stay on, one attempt more) the retry list;
+	// Resolved come off it. A committed sighting takes its own (source,
+	// ref) off the list too.
+	Retries  []Retry
+	Resolved []RetryKey
 }
 
 // Empty reports whether b holds nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Blobs)+len(b.Contents)+len(b.Sightings)+len(b.Items)+len(b.Cursors) == 0
+	return len(b.Blobs)+len(b.Contents)+len(b.Sightings)+len(b.Items)+len(b.Cursors)+len(b.Retries)+len(b.Resolved) == 0
 }
 
 // Commit writes b in one transaction. Sightings already present (same
@@ -118,6 +130,9 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 			return 0, fmt.Errorf("catalog: run item %s: %w", it.Ref, err)
 		}
 	}
+	if err = commitRetries(ctx, tc, b); err != nil {
+		return 0, err
+	}
 	for src, cur := range b.Cursors {
 		if _, err = tc.ExecContext(ctx, `INSERT INTO cursors (source, cursor, updated) VALUES (?, ?, ?) ON CONFLICT (source) DO UPDATE SET cursor = excluded.cursor, updated = excluded.updated`,
 			src, string(cur), now); err != nil {
@@ -132,8 +147,14 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 
 func putBlob(ctx context.Context, tx *txStmts, bl Blob, now string) error {
 	id := bl.Sums.ID.String()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (id, size, quickxor, refs, created) VALUES (?, ?, ?, 0, ?) ON CONFLICT (id) DO NOTHING`,
-		id, bl.Sums.Size, bl.Sums.QuickXor, now); err != nil {
+	// An existing row is only written when this batch completes it: its
+	// sketch was still to be computed, or it was damaged and the content
+	// has just been stored whole again.
+	if _, err := tx.ExecContext(ctx, `INSERT INTO blobs (id, size, quickxor, refs, created, sketched) VALUES (?, ?, ?, 0, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET sketched = CASE WHEN excluded.sketched = 1 THEN 1 ELSE blobs.sketched END,
+		damaged = CASE WHEN ? = 1 THEN 0 ELSE blobs.damaged END
+		WHERE (excluded.sketched = 1 AND blobs.sketched = 0) OR (? = 1 AND blobs.damaged = 1)`,
+		id, bl.Sums.Size, bl.Sums.QuickXor, now, boolInt(bl.Sketched), boolInt(bl.Fresh), boolInt(bl.Fresh)); err != nil {
 		return fmt.Errorf("catalog: blob %s: %w", bl.Sums.ID.Short(), err)
 	}
 	for kind, v := range bl.Hashes {
@@ -188,10 +209,11 @@ func (t *txStmts) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 }
 
 // KnownSighting reports whether (source, ref, fingerprint) is already
-// recorded.
+// recorded with content that is whole (a sighting of a damaged blob is
+// not known: the item is fetched again).
 func (c *Catalog) KnownSighting(ctx context.Context, source, ref, fingerprint string) (bool, error) {
 	var one int
-	err := c.queryRow(ctx, `SELECT 1 FROM sightings WHERE source = ? AND ref = ? AND fingerprint = ?`, source, ref, fingerprint).Scan(&one)
+	err := c.queryRow(ctx, `SELECT 1 FROM sightings s JOIN blobs b ON b.id = s.blob_id WHERE s.source = ? AND s.ref = ? AND s.fingerprint = ? AND b.damaged = 0`, source, ref, fingerprint).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -202,16 +224,16 @@ func (c *Catalog) KnownSighting(ctx context.Context, source, ref, fingerprint st
 }
 
 // BlobByHash finds a stored blob by a remote hash (sha256, quickxor, or
-// any kind recorded in blob_hashes).
+// any kind recorded in blob_hashes). Blobs marked damaged are not found.
 func (c *Catalog) BlobByHash(ctx context.Context, kind, value string) (dedupe.Sums, bool, error) {
 	var q string
 	switch kind {
 	case connectors.HashSHA256:
-		q = `SELECT id, size, quickxor FROM blobs WHERE id = ?`
+		q = `SELECT id, size, quickxor FROM blobs WHERE id = ? AND damaged = 0`
 	case connectors.HashQuickXor:
-		q = `SELECT id, size, quickxor FROM blobs WHERE quickxor = ? ORDER BY id LIMIT 1`
+		q = `SELECT id, size, quickxor FROM blobs WHERE quickxor = ? AND damaged = 0 ORDER BY id LIMIT 1`
 	default:
-		q = `SELECT b.id, b.size, b.quickxor FROM blob_hashes h JOIN blobs b ON b.id = h.blob_id WHERE h.kind = ? AND h.value = ?`
+		q = `SELECT b.id, b.size, b.quickxor FROM blob_hashes h JOIN blobs b ON b.id = h.blob_id WHERE h.kind = ? AND h.value = ? AND b.damaged = 0`
 	}
 	args := []any{value}
 	if kind != connectors.HashSHA256 && kind != connectors.HashQuickXor {
@@ -248,4 +270,41 @@ func (c *Catalog) Cursor(ctx context.Context, source string) (connectors.Cursor,
 func (c *Catalog) ResetCursor(ctx context.Context, source string) error {
 	_, err := c.db.ExecContext(ctx, `DELETE FROM cursors WHERE source = ?`, source)
 	return err
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// commitRetries writes the batch's retry-list changes: new failures (or
+// one attempt more), then what came off the list, including every item
+// whose sighting the batch commits, so an item stored after failing is
+// never retried again.
+func commitRetries(ctx context.Context, tc *txStmts, b *Batch) error {
+	for _, r := range b.Retries {
+		if err := putRetry(ctx, tc, b.RunID, r); err != nil {
+			return err
+		}
+	}
+	var pending int
+	if err := tc.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM retries LIMIT 1)`).Scan(&pending); err != nil {
+		return fmt.Errorf("catalog: retries: %w", err)
+	}
+	if pending == 0 {
+		return nil // the usual case: nothing to take off
+	}
+	for _, s := range b.Sightings {
+		if err := dropRetry(ctx, tc, s.Source, s.Ref); err != nil {
+			return err
+		}
+	}
+	for _, k := range b.Resolved {
+		if err := dropRetry(ctx, tc, k.Source, k.Ref); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -171,6 +171,16 @@ func listMigrations() ([]migration, error) {
 	return out, nil
 }
 
+// Migrations names the migrations this build applies, oldest first.
+func Migrations() []string {
+	ms, _ := listMigrations()
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.name
+	}
+	return out
+}
+
 // SchemaVersion is the newest migration this build knows.
 func SchemaVersion() int {
 	ms, _ := listMigrations()
@@ -180,44 +190,63 @@ func SchemaVersion() int {
 	return ms[len(ms)-1].version
 }
 
+// migrate applies the migrations this build knows, each in its own write
+// transaction that first re-reads the schema version: SQLite's immediate
+// transactions serialise writers, so two processes opening a new store at
+// once apply each migration exactly once (the second sees it applied).
 func (c *Catalog) migrate(ctx context.Context) error {
-	if _, err := c.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`); err != nil {
-		return err
-	}
-	var cur int
-	if err := c.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
-		return err
-	}
 	ms, err := listMigrations()
 	if err != nil {
 		return err
 	}
-	if len(ms) > 0 && cur > ms[len(ms)-1].version {
-		return fmt.Errorf("%w: schema %d, this build knows %d", ErrTooNew, cur, ms[len(ms)-1].version)
+	for i, m := range ms {
+		if err := c.applyMigration(ctx, m, i == len(ms)-1); err != nil {
+			return err
+		}
 	}
-	for _, m := range ms {
-		if m.version <= cur {
-			continue
-		}
-		body, err := migrations.ReadFile("migrations/" + m.name)
+	return nil
+}
+
+// applyMigration applies m unless the schema already has it; last says
+// m is the newest migration this build knows.
+func (c *Catalog) applyMigration(ctx context.Context, m migration, last bool) (err error) {
+	tx, err := c.db.BeginTx(ctx, nil) // BEGIN IMMEDIATE (_txlock): the write lock first
+	if err != nil {
+		return fmt.Errorf("migration %s: %w", m.name, err)
+	}
+	defer func() {
 		if err != nil {
-			return err
-		}
-		tx, err := c.db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 			tx.Rollback()
-			return fmt.Errorf("migration %s: %w", m.name, err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.version, m.name, c.stamp()); err != nil {
-			tx.Rollback()
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return fmt.Errorf("migration %s: %w", m.name, err)
-		}
+	}()
+	if _, err = tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)`); err != nil {
+		return err
+	}
+	var cur int
+	if err = tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&cur); err != nil {
+		return err
+	}
+	if last && cur > m.version {
+		err = fmt.Errorf("%w: schema %d, this build knows %d", ErrTooNew, cur, m.version)
+		return err
+	}
+	if cur >= m.version {
+		return tx.Commit()
+	}
+	body, err := migrations.ReadFile("migrations/" + m.name)
+	if err != nil {
+		return err
+	}
+	if _, err = tx.ExecContext(ctx, string(body)); err != nil {
+		err = fmt.Errorf("migration %s: %w", m.name, err)
+		return err
+	}
+	if _, err = tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)`, m.version, m.name, c.stamp()); err != nil {
+		return err
+	}
+	if err = tx.Commit(); err != nil {
+		err = fmt.Errorf("migration %s: %w", m.name, err)
+		return err
 	}
 	return nil
 }

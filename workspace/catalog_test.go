@@ -28,7 +28,7 @@ func batch(run int64, data, ref string) *workspace.Batch {
 	sums, _ := dedupe.HashReader(strings.NewReader(data))
 	return &workspace.Batch{
 		RunID: run,
-		Blobs: []workspace.Blob{{Sums: sums, Hashes: map[string]string{"imap-part": "key-" + ref}}},
+		Blobs: []workspace.Blob{{Sums: sums, Hashes: map[string]string{"imap-part": "key-" + ref}, Sketched: true}},
 		Sightings: []workspace.Sighting{{Source: "s", Kind: "share", Ref: ref, Blob: sums.ID, Name: ref, Size: sums.Size,
 			Workspace: "w", Lineage: connectors.Lineage{Kind: "share"}, RunID: run}},
 		Cursors: map[string]connectors.Cursor{"s": connectors.Cursor("after-" + ref)},

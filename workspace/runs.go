@@ -209,3 +209,33 @@ func (c *Catalog) StealLock(ctx context.Context, name, dead, holder string, ttl 
 	}
 	return c.Audit(ctx, holder, "lock.steal", name, "from dead process "+dead)
 }
+
+// LockInfo is one held lock.
+type LockInfo struct {
+	Name    string
+	Holder  string
+	Expires time.Time
+}
+
+// Locks lists the locks whose names start with prefix, in name order.
+func (c *Catalog) Locks(ctx context.Context, prefix string) ([]LockInfo, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT name, holder, expires FROM locks WHERE substr(name, 1, ?) = ? ORDER BY name`, len(prefix), prefix)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: locks: %w", err)
+	}
+	defer rows.Close()
+	var out []LockInfo
+	for rows.Next() {
+		var l LockInfo
+		var exp string
+		if err := rows.Scan(&l.Name, &l.Holder, &exp); err != nil {
+			return nil, err
+		}
+		l.Expires = parseTime(exp)
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
+// Now is the catalog's clock (the one lock expiry is measured with).
+func (c *Catalog) Now() time.Time { return c.now() }

@@ -41,13 +41,14 @@ func (c *Catalog) Stats(ctx context.Context) (Stats, error) {
 
 // BlobRecord is a blob row as the catalog knows it.
 type BlobRecord struct {
-	Sums dedupe.Sums
-	Refs int64
+	Sums    dedupe.Sums
+	Refs    int64
+	Damaged bool // found missing or wrong by verify; fetched again by the next sync
 }
 
 // EachBlob calls fn for every blob row, in id order.
 func (c *Catalog) EachBlob(ctx context.Context, fn func(BlobRecord) error) error {
-	rows, err := c.db.QueryContext(ctx, `SELECT id, size, quickxor, refs FROM blobs ORDER BY id`)
+	rows, err := c.db.QueryContext(ctx, `SELECT id, size, quickxor, refs, damaged FROM blobs ORDER BY id`)
 	if err != nil {
 		return fmt.Errorf("catalog: blobs: %w", err)
 	}
@@ -55,7 +56,7 @@ func (c *Catalog) EachBlob(ctx context.Context, fn func(BlobRecord) error) error
 	for rows.Next() {
 		var id string
 		var b BlobRecord
-		if err := rows.Scan(&id, &b.Sums.Size, &b.Sums.QuickXor, &b.Refs); err != nil {
+		if err := rows.Scan(&id, &b.Sums.Size, &b.Sums.QuickXor, &b.Refs, &b.Damaged); err != nil {
 			return err
 		}
 		if b.Sums.ID, err = dedupe.ParseID(id); err != nil {
@@ -77,6 +78,8 @@ func (c *Catalog) Check(ctx context.Context) ([]string, error) {
 		{"version without blob", `SELECT 'version ' || v.document_key || '/' || v.key || ' names missing blob ' || v.blob_id FROM versions v LEFT JOIN blobs b ON b.id = v.blob_id WHERE b.id IS NULL`},
 		{"ref count", `SELECT 'blob ' || b.id || ' refs ' || b.refs || ' but ' || COUNT(s.id) || ' sightings' FROM blobs b LEFT JOIN sightings s ON s.blob_id = b.id GROUP BY b.id, b.refs HAVING COUNT(s.id) <> b.refs`},
 		{"version sighting", `SELECT 'version link to missing sighting ' || vs.sighting_id FROM version_sightings vs LEFT JOIN sightings s ON s.id = vs.sighting_id WHERE s.id IS NULL`},
+		{"sketch", `SELECT 'blob ' || id || ' has no text sketch yet (the next sync computes it)' FROM blobs WHERE sketched = 0 AND damaged = 0`},
+		{"damaged", `SELECT 'blob ' || id || ' is damaged: its content will be fetched again by the next sync of a source that has it' FROM blobs WHERE damaged = 1`},
 		{"unassigned sighting", `SELECT 'sighting ' || s.id || ' (' || s.source || ' ' || s.ref || ') belongs to no version' FROM sightings s LEFT JOIN version_sightings vs ON vs.sighting_id = s.id WHERE vs.sighting_id IS NULL`},
 	}
 	var out []string

@@ -96,7 +96,13 @@ func (a *api) runs(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read runs"})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"runs": out})
+	retries, err := pendingRetries(r.Context(), a.cat, probs)
+	if err != nil {
+		a.log.Error("api: retries", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read runs"})
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"runs": out, "retries": retries})
 }
 
 func (a *api) run(w http.ResponseWriter, r *http.Request) {

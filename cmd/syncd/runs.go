@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -69,7 +70,7 @@ func withProblems(ctx context.Context, cat *workspace.Catalog, r workspace.Run, 
 	if max <= 0 || rec.ProblemsTotal == 0 {
 		return rec, nil
 	}
-	rows, err := db.QueryContext(ctx, `SELECT source, ref, name, reason, detail FROM run_items WHERE run_id = ? AND action = 'problem' ORDER BY rowid LIMIT ?`, r.ID, max)
+	rows, err := db.QueryContext(ctx, `SELECT source, ref, name, reason, detail FROM run_items WHERE run_id = ? AND action = 'problem' ORDER BY source, ref, reason, detail, rowid LIMIT ?`, r.ID, max)
 	if err != nil {
 		return rec, fmt.Errorf("run %d: problems: %w", r.ID, err)
 	}
@@ -112,13 +113,64 @@ func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
+	retries, err := pendingRetries(ctx, cat, *problems)
+	if err != nil {
+		return err
+	}
 	if *asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"runs": runs})
+		return enc.Encode(map[string]any{"runs": runs, "retries": retries})
 	}
 	printRuns(stdout, runs)
+	printRetries(stdout, retries)
 	return nil
+}
+
+// retryList is the store's retry list: items a run could not store, which
+// the next run of their source asks for again.
+type retryList struct {
+	Total int64             `json:"total"`
+	Items []workspace.Retry `json:"items"`
+}
+
+// pendingRetries reads the retry list, at most max items of it.
+func pendingRetries(ctx context.Context, cat *workspace.Catalog, max int) (retryList, error) {
+	out := retryList{Items: []workspace.Retry{}}
+	per, err := cat.PendingRetries(ctx)
+	if err != nil {
+		return out, err
+	}
+	sources := make([]string, 0, len(per))
+	for s, n := range per {
+		out.Total += n
+		sources = append(sources, s)
+	}
+	slices.Sort(sources)
+	for _, s := range sources {
+		if len(out.Items) >= max {
+			break
+		}
+		list, err := cat.Retries(ctx, s)
+		if err != nil {
+			return out, err
+		}
+		out.Items = append(out.Items, list[:min(len(list), max-len(out.Items))]...)
+	}
+	return out, nil
+}
+
+func printRetries(w io.Writer, r retryList) {
+	if r.Total == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\npending retries (%d): the next run of each source asks for these again\n", r.Total)
+	for _, it := range r.Items {
+		fmt.Fprintf(w, "  %s: %s: %s (%d attempts): %s\n", it.Source, orDash(it.Ref), it.Reason, it.Attempts, strings.TrimSpace(it.Detail))
+	}
+	if more := r.Total - int64(len(r.Items)); more > 0 {
+		fmt.Fprintf(w, "  ... and %d more (syncd runs --problems N)\n", more)
+	}
 }
 
 func printRuns(w io.Writer, runs []runRecord) {
@@ -127,16 +179,16 @@ func printRuns(w io.Writer, runs []runRecord) {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tJOB\tMODE\tSTATUS\tSTARTED\tDURATION\tSCANNED\tNEW\tDUP\tSKIPPED\tPROBLEMS\tFETCHED\tTHROTTLED\t")
+	fmt.Fprintln(tw, "RUN\tJOB\tMODE\tSTATUS\tSTARTED\tDURATION\tSCANNED\tNEW\tDUP\tSKIPPED\tPROBLEMS\tRETRIES\tFETCHED\tTHROTTLED\t")
 	for _, r := range runs {
 		dur := "-"
 		if !r.Finished.IsZero() {
 			dur = r.Finished.Sub(r.Started).Round(time.Second).String()
 		}
 		c := r.Counts
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t\n", r.ID, r.Job, r.Mode, r.Status,
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t\n", r.ID, r.Job, r.Mode, r.Status,
 			r.Started.Local().Format("2006-01-02 15:04:05"), dur, c["scanned"], c["new"], c["duplicate"], c["skipped"],
-			r.ProblemsTotal, humanBytes(c["bytes_fetched"]), c["source.throttled"])
+			r.ProblemsTotal, c["retries_pending"], humanBytes(c["bytes_fetched"]), c["source.throttled"])
 	}
 	tw.Flush()
 	for _, r := range runs {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/syncd/syncd/dedupe"
@@ -20,6 +22,14 @@ type verifyReport struct {
 	Problems     []string
 	Orphans      []dedupe.Info
 	Removed      int
+	Damaged      []damagedBlob
+}
+
+// damagedBlob is a catalog blob whose stored bytes are missing or wrong.
+type damagedBlob struct {
+	ID     dedupe.ID
+	Why    string
+	Queued int64 // sightings put on their sources' retry lists
 }
 
 func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -30,16 +40,31 @@ func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	_, st, err := c.openExisting(ctx)
+	cfg, st, err := c.openExisting(ctx)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	rep, err := verifyStore(ctx, st, *gc)
+	// Under the store's maintenance lock: no run is in flight while the
+	// store is checked (its blobs and sightings would look unreferenced
+	// and unassigned), and none starts until verify is done.
+	var rep verifyReport
+	err = st.engine(c.logger(cfg, stderr)).Maintain(ctx, func(jobs []workspace.LockInfo) {
+		for _, j := range jobs {
+			fmt.Fprintf(stderr, "waiting for %s (%s) to finish before verifying\n", strings.TrimPrefix(j.Name, "job:"), j.Holder)
+		}
+	}, func(ctx context.Context) error {
+		var err error
+		rep, err = verifyStore(ctx, st, *gc)
+		return err
+	})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "verified %d blobs (%s)\n", rep.Blobs, humanBytes(rep.Bytes))
+	for _, d := range rep.Damaged {
+		fmt.Fprintf(stdout, "damaged blob %s: %s; %d sightings queued to be fetched again by the next sync\n", d.ID, d.Why, d.Queued)
+	}
 	for _, o := range rep.Orphans {
 		fmt.Fprintf(stdout, "unreferenced blob %s (%s)\n", o.ID, humanBytes(o.Size))
 	}
@@ -89,7 +114,17 @@ func verifyStore(ctx context.Context, st *store, gc bool) (verifyReport, error) 
 		case err != nil:
 			rep.Problems = append(rep.Problems, fmt.Sprintf("blob %s: read: %v", in.ID, err))
 		case sums.ID != in.ID:
-			rep.Problems = append(rep.Problems, fmt.Sprintf("blob %s: %v (content hashes to %s)", in.ID, dedupe.ErrCorrupt, sums.ID))
+			why := fmt.Sprintf("%v (content hashes to %s)", dedupe.ErrCorrupt, sums.ID)
+			rep.Problems = append(rep.Problems, fmt.Sprintf("blob %s: %s", in.ID, why))
+			if rec, ok := inCatalog[in.ID]; ok && rec.Refs > 0 {
+				// Moved aside, so the content can be stored whole again.
+				where, err := st.blobs.Quarantine(ctx, in.ID)
+				if err != nil {
+					return err
+				}
+				delete(onDisk, in.ID)
+				return markDamaged(ctx, st, &rep, in.ID, why+"; the bytes are kept in "+where)
+			}
 		}
 		rec, ok := inCatalog[in.ID]
 		if !ok || rec.Refs == 0 {
@@ -100,9 +135,18 @@ func verifyStore(ctx context.Context, st *store, gc bool) (verifyReport, error) 
 	if err != nil {
 		return rep, err
 	}
+	missing := []dedupe.ID{}
 	for id, rec := range inCatalog {
-		if !onDisk[id] && rec.Refs > 0 {
-			rep.Problems = append(rep.Problems, fmt.Sprintf("blob %s: in the catalog (%d sightings) but missing from the blob store", id, rec.Refs))
+		if !onDisk[id] && rec.Refs > 0 && !rec.Damaged {
+			missing = append(missing, id)
+		}
+	}
+	slices.SortFunc(missing, func(a, b dedupe.ID) int { return strings.Compare(a.String(), b.String()) })
+	for _, id := range missing {
+		why := fmt.Sprintf("in the catalog (%d sightings) but missing from the blob store", inCatalog[id].Refs)
+		rep.Problems = append(rep.Problems, fmt.Sprintf("blob %s: %s", id, why))
+		if err := markDamaged(ctx, st, &rep, id, why); err != nil {
+			return rep, err
 		}
 	}
 	if gc {
@@ -125,4 +169,15 @@ func verifyStore(ctx context.Context, st *store, gc bool) (verifyReport, error) 
 		}
 	}
 	return rep, nil
+}
+
+// markDamaged records a damaged blob in the catalog and queues its
+// sightings to be fetched again.
+func markDamaged(ctx context.Context, st *store, rep *verifyReport, id dedupe.ID, why string) error {
+	n, err := st.cat.MarkDamaged(ctx, id, why)
+	if err != nil {
+		return err
+	}
+	rep.Damaged = append(rep.Damaged, damagedBlob{ID: id, Why: why, Queued: n})
+	return nil
 }

@@ -36,7 +36,11 @@ type Source struct {
 	files map[string]entry
 	// CheckpointEvery items (default 100).
 	CheckpointEvery int
+	// failOpen, when set, can make Open fail for a path (fault tests).
+	failOpen func(path string) error
 }
+
+var _ connectors.Retrier = (*Source)(nil)
 
 type entry struct {
 	f   File
@@ -54,6 +58,44 @@ func (s *Source) Put(f File) {
 	defer s.mu.Unlock()
 	s.gen++
 	s.files[f.Path] = entry{f: f, gen: s.gen}
+}
+
+// Remove deletes a file, as if it was deleted at the source.
+func (s *Source) Remove(path string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.gen++
+	delete(s.files, path)
+}
+
+// FailOpen makes Open return fn's error for a path while fn returns one
+// (nil restores normal reads).
+func (s *Source) FailOpen(fn func(path string) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failOpen = fn
+}
+
+// Retry implements connectors.Retrier: each ref is a path.
+func (s *Source) Retry(ctx context.Context, refs []connectors.Ref, sink connectors.Sink) error {
+	for _, ref := range refs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		s.mu.Lock()
+		e, ok := s.files[string(ref)]
+		s.mu.Unlock()
+		if !ok {
+			if err := sink.Problem(ctx, connectors.Problem{Ref: ref, Name: string(ref), Err: fmt.Errorf("memory %s: %s: %w", s.name, ref, connectors.ErrNotFound)}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := sink.Item(ctx, s.item(e)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Name implements connectors.Source.
@@ -144,9 +186,15 @@ func (s *Source) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, 
 	}
 	s.mu.Lock()
 	e, ok := s.files[string(it.Ref)]
+	fail := s.failOpen
 	s.mu.Unlock()
 	if !ok {
 		return nil, fmt.Errorf("memory %s: open %s: %w", s.name, it.Ref, connectors.ErrNotFound)
+	}
+	if fail != nil {
+		if err := fail(string(it.Ref)); err != nil {
+			return nil, fmt.Errorf("memory %s: open %s: %w", s.name, it.Ref, err)
+		}
 	}
 	return io.NopCloser(bytes.NewReader(e.f.Data)), nil
 }

@@ -1,8 +1,11 @@
 package history
 
 import (
+	"cmp"
 	"encoding/json"
 	"path"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -106,6 +109,9 @@ func Export(res Result, sightings map[int64]Sighting) ExportDoc {
 					ev.Sightings = append(ev.Sightings, exportSighting(s))
 				}
 			}
+			// By place, not by catalog id (ingest order, which varies
+			// with the timing of parallel downloads).
+			slices.SortStableFunc(ev.Sightings, compareExportSightings)
 			ed.Versions = append(ed.Versions, ev)
 		}
 		out.Documents = append(out.Documents, ed)
@@ -131,4 +137,19 @@ func joinPath(folder, name string) string {
 		return name
 	}
 	return path.Join(folder, name)
+}
+
+func compareExportSightings(a, b ExportSighting) int {
+	return cmp.Or(
+		strings.Compare(a.Name, b.Name),
+		strings.Compare(a.Source, b.Source),
+		strings.Compare(a.Account, b.Account),
+		strings.Compare(a.Mailbox, b.Mailbox),
+		cmp.Compare(a.UID, b.UID),
+		strings.Compare(a.MessageID, b.MessageID),
+		strings.Compare(a.Filename, b.Filename),
+		strings.Compare(a.Path, b.Path),
+		strings.Compare(a.ItemID, b.ItemID),
+		strings.Compare(a.VersionID, b.VersionID),
+	)
 }

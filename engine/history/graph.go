@@ -1,6 +1,7 @@
 package history
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"slices"
@@ -154,13 +155,42 @@ func newGraph(in Input, m *memo) *graph {
 	return g
 }
 
+// sortSightings orders sightings by time, then by where they were seen:
+// never by catalog id, which is ingest order and varies with the timing of
+// parallel downloads, so equal-time copies come out the same in every run.
 func sortSightings(ss []*Sighting) {
 	sort.Slice(ss, func(i, j int) bool {
 		if !ss[i].Time.Equal(ss[j].Time) {
 			return ss[i].Time.Before(ss[j].Time)
 		}
-		return ss[i].ID < ss[j].ID
+		return placeLess(ss[i], ss[j])
 	})
+}
+
+// placeLess orders two sightings by where they were seen: source, folder,
+// name, then the connector's own coordinates; the catalog id only breaks
+// ties between rows that agree on all of them.
+func placeLess(a, b *Sighting) bool {
+	if c := cmp.Or(
+		strings.Compare(a.Source, b.Source),
+		strings.Compare(a.Kind, b.Kind),
+		strings.Compare(a.Path, b.Path),
+		strings.Compare(a.Name, b.Name),
+		strings.Compare(a.Lineage.Account, b.Lineage.Account),
+		strings.Compare(a.Lineage.Mailbox, b.Lineage.Mailbox),
+		cmp.Compare(a.Lineage.UIDValidity, b.Lineage.UIDValidity),
+		cmp.Compare(a.Lineage.UID, b.Lineage.UID),
+		strings.Compare(a.Lineage.Part, b.Lineage.Part),
+		strings.Compare(a.Lineage.Remote, b.Lineage.Remote),
+		strings.Compare(a.Lineage.Drive, b.Lineage.Drive),
+		strings.Compare(a.Lineage.ItemID, b.Lineage.ItemID),
+		cmp.Compare(a.Lineage.VersionIndex, b.Lineage.VersionIndex),
+		strings.Compare(a.Lineage.VersionID, b.Lineage.VersionID),
+		strings.Compare(a.Blob, b.Blob),
+	); c != 0 {
+		return c < 0
+	}
+	return a.ID < b.ID
 }
 
 func (g *graph) find(i int) int {

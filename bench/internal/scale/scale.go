@@ -172,7 +172,7 @@ func (p *populator) blob(doc, v int) (dedupe.Sums, error) {
 	case <-p.ctx.Done():
 		return sums, p.ctx.Err()
 	}
-	p.batch.Blobs = append(p.batch.Blobs, workspace.Blob{Sums: sums})
+	p.batch.Blobs = append(p.batch.Blobs, workspace.Blob{Sums: sums, Sketched: true})
 	p.st.Blobs++
 	p.st.BlobBytes += sums.Size
 	return sums, nil
