@@ -30,6 +30,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -108,6 +109,12 @@ func (f faultLine) String() string {
 	return s
 }
 
+func faultStream(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return h.Sum64()
+}
+
 func (f faultLine) bad() bool { return f.lost+f.dup+f.damaged+f.verifyBad+f.exportDiffs+f.errors > 0 }
 
 func TestFaults(t *testing.T) {
@@ -115,6 +122,9 @@ func TestFaults(t *testing.T) {
 	var lines []faultLine
 	run := func(name string, f func(t *testing.T) faultLine) {
 		var fl faultLine
+		// Each fault draws from its own stream, so one fault replays
+		// alone: SYNCD_FAULTS_SEED=N go test -tags faults -run TestFaults/NAME.
+		e.rng = rand.New(rand.NewPCG(e.seed, faultStream(name)))
 		ok := t.Run(name, func(t *testing.T) {
 			fl = f(t)
 			if fl.bad() {
@@ -172,7 +182,6 @@ func startFaultEnv(t *testing.T) *faultEnv {
 		e.seed = n
 	}
 	fmt.Printf("faults: seed=%d\n", e.seed)
-	e.rng = rand.New(rand.NewPCG(e.seed, 14))
 
 	// Small enough that the suite fits its budget: a few hundred items.
 	e.corpus = testCorpus(t, faultBulk)
@@ -661,7 +670,8 @@ func (e *faultEnv) resyncAndCompare(t *testing.T, fl *faultLine, cfg, store stri
 		out, code = runSyncd(t, "sync", "--config", cfg, "--log-level", "warn")
 	}
 	if code != 0 {
-		t.Errorf("second sync after the outage: exit %d\n%s", code, firstLines(out, 20))
+		runs, _ := runSyncd(t, "runs", "--config", cfg)
+		t.Errorf("second sync after the outage: exit %d\n%s\nsyncd runs:\n%s", code, firstLines(out, 20), firstLines(runs, 40))
 	}
 	e.compare(t, fl, cfg, store)
 }
