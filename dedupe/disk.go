@@ -11,8 +11,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // Disk is a BlobStore in a local directory: blobs/ab/<64 hex>.
@@ -288,7 +286,7 @@ func fdatasyncFile(name string) error {
 	if err != nil {
 		return err
 	}
-	err = unix.Fdatasync(int(f.Fd()))
+	err = fdatasync(f)
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -405,18 +403,6 @@ func (d *Disk) mkdir(dir string) error {
 	d.dirs[dir] = true
 	d.mu.Unlock()
 	return nil
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // Has implements BlobStore.

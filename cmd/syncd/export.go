@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/syncd/syncd/engine"
 )
@@ -37,7 +38,17 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "exported %d files to %s (%d written, %d unchanged, %d removed)\n", ts.Files, *to, ts.Written, ts.Unchanged, ts.Removed)
+		fmt.Fprintf(stdout, "exported %d files to %s (%d written, %d unchanged, %d removed, %d kept aside)\n",
+			ts.Files, termSafe(*to), ts.Written, ts.Unchanged, ts.Removed, ts.Kept)
+		if ts.Kept > 0 {
+			fmt.Fprintf(stdout, "files in the way that the export did not write were moved under %s\n", termSafe(filepath.Join(*to, engine.KeptDir)))
+		}
+		for _, p := range ts.Problems {
+			fmt.Fprintf(stdout, "problem: %s\n", termSafe(p))
+		}
+		if len(ts.Problems) > 0 {
+			return fmt.Errorf("%d of %d files not exported: %w", len(ts.Problems), len(ts.Problems)+ts.Files, errProblems)
+		}
 		return nil
 	default:
 		return usagef("unknown --format %q (json or tree)", *format)

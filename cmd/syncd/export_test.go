@@ -92,19 +92,26 @@ func TestExportTreeIsSafeAndIdempotent(t *testing.T) {
 
 func TestSafeName(t *testing.T) {
 	cases := map[string]string{
-		"Budget: Q3/Q4?.xlsx":    "Budget_ Q3_Q4_.xlsx",
-		"CON.docx":               "_CON.docx",
-		"../../etc/passwd":       ".._.._etc_passwd",
-		"report.":                "report",
-		"  spaced  ":             "spaced",
-		"~$lock.docx":            "_~$lock.docx",
-		"":                       "unnamed",
-		"..":                     "unnamed",
-		"a\x00b":                 "a_b",
-		"Caf\u0065\u0301.txt":    "Caf\u00e9.txt",
-		strings.Repeat("é", 200): strings.Repeat("é", 127),
-		"desktop.ini":            "_desktop.ini",
-		"x" + "\xff" + "y.txt":   "x_y.txt",
+		"Budget: Q3/Q4?.xlsx":              "Budget_ Q3_Q4_.xlsx",
+		"CON.docx":                         "_CON.docx",
+		"../../etc/passwd":                 ".._.._etc_passwd",
+		"report.":                          "report",
+		"  spaced  ":                       "spaced",
+		"~$lock.docx":                      "_~$lock.docx",
+		"":                                 "unnamed",
+		"..":                               "unnamed",
+		"a\x00b":                           "a_b",
+		"Caf\u0065\u0301.txt":              "Caf\u00e9.txt",
+		strings.Repeat("é", 200):           strings.Repeat("é", 123) + "~" + sha256hex([]byte(strings.Repeat("é", 200)))[:8],
+		strings.Repeat("a", 300) + ".docx": strings.Repeat("a", 241) + "~" + sha256hex([]byte(strings.Repeat("a", 300) + ".docx"))[:8] + ".docx",
+		".versions":                        "_.versions",
+		".SYNCD-manifest.json":             "_.SYNCD-manifest.json",
+		"COM1.tar.gz":                      "_COM1.tar.gz",
+		"nul .txt":                         "_nul .txt",
+		"a_vti_b":                          "a-vti-b",
+		"evil\u202etxt.exe":                "evil_txt.exe",
+		"desktop.ini":                      "_desktop.ini",
+		"x" + "\xff" + "y.txt":             "x_y.txt",
 	}
 	for in, want := range cases {
 		if got := engine.SafeName(in); got != want {
@@ -112,6 +119,9 @@ func TestSafeName(t *testing.T) {
 		}
 		if got := engine.SafeName(in); len(got) > 255 || strings.ContainsAny(got, `/\:*?"<>|`) {
 			t.Errorf("SafeName(%q) = %q is not safe", in, got)
+		}
+		if got := engine.SafeName(in); engine.SafeName(got) != got {
+			t.Errorf("SafeName(%q) = %q changes again", in, got)
 		}
 	}
 }
@@ -203,5 +213,56 @@ func TestVerifyFindsCorruptionAndGC(t *testing.T) {
 	out, code = run(t, "verify", "--config", cfg)
 	if code != exitProblems || !strings.Contains(out, "does not match") {
 		t.Fatalf("verify with a tampered blob: %d %s", code, out)
+	}
+}
+
+// One damaged blob in a real store: the tree export names the document,
+// version and blob, exports everything else and exits 1 (issue 14, item 6).
+func TestExportTreeDamagedBlobExitsProblems(t *testing.T) {
+	cfg := demoStore(t)
+	store := filepath.Join(filepath.Dir(cfg), "store")
+	var victim string
+	filepath.WalkDir(filepath.Join(store, "blobs"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && len(d.Name()) == 64 && victim == "" {
+			victim = p
+		}
+		return nil
+	})
+	if victim == "" {
+		t.Fatal("no blob in the demo store")
+	}
+	if err := os.WriteFile(victim, []byte("bit rot"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	blob := filepath.Base(victim)
+	to := filepath.Join(t.TempDir(), "tree")
+	out, code := run(t, "export", "--config", cfg, "--format", "tree", "--to", to)
+	if code != exitProblems {
+		t.Fatalf("export with a damaged blob: exit %d, want %d\n%s", code, exitProblems, out)
+	}
+	var problem string
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "problem: ") {
+			if problem != "" {
+				t.Errorf("more than one problem:\n%s", out)
+			}
+			problem = l
+		}
+	}
+	if !strings.Contains(problem, "document d-") || !strings.Contains(problem, "version v-") || !strings.Contains(problem, "blob "+blob) || !strings.Contains(problem, "damaged") {
+		t.Errorf("the problem does not name document, version and blob %s:\n%s", blob, out)
+	}
+	var mf []engine.ManifestEntry
+	b, err := os.ReadFile(filepath.Join(to, "department", engine.ManifestName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &mf); err != nil || len(mf) < 10 {
+		t.Fatalf("manifest of %d entries (%v): the rest was not exported", len(mf), err)
+	}
+	for _, e := range mf {
+		if e.SHA256 == blob {
+			t.Errorf("the damaged blob is in the manifest at %s", e.Path)
+		}
 	}
 }

@@ -78,7 +78,7 @@ func pin(ctx context.Context, st *store, kind string, args []string, actor, note
 	if err := eng.Rebuild(ctx); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "recorded %s #%d by %s; history rebuilt\n", kind, id, actor)
+	fmt.Fprintf(stdout, "recorded %s #%d by %s; history rebuilt\n", kind, id, termSafe(actor))
 	return nil
 }
 
@@ -127,15 +127,18 @@ func showHistory(ctx context.Context, cat *workspace.Catalog, query string, w io
 	}
 	sort.Slice(matches, func(i, j int) bool { return len(matches[i].Versions) > len(matches[j].Versions) })
 	for _, d := range matches {
-		fmt.Fprintf(w, "%s  %s/%s  [%s]  %d versions\n", d.Key, d.Workspace, strings.TrimPrefix(d.Folder+"/"+d.Name, "/"), d.Workspace, len(d.Versions))
+		// Every line goes through termSafe: names, folders, authors,
+		// subjects and reasons come from senders and share users.
+		line := func(format string, a ...any) { fmt.Fprintln(w, termSafe(fmt.Sprintf(format, a...))) }
+		line("%s  %s/%s  [%s]  %d versions", d.Key, d.Workspace, strings.TrimPrefix(d.Folder+"/"+d.Name, "/"), d.Workspace, len(d.Versions))
 		for _, v := range d.Versions {
-			fmt.Fprintf(w, "  v%d %s  %s  %s  content %s\n", v.Seq, v.Key, v.Time.Format("2006-01-02 15:04"), v.Author, v.Blob[:12])
+			line("  v%d %s  %s  %s  content %s", v.Seq, v.Key, v.Time.Format("2006-01-02 15:04"), v.Author, v.Blob[:12])
 			for _, l := range v.Parents {
-				fmt.Fprintf(w, "      from %s: %s (confidence %.2f)\n", l.Parent, l.Reason, l.Confidence)
+				line("      from %s: %s (confidence %.2f)", l.Parent, l.Reason, l.Confidence)
 			}
 			for _, sid := range v.Sightings {
 				if s, ok := sightings[sid]; ok {
-					fmt.Fprintf(w, "      seen: %s\n", seenAt(s))
+					line("      seen: %s", seenAt(s))
 				}
 			}
 		}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -25,7 +26,10 @@ type api struct {
 	metrics *metrics
 	// token, when set, is required as "Authorization: Bearer <token>" on
 	// everything but /healthz and /readyz.
-	token   string
+	token string
+	// listen is the address the server listens on: requests naming
+	// another host are refused (see guard).
+	listen  string
 	ready   func() error
 	reloadE func() string // last reload error, "" if the last reload worked
 	log     *slog.Logger
@@ -42,7 +46,59 @@ func (a *api) handler() http.Handler {
 	mux.Handle("GET /api/v1/runs", a.auth(http.HandlerFunc(a.runs)))
 	mux.Handle("GET /api/v1/runs/{id}", a.auth(http.HandlerFunc(a.run)))
 	mux.Handle("POST /api/v1/jobs/{name}/run", a.auth(http.HandlerFunc(a.trigger)))
-	return mux
+	return a.guard(mux)
+}
+
+// guard refuses what a web page could make a browser send:
+//
+//   - without a token, a Host that is neither a loopback name nor the
+//     listen address (DNS rebinding: evil.example resolving to 127.0.0.1
+//     would otherwise let the page read the API). With a token any Host
+//     is accepted (a rebound page does not have the token, and scrapers
+//     may name the server as they like);
+//   - without a token, a state-changing request that a browser marks as
+//     cross-site (Sec-Fetch-Site) or whose Origin is not this server (a
+//     form POST from another site). Requests with neither header (curl,
+//     the CLI, scripts) are not from a browser and pass.
+func (a *api) guard(next http.Handler) http.Handler {
+	listenHost, _, _ := net.SplitHostPort(a.listen)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host := r.Host
+		if h, _, err := net.SplitHostPort(host); err == nil {
+			host = h
+		}
+		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+		ip := net.ParseIP(host)
+		okHost := strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) ||
+			strings.EqualFold(host, listenHost) || (ip != nil && ip.Equal(net.ParseIP(listenHost))) ||
+			a.token != ""
+		if !okHost {
+			writeJSON(w, http.StatusMisdirectedRequest, map[string]string{"error": "this server does not answer for that host name"})
+			return
+		}
+		if a.token == "" && r.Method != http.MethodGet && r.Method != http.MethodHead && r.Method != http.MethodOptions && !sameOrigin(r) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "cross-site request refused"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// sameOrigin reports whether a request is not a cross-site browser
+// request: Sec-Fetch-Site, when sent, is same-origin or none (typed by the
+// user); Origin, when sent, is this server's own origin.
+func sameOrigin(r *http.Request) bool {
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+	default:
+		return false
+	}
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Scheme == "http" && u.Path == "" && strings.EqualFold(u.Host, r.Host)
 }
 
 // auth requires the bearer token when one is set. Both sides are hashed

@@ -64,9 +64,17 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {
-		fmt.Fprintf(stderr, "syncd: unknown command %q\n\n", args[0])
+		fmt.Fprintf(stderr, "syncd: unknown command %s\n\n", termSafe(fmt.Sprintf("%q", args[0])))
 		usage(stderr)
 		return exitUsage
+	}
+	// runs and verify print stored strings (run errors, problem details)
+	// in code other changes are under way in; their output is cleaned as
+	// a stream instead.
+	if args[0] == "runs" || args[0] == "verify" {
+		tw := newTermWriter(stdout)
+		defer tw.Flush()
+		stdout = tw
 	}
 	err := cmd.run(ctx, args[1:], stdout, stderr)
 	var ue usageError
@@ -76,13 +84,13 @@ func runMain(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case errors.Is(err, flag.ErrHelp):
 		return exitOK
 	case errors.Is(err, errProblems):
-		fmt.Fprintf(stderr, "syncd %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "syncd %s: %s\n", args[0], termLines(err.Error()))
 		return exitProblems
 	case errors.As(err, &ue):
-		fmt.Fprintf(stderr, "syncd %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "syncd %s: %s\n", args[0], termLines(err.Error()))
 		return exitUsage
 	default:
-		fmt.Fprintf(stderr, "syncd %s: %v\n", args[0], err)
+		fmt.Fprintf(stderr, "syncd %s: %s\n", args[0], termLines(err.Error()))
 		return exitUsage
 	}
 }

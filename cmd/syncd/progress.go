@@ -188,7 +188,7 @@ func (b *barProgress) SetLogger(*slog.Logger) {}
 func (b *barProgress) SourceStarted(job, source string) {
 	s := b.get(job, source)
 	bar := b.p.New(0, mpb.SpinnerStyle(), mpb.BarWidth(1),
-		mpb.PrependDecorators(decor.Name(job+"/"+source, decor.WCSyncSpaceR)),
+		mpb.PrependDecorators(decor.Name(termSafe(job+"/"+source), decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return " " + s.line() })),
 	)
 	b.mu.Lock()

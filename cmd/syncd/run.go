@@ -137,7 +137,7 @@ func (d *daemon) listen(addr, token string) error {
 	if err != nil {
 		return fmt.Errorf("status server: %w", err)
 	}
-	a := &api{sched: d.sched, cat: d.st.cat, metrics: d.metrics, token: token, ready: d.ready, reloadE: d.lastReloadError, log: d.log}
+	a := &api{sched: d.sched, cat: d.st.cat, metrics: d.metrics, token: token, listen: ln.Addr().String(), ready: d.ready, reloadE: d.lastReloadError, log: d.log}
 	d.ln, d.srv = ln, newHTTPServer(a.handler())
 	go func() {
 		if err := d.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -81,6 +81,7 @@ func newLogger(w io.Writer, format, level string) *slog.Logger {
 	}
 	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if format == "text" {
+		opts.ReplaceAttr = termAttr // names in text logs reach a terminal
 		h = slog.NewTextHandler(w, opts)
 	}
 	// rclone logs through its own default handler; send its lines through

@@ -105,15 +105,15 @@ func printSummary(w io.Writer, results []*engine.Result) {
 			} else if s.Counts["problems"] > 0 {
 				st = "problems"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", r.Job, s.Name, countsRow(s.Counts), st)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", termSafe(r.Job), termSafe(s.Name), countsRow(s.Counts), st)
 		}
-		fmt.Fprintf(tw, "%s\t(all, run %d)\t%s\t%s\t\n", r.Job, r.RunID, countsRow(r.Counts), r.Status)
+		fmt.Fprintf(tw, "%s\t(all, run %d)\t%s\t%s\t\n", termSafe(r.Job), r.RunID, countsRow(r.Counts), r.Status)
 	}
 	tw.Flush()
 	for _, r := range results {
 		for _, s := range r.Sources {
 			if s.Err != "" {
-				fmt.Fprintf(w, "source %s: %s\n", s.Name, s.Err)
+				fmt.Fprintf(w, "source %s: %s\n", termSafe(s.Name), termSafe(s.Err))
 			}
 		}
 	}

@@ -15,11 +15,17 @@ type ExportDoc struct {
 	Documents []ExportDocument `json:"documents"`
 }
 
-// ExportDocument is one document of the export.
+// ExportDocument is one document of the export. Folder and Name are raw
+// data (a name may hold "..", "/", control characters); Path is Folder and
+// Name joined by "/" without cleaning, so a name never changes the folder
+// part. Consumers must clean all three before using them as a file path
+// or printing them.
 type ExportDocument struct {
 	ID        string          `json:"id"`
 	Workspace string          `json:"workspace"`
 	Path      string          `json:"path"`
+	Folder    string          `json:"folder"`
+	Name      string          `json:"name"`
 	Versions  []ExportVersion `json:"versions"`
 }
 
@@ -93,7 +99,7 @@ func (s ExportSighting) MarshalJSON() ([]byte, error) {
 func Export(res Result, sightings map[int64]Sighting) ExportDoc {
 	out := ExportDoc{Documents: []ExportDocument{}}
 	for _, d := range res.Documents {
-		ed := ExportDocument{ID: d.Key, Workspace: d.Workspace, Path: joinPath(d.Folder, d.Name)}
+		ed := ExportDocument{ID: d.Key, Workspace: d.Workspace, Path: joinPath(d.Folder, d.Name), Folder: d.Folder, Name: d.Name}
 		for _, v := range d.Versions {
 			ev := ExportVersion{ID: v.Key, Seq: v.Seq, SHA256: v.Blob, Size: v.Size, Parents: []string{},
 				Author: v.Author, Sightings: []ExportSighting{}}
@@ -132,11 +138,15 @@ func exportSighting(s Sighting) ExportSighting {
 	}
 }
 
+// joinPath puts name under folder. Only the folder is cleaned; the name is
+// data and is appended as it is (path.Join would let a name of
+// "../../etc/x.docx" climb out of its folder).
 func joinPath(folder, name string) string {
+	folder = strings.Trim(path.Clean("/"+folder), "/")
 	if folder == "" {
 		return name
 	}
-	return path.Join(folder, name)
+	return folder + "/" + name
 }
 
 func compareExportSightings(a, b ExportSighting) int {
