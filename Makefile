@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test fmt-check vet unit demo eval bench build
+.PHONY: test fmt-check vet unit faults demo eval bench build
 
 build:
 	$(GO) build -o syncd ./cmd/syncd
@@ -18,6 +18,13 @@ vet:
 
 unit:
 	$(GO) test -race -timeout 25m $(PKGS)
+
+# The fault suite of issue 14 (cmd/syncd/faults_test.go): SIGKILLs, server
+# restarts, verify during runs, concurrent store creation, against real
+# Dovecot, Samba and OpenSSH. Minutes, so not part of `make test`.
+faults:
+	$(GO) vet -tags faults ./cmd/syncd/
+	$(GO) test -tags faults -race -count=1 -timeout 20m -run '^TestFaults$$' -v ./cmd/syncd/
 
 demo:
 	$(GO) run ./cmd/syncd demo
