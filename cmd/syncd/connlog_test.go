@@ -17,10 +17,11 @@ import (
 // TestConnectorLogsFollowConfig: log.level and log.format reach the
 // SharePoint connector: a request answered 503 once is retried, and the
 // retry's debug line is written in the configured format (JSON) at debug,
-// and not at all at info.
+// and not at all at info; by sync and by plan.
 func TestConnectorLogsFollowConfig(t *testing.T) {
-	for _, level := range []string{"debug", "info"} {
-		t.Run(level, func(t *testing.T) {
+	for _, c := range []struct{ cmd, level string }{{"sync", "debug"}, {"sync", "info"}, {"plan", "debug"}} {
+		level := c.level
+		t.Run(c.cmd+"-"+level, func(t *testing.T) {
 			f, err := graphfake.NewFromManifest(filepath.Join("..", "..", "fixtures", "sharepoint", "basic"))
 			if err != nil {
 				t.Fatal(err)
@@ -45,8 +46,12 @@ jobs:
 				t.Fatal(err)
 			}
 			var out, errb bytes.Buffer
-			if code := runMain(context.Background(), []string{"sync", "--config", cfg}, &out, &errb); code != 0 {
-				t.Fatalf("sync exit %d:\n%s", code, errb.String())
+			args := []string{c.cmd, "--config", cfg}
+			if c.cmd == "plan" {
+				args = append(args, "--out", filepath.Join(dir, "plan"))
+			}
+			if code := runMain(context.Background(), args, &out, &errb); code != 0 {
+				t.Fatalf("%s exit %d:\n%s", c.cmd, code, errb.String())
 			}
 			found := false
 			sc := bufio.NewScanner(&errb)
