@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"fmt"
+	"log/slog"
 	"sort"
 	"sync"
 )
@@ -19,11 +20,44 @@ type Config struct {
 	// Env lets the connector publish process-wide services (throttle
 	// governors, test servers); may be nil.
 	Env *Env
+	// Log is the engine's logger (its level and format); nil means
+	// slog.Default(). Connectors log through Logger.
+	Log *slog.Logger
+	// Invalid, when set, makes a config error about one of the source's
+	// keys ("" for the source as a whole) that names the file, line and
+	// key; see Config.Errorf.
+	Invalid func(key, msg string) error
+}
+
+// Logger is the logger a connector logs through: Log, else slog.Default().
+func (c Config) Logger() *slog.Logger {
+	if c.Log != nil {
+		return c.Log
+	}
+	return slog.Default()
+}
+
+// Errorf is a config error about key (a key of the source's mapping, ""
+// for the source as a whole): through Invalid when set, so that it names
+// the file, line and key.
+func (c Config) Errorf(key, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if c.Invalid != nil {
+		return c.Invalid(key, msg)
+	}
+	if key == "" {
+		return fmt.Errorf("source %q: %s", c.Name, msg)
+	}
+	return fmt.Errorf("source %q: %s: %s", c.Name, key, msg)
 }
 
 // Env holds process-wide shared state for connectors (for example one
 // throttling governor per tenant shared by every source).
 type Env struct {
+	// Log is the logger given to every source built with this Env (the
+	// engine's, with the configured level and format).
+	Log *slog.Logger
+
 	mu     sync.Mutex
 	shared map[string]any
 }
@@ -53,10 +87,49 @@ var EngineKeys = []string{"name", "type", "workspace", "routes", "enabled"}
 // Factory builds a Source from its config.
 type Factory func(cfg Config) (Source, error)
 
+// Check validates a source's config when the config file is loaded,
+// without connecting or reading a secret's value: every key known and of
+// its type, values valid, and each secret reference usable (the variable
+// set, the file readable). Errors come from cfg.Decode or cfg.Errorf, so
+// they name the file, line and key.
+type Check func(cfg Config) error
+
 var (
 	regMu    sync.RWMutex
 	registry = map[string]Factory{}
+	checks   = map[string]Check{}
 )
+
+// RegisterCheck adds the load-time check of a registered source type.
+func RegisterCheck(typ string, c Check) {
+	regMu.Lock()
+	defer regMu.Unlock()
+	if _, dup := checks[typ]; dup {
+		panic("connectors: duplicate check for type " + typ)
+	}
+	checks[typ] = c
+}
+
+// Known reports whether a source type is registered.
+func Known(typ string) bool {
+	regMu.RLock()
+	defer regMu.RUnlock()
+	_, ok := registry[typ]
+	return ok
+}
+
+// CheckConfig runs the load-time check of cfg's type. A type without a
+// check (or not registered here: the engine may build it another way)
+// passes; New still validates it when the source is built.
+func CheckConfig(cfg Config) error {
+	regMu.RLock()
+	c := checks[cfg.Type]
+	regMu.RUnlock()
+	if c == nil {
+		return nil
+	}
+	return c(cfg)
+}
 
 // Register makes a source type available. It panics on duplicates, as it is
 // called from init functions.

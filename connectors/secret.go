@@ -57,3 +57,54 @@ func ResolveSecret(what, env, file, command string) (string, error) {
 		return strings.TrimRight(string(out), "\r\n"), nil
 	}
 }
+
+// CheckSecret checks a secret reference at config load without reading
+// the secret: at most one of <what>_env, _file, _command set (one when
+// required), the variable set and not empty, the file readable. A command
+// is not run. Errors come from cfg.Errorf and name the key.
+func CheckSecret(cfg Config, what, env, file, command string, required bool) error {
+	var set []string
+	for _, k := range []struct{ key, v string }{{what + "_env", env}, {what + "_file", file}, {what + "_command", command}} {
+		if k.v != "" {
+			set = append(set, k.key)
+		}
+	}
+	switch {
+	case len(set) == 0 && required:
+		return cfg.Errorf(what+"_env", "%s is required: set one of %s_env, %s_file, %s_command", what, what, what, what)
+	case len(set) > 1:
+		return cfg.Errorf(set[1], "set only one of %s", strings.Join(set, ", "))
+	}
+	switch {
+	case env != "":
+		if v, ok := os.LookupEnv(env); !ok || v == "" {
+			return cfg.Errorf(what+"_env", "environment variable %s is not set", env)
+		}
+	case file != "":
+		return CheckFile(cfg, what+"_file", file)
+	}
+	return nil
+}
+
+// unwrapPath keeps an os error's operation, path and reason.
+func unwrapPath(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return fmt.Sprintf("cannot read %s: %v", pe.Path, pe.Err)
+	}
+	return err.Error()
+}
+
+// CheckFile checks at config load that the file named by key (when set)
+// can be read.
+func CheckFile(cfg Config, key, file string) error {
+	if file == "" {
+		return nil
+	}
+	f, err := os.Open(file)
+	if err != nil {
+		return cfg.Errorf(key, "%s", unwrapPath(err))
+	}
+	f.Close()
+	return nil
+}

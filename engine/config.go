@@ -6,6 +6,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,6 +62,7 @@ type SourceConfig struct {
 	Enabled   *bool  `yaml:"enabled"`
 	node      *yaml.Node
 	line      int
+	key       string // "jobs[0].sources[1]", set by validate
 }
 
 // UnmarshalYAML keeps the raw node for the connector.
@@ -85,10 +87,75 @@ func (s SourceConfig) Connector(file string, env *connectors.Env) connectors.Con
 		Name: s.Name,
 		Type: s.Type,
 		Decode: func(v any) error {
-			return yamlx.Decode(file, s.node, v, connectors.EngineKeys...)
+			err := yamlx.Decode(file, s.node, v, connectors.EngineKeys...)
+			var ye *yamlx.Error
+			if errors.As(err, &ye) && s.key != "" {
+				if ye.Key == "" {
+					ye.Key = s.key
+				} else {
+					ye.Key = s.key + "." + ye.Key
+				}
+			}
+			return err
 		},
 		Env: env,
+		Log: envLog(env),
+		Invalid: func(key, msg string) error {
+			e := &yamlx.Error{File: file, Line: s.line, Key: s.key, Msg: msg}
+			if key != "" {
+				if e.Key != "" {
+					e.Key += "."
+				}
+				e.Key += key
+				if l := lineOfPath(s.node, key); l > 0 {
+					e.Line = l
+				}
+			}
+			return e
+		},
 	}
+}
+
+func envLog(env *connectors.Env) *slog.Logger {
+	if env == nil {
+		return nil
+	}
+	return env.Log
+}
+
+// lineOfPath is the line of a dotted key ("filters.since") in a mapping.
+func lineOfPath(m *yaml.Node, key string) int {
+	line := 0
+	for _, k := range strings.Split(key, ".") {
+		if m == nil || m.Kind != yaml.MappingNode {
+			return line
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if m.Content[i].Value == k {
+				line, next = m.Content[i].Line, m.Content[i+1]
+			}
+		}
+		if next == nil {
+			return line
+		}
+		m = next
+	}
+	return line
+}
+
+// CheckTypes reports a source whose type no connector registered (the
+// engine's own sources are built another way; the CLI calls this).
+func (c *Config) CheckTypes() error {
+	for _, j := range c.Jobs {
+		for _, s := range j.Sources {
+			if !connectors.Known(s.Type) {
+				return &yamlx.Error{File: c.File, Line: lineOfPath(s.node, "type"), Key: s.key + ".type",
+					Msg: fmt.Sprintf("unknown source type %q (known: %s)", s.Type, strings.Join(connectors.Types(), ", "))}
+			}
+		}
+	}
+	return nil
 }
 
 // Line is where the source is defined.
@@ -185,6 +252,11 @@ func (c *Config) validate(root *yaml.Node) error {
 				return errAt(s.line, skey+".name", fmt.Sprintf("source name %q already used in job %q: source names are global (they key cursors)", s.Name, other))
 			}
 			sources[s.Name] = j.Name
+			src := &c.Jobs[i].Sources[k]
+			src.key = skey
+			if err := connectors.CheckConfig(src.Connector(c.File, nil)); err != nil {
+				return err
+			}
 		}
 		for k, r := range j.Routes {
 			if err := r.validate(); err != nil {

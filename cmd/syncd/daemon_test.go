@@ -1,9 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -174,7 +176,25 @@ func TestIsLoopback(t *testing.T) {
 }
 
 func TestExampleDaemonConfigLoads(t *testing.T) {
-	cfg, err := engine.LoadConfig(filepath.Join("..", "..", "configs", "daemon.yaml"))
+	text, err := os.ReadFile(filepath.Join("..", "..", "configs", "daemon.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The example's secrets are checked at load: without them it is refused,
+	// naming the first one; given them, it loads.
+	t.Setenv("SYNCD_SP_CLIENT_SECRET", "")
+	t.Setenv("SYNCD_SMB_PASSWORD", "")
+	if _, err := engine.ParseConfig("daemon.yaml", text); err == nil || !strings.Contains(err.Error(), "imap-finance") {
+		t.Fatalf("daemon.yaml without its secrets: err=%v, want one naming the missing password file", err)
+	}
+	pw := filepath.Join(t.TempDir(), "imap-finance")
+	if err := os.WriteFile(pw, []byte("secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text = bytes.ReplaceAll(text, []byte("/run/credentials/syncd.service/imap-finance"), []byte(pw))
+	t.Setenv("SYNCD_SP_CLIENT_SECRET", "x")
+	t.Setenv("SYNCD_SMB_PASSWORD", "x")
+	cfg, err := engine.ParseConfig("daemon.yaml", text)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -146,7 +146,12 @@ func buildSyncd(t *testing.T) string {
 
 func TestProcessSIGHUPKeepsOldConfigAndSIGTERMExits(t *testing.T) {
 	bin := buildSyncd(t)
-	path := tempConfig(t, reloadA)
+	// The real binary knows only the real source types (checked at load);
+	// these jobs never run.
+	real := func(cfg string) string {
+		return strings.ReplaceAll(cfg, "type: testmem, files: 2", "type: folder, path: .")
+	}
+	path := tempConfig(t, real(reloadA))
 	p := startProc(t, exec.Command(bin, "run", "--config", path, "--listen", "127.0.0.1:0", "--log-format", "json"))
 	base := "http://" + p.logLine(t, "daemon started")["listen"].(string)
 	jobs := func() jobsReply {
@@ -163,7 +168,7 @@ func TestProcessSIGHUPKeepsOldConfigAndSIGTERMExits(t *testing.T) {
 	if r := jobs(); jobNames(r) != "alpha" || r.Config.Generation != 1 {
 		t.Fatalf("broken config replaced the running one: %s gen %d", jobNames(r), r.Config.Generation)
 	}
-	writeFile(t, path, reloadB)
+	writeFile(t, path, real(reloadB))
 	p.signal(t, syscall.SIGHUP)
 	eventually(t, "the good reload", func() bool { return jobs().Config.Generation == 2 })
 	if r := jobs(); jobNames(r) != "beta,gamma" || r.Config.LastReloadError != "" {

@@ -180,6 +180,9 @@ func (d *daemon) lastReloadError() string {
 // running one stays.
 func (d *daemon) reload() error {
 	cfg, err := engine.LoadConfig(d.file)
+	if err == nil {
+		err = cfg.CheckTypes()
+	}
 	if err == nil && cfg.Store.Path != d.storePath {
 		err = fmt.Errorf("store.path changed from %s to %s: restart syncd to use another store", d.storePath, cfg.Store.Path)
 	}

@@ -53,6 +53,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 
 func (c *common) load() (*engine.Config, error) {
 	cfg, err := engine.LoadConfig(c.config)
+	if err == nil {
+		err = cfg.CheckTypes()
+	}
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -133,7 +136,7 @@ func (s *store) Close() error {
 }
 
 func (s *store) engine(log *slog.Logger) *engine.Engine {
-	return &engine.Engine{Catalog: s.cat, Blobs: s.blobs, Log: log, Env: &connectors.Env{}}
+	return &engine.Engine{Catalog: s.cat, Blobs: s.blobs, Log: log, Env: &connectors.Env{Log: log}}
 }
 
 // jobsToRun picks the named job, or all jobs.

@@ -11,6 +11,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/workspace"
@@ -216,7 +217,8 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer ps.Close()
-	eng := &engine.Engine{Catalog: ps.cat, Blobs: ps.sink, Log: c.logger(cfg, stderr), Mode: engine.ModePlan}
+	log := c.logger(cfg, stderr)
+	eng := &engine.Engine{Catalog: ps.cat, Blobs: ps.sink, Log: log, Env: &connectors.Env{Log: log}, Mode: engine.ModePlan}
 	results, err := runJobs(ctx, eng, cfg, jobs)
 	if *format != "" {
 		printSummary(stderr, results) // stdout carries the plan

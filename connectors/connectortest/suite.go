@@ -4,11 +4,15 @@ package connectortest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
+	"reflect"
 	"sort"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/internal/yamlx"
@@ -100,6 +104,15 @@ func ReadAll(t *testing.T, s connectors.Source, it *connectors.Item) []byte {
 		t.Fatalf("read %s: %v", it.Ref, err)
 	}
 	return b
+}
+
+func readAll(s connectors.Source, it *connectors.Item) ([]byte, error) {
+	rc, err := s.Open(context.Background(), it)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
 // Run runs the conformance suite.
@@ -202,6 +215,17 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("scan cancelled after the first item: err=%v, want context.Canceled", err)
 		}
 	})
+	probe := h.New(t)
+	_, retrier := probe.(connectors.Retrier)
+	probe.Close()
+	if retrier { // the real connectors assert at compile time that they are
+		t.Run("Retry", func(t *testing.T) {
+			s := h.New(t)
+			defer s.Close()
+			rec, _ := Scan(t, s, nil)
+			CheckRetry(t, s, s.(connectors.Retrier), rec.Items)
+		})
+	}
 	t.Run("OpenMissingNamesItem", func(t *testing.T) {
 		s := h.New(t)
 		defer s.Close()
@@ -223,6 +247,118 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("Open error %q names neither the ref %q nor the name %q", err, bogus.Ref, bogus.Name)
 		}
 	})
+}
+
+// CheckRetry asks r for every item of scanned again by its Ref, one Retry
+// call for all of them, and checks that each comes back equal to the
+// scanned one (see SameItem) and opens to the same bytes as the scanned
+// item, and that a bogus Ref gives a Problem with that Ref wrapping
+// connectors.ErrNotFound.
+func CheckRetry(t *testing.T, s connectors.Source, r connectors.Retrier, scanned []*connectors.Item) {
+	t.Helper()
+	if len(scanned) == 0 {
+		t.Fatal("no scanned items to retry")
+	}
+	bogus := scanned[0].Ref + "-does-not-exist"
+	refs := []connectors.Ref{bogus}
+	for _, it := range scanned {
+		refs = append(refs, it.Ref)
+	}
+	rec := &Recorder{}
+	if err := r.Retry(context.Background(), refs, rec); err != nil {
+		t.Fatalf("retry: %v", err)
+	}
+	if n := len(rec.Checkpoints); n != 0 {
+		t.Errorf("Retry called Checkpoint %d times, want 0", n)
+	}
+	got := map[connectors.Ref]*connectors.Item{}
+	for _, it := range rec.Items {
+		got[it.Ref] = it
+	}
+	for _, want := range scanned {
+		g := got[want.Ref]
+		if g == nil {
+			t.Errorf("Retry did not report %s (%s)", want.Ref, want.Name)
+			continue
+		}
+		if d := SameItem(want, g); d != "" {
+			t.Errorf("Retry reported %s unlike the scan: %s", want.Ref, d)
+			continue
+		}
+		if want.Skip == "" {
+			a, aerr := readAll(s, want)
+			b, berr := readAll(s, g)
+			switch {
+			case (aerr == nil) != (berr == nil):
+				t.Errorf("item %s: reading the scanned item: %v; the retried one: %v", want.Ref, aerr, berr)
+			case string(a) != string(b):
+				t.Errorf("item %s: Open of the retried item read %d bytes, of the scanned one %d", want.Ref, len(b), len(a))
+			}
+		}
+	}
+	found := false
+	for _, p := range rec.Problems {
+		switch {
+		case p.Ref == bogus:
+			found = true
+			if !errors.Is(p.Err, connectors.ErrNotFound) {
+				t.Errorf("Retry of the bogus ref %s: problem %v does not wrap ErrNotFound", bogus, p.Err)
+			}
+		default:
+			t.Errorf("Retry of a scanned item reported a problem: %v", p)
+		}
+	}
+	if !found {
+		t.Errorf("Retry of the bogus ref %s reported no problem with that Ref (problems: %v)", bogus, rec.Problems)
+	}
+}
+
+// SameItem describes how got differs from want in what the engine keeps
+// (everything but Private), or returns "" when they are the same.
+func SameItem(want, got *connectors.Item) string {
+	var d []string
+	diff := func(field string, w, g any) {
+		d = append(d, fmt.Sprintf("%s %v, want %v", field, g, w))
+	}
+	if want.Ref != got.Ref {
+		diff("Ref", want.Ref, got.Ref)
+	}
+	if want.Name != got.Name {
+		diff("Name", want.Name, got.Name)
+	}
+	if want.Path != got.Path {
+		diff("Path", want.Path, got.Path)
+	}
+	if want.Size != got.Size {
+		diff("Size", want.Size, got.Size)
+	}
+	if want.Fingerprint != got.Fingerprint {
+		diff("Fingerprint", want.Fingerprint, got.Fingerprint)
+	}
+	if !want.ModTime.Equal(got.ModTime) {
+		diff("ModTime", want.ModTime, got.ModTime)
+	}
+	if want.Author != got.Author {
+		diff("Author", want.Author, got.Author)
+	}
+	if want.MediaType != got.MediaType {
+		diff("MediaType", want.MediaType, got.MediaType)
+	}
+	if want.Skip != got.Skip {
+		diff("Skip", want.Skip, got.Skip)
+	}
+	if !maps.Equal(want.Hashes, got.Hashes) {
+		diff("Hashes", want.Hashes, got.Hashes)
+	}
+	wl, gl := want.Lineage, got.Lineage
+	if !wl.Date.Equal(gl.Date) {
+		diff("Lineage.Date", wl.Date, gl.Date)
+	}
+	wl.Date, gl.Date = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(wl, gl) {
+		diff("Lineage", fmt.Sprintf("%+v", wl), fmt.Sprintf("%+v", gl))
+	}
+	return strings.Join(d, "; ")
 }
 
 func keys(m map[string]bool) []string {

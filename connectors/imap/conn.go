@@ -121,7 +121,14 @@ func (s *Source) login(c *imapclient.Client) error {
 		return fmt.Errorf("imap %s: %w", s.name, err)
 	}
 	if err := c.Login(o.Username, pw).Wait(); err != nil {
-		return fmt.Errorf("imap %s: login %s: %w", s.name, o.Username, err)
+		err = fmt.Errorf("imap %s: login %s: %w", s.name, o.Username, err)
+		var ie *imap.Error
+		if !errors.As(err, &ie) {
+			// No answer from the server: the connection was lost (a server
+			// shutting down accepts, then resets).
+			return connectors.Retryable{Err: err}
+		}
+		return err
 	}
 	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-imap/v2/imapserver"
 
 	"github.com/syncd/syncd/connectors"
@@ -236,5 +237,17 @@ func TestCIDRefs(t *testing.T) {
 		if got := mediaType(c[0], c[1]); got != c[2] {
 			t.Errorf("mediaType(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
 		}
+	}
+}
+
+// A message fetched without a BODYSTRUCTURE is set apart (and reported by
+// the scan as a problem with its Ref) rather than dropped in silence while
+// the cursor moves past its UID.
+func TestWithStructureSetsApartBlindMessages(t *testing.T) {
+	bs := &imap.BodyStructureSinglePart{Type: "text", Subtype: "plain"}
+	msgs := []*imapclient.FetchMessageBuffer{{UID: 3, BodyStructure: bs}, {UID: 4}, {UID: 5, BodyStructure: bs}}
+	ok, blind := withStructure(msgs)
+	if len(ok) != 2 || ok[0].UID != 3 || ok[1].UID != 5 || len(blind) != 1 || blind[0] != 4 {
+		t.Fatalf("withStructure: ok %d, blind %v; want uids 3 and 5 kept, 4 set apart", len(ok), blind)
 	}
 }

@@ -426,6 +426,13 @@ func (sc *scanner) batch(ctx context.Context, mb mailbox, validity uint32, uids 
 		}
 	}
 	slices.SortFunc(msgs, func(a, b *imapclient.FetchMessageBuffer) int { return int(a.UID) - int(b.UID) })
+	msgs, blind := withStructure(msgs)
+	for _, u := range blind {
+		// Never passed over in silence: the cursor moves past this UID.
+		if err := sc.problem(ctx, mb, validity, uint32(u), errNoStructure); err != nil {
+			return err
+		}
+	}
 	// Encoded parts keep Size -1: Dovecot 2.3's BINARY.SIZE was measured
 	// to disagree with the BINARY bytes it then sends (3915 vs 4004).
 	plans := sc.plan(mb, validity, msgs)
@@ -444,6 +451,24 @@ func (sc *scanner) batch(ctx context.Context, mb mailbox, validity uint32, uids 
 		}
 	}
 	return nil
+}
+
+// errNoStructure is a message the server described without its MIME
+// structure: its parts cannot be planned.
+var errNoStructure = errors.New("the server sent no BODYSTRUCTURE for this message")
+
+// withStructure splits fetched messages into those with a BODYSTRUCTURE
+// and the UIDs of those without one.
+func withStructure(msgs []*imapclient.FetchMessageBuffer) (ok []*imapclient.FetchMessageBuffer, blind []imap.UID) {
+	ok = msgs[:0:0]
+	for _, m := range msgs {
+		if m.BodyStructure == nil {
+			blind = append(blind, m.UID)
+			continue
+		}
+		ok = append(ok, m)
+	}
+	return ok, blind
 }
 
 func errOr(err, def error) error {

@@ -19,8 +19,33 @@ func init() {
 		if err := cfg.Decode(&o); err != nil {
 			return nil, err
 		}
-		return New(cfg.Name, o)
+		s, err := New(cfg.Name, o)
+		if err != nil {
+			return nil, err
+		}
+		s.log = cfg.Logger().With("source", cfg.Name, "account", s.cfg.Account)
+		return s, nil
 	})
+	connectors.RegisterCheck("imap", Check)
+}
+
+// Check is the load-time check of an imap source's config: keys and
+// values, and the password (or OAuth2 token) reference.
+func Check(cfg connectors.Config) error {
+	var o Options
+	if err := cfg.Decode(&o); err != nil {
+		return err
+	}
+	if _, err := o.validate(); err != nil {
+		return cfg.Errorf("", "%v", err)
+	}
+	if err := connectors.CheckFile(cfg, "ca_file", o.CAFile); err != nil {
+		return err
+	}
+	if o.OAuth2TokenEnv != "" || o.OAuth2TokenFile != "" || o.OAuth2TokenCommand != "" {
+		return connectors.CheckSecret(cfg, "oauth2_token", o.OAuth2TokenEnv, o.OAuth2TokenFile, o.OAuth2TokenCommand, true)
+	}
+	return connectors.CheckSecret(cfg, "password", o.PasswordEnv, o.PasswordFile, o.PasswordCommand, true)
 }
 
 // Source is one IMAP account.

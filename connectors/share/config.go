@@ -1,7 +1,6 @@
 package share
 
 import (
-	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -68,7 +67,7 @@ type folderConfig struct {
 
 func (fc folderConfig) share() (Config, error) {
 	if fc.Path == "" {
-		return Config{}, errors.New("folder: path is required")
+		return Config{}, fmt.Errorf("folder: path is %w", requiredKey("path"))
 	}
 	abs, err := filepath.Abs(fc.Path)
 	if err != nil {
@@ -81,6 +80,11 @@ func (fc folderConfig) share() (Config, error) {
 		CheckpointEvery: fc.CheckpointEvery,
 	}, nil
 }
+
+// requiredKey is the error of a missing required key.
+type requiredKey string
+
+func (k requiredKey) Error() string { return "required" }
 
 func decodeShare(cfg connectors.Config) (Config, error) {
 	if cfg.Type == "folder" {
@@ -95,7 +99,7 @@ func decodeShare(cfg connectors.Config) (Config, error) {
 		return Config{}, err
 	}
 	if c.Remote == "" {
-		return Config{}, errors.New("share: remote is required")
+		return Config{}, fmt.Errorf("share: remote is %w", requiredKey("remote"))
 	}
 	return c, nil
 }

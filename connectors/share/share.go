@@ -10,6 +10,7 @@ package share
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -25,6 +26,35 @@ import (
 func init() {
 	connectors.Register("share", New)
 	connectors.Register("folder", New)
+	connectors.RegisterCheck("share", Check)
+	connectors.RegisterCheck("folder", Check)
+}
+
+// Check is the load-time check of a share or folder source's config: keys,
+// values, the password reference and the key file. It neither connects
+// nor runs a password command.
+func Check(cfg connectors.Config) error {
+	c, err := decodeShare(cfg)
+	if err != nil {
+		var missing requiredKey
+		if errors.As(err, &missing) {
+			return cfg.Errorf(string(missing), "required")
+		}
+		return err
+	}
+	if _, err := c.withDefaults(); err != nil {
+		return cfg.Errorf("", "%v", err)
+	}
+	if cfg.Type == "folder" {
+		return nil
+	}
+	if err := connectors.CheckSecret(cfg, "password", c.PasswordEnv, c.PasswordFile, c.PasswordCommand, false); err != nil {
+		return err
+	}
+	if err := connectors.CheckFile(cfg, "key_file", c.KeyFile); err != nil {
+		return err
+	}
+	return connectors.CheckFile(cfg, "rclone_config", c.RcloneConfig)
 }
 
 // Source is a share or folder source.
@@ -57,7 +87,12 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewFromConfig(cfg.Name, cfg.Type, c)
+	s, err := NewFromConfig(cfg.Name, cfg.Type, c)
+	if err != nil {
+		return nil, err
+	}
+	s.log = cfg.Logger().With("source", cfg.Name, "remote", s.target.display)
+	return s, nil
 }
 
 // NewFromConfig builds a source from an already decoded Config (for

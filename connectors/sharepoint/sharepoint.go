@@ -18,7 +18,36 @@ import (
 	"github.com/syncd/syncd/connectors"
 )
 
-func init() { connectors.Register("sharepoint", New) }
+func init() {
+	connectors.Register("sharepoint", New)
+	connectors.RegisterCheck("sharepoint", Check)
+}
+
+// Check is the load-time check of a sharepoint source's config: keys,
+// values and the credential references. It neither connects nor runs a
+// secret command.
+func Check(cfg connectors.Config) error {
+	var o Options
+	if err := cfg.Decode(&o); err != nil {
+		return err
+	}
+	if err := o.validate(); err != nil {
+		return cfg.Errorf("", "%v", err)
+	}
+	for _, f := range []struct{ key, file string }{{"ca_file", o.CAFile}, {"client_certificate_file", o.ClientCertificateFile}} {
+		if err := connectors.CheckFile(cfg, f.key, f.file); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.hasToken():
+		return connectors.CheckSecret(cfg, "access_token", o.AccessTokenEnv, o.AccessTokenFile, o.AccessTokenCommand, true)
+	case o.hasSecret():
+		return connectors.CheckSecret(cfg, "client_secret", o.ClientSecretEnv, o.ClientSecretFile, o.ClientSecretCommand, true)
+	}
+	return connectors.CheckSecret(cfg, "client_certificate_password", o.ClientCertificatePasswordEnv,
+		o.ClientCertificatePasswordFile, o.ClientCertificatePasswordCommand, false)
+}
 
 // Source is one configured SharePoint source.
 type Source struct {
@@ -57,7 +86,7 @@ func New(cfg connectors.Config) (connectors.Source, error) {
 		return nil, err
 	}
 	gov := cfg.Env.Shared(o.tenantKey(), func() any { return NewGovernor(o.Concurrency) }).(*Governor)
-	s := &Source{name: cfg.Name, opt: o, m: &meter{}, gov: gov, log: slog.Default().With("connector", "sharepoint")}
+	s := &Source{name: cfg.Name, opt: o, m: &meter{}, gov: gov, log: cfg.Logger().With("connector", "sharepoint")}
 	base := &http.Transport{
 		Proxy:               http.ProxyFromEnvironment,
 		DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,

@@ -3,6 +3,7 @@
 package yamlx
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -50,9 +51,47 @@ func Decode(file string, node *yaml.Node, v any, ignore ...string) error {
 		clean = &c
 	}
 	if err := clean.Decode(v); err != nil {
-		return &Error{File: file, Line: node.Line, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		e := &Error{File: file, Line: node.Line, Msg: strings.TrimPrefix(err.Error(), "yaml: ")}
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			// "line 7: cannot unmarshal !!str `four` into int": name the key.
+			var line int
+			if _, serr := fmt.Sscanf(te.Errors[0], "line %d:", &line); serr == nil {
+				if key := keyAtLine(clean, line, ""); key != "" {
+					e.Line, e.Key = line, key
+					e.Msg = strings.TrimSpace(strings.TrimPrefix(te.Errors[0], fmt.Sprintf("line %d:", line)))
+				}
+			}
+		}
+		return e
 	}
 	return nil
+}
+
+// keyAtLine returns the dotted path of the key whose value is on line.
+func keyAtLine(n *yaml.Node, line int, prefix string) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			if v.Line == line && (v.Kind == yaml.ScalarNode || k.Line == line) {
+				return prefix + k.Value
+			}
+			if p := keyAtLine(v, line, prefix+k.Value+"."); p != "" {
+				return p
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if c.Kind == yaml.ScalarNode && c.Line == line {
+				return fmt.Sprintf("%s[%d]", strings.TrimSuffix(prefix, "."), i)
+			}
+			if p := keyAtLine(c, line, fmt.Sprintf("%s[%d].", strings.TrimSuffix(prefix, "."), i)); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }
 
 func contains(list []string, s string) bool {
