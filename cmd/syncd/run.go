@@ -71,9 +71,12 @@ type daemon struct {
 	ln          net.Listener
 	stopTimeout time.Duration
 
-	mu        sync.Mutex
+	mu       sync.Mutex
+	stopping bool
+	// reloadMu is held through a whole reload, so that a reader who sees
+	// the new generation also sees its outcome.
+	reloadMu  sync.Mutex
 	reloadErr error
-	stopping  bool
 }
 
 // startDaemon loads the config, opens the store, starts the status server
@@ -168,8 +171,8 @@ func (d *daemon) ready() error {
 }
 
 func (d *daemon) lastReloadError() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	if d.reloadErr == nil {
 		return ""
 	}
@@ -179,6 +182,8 @@ func (d *daemon) lastReloadError() string {
 // reload re-reads the config file. An invalid config is rejected and the
 // running one stays.
 func (d *daemon) reload() error {
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
 	cfg, err := engine.LoadConfig(d.file)
 	if err == nil {
 		err = cfg.CheckTypes()
@@ -189,9 +194,7 @@ func (d *daemon) reload() error {
 	if err == nil {
 		err = d.sched.Load(cfg)
 	}
-	d.mu.Lock()
 	d.reloadErr = err
-	d.mu.Unlock()
 	d.metrics.reloaded(err)
 	if err != nil {
 		d.log.Error("config reload rejected; the running config stays", "config", d.file, "err", err)

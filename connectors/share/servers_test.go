@@ -245,7 +245,10 @@ func TestSFTPRemoteHashes(t *testing.T) {
 	dir := t.TempDir()
 	tree := map[string]string{"readme.txt": "department share", "HR/a.docx": "a", "Finance/b.xlsx": "b"}
 	sharetest.WriteTree(t, dir, tree)
-	yaml := sftpYAMLWith(srv, dir, "shell_type: unix, hashes: sha256") + "remote_hashes: always\n"
+	// The hash command is named: rclone's probe of the default commands
+	// (a "sha256sum" of nothing, at first use) reports none on this test
+	// machine although the same command over the same server works.
+	yaml := sftpYAMLWith(srv, dir, "shell_type: unix, hashes: sha256, sha256sum_command: sha256sum") + "remote_hashes: always\n"
 	rec, cur := connectortest.Scan(t, newSource(t, yaml), nil)
 	for _, it := range rec.Content() {
 		sum := sha256.Sum256([]byte(tree[string(it.Ref)]))
