@@ -47,8 +47,33 @@ type Options struct {
 	ReadOnly bool
 }
 
-// Open opens (creating and migrating) the SQLite catalog at path.
+// Open opens (creating and migrating) the SQLite catalog at path. A new
+// file being set up by another process at the same moment (switching it
+// to WAL takes a lock SQLite does not wait for) is waited for.
 func Open(ctx context.Context, path string, opt Options) (*Catalog, error) {
+	delay := 10 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		c, err := open(ctx, path, opt)
+		if err == nil || !busy(err) || attempt >= 40 {
+			return c, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, err
+		case <-t.C:
+		}
+		delay = min(2*delay, 250*time.Millisecond)
+	}
+}
+
+// busy reports SQLite's "database is locked" (SQLITE_BUSY).
+func busy(err error) bool {
+	return strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked")
+}
+
+func open(ctx context.Context, path string, opt Options) (*Catalog, error) {
 	if !opt.ReadOnly {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
 			return nil, fmt.Errorf("catalog %s: %w", path, err)
