@@ -23,6 +23,10 @@ type Config struct {
 	// Log is the engine's logger (its level and format); nil means
 	// slog.Default(). Connectors log through Logger.
 	Log *slog.Logger
+	// Secrets asks a load-time check (CheckConfig) to also make sure the
+	// secret references can be read: set by the commands that open
+	// sources (sync, plan, run), not by those that only read the store.
+	Secrets bool
 	// Invalid, when set, makes a config error about one of the source's
 	// keys ("" for the source as a whole) that names the file, line and
 	// key; see Config.Errorf.

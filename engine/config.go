@@ -144,6 +144,22 @@ func lineOfPath(m *yaml.Node, key string) int {
 	return line
 }
 
+// CheckSources checks, for a command that will open the sources, that
+// every source's secret references can be read (an unset variable, an
+// unreadable file), with the file, line and key of the first that cannot.
+func (c *Config) CheckSources() error {
+	for i := range c.Jobs {
+		for k := range c.Jobs[i].Sources {
+			cc := c.Jobs[i].Sources[k].Connector(c.File, nil)
+			cc.Secrets = true
+			if err := connectors.CheckConfig(cc); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // CheckTypes reports a source whose type no connector registered (the
 // engine's own sources are built another way; the CLI calls this).
 func (c *Config) CheckTypes() error {

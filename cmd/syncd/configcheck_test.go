@@ -65,7 +65,10 @@ func TestSourceConfigErrorsAtLoad(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			_, err := engine.ParseConfig("x.yaml", []byte(sourceConfig(c.entry)))
+			cfg, err := engine.ParseConfig("x.yaml", []byte(sourceConfig(c.entry)))
+			if err == nil {
+				err = cfg.CheckSources() // what sync, plan and run add
+			}
 			var ye *yamlx.Error
 			if !errors.As(err, &ye) {
 				t.Fatalf("err=%v (%T), want a *yamlx.Error", err, err)
@@ -82,7 +85,7 @@ func TestSourceConfigErrorsAtLoad(t *testing.T) {
 		"name: f\ntype: folder\npath: /tmp",
 		"name: p\ntype: sharepoint\nsite: \"c.sharepoint.com:/sites/f\"\ntenant_id: t\nclient_id: c\nclient_secret_env: SYNCD_TEST_SET",
 	} {
-		if _, err := engine.ParseConfig("x.yaml", []byte(sourceConfig(entry))); err != nil {
+		if cfg, err := engine.ParseConfig("x.yaml", []byte(sourceConfig(entry))); err != nil || cfg.CheckSources() != nil {
 			t.Errorf("valid entry %q: %v", entry, err)
 		}
 	}
@@ -116,5 +119,23 @@ func TestSyncConfigErrorExits2(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(dir, "s")); !os.IsNotExist(err) {
 			t.Errorf("the store was created for a config that does not load (stat: %v)", err)
 		}
+	}
+}
+
+// Commands that open no source (runs, export, verify, history) do not need
+// the sources' secrets: `make eval` exports with the IMAP password unset.
+func TestReadCommandsNeedNoSecrets(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "syncd.yaml")
+	text := sourceConfig("name: m\ntype: imap\naddress: 127.0.0.1:1\ntls: none\nusername: u\npassword_env: SYNCD_TEST_UNSET_PASSWORD")
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Unsetenv("SYNCD_TEST_UNSET_PASSWORD")
+	if out, code := runSyncd(t, "runs", "--config", cfg); code != 0 || !strings.Contains(out, "no runs yet") {
+		t.Fatalf("runs without the password: exit %d\n%s", code, out)
+	}
+	if out, code := runSyncd(t, "sync", "--config", cfg); code != 2 || !strings.Contains(out, "SYNCD_TEST_UNSET_PASSWORD is not set") {
+		t.Fatalf("sync without the password: exit %d\n%s", code, out)
 	}
 }

@@ -180,11 +180,16 @@ func TestExampleDaemonConfigLoads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The example's secrets are checked at load: without them it is refused,
-	// naming the first one; given them, it loads.
+	// The example loads without its secrets (export, runs and verify need
+	// none); the daemon's check of its sources refuses it, naming the
+	// first missing one; given them, it passes.
 	t.Setenv("SYNCD_SP_CLIENT_SECRET", "")
 	t.Setenv("SYNCD_SMB_PASSWORD", "")
-	if _, err := engine.ParseConfig("daemon.yaml", text); err == nil || !strings.Contains(err.Error(), "imap-finance") {
+	bare, err := engine.ParseConfig("daemon.yaml", text)
+	if err != nil {
+		t.Fatalf("daemon.yaml without its secrets does not load: %v", err)
+	}
+	if err := bare.CheckSources(); err == nil || !strings.Contains(err.Error(), "imap-finance") {
 		t.Fatalf("daemon.yaml without its secrets: err=%v, want one naming the missing password file", err)
 	}
 	pw := filepath.Join(t.TempDir(), "imap-finance")
@@ -195,6 +200,9 @@ func TestExampleDaemonConfigLoads(t *testing.T) {
 	t.Setenv("SYNCD_SP_CLIENT_SECRET", "x")
 	t.Setenv("SYNCD_SMB_PASSWORD", "x")
 	cfg, err := engine.ParseConfig("daemon.yaml", text)
+	if err == nil {
+		err = cfg.CheckSources()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

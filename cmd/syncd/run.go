@@ -82,7 +82,7 @@ type daemon struct {
 // startDaemon loads the config, opens the store, starts the status server
 // and the scheduler.
 func startDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) (*daemon, error) {
-	cfg, err := o.load()
+	cfg, err := o.loadForSources()
 	if err != nil {
 		return nil, err
 	}
@@ -187,6 +187,9 @@ func (d *daemon) reload() error {
 	cfg, err := engine.LoadConfig(d.file)
 	if err == nil {
 		err = cfg.CheckTypes()
+	}
+	if err == nil {
+		err = cfg.CheckSources()
 	}
 	if err == nil && cfg.Store.Path != d.storePath {
 		err = fmt.Errorf("store.path changed from %s to %s: restart syncd to use another store", d.storePath, cfg.Store.Path)

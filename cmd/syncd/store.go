@@ -51,6 +51,19 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// loadForSources loads the config of a command that opens sources: their
+// secret references must be readable too.
+func (c *common) loadForSources() (*engine.Config, error) {
+	cfg, err := c.load()
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.CheckSources(); err != nil {
+		return nil, usageError{err}
+	}
+	return cfg, nil
+}
+
 func (c *common) load() (*engine.Config, error) {
 	cfg, err := engine.LoadConfig(c.config)
 	if err == nil {

@@ -32,7 +32,7 @@ func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	cfg, err := c.load()
+	cfg, err := c.loadForSources()
 	if err != nil {
 		return err
 	}
@@ -204,7 +204,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err := checkFormat(*format); err != nil {
 		return err
 	}
-	cfg, err := c.load()
+	cfg, err := c.loadForSources()
 	if err != nil {
 		return err
 	}

@@ -398,6 +398,7 @@ func Config(t testing.TB, yamlText string) connectors.Config {
 		Decode: func(v any) error {
 			return yamlx.Decode("test.yaml", node, v, connectors.EngineKeys...)
 		},
-		Env: &connectors.Env{},
+		Env:     &connectors.Env{},
+		Secrets: true, // as for a command that opens the source
 	}
 }
