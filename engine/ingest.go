@@ -59,10 +59,9 @@ type ingest struct {
 	// checkpoint that repeats it is not written again.
 	committed connectors.Cursor
 	commit    sync.Mutex // serialises commits
-	// retrying: the refs handed to Retry in this run's retry phase, and
-	// those it reported again as problems (guarded by mu).
-	retrying map[string]bool
-	retried  map[string]bool
+	// owed: the refs on the source's retry list at the start of the run,
+	// true once one is reported failing again (guarded by mu).
+	owed map[string]bool
 	// rescan: the source has items on its retry list and cannot list
 	// them by ref, so this run scans it from the start.
 	rescan bool
@@ -159,12 +158,7 @@ func (in *ingest) run(ctx context.Context) error {
 		// what it did not report failing again is no longer owed (listed
 		// and stored, known, skipped or gone).
 		in.mu.Lock()
-		for ref := range in.retrying {
-			if !in.retried[ref] {
-				in.batch.Resolved = append(in.batch.Resolved, workspace.RetryKey{Source: in.sc.Name, Ref: ref})
-			}
-		}
-		in.retrying, in.retried = nil, nil
+		in.settleOwed()
 		in.mu.Unlock()
 	}
 	var cursors map[string]connectors.Cursor
@@ -547,8 +541,8 @@ func (in *ingest) itemProblem(ep *epoch, p connectors.Problem) {
 			ep.held.Store(true)
 		}
 	}
-	if in.retrying[string(p.Ref)] {
-		in.retried[string(p.Ref)] = true
+	if _, ok := in.owed[string(p.Ref)]; ok {
+		in.owed[string(p.Ref)] = true
 	}
 	in.mu.Unlock()
 	in.observe(ActProblem, 0)
@@ -742,29 +736,25 @@ func (in *ingest) drainRetries(ctx context.Context) error {
 	if err != nil || len(list) == 0 {
 		return err
 	}
+	in.mu.Lock()
+	in.owed = make(map[string]bool, len(list))
+	for _, e := range list {
+		in.owed[e.Ref] = false
+	}
+	in.mu.Unlock()
 	r, ok := in.src.(connectors.Retrier)
 	if !ok {
 		// It cannot list items by ref: scan it all again this once (its
-		// known items cost a lookup each); the items come off the list as
-		// their sightings commit.
+		// known items cost a lookup each); what the scan does not report
+		// failing again comes off the list when it ends (see run).
 		in.log.Info("scanning from the start for items that failed before", "items", len(list))
 		in.rescan = true
-		in.mu.Lock()
-		in.retrying, in.retried = map[string]bool{}, map[string]bool{}
-		for _, e := range list {
-			in.retrying[e.Ref] = true
-		}
-		in.mu.Unlock()
 		return nil
 	}
 	refs := make([]connectors.Ref, len(list))
-	in.mu.Lock()
-	in.retrying, in.retried = map[string]bool{}, map[string]bool{}
 	for i, e := range list {
 		refs[i] = connectors.Ref(e.Ref)
-		in.retrying[e.Ref] = true
 	}
-	in.mu.Unlock()
 	in.log.Info("retrying items that failed before", "items", len(list))
 	err = r.Retry(ctx, refs, in)
 	in.wg.Wait() // every fetch Retry started has been recorded
@@ -772,13 +762,23 @@ func (in *ingest) drainRetries(ctx context.Context) error {
 	defer in.mu.Unlock()
 	in.counts["retried"] += int64(len(list))
 	if err == nil && ctx.Err() == nil && in.fatal == nil {
-		for _, e := range list {
-			if !in.retried[e.Ref] {
-				in.batch.Resolved = append(in.batch.Resolved, workspace.RetryKey{Source: in.sc.Name, Ref: e.Ref})
-				in.counts["retries_resolved"]++
-			}
+		in.counts["retries_resolved"] += int64(in.settleOwed())
+	}
+	in.owed = nil
+	return err
+}
+
+// settleOwed (mu held) takes off the retry list, in the next commit, every
+// owed ref not reported failing again, and stops tracking them; it returns
+// how many it took off.
+func (in *ingest) settleOwed() int {
+	n := 0
+	for ref, again := range in.owed {
+		if !again {
+			in.batch.Resolved = append(in.batch.Resolved, workspace.RetryKey{Source: in.sc.Name, Ref: ref})
+			n++
 		}
 	}
-	in.retrying, in.retried = nil, nil
-	return err
+	in.owed = nil
+	return n
 }
