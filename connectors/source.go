@@ -79,6 +79,27 @@ type Sink interface {
 	Problem(ctx context.Context, p Problem) error
 	// Checkpoint marks c as covering every item reported so far.
 	Checkpoint(ctx context.Context, c Cursor) error
+	// Gone reports items that are no longer at the source (expunged,
+	// deleted, moved out of the configured scope). Like Item, it is
+	// covered by the next checkpoint. The store keeps every version it
+	// holds; it records when the copy was seen gone.
+	Gone(ctx context.Context, g Gone) error
+}
+
+// Gone names what left the source: one item (Ref exactly) or, with Under,
+// a container of items (a message and its parts, a mailbox generation,
+// a SharePoint item and its versions): every item whose Ref is Ref or
+// starts with Ref + "/". Within one scan a connector reports a ref either
+// present or gone, not both.
+type Gone struct {
+	Ref   Ref
+	Under bool
+	Name  string // as a person would recognise it ("INBOX uid 42", "Finance/Q3.xlsx")
+	// Why: "deleted" (share file or SharePoint item), "expunged" (message),
+	// "out-of-scope" (moved out of the configured folders or mailboxes),
+	// "uidvalidity" (the mailbox was recreated: every old UID is void),
+	// "mailbox-gone" (deleted, renamed, or no longer selected).
+	Why string
 }
 
 // Problem is a per-item failure: what, where, and why.
@@ -159,7 +180,6 @@ type Lineage struct {
 	VersionID    string `json:"version_id,omitempty"`
 	VersionIndex int    `json:"version_index,omitempty"` // 1 = oldest version of the item
 	Current      bool   `json:"current,omitempty"`
-	Deleted      bool   `json:"deleted,omitempty"`
 }
 
 // Sentinel errors shared by connectors.

@@ -57,6 +57,7 @@ const (
 	ActDuplicate Action = "duplicate" // content already stored: new sighting only
 	ActSkip      Action = "skip"      // not a document, or excluded
 	ActProblem   Action = "problem"   // could not be read
+	ActGone      Action = "gone"      // no longer at the source (the store keeps it)
 )
 
 // Result is the outcome of one job run.

@@ -48,7 +48,7 @@ func LoadHistory(ctx context.Context, cat *workspace.Catalog) (history.Result, m
 func toHistorySighting(s workspace.Sighting) history.Sighting {
 	return history.Sighting{
 		ID: s.ID, Source: s.Source, Kind: s.Kind, Blob: s.Blob.String(), Size: s.Size,
-		Name: s.Name, Path: s.Path, Time: s.Time, Author: s.Author, Workspace: s.Workspace, Lineage: s.Lineage,
+		Name: s.Name, Path: s.Path, Time: s.Time, Author: s.Author, Workspace: s.Workspace, Lineage: s.Lineage, Gone: s.Gone,
 	}
 }
 

@@ -226,11 +226,16 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 		in.observe(ActSkip, 0)
 		return nil
 	}
-	known, err := in.e.Catalog.KnownSighting(ctx, in.sc.Name, string(it.Ref), it.Fingerprint)
+	known, gone, err := in.e.Catalog.KnownSighting(ctx, in.sc.Name, string(it.Ref), it.Fingerprint)
 	if err != nil {
 		return err
 	}
 	if known {
+		if gone { // seen gone before, listed again: back at the source
+			in.mu.Lock()
+			in.batch.Marks = append(in.batch.Marks, workspace.Mark{Source: in.sc.Name, Ref: string(it.Ref), Fingerprint: it.Fingerprint})
+			in.mu.Unlock()
+		}
 		in.add(map[string]int64{"known": 1})
 		in.observe(ActKnown, 0)
 		return nil
@@ -535,6 +540,7 @@ func (in *ingest) itemProblem(ep *epoch, p connectors.Problem) {
 		ep.held.Store(true)
 	case reason == "vanished":
 		in.batch.Resolved = append(in.batch.Resolved, workspace.RetryKey{Source: in.sc.Name, Ref: string(p.Ref)})
+		in.batch.Marks = append(in.batch.Marks, workspace.Mark{Source: in.sc.Name, Ref: string(p.Ref), Gone: true})
 	default:
 		in.batch.Retries = append(in.batch.Retries, workspace.Retry{Source: in.sc.Name, Ref: string(p.Ref), Name: p.Name, Reason: reason, Detail: p.Error()})
 		if !retrier {
@@ -564,6 +570,22 @@ func problemReason(err error) string {
 		reason = "retry-next-run"
 	}
 	return reason
+}
+
+// Gone implements connectors.Sink: the copies g names are marked gone from
+// the source in the next commit (their sightings and content stay).
+func (in *ingest) Gone(ctx context.Context, g connectors.Gone) error {
+	if err := in.fatalErr(); err != nil {
+		return err
+	}
+	in.log.Info("no longer at the source", "item", g.Name, "ref", string(g.Ref), "why", g.Why)
+	in.mu.Lock()
+	in.batch.Marks = append(in.batch.Marks, workspace.Mark{Source: in.sc.Name, Ref: string(g.Ref), Under: g.Under, Gone: true})
+	in.batch.Items = append(in.batch.Items, workspace.RunItem{Source: in.sc.Name, Ref: string(g.Ref), Name: g.Name, Size: -1, Action: string(ActGone), Reason: g.Why})
+	in.counts["gone"]++
+	in.mu.Unlock()
+	in.observe(ActGone, 0)
+	return nil
 }
 
 // Checkpoint implements connectors.Sink: the cursor is committed, with
@@ -658,6 +680,9 @@ func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Curso
 		in.batch.Contents = append(b.Contents, in.batch.Contents...)
 		in.batch.Sightings = append(b.Sightings, in.batch.Sightings...)
 		in.batch.Items = append(b.Items, in.batch.Items...)
+		in.batch.Retries = append(b.Retries, in.batch.Retries...)
+		in.batch.Resolved = append(b.Resolved, in.batch.Resolved...)
+		in.batch.Marks = append(b.Marks, in.batch.Marks...)
 		in.mu.Unlock()
 		return err
 	}

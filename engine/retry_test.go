@@ -146,8 +146,14 @@ func TestVanishedItemLeavesTheRetryList(t *testing.T) {
 		t.Fatalf("run after the deletion: %v %v", err, res.Counts)
 	}
 	items, _ := e.cat.RunItems(context.Background(), res.RunID)
-	if len(items) != 1 || items[0].Ref != budget || items[0].Reason != "vanished" {
-		t.Fatalf("run items %+v, want one vanished problem", items)
+	reasons := map[string]string{}
+	for _, it := range items {
+		if it.Ref == budget {
+			reasons[it.Action] = it.Reason
+		}
+	}
+	if len(items) != 2 || reasons["problem"] != "vanished" || reasons["gone"] != "deleted" {
+		t.Fatalf("run items %+v, want a vanished problem (retry) and a gone record (scan)", items)
 	}
 	if res, err = e.run(context.Background()); err != nil || res.Status != workspace.StatusOK {
 		t.Fatalf("next run: %v %s %v", err, res.Status, res.Counts)

@@ -30,6 +30,9 @@ type Sighting struct {
 	Lineage     connectors.Lineage
 	RunID       int64
 	Seen        time.Time
+	// Gone: when syncd saw the copy no longer at its source (zero while
+	// it is there).
+	Gone time.Time
 }
 
 // Blob is a stored content and the names it is known by.
@@ -79,11 +82,25 @@ type Batch struct {
 	// ref) off the list too.
 	Retries  []Retry
 	Resolved []RetryKey
+	// Marks record, in order, copies seen gone from their source or back
+	// again. They apply before the batch's new sightings.
+	Marks []Mark
+}
+
+// Mark records that copies left their source (Gone) or are there again.
+// Under: every sighting whose ref is Ref or starts with Ref + "/"; else
+// the ref exactly, and with Fingerprint set only that sighting.
+type Mark struct {
+	Source      string
+	Ref         string
+	Fingerprint string
+	Under       bool
+	Gone        bool
 }
 
 // Empty reports whether b holds nothing.
 func (b *Batch) Empty() bool {
-	return len(b.Blobs)+len(b.Contents)+len(b.Sightings)+len(b.Items)+len(b.Cursors)+len(b.Retries)+len(b.Resolved) == 0
+	return len(b.Blobs)+len(b.Contents)+len(b.Sightings)+len(b.Items)+len(b.Cursors)+len(b.Retries)+len(b.Resolved)+len(b.Marks) == 0
 }
 
 // Commit writes b in one transaction. Sightings already present (same
@@ -111,6 +128,11 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 		if _, err = tc.ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch) VALUES (?, ?, ?, ?) ON CONFLICT (blob_id) DO NOTHING`,
 			ct.Blob.String(), ct.Kind, ct.Tokens, string(sk)); err != nil {
 			return 0, fmt.Errorf("catalog: content %s: %w", ct.Blob.Short(), err)
+		}
+	}
+	for _, m := range b.Marks {
+		if err = applyMark(ctx, tc, m, now); err != nil {
+			return 0, err
 		}
 	}
 	for _, s := range b.Sightings {
@@ -188,6 +210,35 @@ func insertSighting(ctx context.Context, tx *txStmts, s Sighting, now string) (i
 	return int(n), nil
 }
 
+// applyMark sets or clears the gone time of the sightings m names. A
+// sighting already marked gone keeps the time it was first seen gone.
+func applyMark(ctx context.Context, tc *txStmts, m Mark, now string) error {
+	set, where := `gone = ?`, ` AND gone = ''`
+	args := []any{now}
+	if !m.Gone {
+		set, where, args = `gone = ''`, ` AND gone <> ''`, nil
+	}
+	args = append(args, m.Source)
+	q := `UPDATE sightings SET ` + set + ` WHERE source = ?`
+	switch {
+	case m.Under:
+		// ref = R, or R/ <= ref < R0 ('0' follows '/'): the index on
+		// (source, ref, fingerprint) serves the range.
+		q += ` AND (ref = ? OR (ref >= ? AND ref < ?))`
+		args = append(args, m.Ref, m.Ref+"/", m.Ref+"0")
+	case m.Fingerprint != "":
+		q += ` AND ref = ? AND fingerprint = ?`
+		args = append(args, m.Ref, m.Fingerprint)
+	default:
+		q += ` AND ref = ?`
+		args = append(args, m.Ref)
+	}
+	if _, err := tc.ExecContext(ctx, q+where, args...); err != nil {
+		return fmt.Errorf("catalog: mark %s %s: %w", m.Source, m.Ref, err)
+	}
+	return nil
+}
+
 // txStmts prepares each statement once per transaction: a batch runs the
 // same few inserts thousands of times, and SQLite would otherwise parse
 // each one again.
@@ -210,17 +261,18 @@ func (t *txStmts) ExecContext(ctx context.Context, q string, args ...any) (sql.R
 
 // KnownSighting reports whether (source, ref, fingerprint) is already
 // recorded with content that is whole (a sighting of a damaged blob is
-// not known: the item is fetched again).
-func (c *Catalog) KnownSighting(ctx context.Context, source, ref, fingerprint string) (bool, error) {
-	var one int
-	err := c.queryRow(ctx, `SELECT 1 FROM sightings s JOIN blobs b ON b.id = s.blob_id WHERE s.source = ? AND s.ref = ? AND s.fingerprint = ? AND b.damaged = 0`, source, ref, fingerprint).Scan(&one)
+// not known: the item is fetched again), and whether that sighting is
+// marked gone from its source.
+func (c *Catalog) KnownSighting(ctx context.Context, source, ref, fingerprint string) (known, gone bool, err error) {
+	var g string
+	err = c.queryRow(ctx, `SELECT s.gone FROM sightings s JOIN blobs b ON b.id = s.blob_id WHERE s.source = ? AND s.ref = ? AND s.fingerprint = ? AND b.damaged = 0`, source, ref, fingerprint).Scan(&g)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
+		return false, false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("catalog: lookup %s %s: %w", source, ref, err)
+		return false, false, fmt.Errorf("catalog: lookup %s %s: %w", source, ref, err)
 	}
-	return true, nil
+	return true, g != "", nil
 }
 
 // BlobByHash finds a stored blob by a remote hash (sha256, quickxor, or

@@ -55,7 +55,7 @@ func TestCommitIsIdempotentAndIndexesHashes(t *testing.T) {
 	if st.Sightings != 1 || st.Blobs != 1 {
 		t.Fatalf("stats %+v", st)
 	}
-	if known, _ := c.KnownSighting(ctx, "s", "a.txt", ""); !known {
+	if known, _, _ := c.KnownSighting(ctx, "s", "a.txt", ""); !known {
 		t.Error("sighting not known after commit")
 	}
 	cur, _ := c.Cursor(ctx, "s")
@@ -167,18 +167,18 @@ func TestLookupsSurviveACancelledCaller(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	if ok, err := c.KnownSighting(ctx, "s", "a", ""); !ok || err != nil {
+	if ok, _, err := c.KnownSighting(ctx, "s", "a", ""); !ok || err != nil {
 		t.Fatalf("known sighting: %v %v", ok, err)
 	}
 	if _, ok, err := c.BlobByHash(ctx, connectors.HashSHA256, b.Blobs[0].Sums.ID.String()); !ok || err != nil {
 		t.Fatalf("blob by hash: %v %v", ok, err)
 	}
 	cancel()
-	if _, err := c.KnownSighting(ctx, "s", "a", ""); err == nil {
+	if _, _, err := c.KnownSighting(ctx, "s", "a", ""); err == nil {
 		t.Fatal("a lookup under a cancelled context succeeded")
 	}
 	for range 3 {
-		if ok, err := c.KnownSighting(context.Background(), "s", "a", ""); !ok || err != nil {
+		if ok, _, err := c.KnownSighting(context.Background(), "s", "a", ""); !ok || err != nil {
 			t.Fatalf("known sighting after another caller's cancel: %v %v", ok, err)
 		}
 		if _, ok, err := c.BlobByHash(context.Background(), connectors.HashSHA256, b.Blobs[0].Sums.ID.String()); !ok || err != nil {

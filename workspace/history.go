@@ -307,22 +307,26 @@ func (c *Catalog) EachSighting(ctx context.Context, fn func(Sighting) error) err
 }
 
 // EachSightingAfter calls fn for every sighting with an id above after, in
-// id order. Sightings are only ever added, so this is what a sync added
-// since after was the highest id.
+// id order. Sightings are only ever added (a later run only marks one
+// gone or back), so this is what a sync added since after was the highest
+// id.
 func (c *Catalog) EachSightingAfter(ctx context.Context, after int64, fn func(Sighting) error) error {
-	rows, err := c.db.QueryContext(ctx, `SELECT id, source, kind, ref, fingerprint, blob_id, name, path, size, time, author, workspace, folder, lineage, run_id, seen FROM sightings WHERE id > ? ORDER BY id`, after)
+	rows, err := c.db.QueryContext(ctx, `SELECT id, source, kind, ref, fingerprint, blob_id, name, path, size, time, author, workspace, folder, lineage, run_id, seen, gone FROM sightings WHERE id > ? ORDER BY id`, after)
 	if err != nil {
 		return fmt.Errorf("catalog: sightings: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
 		var s Sighting
-		var blob, t, lin, seen string
-		if err := rows.Scan(&s.ID, &s.Source, &s.Kind, &s.Ref, &s.Fingerprint, &blob, &s.Name, &s.Path, &s.Size, &t, &s.Author, &s.Workspace, &s.Folder, &lin, &s.RunID, &seen); err != nil {
+		var blob, t, lin, seen, gone string
+		if err := rows.Scan(&s.ID, &s.Source, &s.Kind, &s.Ref, &s.Fingerprint, &blob, &s.Name, &s.Path, &s.Size, &t, &s.Author, &s.Workspace, &s.Folder, &lin, &s.RunID, &seen, &gone); err != nil {
 			return err
 		}
 		s.Blob, _ = dedupe.ParseID(blob)
 		s.Time, s.Seen = parseTime(t), parseTime(seen)
+		if gone != "" {
+			s.Gone = parseTime(gone)
+		}
 		if err := json.Unmarshal([]byte(lin), &s.Lineage); err != nil {
 			return fmt.Errorf("catalog: sighting %d lineage: %w", s.ID, err)
 		}

@@ -148,6 +148,14 @@ func showHistory(ctx context.Context, cat *workspace.Catalog, query string, w io
 }
 
 func seenAt(s history.Sighting) string {
+	where := placeOf(s)
+	if !s.Gone.IsZero() {
+		where += "; no longer at the source since " + s.Gone.Local().Format("2006-01-02 15:04")
+	}
+	return where
+}
+
+func placeOf(s history.Sighting) string {
 	l := s.Lineage
 	switch s.Kind {
 	case "mail":

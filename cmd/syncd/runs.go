@@ -23,6 +23,10 @@ type runRecord struct {
 	workspace.Run
 	Problems      []runProblem `json:"problems,omitempty"`
 	ProblemsTotal int          `json:"problems_total"`
+	// Gone: copies the run found no longer at their source (the store
+	// keeps them); Reason says how they went.
+	Gone      []runProblem `json:"gone,omitempty"`
+	GoneTotal int          `json:"gone_total"`
 }
 
 // runProblem is one item a run could not handle.
@@ -59,30 +63,43 @@ func getRun(ctx context.Context, cat *workspace.Catalog, id int64, maxProblems i
 	return withProblems(ctx, cat, r, maxProblems)
 }
 
-// withProblems reads a run's problem items straight from run_items, so a
-// large run's other items are never loaded.
+// withProblems reads a run's problem and gone items straight from
+// run_items, so a large run's other items are never loaded.
 func withProblems(ctx context.Context, cat *workspace.Catalog, r workspace.Run, max int) (runRecord, error) {
 	rec := runRecord{Run: r}
+	var err error
+	if rec.Problems, rec.ProblemsTotal, err = runItemsOf(ctx, cat, r.ID, "problem", max); err != nil {
+		return rec, err
+	}
+	rec.Gone, rec.GoneTotal, err = runItemsOf(ctx, cat, r.ID, "gone", max)
+	return rec, err
+}
+
+// runItemsOf returns up to max of a run's items with one action, and how
+// many there are.
+func runItemsOf(ctx context.Context, cat *workspace.Catalog, run int64, action string, max int) ([]runProblem, int, error) {
 	db := cat.DB()
-	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM run_items WHERE run_id = ? AND action = 'problem'`, r.ID).Scan(&rec.ProblemsTotal); err != nil {
-		return rec, fmt.Errorf("run %d: problems: %w", r.ID, err)
+	var total int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM run_items WHERE run_id = ? AND action = ?`, run, action).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("run %d: %s items: %w", run, action, err)
 	}
-	if max <= 0 || rec.ProblemsTotal == 0 {
-		return rec, nil
+	if max <= 0 || total == 0 {
+		return nil, total, nil
 	}
-	rows, err := db.QueryContext(ctx, `SELECT source, ref, name, reason, detail FROM run_items WHERE run_id = ? AND action = 'problem' ORDER BY source, ref, reason, detail, rowid LIMIT ?`, r.ID, max)
+	rows, err := db.QueryContext(ctx, `SELECT source, ref, name, reason, detail FROM run_items WHERE run_id = ? AND action = ? ORDER BY source, ref, reason, detail, rowid LIMIT ?`, run, action, max)
 	if err != nil {
-		return rec, fmt.Errorf("run %d: problems: %w", r.ID, err)
+		return nil, 0, fmt.Errorf("run %d: %s items: %w", run, action, err)
 	}
 	defer rows.Close()
+	var out []runProblem
 	for rows.Next() {
 		var p runProblem
 		if err := rows.Scan(&p.Source, &p.Ref, &p.Name, &p.Reason, &p.Detail); err != nil {
-			return rec, err
+			return nil, 0, err
 		}
-		rec.Problems = append(rec.Problems, p)
+		out = append(out, p)
 	}
-	return rec, rows.Err()
+	return out, total, rows.Err()
 }
 
 func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -194,6 +211,15 @@ func printRuns(w io.Writer, runs []runRecord) {
 	for _, r := range runs {
 		if r.Error != "" {
 			fmt.Fprintf(w, "\nrun %d (%s) error: %s\n", r.ID, r.Job, r.Error)
+		}
+		if len(r.Gone) > 0 {
+			fmt.Fprintf(w, "\nrun %d (%s) no longer at the source (%d; the store keeps them):\n", r.ID, r.Job, r.GoneTotal)
+			for _, g := range r.Gone {
+				fmt.Fprintf(w, "  %s: %s: %s\n", g.Source, g.Name, g.Reason)
+			}
+			if more := r.GoneTotal - len(r.Gone); more > 0 {
+				fmt.Fprintf(w, "  ... and %d more (syncd runs --problems N)\n", more)
+			}
 		}
 		if len(r.Problems) == 0 {
 			continue

@@ -38,6 +38,7 @@ type Recorder struct {
 	Items       []*connectors.Item
 	Problems    []connectors.Problem
 	Checkpoints []connectors.Cursor
+	Gones       []connectors.Gone
 	// OnItem, if set, is called for each item (after recording).
 	OnItem func(ctx context.Context, it *connectors.Item) error
 }
@@ -57,6 +58,14 @@ func (r *Recorder) Item(ctx context.Context, it *connectors.Item) error {
 func (r *Recorder) Problem(_ context.Context, p connectors.Problem) error {
 	r.mu.Lock()
 	r.Problems = append(r.Problems, p)
+	r.mu.Unlock()
+	return nil
+}
+
+// Gone implements connectors.Sink.
+func (r *Recorder) Gone(_ context.Context, g connectors.Gone) error {
+	r.mu.Lock()
+	r.Gones = append(r.Gones, g)
 	r.mu.Unlock()
 	return nil
 }

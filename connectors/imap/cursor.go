@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/emersion/go-imap/v2"
+
 	"github.com/syncd/syncd/connectors"
 )
 
@@ -14,6 +16,14 @@ type boxState struct {
 	UIDValidity   uint32 `json:"uidvalidity"`
 	LastUID       uint32 `json:"last_uid"`
 	HighestModSeq uint64 `json:"highestmodseq,omitempty"`
+	// Tracked: Present and Messages describe the mailbox as last
+	// examined, so expunged messages can be told (cursors written before
+	// syncd noticed deletions have neither: the next scan examines the
+	// mailbox once to learn them). Present is an IMAP UID set; UIDs in it
+	// above LastUID are not reported yet and mean nothing.
+	Tracked  bool   `json:"tracked,omitempty"`
+	Messages uint32 `json:"messages,omitempty"`
+	Present  string `json:"present,omitempty"`
 }
 
 // cursor is the JSON cursor of a source: per mailbox (display name) state.
@@ -58,6 +68,16 @@ func (s *Source) refString(r ref) connectors.Ref {
 	return connectors.Ref(fmt.Sprintf("%s/%s/%d/%d/%s", s.cfg.Account, r.Mailbox, r.UIDValidity, r.UID, p))
 }
 
+// boxRef names every item of one mailbox generation; messageRef every
+// part of one message (see connectors.Gone's Under).
+func (s *Source) boxRef(mailbox string, validity uint32) connectors.Ref {
+	return connectors.Ref(fmt.Sprintf("%s/%s/%d", s.cfg.Account, mailbox, validity))
+}
+
+func (s *Source) messageRef(mailbox string, validity, uid uint32) connectors.Ref {
+	return connectors.Ref(fmt.Sprintf("%s/%s/%d/%d", s.cfg.Account, mailbox, validity, uid))
+}
+
 func (s *Source) parseRef(r connectors.Ref) (ref, error) {
 	var out ref
 	rest, ok := strings.CutPrefix(string(r), s.cfg.Account+"/")
@@ -86,4 +106,23 @@ func (s *Source) parseRef(r connectors.Ref) (ref, error) {
 	out.Mailbox = strings.Join(f[:n-3], "/")
 	out.UIDValidity, out.UID, out.Part = uint32(v), uint32(u), p
 	return out, nil
+}
+
+// parseUIDSet reads a UID set as UIDSet.String writes it ("1:5,7"); "*"
+// is refused (the cursor never holds one).
+func parseUIDSet(s string) (imap.UIDSet, error) {
+	var set imap.UIDSet
+	for _, r := range strings.Split(s, ",") {
+		a, b, isRange := strings.Cut(r, ":")
+		lo, err := strconv.ParseUint(a, 10, 32)
+		hi := lo
+		if err == nil && isRange {
+			hi, err = strconv.ParseUint(b, 10, 32)
+		}
+		if err != nil || lo == 0 || hi == 0 {
+			return nil, fmt.Errorf("bad UID set %q", s)
+		}
+		set.AddRange(imap.UID(min(lo, hi)), imap.UID(max(lo, hi)))
+	}
+	return set, nil
 }

@@ -428,12 +428,12 @@ func TestUIDValidityChangeRescans(t *testing.T) {
 	defer s.Close()
 	_, cur := connectortest.Scan(t, s, nil)
 	var c struct {
-		Mailboxes map[string]map[string]uint64 `json:"mailboxes"`
+		Mailboxes map[string]map[string]any `json:"mailboxes"`
 	}
 	if err := json.Unmarshal(cur, &c); err != nil {
 		t.Fatal(err)
 	}
-	c.Mailboxes["INBOX"]["uidvalidity"]++
+	c.Mailboxes["INBOX"]["uidvalidity"] = c.Mailboxes["INBOX"]["uidvalidity"].(float64) + 1
 	stale, _ := json.Marshal(c)
 	rec, _ := connectortest.Scan(t, s, stale)
 	if len(rec.Content()) == 0 {

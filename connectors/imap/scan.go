@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -55,6 +56,9 @@ func (s *Source) Scan(ctx context.Context, c connectors.Cursor, sink connectors.
 	boxes, err := s.listMailboxes(first.conn())
 	if err != nil {
 		return nil, first.fail(ctx, err)
+	}
+	if err := first.mailboxesGone(ctx, boxes); err != nil {
+		return nil, err
 	}
 	if err := s.scanParallel(ctx, first, boxes); err != nil {
 		return nil, err
@@ -141,6 +145,12 @@ func (st *scanState) problem(ctx context.Context, p connectors.Problem) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	return st.sink.Problem(ctx, p)
+}
+
+func (st *scanState) gone(ctx context.Context, g connectors.Gone) error {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return st.sink.Gone(ctx, g)
 }
 
 func (st *scanState) box(name string) boxState {
@@ -296,12 +306,17 @@ func (sc *scanner) check(err error) error {
 	return cerr
 }
 
-// mailbox scans one mailbox from its cursor state.
+// mailbox scans one mailbox from its cursor state: messages above the
+// last UID seen are new; messages of the last scan's UID set that the
+// server no longer lists were expunged (reported gone). Only a mailbox
+// whose UIDNEXT or message count moved is searched: with neither moved,
+// nothing can have been added or expunged.
 func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
 	st := sc.shared.box(mb.Display)
 	if ls := mb.Status; ls != nil && st.UIDValidity != 0 && ls.UIDValidity == st.UIDValidity &&
-		ls.UIDNext > 0 && uint32(ls.UIDNext) <= st.LastUID+1 {
-		// LIST-STATUS says nothing arrived since the last scan.
+		ls.UIDNext > 0 && uint32(ls.UIDNext) <= st.LastUID+1 &&
+		st.Tracked && ls.NumMessages != nil && *ls.NumMessages == st.Messages {
+		// LIST-STATUS says nothing arrived or left since the last scan.
 		if ls.HighestModSeq != 0 {
 			st.HighestModSeq = ls.HighestModSeq
 		}
@@ -317,43 +332,26 @@ func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
 		if st.UIDValidity != 0 {
 			sc.s.log.Info("imap: UIDVALIDITY changed, rescanning", "mailbox", mb.Display,
 				"old", st.UIDValidity, "new", sel.UIDValidity)
+			if err := sc.gone(ctx, sc.s.boxRef(mb.Display, st.UIDValidity), mb.Display+" (UIDVALIDITY "+strconv.FormatUint(uint64(st.UIDValidity), 10)+")", "uidvalidity"); err != nil {
+				return err
+			}
 		}
 		st = boxState{UIDValidity: sel.UIDValidity}
 	}
-	if sel.NumMessages > 0 && (sel.UIDNext == 0 || uint32(sel.UIDNext) > st.LastUID+1) {
-		if sc.shared.busy != nil {
-			sc.shared.busy() // there is work: let the other scan workers join
+	moved := sel.UIDNext == 0 || uint32(sel.UIDNext) > st.LastUID+1 || !st.Tracked || sel.NumMessages != st.Messages
+	if moved {
+		var uids []imap.UID
+		if sel.NumMessages > 0 {
+			if uids, err = sc.allUIDs(cn); err != nil {
+				return fmt.Errorf("imap %s: search %s: %w", sc.s.name, mb.Display, err)
+			}
 		}
-		uids, err := sc.newUIDs(cn, st.LastUID)
-		if err != nil {
-			return fmt.Errorf("imap %s: search %s: %w", sc.s.name, mb.Display, err)
+		if err := sc.expunged(ctx, mb, st, uids); err != nil {
+			return err
 		}
-		for len(uids) > 0 {
-			size := sc.s.cfg.BatchSize
-			if uint32(uids[0]) <= sc.degradedTo {
-				size = 1
-			}
-			batch := uids[:min(size, len(uids))]
-			uids = uids[len(batch):]
-			if err := sc.batch(ctx, mb, st.UIDValidity, batch); err != nil {
-				if !errors.Is(err, ErrDropped) || ctx.Err() != nil {
-					return err
-				}
-				sc.drops[batch[0]]++
-				if len(batch) > 1 || sc.drops[batch[0]] < 2 {
-					// Find the message that breaks the connection: retry this
-					// range one message at a time.
-					sc.degradedTo = max(sc.degradedTo, uint32(batch[len(batch)-1]))
-					return err
-				}
-				if err := sc.poison(ctx, mb, st.UIDValidity, batch[0], err); err != nil {
-					return err
-				}
-			}
-			st.LastUID = uint32(batch[len(batch)-1])
-			if err := sc.checkpoint(ctx, mb, st); err != nil {
-				return err
-			}
+		st.Tracked, st.Messages, st.Present = true, sel.NumMessages, imap.UIDSetNum(uids...).String()
+		if err := sc.newMessages(ctx, mb, &st, uids); err != nil {
+			return err
 		}
 	}
 	if sel.UIDNext > 0 {
@@ -363,6 +361,107 @@ func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
 	return sc.checkpoint(ctx, mb, st)
 }
 
+// mailboxesGone reports gone every message of the mailboxes of the last
+// scan that are no longer listed (deleted, renamed, or no longer selected
+// by the config), and forgets them.
+func (sc *scanner) mailboxesGone(ctx context.Context, boxes []mailbox) error {
+	listed := map[string]bool{}
+	for _, mb := range boxes {
+		listed[mb.Display] = true
+	}
+	cur := &sc.shared.cur
+	var names []string
+	for name := range cur.Mailboxes {
+		if !listed[name] {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		st := cur.Mailboxes[name]
+		if st.UIDValidity != 0 {
+			if err := sc.gone(ctx, sc.s.boxRef(name, st.UIDValidity), sc.s.cfg.Account+" "+name, "mailbox-gone"); err != nil {
+				return err
+			}
+		}
+		delete(cur.Mailboxes, name)
+	}
+	return nil
+}
+
+// newMessages reports the messages of uids above st.LastUID, in batches,
+// moving st.LastUID past each batch with a checkpoint.
+func (sc *scanner) newMessages(ctx context.Context, mb mailbox, st *boxState, all []imap.UID) error {
+	i, _ := slices.BinarySearch(all, imap.UID(st.LastUID+1))
+	uids := all[i:]
+	if len(uids) > 0 && sc.shared.busy != nil {
+		sc.shared.busy() // there is work: let the other scan workers join
+	}
+	for len(uids) > 0 {
+		size := sc.s.cfg.BatchSize
+		if uint32(uids[0]) <= sc.degradedTo {
+			size = 1
+		}
+		batch := uids[:min(size, len(uids))]
+		uids = uids[len(batch):]
+		if err := sc.batch(ctx, mb, st.UIDValidity, batch); err != nil {
+			if !errors.Is(err, ErrDropped) || ctx.Err() != nil {
+				return err
+			}
+			sc.drops[batch[0]]++
+			if len(batch) > 1 || sc.drops[batch[0]] < 2 {
+				// Find the message that breaks the connection: retry this
+				// range one message at a time.
+				sc.degradedTo = max(sc.degradedTo, uint32(batch[len(batch)-1]))
+				return err
+			}
+			if err := sc.poison(ctx, mb, st.UIDValidity, batch[0], err); err != nil {
+				return err
+			}
+		}
+		st.LastUID = uint32(batch[len(batch)-1])
+		if err := sc.checkpoint(ctx, mb, *st); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// expunged reports gone every message of the last scan (up to its last
+// UID) that the server no longer lists.
+func (sc *scanner) expunged(ctx context.Context, mb mailbox, st boxState, now []imap.UID) error {
+	if !st.Tracked || st.Present == "" {
+		return nil
+	}
+	was, err := parseUIDSet(st.Present)
+	if err != nil {
+		sc.s.log.Warn("imap: cursor's UID set unreadable, deletions not checked this time", "mailbox", mb.Display, "err", err)
+		return nil
+	}
+	nums, _ := was.Nums() // bounded: the cursor's set has no "*"
+	for _, u := range nums {
+		if uint32(u) > st.LastUID {
+			break
+		}
+		if _, found := slices.BinarySearch(now, u); found {
+			continue
+		}
+		name := fmt.Sprintf("%s %s uid %d", sc.s.cfg.Account, mb.Display, u)
+		if err := sc.gone(ctx, sc.s.messageRef(mb.Display, st.UIDValidity, uint32(u)), name, "expunged"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (sc *scanner) gone(ctx context.Context, ref connectors.Ref, name, why string) error {
+	sc.s.counters.gone.Add(1)
+	if err := sc.shared.gone(ctx, connectors.Gone{Ref: ref, Under: true, Name: name, Why: why}); err != nil {
+		return sinkError{err}
+	}
+	return nil
+}
+
 func (sc *scanner) checkpoint(ctx context.Context, mb mailbox, st boxState) error {
 	if err := sc.shared.checkpoint(ctx, mb.Display, st); err != nil {
 		return sinkError{err}
@@ -370,22 +469,20 @@ func (sc *scanner) checkpoint(ctx context.Context, mb mailbox, st boxState) erro
 	return nil
 }
 
-// newUIDs returns the UIDs above last, ascending.
-func (sc *scanner) newUIDs(cn *conn, last uint32) ([]imap.UID, error) {
-	var set imap.UIDSet
-	set.AddRange(imap.UID(last+1), 0)
-	data, err := cn.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{set}}, nil).Wait()
+// allUIDs returns every UID in the selected mailbox, ascending: with
+// ESEARCH as a compact set, not one number per message.
+func (sc *scanner) allUIDs(cn *conn) ([]imap.UID, error) {
+	var opts *imap.SearchOptions
+	if caps := cn.c.Caps(); caps.Has(imap.CapESearch) || caps.Has(imap.CapIMAP4rev2) {
+		opts = &imap.SearchOptions{ReturnAll: true}
+	}
+	data, err := cn.c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
 	if err != nil {
 		return nil, sc.check(err)
 	}
-	var out []imap.UID
-	for _, u := range data.AllUIDs() {
-		if uint32(u) > last {
-			out = append(out, u)
-		}
-	}
+	out := data.AllUIDs()
 	slices.Sort(out)
-	return out, nil
+	return slices.Compact(out), nil
 }
 
 var headerFields = []string{"Message-ID", "In-Reply-To", "References", "Date"}

@@ -65,7 +65,7 @@ type Source struct {
 }
 
 type counters struct {
-	messages, parts, bytes, reconnects, throttled, problems, logins, examines atomic.Int64
+	messages, parts, bytes, reconnects, throttled, problems, logins, examines, gone atomic.Int64
 }
 
 var (
@@ -107,6 +107,7 @@ func (s *Source) Counters() map[string]int64 {
 		"problems":         c.problems.Load(),
 		"logins":           c.logins.Load(),
 		"examines":         c.examines.Load(),
+		"gone":             c.gone.Load(),
 	}
 }
 

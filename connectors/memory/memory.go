@@ -43,8 +43,9 @@ type Source struct {
 var _ connectors.Retrier = (*Source)(nil)
 
 type entry struct {
-	f   File
-	gen int64
+	f    File
+	gen  int64
+	gone bool // removed: reported gone to scans from before gen
 }
 
 var _ connectors.Source = (*Source)(nil)
@@ -65,7 +66,9 @@ func (s *Source) Remove(path string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.gen++
-	delete(s.files, path)
+	if e, ok := s.files[path]; ok && !e.gone {
+		s.files[path] = entry{f: e.f, gen: s.gen, gone: true}
+	}
 }
 
 // FailOpen makes Open return fn's error for a path while fn returns one
@@ -85,7 +88,7 @@ func (s *Source) Retry(ctx context.Context, refs []connectors.Ref, sink connecto
 		s.mu.Lock()
 		e, ok := s.files[string(ref)]
 		s.mu.Unlock()
-		if !ok {
+		if !ok || e.gone {
 			if err := sink.Problem(ctx, connectors.Problem{Ref: ref, Name: string(ref), Err: fmt.Errorf("memory %s: %s: %w", s.name, ref, connectors.ErrNotFound)}); err != nil {
 				return err
 			}
@@ -120,7 +123,7 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 	gen := s.gen
 	var todo []entry
 	for _, e := range s.files {
-		if e.gen > c.Gen {
+		if e.gen > c.Gen && !(e.gone && len(cur) == 0) {
 			todo = append(todo, e)
 		}
 	}
@@ -134,7 +137,13 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if err := sink.Item(ctx, s.item(e)); err != nil {
+		var err error
+		if e.gone {
+			err = sink.Gone(ctx, connectors.Gone{Ref: connectors.Ref(e.f.Path), Name: e.f.Path, Why: "deleted"})
+		} else {
+			err = sink.Item(ctx, s.item(e))
+		}
+		if err != nil {
 			return nil, err
 		}
 		if (i+1)%every == 0 {
@@ -186,6 +195,7 @@ func (s *Source) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, 
 	}
 	s.mu.Lock()
 	e, ok := s.files[string(it.Ref)]
+	ok = ok && !e.gone
 	fail := s.failOpen
 	s.mu.Unlock()
 	if !ok {

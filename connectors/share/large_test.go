@@ -7,6 +7,7 @@ import (
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/connectortest"
+	"github.com/syncd/syncd/connectors/share"
 	"github.com/syncd/syncd/connectors/share/sharetest"
 )
 
@@ -22,6 +23,7 @@ func (o *orderSink) Item(_ context.Context, it *connectors.Item) error {
 	return nil
 }
 func (o *orderSink) Problem(context.Context, connectors.Problem) error { return nil }
+func (o *orderSink) Gone(context.Context, connectors.Gone) error       { return nil }
 func (o *orderSink) Checkpoint(_ context.Context, c connectors.Cursor) error {
 	o.checkpoints = append(o.checkpoints, c)
 	o.at = append(o.at, len(o.refs))
@@ -69,8 +71,12 @@ func TestTenThousandFilesRescanReadsNothing(t *testing.T) {
 	if len(rec.Items) != 10000 {
 		t.Fatalf("full scan: %d items", len(rec.Items))
 	}
-	if len(cur) > 150_000 {
-		t.Errorf("cursor for 10,000 files is %d bytes, want < 150 KB", len(cur))
+	// An 8-byte key a file (base64 in JSON) and the gzipped path list.
+	if len(cur) > 200_000 {
+		t.Errorf("cursor for 10,000 files is %d bytes, want < 200 KB", len(cur))
+	}
+	if n, err := share.CursorPaths(cur); err != nil || n != 10000 {
+		t.Errorf("cursor path list holds %d paths (%v), want 10000", n, err)
 	}
 	re := newSource(t, localYAML(dir))
 	start = time.Now()

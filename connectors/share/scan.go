@@ -17,13 +17,22 @@ import (
 
 // scan is the state of one Scan.
 type scan struct {
-	s      *Source
-	sink   connectors.Sink
-	old    keySet // from the cursor
-	seen   keySet // listed this scan and covered (unchanged or emitted)
-	hashes []hash.Type
-	since  int   // items emitted since the last checkpoint
-	abort  error // why the walk stopped
+	s    *Source
+	sink connectors.Sink
+	old  keySet // from the cursor
+	seen keySet // listed this scan and covered (unchanged or emitted)
+	// oldPaths: the cursor's path list (nil: unknown, nothing is found
+	// gone); listed: every path listed this scan; paths: the next list
+	// (sorted at the end, so an unchanged tree gives the same cursor
+	// whatever order folders were listed in); failed: folders that could
+	// not be listed (what was in them is not gone).
+	oldPaths []byte
+	listed   keySet
+	paths    []connectors.Ref
+	failed   []string
+	hashes   []hash.Type
+	since    int   // items emitted since the last checkpoint
+	abort    error // why the walk stopped
 }
 
 // Scan implements connectors.Source. It lists the remote recursively (one
@@ -34,7 +43,7 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	old, err := decodeCursor(cur)
+	st, err := decodeCursor(cur)
 	if err != nil {
 		return nil, fmt.Errorf("share %s: %w", s.name, err)
 	}
@@ -45,7 +54,8 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 	if ctx, err = s.scanContext(ctx); err != nil {
 		return nil, err
 	}
-	sc := &scan{s: s, sink: sink, old: old, seen: make(keySet, len(old)), hashes: s.hashTypes(f)}
+	sc := &scan{s: s, sink: sink, old: st.keys, seen: make(keySet, len(st.keys)), hashes: s.hashTypes(f),
+		oldPaths: st.paths, listed: make(keySet, len(st.keys))}
 	werr := walk.Walk(ctx, f, "", false, -1, func(dir string, entries fs.DirEntries, err error) error {
 		return sc.dir(ctx, dir, entries, err)
 	})
@@ -58,7 +68,29 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 	if werr != nil {
 		return nil, s.wrap("list", "", werr)
 	}
-	return encodeCursor(sc.seen), nil
+	if err := sc.gone(ctx); err != nil {
+		return nil, err
+	}
+	return encodeCursor(sortedPaths(sc.paths), sc.seen), nil
+}
+
+// gone reports the files of the last listing that this one did not list,
+// unless their folder could not be listed this time (those stay on the
+// list). A moved file is gone at its old path and new at its new one.
+func (sc *scan) gone(ctx context.Context) error {
+	return eachPath(sc.oldPaths, func(ref connectors.Ref) error {
+		if _, ok := sc.listed[pathKey(ref)]; ok {
+			return nil
+		}
+		for _, dir := range sc.failed {
+			if strings.HasPrefix(string(ref), dir) {
+				sc.paths = append(sc.paths, ref)
+				return nil
+			}
+		}
+		sc.s.gone.Add(1)
+		return sc.sink.Gone(ctx, connectors.Gone{Ref: ref, Name: string(ref), Why: "deleted"})
+	})
 }
 
 func (sc *scan) dir(ctx context.Context, dir string, entries fs.DirEntries, err error) error {
@@ -90,6 +122,7 @@ func (sc *scan) listError(ctx context.Context, dir string, err error) error {
 		return werr
 	}
 	sc.s.problems.Add(1)
+	sc.failed = append(sc.failed, string(refOf(dir))+"/")
 	sc.s.log.Warn("share: folder not listed", "folder", dir, "err", err)
 	p := connectors.Problem{Ref: connectors.Ref(dir + "/"), Name: dir + "/", Err: werr}
 	if perr := sc.sink.Problem(ctx, p); perr != nil {
@@ -106,6 +139,9 @@ func (sc *scan) object(ctx context.Context, o fs.Object) error {
 	remote, size, mt := o.Remote(), o.Size(), o.ModTime(ctx)
 	key := fileKey(remote, size, mt)
 	sc.s.listed.Add(1)
+	ref := refOf(remote)
+	sc.listed[pathKey(ref)] = struct{}{}
+	sc.paths = append(sc.paths, ref)
 	if _, ok := sc.old[key]; ok {
 		sc.seen[key] = struct{}{}
 		sc.s.unchanged.Add(1)
@@ -126,7 +162,8 @@ func (sc *scan) object(ctx context.Context, o fs.Object) error {
 		sc.since = 0
 		// Unchanged files stay covered by the old keys; emitted ones by
 		// seen. Files not yet listed are not covered unless unchanged.
-		return sc.sink.Checkpoint(ctx, encodeCursor(sc.old, sc.seen))
+		// The old path list stands until the listing is complete.
+		return sc.sink.Checkpoint(ctx, encodeCursor(sc.oldPaths, sc.old, sc.seen))
 	}
 	return nil
 }

@@ -71,8 +71,8 @@ type Source struct {
 
 	owners sync.Map // uid string -> user name
 
-	listed, unchanged, emitted, skipped, problems atomic.Int64
-	opened, bytesRead, changedReads               atomic.Int64
+	listed, unchanged, emitted, skipped, problems, gone atomic.Int64
+	opened, bytesRead, changedReads                     atomic.Int64
 }
 
 var (
@@ -179,6 +179,7 @@ func (s *Source) Counters() map[string]int64 {
 		"emitted":       s.emitted.Load(),
 		"skipped":       s.skipped.Load(),
 		"problems":      s.problems.Load(),
+		"gone":          s.gone.Load(),
 		"opened":        s.opened.Load(),
 		"bytes_read":    s.bytesRead.Load(),
 		"changed_reads": s.changedReads.Load(),

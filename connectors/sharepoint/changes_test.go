@@ -51,16 +51,69 @@ func TestDeletionIsReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec, cur2 := connectortest.Scan(t, newSource(t, f, ""), cur)
-	if len(rec.Items) != 1 {
-		t.Fatalf("rescan reported %d items, want 1 deletion", len(rec.Items))
+	if len(rec.Items) != 0 || len(rec.Gones) != 1 {
+		t.Fatalf("rescan reported %d items and gone %v, want 1 deletion only", len(rec.Items), rec.Gones)
 	}
-	it := rec.Items[0]
-	if it.Skip != "deleted-at-source" || !it.Lineage.Deleted || it.Name != "Minutes.docx" || it.Lineage.ItemID != minutesID {
-		t.Errorf("deletion item %+v lineage %+v", it, it.Lineage)
+	want := connectors.Gone{Ref: itemRef(financeDocs, minutesID), Under: true, Name: "Minutes.docx", Why: "deleted"}
+	if g := rec.Gones[0]; g != want {
+		t.Errorf("deletion reported as %+v, want %+v", g, want)
 	}
 	rec, _ = connectortest.Scan(t, newSource(t, f, ""), cur2)
-	if len(rec.Items) != 0 {
-		t.Errorf("deletion reported again: %v", rec.Items)
+	if len(rec.Items)+len(rec.Gones) != 0 {
+		t.Errorf("deletion reported again: %v %v", rec.Items, rec.Gones)
+	}
+}
+
+// An item moved out of the configured folder, directly or with its
+// folder, is gone from the source's scope; moved back, it is listed again.
+func TestMovedOutOfScope(t *testing.T) {
+	f := newFake(t)
+	scoped := func() *Source {
+		s := newSource(t, f, "")
+		s.opt.UserDrives, s.opt.Libraries, s.opt.Folder = nil, []string{"documents"}, "Planning"
+		return s
+	}
+	rec, cur := connectortest.Scan(t, scoped(), nil)
+	var budgetPath string
+	for _, it := range rec.Items {
+		if it.Lineage.ItemID == budgetID {
+			budgetPath = it.Path
+		}
+	}
+	if budgetPath == "" {
+		t.Fatal("Budget 2024.xlsx not listed in Planning")
+	}
+	if err := f.Move(financeDocs, budgetID, "Archive"); err != nil {
+		t.Fatal(err)
+	}
+	rec, cur = connectortest.Scan(t, scoped(), cur)
+	want := connectors.Gone{Ref: itemRef(financeDocs, budgetID), Under: true, Name: "Archive/Budget 2024.xlsx", Why: "out-of-scope"}
+	if len(rec.Items) != 0 || len(rec.Gones) != 1 || rec.Gones[0] != want {
+		t.Fatalf("after the move out: items %v gone %+v, want only %+v", rec.Items, rec.Gones, want)
+	}
+	rec, cur = connectortest.Scan(t, scoped(), cur)
+	if len(rec.Items)+len(rec.Gones) != 0 {
+		t.Errorf("out of scope reported again: %v %v", rec.Items, rec.Gones)
+	}
+	if err := f.Move(financeDocs, budgetID, budgetPath); err != nil {
+		t.Fatal(err)
+	}
+	rec, cur = connectortest.Scan(t, scoped(), cur)
+	if len(rec.Gones) != 0 || len(rec.Items) != 3 {
+		t.Errorf("moved back: %d items (want its 3 versions again), gone %v", len(rec.Items), rec.Gones)
+	}
+	// Its folder moved out of scope takes it along.
+	folder, ok := f.ItemID(financeDocs, budgetPath)
+	if !ok {
+		t.Fatalf("no folder %s", budgetPath)
+	}
+	if err := f.Move(financeDocs, folder, "Archive"); err != nil {
+		t.Fatal(err)
+	}
+	rec, _ = connectortest.Scan(t, scoped(), cur)
+	want.Name = "Archive/" + budgetPath[strings.LastIndexByte(budgetPath, '/')+1:] + "/Budget 2024.xlsx"
+	if len(rec.Items) != 0 || len(rec.Gones) != 1 || rec.Gones[0] != want {
+		t.Errorf("after its folder moved out: items %v gone %+v, want only %+v", rec.Items, rec.Gones, want)
 	}
 }
 
@@ -108,25 +161,19 @@ func TestResyncAfter410(t *testing.T) {
 	s := newSource(t, f, "")
 	rec, cur2 := connectortest.Scan(t, s, cur)
 	got := byRef(rec.Items)
-	if len(rec.Items) != 2 || got[versionRef(financeDocs, budgetID, "4.0")] == nil {
-		t.Fatalf("after 410: %d items %v, want the new version and the deletion", len(rec.Items), rec.Items)
+	if len(rec.Items) != 1 || got[versionRef(financeDocs, budgetID, "4.0")] == nil {
+		t.Fatalf("after 410: %d items %v, want the new version", len(rec.Items), rec.Items)
 	}
-	var del *connectors.Item
-	for _, it := range rec.Items {
-		if it.Lineage.Deleted {
-			del = it
-		}
-	}
-	if del == nil || del.Lineage.ItemID != minutesID || del.Skip != "deleted-at-source" {
-		t.Errorf("deletion not reconciled after 410: %v", del)
+	if len(rec.Gones) != 1 || rec.Gones[0].Ref != itemRef(financeDocs, minutesID) || !rec.Gones[0].Under || rec.Gones[0].Why != "deleted" {
+		t.Errorf("deletion not reconciled after 410: %+v", rec.Gones)
 	}
 	c := f.Counts()
 	if c[graphfake.RouteVersions] != 1 || c[graphfake.RouteContent]+c[graphfake.RouteDownload] != 0 {
 		t.Errorf("410 re-enumeration requests %v: want versions of the changed file only, no downloads", c)
 	}
 	rec, _ = connectortest.Scan(t, newSource(t, f, ""), cur2)
-	if len(rec.Items) != 0 {
-		t.Errorf("scan after resync reported %d items", len(rec.Items))
+	if len(rec.Items)+len(rec.Gones) != 0 {
+		t.Errorf("scan after resync reported %d items, gone %v", len(rec.Items), rec.Gones)
 	}
 }
 

@@ -85,3 +85,7 @@ func read(t testing.TB, s *Source, it *connectors.Item) []byte {
 	}
 	return b
 }
+
+func itemRef(drive, item string) connectors.Ref {
+	return connectors.Ref("drive/" + drive + "/item/" + item)
+}

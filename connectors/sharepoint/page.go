@@ -166,7 +166,7 @@ func (sc *driveScan) classify(ctx context.Context, f fileInfo, old *itemState) (
 	}
 	path, inPkg := sc.ds.pathPkg(f.Parent)
 	if !sc.s.inScope(path) {
-		return nil, nil
+		return nil, sc.outOfScope(ctx, f.ID, path, f.Name)
 	}
 	if f.BadTimes != "" {
 		if err := sc.badTimes(ctx, f.ID, joinPath(path, f.Name), f.BadTimes); err != nil {
@@ -295,7 +295,7 @@ func (sc *driveScan) versionItem(w *work, v verInfo, idx int, current bool) *con
 	it := &connectors.Item{
 		Ref:  connectors.Ref(fmt.Sprintf("drive/%s/item/%s/version/%s", sc.drv.ID, w.f.ID, v.ID)),
 		Name: w.f.Name, Path: w.path, Size: v.Size, ModTime: v.Modified, Author: v.Author,
-		MediaType: w.f.Mime, Lineage: sc.lineage(w.f.ID, v.ID, idx, current, false),
+		MediaType: w.f.Mime, Lineage: sc.lineage(w.f.ID, v.ID, idx, current),
 	}
 	if k := versionKey(w.f.ID, v); k != "" {
 		it.Hashes = map[string]string{HashVersionKey: k}
@@ -347,7 +347,7 @@ func (sc *driveScan) skipOnce(ctx context.Context, f fileInfo, old *itemState, p
 
 func (sc *driveScan) emitSkip(ctx context.Context, f fileInfo, path, why string) error {
 	return sc.sink.Item(ctx, &connectors.Item{Ref: sc.itemRef(f.ID), Name: f.Name, Path: path, Size: f.Size,
-		ModTime: f.Modified, Author: f.Author, Skip: why, Lineage: sc.lineage(f.ID, "", 0, false, false)})
+		ModTime: f.Modified, Author: f.Author, Skip: why, Lineage: sc.lineage(f.ID, "", 0, false)})
 }
 
 func (sc *driveScan) itemRef(id string) connectors.Ref {
@@ -429,6 +429,9 @@ func (sc *driveScan) movedDescendants(ctx context.Context, infos []fileInfo, old
 			fi := toFileInfo(di)
 			path, _ := sc.ds.pathPkg(fi.Parent)
 			if !sc.s.inScope(path) {
+				if err := sc.outOfScope(ctx, id, path, fi.Name); err != nil {
+					return nil, err
+				}
 				continue
 			}
 			c := *st

@@ -204,3 +204,5 @@ func (r *retrySink) Problem(ctx context.Context, p connectors.Problem) error {
 }
 
 func (r *retrySink) Checkpoint(context.Context, connectors.Cursor) error { return nil }
+
+func (r *retrySink) Gone(ctx context.Context, g connectors.Gone) error { return r.inner.Gone(ctx, g) }

@@ -183,17 +183,26 @@ func (sc *driveScan) finishResync(ctx context.Context) error {
 	return nil
 }
 
+// emitDeleted reports an item and all its versions gone from the library.
 func (sc *driveScan) emitDeleted(ctx context.Context, id string, it *itemState) error {
-	return sc.sink.Item(ctx, &connectors.Item{
-		Ref:  connectors.Ref(fmt.Sprintf("drive/%s/item/%s", sc.drv.ID, id)),
-		Name: it.Name, Path: sc.ds.path(it.Parent), Size: -1, Skip: "deleted-at-source",
-		Lineage: sc.lineage(id, "", 0, false, true),
-	})
+	return sc.sink.Gone(ctx, connectors.Gone{Ref: sc.itemRef(id), Under: true, Name: joinPath(sc.ds.path(it.Parent), it.Name), Why: "deleted"})
 }
 
-func (sc *driveScan) lineage(itemID, versionID string, idx int, current, deleted bool) connectors.Lineage {
+// outOfScope reports an item that was listed before and now lies outside
+// the configured folders (moved there, or its folder was), and forgets
+// what was emitted of it: should it come back, it is listed again.
+func (sc *driveScan) outOfScope(ctx context.Context, id, path, name string) error {
+	st := sc.ds.Items[id]
+	if st == nil || len(st.Seen) == 0 {
+		return nil
+	}
+	st.Seen, st.Key, st.Cur = nil, "", 0
+	return sc.sink.Gone(ctx, connectors.Gone{Ref: sc.itemRef(id), Under: true, Name: joinPath(path, name), Why: "out-of-scope"})
+}
+
+func (sc *driveScan) lineage(itemID, versionID string, idx int, current bool) connectors.Lineage {
 	return connectors.Lineage{Kind: "sharepoint", Site: sc.drv.Site, Drive: sc.drv.ID, DriveName: sc.drv.Name,
-		ItemID: itemID, VersionID: versionID, VersionIndex: idx, Current: current, Deleted: deleted}
+		ItemID: itemID, VersionID: versionID, VersionIndex: idx, Current: current}
 }
 
 func (sc *driveScan) logger() *slog.Logger {

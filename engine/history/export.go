@@ -64,6 +64,7 @@ type ExportSighting struct {
 	Path      string
 	ItemID    string
 	VersionID string
+	Gone      string // RFC 3339 time the copy was seen gone from its source; "" while there
 }
 
 // MarshalJSON writes the fields of the sighting's source only.
@@ -78,20 +79,23 @@ func (s ExportSighting) MarshalJSON() ([]byte, error) {
 			UID       uint32 `json:"uid"`
 			MessageID string `json:"message_id"`
 			Filename  string `json:"filename"`
-		}{s.Source, s.Name, s.Account, s.Mailbox, s.UID, s.MessageID, s.Filename})
+			Gone      string `json:"gone,omitempty"`
+		}{s.Source, s.Name, s.Account, s.Mailbox, s.UID, s.MessageID, s.Filename, s.Gone})
 	case "sharepoint":
 		return json.Marshal(struct {
 			Source    string `json:"source"`
 			Name      string `json:"source_name,omitempty"`
 			ItemID    string `json:"item_id"`
 			VersionID string `json:"version_id"`
-		}{s.Source, s.Name, s.ItemID, s.VersionID})
+			Gone      string `json:"gone,omitempty"`
+		}{s.Source, s.Name, s.ItemID, s.VersionID, s.Gone})
 	default:
 		return json.Marshal(struct {
 			Source string `json:"source"`
 			Name   string `json:"source_name,omitempty"`
 			Path   string `json:"path"`
-		}{s.Source, s.Name, s.Path})
+			Gone   string `json:"gone,omitempty"`
+		}{s.Source, s.Name, s.Path, s.Gone})
 	}
 }
 
@@ -127,6 +131,14 @@ func Export(res Result, sightings map[int64]Sighting) ExportDoc {
 }
 
 func exportSighting(s Sighting) ExportSighting {
+	e := exportPlace(s)
+	if !s.Gone.IsZero() {
+		e.Gone = s.Gone.UTC().Format(time.RFC3339)
+	}
+	return e
+}
+
+func exportPlace(s Sighting) ExportSighting {
 	l := s.Lineage
 	switch s.Kind {
 	case KindMail:

@@ -24,6 +24,7 @@ type Sighting struct {
 	Author    string    // email address where known
 	Workspace string    // decided by routing; a document never spans workspaces
 	Lineage   connectors.Lineage
+	Gone      time.Time // when syncd saw the copy gone from its source (zero: still there); display only
 }
 
 // Content is what textsketch extracted from one blob.

@@ -250,6 +250,8 @@ func addCounts(st *SourceTotal, it Item) {
 		st.Skipped++
 	case string(engine.ActProblem):
 		st.Problems++
+	case string(engine.ActGone):
+		st.Gone++
 	}
 }
 
@@ -266,6 +268,7 @@ func (b *builder) buildTotals() {
 		t.Duplicate += s.Duplicate
 		t.Skipped += s.Skipped
 		t.Problems += s.Problems
+		t.Gone += s.Gone
 		t.Bytes += s.Bytes
 		t.NewBytes += s.NewBytes
 		t.SavedBytes += s.SavedBytes

@@ -143,12 +143,13 @@ func (b *builder) placeOf(s workspace.Sighting) Place {
 		if l.VersionID != "" {
 			p.Where += ", version " + l.VersionID
 		}
-		if l.Deleted {
-			p.Where += " (deleted)"
-		}
 	default:
 		p.Path = joinPath(s.Path, s.Name)
 		p.Where = s.Source + ": " + p.Path
+	}
+	if !s.Gone.IsZero() {
+		p.Gone = s.Gone
+		p.Where += " (no longer at the source since " + s.Gone.UTC().Format("2006-01-02") + ")"
 	}
 	return p
 }

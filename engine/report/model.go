@@ -42,13 +42,14 @@ type Report struct {
 // Totals are the whole report's counts. Items the store already had
 // ("known") are counted but not listed.
 type Totals struct {
-	Seen           int64 `json:"seen"`      // items listed by the sources (-1: not recorded for this run)
-	Known          int64 `json:"known"`     // already in the store: nothing to do
-	New            int64 `json:"new"`       // items whose content is stored for the first time
-	Duplicate      int64 `json:"duplicate"` // items whose content is stored already (or by another item)
-	Skipped        int64 `json:"skipped"`   // not documents, or excluded
-	Problems       int64 `json:"problems"`  // could not be read
-	Bytes          int64 `json:"bytes"`     // size of new + duplicate items
+	Seen           int64 `json:"seen"`           // items listed by the sources (-1: not recorded for this run)
+	Known          int64 `json:"known"`          // already in the store: nothing to do
+	New            int64 `json:"new"`            // items whose content is stored for the first time
+	Duplicate      int64 `json:"duplicate"`      // items whose content is stored already (or by another item)
+	Skipped        int64 `json:"skipped"`        // not documents, or excluded
+	Problems       int64 `json:"problems"`       // could not be read
+	Gone           int64 `json:"gone,omitempty"` // copies found no longer at their source (kept in the store)
+	Bytes          int64 `json:"bytes"`          // size of new + duplicate items
 	DistinctBlobs  int64 `json:"distinct_contents"`
 	NewBytes       int64 `json:"new_bytes"`   // bytes to store
 	SavedBytes     int64 `json:"saved_bytes"` // bytes not stored again thanks to dedupe
@@ -74,6 +75,7 @@ type SourceTotal struct {
 	Duplicate     int64  `json:"duplicate"`
 	Skipped       int64  `json:"skipped"`
 	Problems      int64  `json:"problems"`
+	Gone          int64  `json:"gone,omitempty"`
 	Bytes         int64  `json:"bytes"`
 	DistinctBlobs int64  `json:"distinct_contents"`
 	NewBytes      int64  `json:"new_bytes"`
@@ -155,6 +157,9 @@ type Place struct {
 	Time   time.Time `json:"time,omitzero"`
 	Author string    `json:"author,omitempty"`
 	New    bool      `json:"new"` // first seen in this run
+	// Gone: when syncd saw this copy no longer at its source (the store
+	// keeps it); zero while it is there.
+	Gone time.Time `json:"gone,omitzero"`
 	// mail
 	Mailbox   string `json:"mailbox,omitempty"`
 	Subject   string `json:"subject,omitempty"`
