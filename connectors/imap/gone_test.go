@@ -48,6 +48,21 @@ func login(t *testing.T, addr, user string) *imapclient.Client {
 	return c
 }
 
+// expunge deletes one message for good, as a mail client does.
+func expunge(t *testing.T, c *imapclient.Client, mbox string, uid uint32) {
+	t.Helper()
+	if _, err := c.Select(mbox, nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	uids := imap.UIDSetNum(imap.UID(uid))
+	if err := c.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.UIDExpunge(uids).Close(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func gones(rec *connectortest.Recorder) []string {
 	var out []string
 	for _, g := range rec.Gones {
@@ -77,16 +92,7 @@ func TestGoneOnDovecot(t *testing.T) {
 		t.Fatalf("first scan: gones %v; want none and an INBOX attachment", rec1.Gones)
 	}
 	c := login(t, srv.addr, alice)
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	uids := imap.UIDSetNum(imap.UID(expunged.Lineage.UID))
-	if err := c.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.UIDExpunge(uids).Close(); err != nil {
-		t.Fatal(err)
-	}
+	expunge(t, c, "INBOX", expunged.Lineage.UID)
 	if err := c.Delete("Projects/Budget 2024").Wait(); err != nil {
 		t.Fatal(err)
 	}

@@ -7,12 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/connectortest"
-	"github.com/syncd/syncd/connectors/imap/imaptest"
 )
 
 // TestRetryEqualsScan: every item of the fixture account (TNEF files,
@@ -93,24 +89,7 @@ func TestRetryGone(t *testing.T) {
 	if gone == nil || kept == nil {
 		t.Fatal("fixture: want two INBOX messages with attachments")
 	}
-	c, err := imapclient.DialInsecure(srv.addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(alice, imaptest.Password).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	uids := imap.UIDSetNum(imap.UID(gone.Lineage.UID))
-	if err := c.Store(uids, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Flags: []imap.Flag{imap.FlagDeleted}, Silent: true}, nil).Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := c.UIDExpunge(uids).Close(); err != nil {
-		t.Fatal(err)
-	}
+	expunge(t, login(t, srv.addr, alice), "INBOX", gone.Lineage.UID)
 	stale := connectors.Ref(strings.Replace(string(kept.Ref), "/"+itoa(kept.Lineage.UIDValidity)+"/", "/"+itoa(kept.Lineage.UIDValidity+1)+"/", 1))
 	got := &connectortest.Recorder{}
 	if err := s.(connectors.Retrier).Retry(context.Background(), []connectors.Ref{gone.Ref, stale, kept.Ref}, got); err != nil {
