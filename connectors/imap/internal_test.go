@@ -182,7 +182,9 @@ func seedMessages(f *testing.F) {
 // every part is either a document or carries a known skip reason.
 func FuzzPlan(f *testing.F) {
 	seedMessages(f)
-	known := map[string]bool{"": true, SkipSignatureLogo: true, SkipCalendar: true, SkipInline: true, SkipForwarded: true, SkipDepth: true, SkipExternalBody: true}
+	known := map[string]bool{"": true, SkipSignatureLogo: true, SkipCalendar: true, SkipInline: true, SkipForwarded: true, SkipDepth: true, SkipExternalBody: true,
+		connectors.SkipLockfile: true, connectors.SkipSystemFile: true, connectors.SkipTemporary: true, connectors.SkipAppleDouble: true,
+		connectors.SkipSMIMESignature: true, connectors.SkipSignatureImage: true}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		seen := map[string]bool{}
 		for _, p := range planAll(raw) {

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
+
+	"github.com/syncd/syncd/connectors"
 )
 
 // Skip reasons recorded on items that are not documents.
@@ -224,6 +226,9 @@ func (p *planner) single(b *imap.BodyStructureSinglePart, path []int, parent str
 			p.htmls[k] = append(p.htmls[k], htmlPart{Path: path, Encoding: pp.Encoding})
 		}
 		return // a body, not an attachment
+	}
+	if pp.Skip == "" {
+		pp.Skip = connectors.MailNoiseReason(name, mt)
 	}
 	if pp.Name == "" {
 		pp.Name, pp.Generated = generatedName(p.subject, mt), true

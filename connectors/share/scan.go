@@ -187,7 +187,7 @@ func (s *Source) item(ctx context.Context, o fs.Object, remote string, size int6
 		Size: size, ModTime: mt, MediaType: fs.MimeTypeFromName(remote),
 		Fingerprint: fmt.Sprintf("%d:%d", size, mt.UnixNano()),
 		Lineage:     connectors.Lineage{Kind: "share", Remote: s.target.display},
-		Skip:        skipReason(name),
+		Skip:        connectors.NoiseReason(name, ""),
 		Private:     o,
 	}
 	if it.Skip != "" {
@@ -206,20 +206,6 @@ func (s *Source) item(ctx context.Context, o fs.Object, remote string, size int6
 	}
 	it.Lineage.Owner = s.owner(ctx, o)
 	return it
-}
-
-// skipReason names files that are never documents.
-func skipReason(name string) string {
-	lower := strings.ToLower(name)
-	switch {
-	case strings.HasPrefix(name, "~$"), strings.HasPrefix(name, ".~lock.") && strings.HasSuffix(name, "#"):
-		return "lockfile"
-	case lower == "thumbs.db", lower == "desktop.ini", lower == ".ds_store":
-		return "system file"
-	case strings.HasPrefix(name, "~") && strings.HasSuffix(lower, ".tmp"):
-		return "temporary file"
-	}
-	return ""
 }
 
 // owner is the file's owner where the backend reports one (local: uid).

@@ -297,3 +297,28 @@ func TestWebDAVConformance(t *testing.T) {
 		t.Errorf("scan with the server down: %v, want Retryable", err)
 	}
 }
+
+// Noise on a share: macOS, Windows and Word leftovers are skipped with
+// their reason; the documents beside them, and a picture somebody saved
+// as image001.png, are documents.
+func TestSambaNoise(t *testing.T) {
+	srv, _ := startSamba(t, map[string]string{
+		"Team/Budget.xlsx": "budget", "Team/._Budget.xlsx": "apple", "Team/~WRL0001.tmp": "word",
+		"Team/Thumbs.db": "thumbs", "Team/.DS_Store": "mac", "Team/image001.png": "a picture",
+	})
+	rec, _ := connectortest.Scan(t, newSource(t, sambaYAML(t, srv, "")), nil)
+	got := map[string]string{}
+	for _, it := range rec.Items {
+		got[it.Name] = it.Skip
+	}
+	want := map[string]string{"Budget.xlsx": "", "image001.png": "", "._Budget.xlsx": connectors.SkipAppleDouble,
+		"~WRL0001.tmp": connectors.SkipTemporary, "Thumbs.db": connectors.SkipSystemFile, ".DS_Store": connectors.SkipSystemFile}
+	if len(got) != len(want) {
+		t.Errorf("items %v, want %v", got, want)
+	}
+	for name, skip := range want {
+		if g, ok := got[name]; !ok || g != skip {
+			t.Errorf("%s: skip %q (listed %v), want %q", name, g, ok, skip)
+		}
+	}
+}

@@ -179,6 +179,9 @@ func (sc *driveScan) classify(ctx context.Context, f fileInfo, old *itemState) (
 	case !f.File:
 		return nil, sc.skipOnce(ctx, f, old, path, "no-content-access")
 	}
+	if why := connectors.NoiseReason(f.Name, f.Mime); why != "" {
+		return nil, sc.skipOnce(ctx, f, old, path, why)
+	}
 	w := &work{f: f, path: path, old: old}
 	if old != nil && old.Key == f.key() && len(old.Seen) > 0 {
 		w.renamed = old.Name != f.Name || old.Parent != f.Parent
