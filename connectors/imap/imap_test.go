@@ -1,7 +1,6 @@
 package imap_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/connectortest"
-	imapsrc "github.com/syncd/syncd/connectors/imap"
 	"github.com/syncd/syncd/connectors/imap/imaptest"
 )
 
@@ -132,9 +130,6 @@ func conformance(t *testing.T, start func(testing.TB) server) {
 
 func TestConformanceMemory(t *testing.T)  { conformance(t, startMemory) }
 func TestConformanceDovecot(t *testing.T) { conformance(t, startDovecot) }
-
-var _ = bytes.Equal
-var _ = imapsrc.Options{}
 
 // A re-scan of an unchanged account logs in once: the other scan workers
 // join only when a mailbox has new messages.

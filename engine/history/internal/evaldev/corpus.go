@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"mime"
 	"os"
 	"path/filepath"
 	"sort"
@@ -258,5 +257,3 @@ func (l *loader) loadSharePoint() error {
 	}
 	return nil
 }
-
-var _ = mime.WordDecoder{}

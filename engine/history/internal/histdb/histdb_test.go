@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/history"
@@ -334,8 +333,6 @@ func replaceAll(ctx context.Context, cat *workspace.Catalog, docs []workspace.Do
 	}
 	return tx.Commit()
 }
-
-var _ = connectors.Lineage{}
 
 // tlog writes log lines to the test log.
 type tlog struct{ t testing.TB }
