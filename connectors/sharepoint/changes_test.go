@@ -38,7 +38,7 @@ func TestNewVersionReportsOnlyIt(t *testing.T) {
 	}
 	// The former current version is now served from /versions/{id}/content.
 	old := &connectors.Item{Ref: versionRef(financeDocs, budgetID, "3.0"), Size: -1,
-		Lineage: connectors.Lineage{VersionID: "3.0"}}
+		Lineage: connectors.Lineage{SharePointLineage: connectors.SharePointLineage{VersionID: "3.0"}}}
 	if string(read(t, s, old)) != "budget v3: approved figures\n" {
 		t.Error("former current version content differs")
 	}

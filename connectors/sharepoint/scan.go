@@ -192,8 +192,9 @@ func (sc *driveScan) emitDeleted(ctx context.Context, id string, it *itemState) 
 }
 
 func (sc *driveScan) lineage(itemID, versionID string, idx int, current, deleted bool) connectors.Lineage {
-	return connectors.Lineage{Kind: "sharepoint", Site: sc.drv.Site, Drive: sc.drv.ID, DriveName: sc.drv.Name,
-		ItemID: itemID, VersionID: versionID, VersionIndex: idx, Current: current, Deleted: deleted}
+	return connectors.Lineage{Kind: "sharepoint", SharePointLineage: connectors.SharePointLineage{Site: sc.drv.Site,
+		Drive: sc.drv.ID, DriveName: sc.drv.Name, ItemID: itemID, VersionID: versionID, VersionIndex: idx,
+		Current: current, Deleted: deleted}}
 }
 
 func (sc *driveScan) logger() *slog.Logger {

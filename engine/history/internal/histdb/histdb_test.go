@@ -66,7 +66,7 @@ func store(t testing.TB, cat *workspace.Catalog, in history.Input, ss []history.
 // scratch is what a from-scratch rebuild of the catalog's sightings gives.
 func scratch(t testing.TB, cat *workspace.Catalog) []workspace.Document {
 	t.Helper()
-	in, _, err := engine.HistoryInput(context.Background(), cat)
+	in, err := engine.HistoryInput(context.Background(), cat)
 	if err != nil {
 		t.Fatal(err)
 	}
