@@ -141,12 +141,21 @@ type Item struct {
 	Private any `json:"-"`
 }
 
-// Lineage is the provenance that history rebuilding uses. Only the fields
-// of the item's kind are set.
+// Lineage is the provenance that history rebuilding uses. Kind says which
+// part is set: a connector fills its own kind's part and leaves the others
+// zero. The parts are embedded, so their fields read as Lineage's own
+// (l.MessageID) and are stored as one flat JSON object (the catalog's
+// lineage column): see TestLineageJSON.
 type Lineage struct {
 	Kind string `json:"kind"` // "mail", "share", "sharepoint"
+	MailLineage
+	ShareLineage
+	SharePointLineage
+}
 
-	// mail
+// MailLineage is where a mail attachment was seen and the message's
+// thread.
+type MailLineage struct {
 	Account     string    `json:"account,omitempty"`
 	Mailbox     string    `json:"mailbox,omitempty"`
 	UIDValidity uint32    `json:"uidvalidity,omitempty"`
@@ -167,12 +176,17 @@ type Lineage struct {
 	// up for display (from the subject and media type), not seen at the
 	// source, whose name for it is "".
 	NameGenerated bool `json:"name_generated,omitempty"`
+}
 
-	// share
+// ShareLineage is the file share a file was seen on.
+type ShareLineage struct {
 	Remote string `json:"remote,omitempty"`
 	Owner  string `json:"owner,omitempty"`
+}
 
-	// sharepoint
+// SharePointLineage is the library item and version a SharePoint file
+// was seen as.
+type SharePointLineage struct {
 	Site         string `json:"site,omitempty"`
 	Drive        string `json:"drive,omitempty"`
 	DriveName    string `json:"drive_name,omitempty"`

@@ -338,7 +338,8 @@ func TestRoutedFolderShapesDocuments(t *testing.T) {
 func TestMailboxIsNotADocumentFolder(t *testing.T) {
 	e := newEnv(t)
 	e.src.Put(memory.File{Path: "INBOX/Board paper.txt", Data: []byte("board paper text for the meeting"),
-		Lineage: connectors.Lineage{Kind: "mail", Mailbox: "INBOX", MessageID: "<m1@x>"}})
+		Lineage: connectors.Lineage{Kind: "mail", MailLineage: connectors.MailLineage{Mailbox: "INBOX",
+			MessageID: "<m1@x>"}}})
 	if _, err := e.run(context.Background()); err != nil {
 		t.Fatal(err)
 	}

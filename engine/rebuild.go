@@ -22,30 +22,25 @@ type PinArgs struct {
 }
 
 // HistoryInput loads everything history needs from the catalog.
-func HistoryInput(ctx context.Context, cat *workspace.Catalog) (history.Input, map[int64]workspace.Sighting, error) {
+func HistoryInput(ctx context.Context, cat *workspace.Catalog) (history.Input, error) {
 	var in history.Input
-	all := map[int64]workspace.Sighting{}
 	err := cat.EachSighting(ctx, func(s workspace.Sighting) error {
-		all[s.ID] = s
 		in.Sightings = append(in.Sightings, rebuildSighting(s))
 		return nil
 	})
 	if err != nil {
-		return in, nil, err
+		return in, err
 	}
 	contents, err := cat.Contents(ctx)
 	if err != nil {
-		return in, nil, err
+		return in, err
 	}
 	in.Contents = make(map[string]history.Content, len(contents))
 	for id, c := range contents {
 		in.Contents[id.String()] = history.Content{Blob: id.String(), Sketch: c.Sketch, Tokens: c.Tokens, Kind: c.Kind}
 	}
 	in.Pins, err = loadPins(ctx, cat)
-	if err != nil {
-		return in, nil, err
-	}
-	return in, all, nil
+	return in, err
 }
 
 func loadPins(ctx context.Context, cat *workspace.Catalog) ([]history.Pin, error) {

@@ -183,9 +183,6 @@ func listMigrations() ([]migration, error) {
 	var out []migration
 	for _, e := range ents {
 		n := e.Name()
-		if strings.HasSuffix(n, ".pg.sql") {
-			continue // PostgreSQL-only
-		}
 		v, err := strconv.Atoi(strings.SplitN(n, "_", 2)[0])
 		if err != nil {
 			return nil, fmt.Errorf("migration %s: bad name", n)

@@ -3,6 +3,7 @@ package connectortest
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -30,6 +31,37 @@ type Harness struct {
 	// Repeats allows a rescan to report unchanged items again (sources that
 	// cannot tell). Default false: a rescan reports only changes.
 	Repeats bool
+	// Break, if set, makes part of the fixture unreadable, so that a scan
+	// must report it with sink.Problem (a folder the server refuses, a
+	// message whose attachment cannot be decoded, an item the source
+	// cannot read), and says what that Problem must name. The suite calls
+	// it last and does not restore the fixture.
+	Break func(t *testing.T) Broken
+}
+
+// Broken is what a Harness's Break made unreadable.
+type Broken struct {
+	// Ref is the Ref of the Problem a scan must report. Items at or below
+	// it (see Within) may be missing from that scan; every other item the
+	// scan reported before the break must still be reported.
+	Ref connectors.Ref
+	// Mentions is text the Problem's Error() must contain: the item as a
+	// person would recognise it ("INBOX uid 3", "HR/").
+	Mentions string
+}
+
+// Within reports whether ref is parent or below it: parent followed by
+// "/" (a message's parts, a folder's files), or anything starting with a
+// parent that ends in "/".
+func Within(ref, parent connectors.Ref) bool {
+	if ref == parent {
+		return true
+	}
+	p := string(parent)
+	if !strings.HasSuffix(p, "/") {
+		p += "/"
+	}
+	return strings.HasPrefix(string(ref), p)
 }
 
 // Recorder is a Sink that keeps what it is told.
@@ -41,6 +73,8 @@ type Recorder struct {
 	Gones       []connectors.Gone
 	// OnItem, if set, is called for each item (after recording).
 	OnItem func(ctx context.Context, it *connectors.Item) error
+	// at[i] is len(Items) when Checkpoints[i] came: the items it covers.
+	at []int
 }
 
 // Item implements connectors.Sink.
@@ -74,6 +108,7 @@ func (r *Recorder) Gone(_ context.Context, g connectors.Gone) error {
 func (r *Recorder) Checkpoint(_ context.Context, c connectors.Cursor) error {
 	r.mu.Lock()
 	r.Checkpoints = append(r.Checkpoints, append(connectors.Cursor(nil), c...))
+	r.at = append(r.at, len(r.Items))
 	r.mu.Unlock()
 	return nil
 }
@@ -92,6 +127,11 @@ func (r *Recorder) Content() []*connectors.Item {
 // Scan runs a full scan from cur and fails the test on error.
 func Scan(t *testing.T, s connectors.Source, cur connectors.Cursor) (*Recorder, connectors.Cursor) {
 	t.Helper()
+	return scan(t, s, cur)
+}
+
+func scan(t errorer, s connectors.Source, cur connectors.Cursor) (*Recorder, connectors.Cursor) {
+	t.Helper()
 	rec := &Recorder{}
 	next, err := s.Scan(context.Background(), cur, rec)
 	if err != nil {
@@ -102,6 +142,11 @@ func Scan(t *testing.T, s connectors.Source, cur connectors.Cursor) (*Recorder, 
 
 // ReadAll opens an item and reads it whole.
 func ReadAll(t *testing.T, s connectors.Source, it *connectors.Item) []byte {
+	t.Helper()
+	return readAllT(t, s, it)
+}
+
+func readAllT(t errorer, s connectors.Source, it *connectors.Item) []byte {
 	t.Helper()
 	rc, err := s.Open(context.Background(), it)
 	if err != nil {
@@ -124,20 +169,48 @@ func readAll(s connectors.Source, it *connectors.Item) ([]byte, error) {
 	return io.ReadAll(rc)
 }
 
-// Run runs the conformance suite.
-func Run(t *testing.T, h Harness) {
+// errorer is what the suite's checks need of a test; *testing.T has it.
+type errorer interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Fatalf(format string, args ...any)
+}
+
+// tb is a test that runs the suite: *testing.T (through testT), or, in the
+// suite's own tests, a recorder that runs it against broken sources and
+// keeps the failures instead of failing.
+type tb interface {
+	errorer
+	run(name string, f func(t tb)) bool
+	// harness is the *testing.T handed to the Harness's functions.
+	harness() *testing.T
+}
+
+type testT struct{ *testing.T }
+
+func (t testT) run(name string, f func(t tb)) bool {
+	return t.T.Run(name, func(t *testing.T) { f(testT{t}) })
+}
+
+func (t testT) harness() *testing.T { return t.T }
+
+// Run runs the conformance suite: the contract written on
+// connectors.Source and connectors.Retrier, check by check.
+func Run(t *testing.T, h Harness) { run(testT{t}, h) }
+
+func run(t tb, h Harness) {
 	var cursor connectors.Cursor
-	t.Run("FullScan", func(t *testing.T) {
-		s := h.New(t)
+	t.run("FullScan", func(t tb) {
+		s := h.New(t.harness())
 		defer s.Close()
 		if s.Name() == "" || s.Kind() == "" {
 			t.Errorf("Name()=%q Kind()=%q: both must be set", s.Name(), s.Kind())
 		}
-		rec, cur := Scan(t, s, nil)
+		rec, cur := scan(t, s, nil)
 		cursor = cur
 		content := rec.Content()
 		if len(content) == 0 {
-			t.Fatal("full scan found no content items")
+			t.Fatalf("full scan found no content items")
 		}
 		refs := map[connectors.Ref]bool{}
 		for _, it := range rec.Items {
@@ -153,26 +226,28 @@ func Run(t *testing.T, h Harness) {
 			}
 		}
 		for _, it := range content {
-			b := ReadAll(t, s, it)
+			b := readAllT(t, s, it)
 			if it.Size >= 0 && int64(len(b)) != it.Size {
 				t.Errorf("item %s: Size=%d but Open returned %d bytes", it.Ref, it.Size, len(b))
 			}
 		}
 	})
-	t.Run("RescanUnchanged", func(t *testing.T) {
-		s := h.New(t)
+	t.run("ResumeFromEveryCheckpoint", func(t tb) { checkResume(t, h) })
+	t.run("OpenWhileScanning", func(t tb) { checkOpenWhileScanning(t, h) })
+	t.run("RescanUnchanged", func(t tb) {
+		s := h.New(t.harness())
 		defer s.Close()
-		rec, _ := Scan(t, s, cursor)
+		rec, _ := scan(t, s, cursor)
 		if n := len(rec.Content()); n != 0 && !h.Repeats {
 			t.Errorf("rescan of an unchanged source reported %d content items, want 0 (first: %s)", n, rec.Content()[0].Ref)
 		}
 	})
 	if h.Mutate != nil {
-		t.Run("RescanSeesOnlyChanges", func(t *testing.T) {
-			want := h.Mutate(t)
-			s := h.New(t)
+		t.run("RescanSeesOnlyChanges", func(t tb) {
+			want := h.Mutate(t.harness())
+			s := h.New(t.harness())
 			defer s.Close()
-			rec, _ := Scan(t, s, cursor)
+			rec, _ := scan(t, s, cursor)
 			got := map[string]bool{}
 			for _, it := range rec.Content() {
 				got[it.Name] = true
@@ -195,7 +270,7 @@ func Run(t *testing.T, h Harness) {
 			}
 			for _, it := range rec.Content() {
 				if wantContains(want, it.Name) {
-					b := ReadAll(t, s, it)
+					b := readAllT(t, s, it)
 					if it.Size >= 0 && int64(len(b)) != it.Size {
 						t.Errorf("changed item %s: Size=%d, read %d", it.Ref, it.Size, len(b))
 					}
@@ -203,8 +278,8 @@ func Run(t *testing.T, h Harness) {
 			}
 		})
 	}
-	t.Run("Cancel", func(t *testing.T) {
-		s := h.New(t)
+	t.run("Cancel", func(t tb) {
+		s := h.New(t.harness())
 		defer s.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
@@ -213,8 +288,8 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("scan with a cancelled context: err=%v, want context.Canceled", err)
 		}
 	})
-	t.Run("CancelMidScan", func(t *testing.T) {
-		s := h.New(t)
+	t.run("CancelMidScan", func(t tb) {
+		s := h.New(t.harness())
 		defer s.Close()
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -224,24 +299,24 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("scan cancelled after the first item: err=%v, want context.Canceled", err)
 		}
 	})
-	probe := h.New(t)
+	probe := h.New(t.harness())
 	_, retrier := probe.(connectors.Retrier)
 	probe.Close()
 	if retrier { // the real connectors assert at compile time that they are
-		t.Run("Retry", func(t *testing.T) {
-			s := h.New(t)
+		t.run("Retry", func(t tb) {
+			s := h.New(t.harness())
 			defer s.Close()
-			rec, _ := Scan(t, s, nil)
-			CheckRetry(t, s, s.(connectors.Retrier), rec.Items)
+			rec, _ := scan(t, s, nil)
+			checkRetry(t, s, s.(connectors.Retrier), rec.Items)
 		})
 	}
-	t.Run("OpenMissingNamesItem", func(t *testing.T) {
-		s := h.New(t)
+	t.run("OpenMissingNamesItem", func(t tb) {
+		s := h.New(t.harness())
 		defer s.Close()
-		rec, _ := Scan(t, s, nil)
+		rec, _ := scan(t, s, nil)
 		content := rec.Content()
 		if len(content) == 0 {
-			t.Fatal("no items")
+			t.Fatalf("no items")
 		}
 		bogus := *content[0]
 		bogus.Ref = bogus.Ref + "-does-not-exist"
@@ -256,6 +331,216 @@ func Run(t *testing.T, h Harness) {
 			t.Errorf("Open error %q names neither the ref %q nor the name %q", err, bogus.Ref, bogus.Name)
 		}
 	})
+	if h.Break != nil {
+		t.run("ProblemAndScanGoesOn", func(t tb) { checkProblem(t, h) })
+	}
+}
+
+// key is how the resume check compares items: the same Ref with the same
+// Fingerprint is the same content at the same place.
+func key(it *connectors.Item) string { return string(it.Ref) + "\x00" + it.Fingerprint }
+
+// checkResume: for every checkpoint of a full scan, a scan from that
+// cursor reports (at least) every item the full scan reported after it,
+// and the cursor it returns covers what it reported (a scan from it
+// reports nothing, unless the source repeats).
+func checkResume(t tb, h Harness) {
+	s := h.New(t.harness())
+	defer s.Close()
+	full, _ := scan(t, s, nil)
+	if len(full.Checkpoints) == 0 {
+		t.Fatalf("a full scan of %d items made no checkpoint: nothing to resume from (make the harness's fixture or options produce some)", len(full.Items))
+	}
+	for i, cp := range full.Checkpoints {
+		if i > 0 && string(cp) == string(full.Checkpoints[i-1]) {
+			continue
+		}
+		after := full.Items[full.at[i]:]
+		rec, next := scan(t, s, cp)
+		got := map[string]bool{}
+		for _, it := range rec.Items {
+			got[key(it)] = true
+		}
+		missed := 0
+		for _, it := range after {
+			if !got[key(it)] {
+				missed++
+				if missed <= 3 {
+					t.Errorf("resumed from checkpoint %d of %d (after %d of %d items): %s (%s, fingerprint %q) not reported",
+						i+1, len(full.Checkpoints), full.at[i], len(full.Items), it.Ref, it.Name, it.Fingerprint)
+				}
+			}
+		}
+		if missed > 3 {
+			t.Errorf("resumed from checkpoint %d: %d items missed in all", i+1, missed)
+		}
+		if h.Repeats {
+			continue
+		}
+		again, _ := scan(t, s, next)
+		if c := again.Content(); len(c) > 0 {
+			t.Errorf("resumed from checkpoint %d: a scan from the cursor it returned reported %d content items again (first: %s): that cursor does not cover them",
+				i+1, len(c), c[0].Ref)
+		}
+	}
+}
+
+// checkOpenWhileScanning opens every content item during a scan, from
+// inside the Item callback and from another goroutine, and compares the
+// bytes with an Open after the scan.
+func checkOpenWhileScanning(t tb, h Harness) {
+	s := h.New(t.harness())
+	defer s.Close()
+	type read struct {
+		sum [sha256.Size]byte
+		n   int64
+		err error
+	}
+	var (
+		mu      sync.Mutex
+		inside  = map[connectors.Ref]read{}
+		outside = map[connectors.Ref]read{}
+		prev    chan struct{} // closed when the previous item's goroutine read it
+	)
+	readSum := func(ctx context.Context, it *connectors.Item) read {
+		rc, err := s.Open(ctx, it)
+		if err != nil {
+			return read{err: err}
+		}
+		defer rc.Close()
+		hs := sha256.New()
+		n, err := io.Copy(hs, rc)
+		var r read
+		copy(r.sum[:], hs.Sum(nil))
+		r.n, r.err = n, err
+		return r
+	}
+	rec := &Recorder{OnItem: func(ctx context.Context, it *connectors.Item) error {
+		// Each item is read on another goroutine while the scan goes on;
+		// the next callback waits for it, so every read but the last
+		// overlaps the scan for certain.
+		done := make(chan struct{})
+		mu.Lock()
+		wait := prev
+		prev = done
+		mu.Unlock()
+		if wait != nil {
+			<-wait
+		}
+		if it.Skip != "" {
+			close(done)
+			return nil
+		}
+		r := readSum(ctx, it)
+		mu.Lock()
+		inside[it.Ref] = r
+		mu.Unlock()
+		go func() {
+			defer close(done)
+			r := readSum(context.Background(), it)
+			mu.Lock()
+			outside[it.Ref] = r
+			mu.Unlock()
+		}()
+		return nil
+	}}
+	_, err := s.Scan(context.Background(), nil, rec)
+	mu.Lock()
+	last := prev
+	mu.Unlock()
+	if last != nil {
+		<-last
+	}
+	if err != nil {
+		t.Fatalf("scan that opened its items: %v", err)
+	}
+	content := rec.Content()
+	if len(content) == 0 {
+		t.Fatalf("the scan found no content items")
+	}
+	for _, it := range content {
+		want := readSum(context.Background(), it)
+		if want.err != nil {
+			t.Errorf("item %s: Open after the scan: %v", it.Ref, want.err)
+			continue
+		}
+		if it.Size >= 0 && want.n != it.Size {
+			t.Errorf("item %s: Size=%d but Open after the scan read %d bytes", it.Ref, it.Size, want.n)
+		}
+		for _, c := range []struct {
+			where string
+			got   read
+		}{{"inside the Item callback", inside[it.Ref]}, {"on another goroutine during the scan", outside[it.Ref]}} {
+			switch {
+			case c.got.err != nil:
+				t.Errorf("item %s: Open %s: %v", it.Ref, c.where, c.got.err)
+			case c.got.sum != want.sum || c.got.n != want.n:
+				t.Errorf("item %s: Open %s read %d bytes unlike the %d read after the scan", it.Ref, c.where, c.got.n, want.n)
+			}
+		}
+	}
+}
+
+// checkProblem breaks part of the fixture and checks that a full scan
+// reports a Problem with the broken Ref, naming it, goes on, and still
+// reports every other item; and that Retry of that Ref reports it again
+// (as items or as a Problem with that Ref).
+func checkProblem(t tb, h Harness) {
+	s := h.New(t.harness())
+	before, _ := scan(t, s, nil)
+	s.Close()
+	b := h.Break(t.harness())
+	s = h.New(t.harness())
+	defer s.Close()
+	rec := &Recorder{}
+	if _, err := s.Scan(context.Background(), nil, rec); err != nil {
+		t.Fatalf("scan with an unreadable %s stopped: %v (a problem with one item must not stop the scan)", b.Ref, err)
+	}
+	var found *connectors.Problem
+	for i, p := range rec.Problems {
+		if p.Ref == b.Ref {
+			found = &rec.Problems[i]
+			break
+		}
+	}
+	switch {
+	case found == nil:
+		t.Errorf("scan with an unreadable %s reported no Problem with that Ref (problems: %v)", b.Ref, rec.Problems)
+	case found.Name == "":
+		t.Errorf("the Problem for %s has no Name: %v", b.Ref, *found)
+	case found.Err == nil:
+		t.Errorf("the Problem for %s has no Err", b.Ref)
+	case !strings.Contains(found.Error(), b.Mentions):
+		t.Errorf("the Problem for %s does not mention %q: %v", b.Ref, b.Mentions, *found)
+	}
+	got := map[connectors.Ref]bool{}
+	for _, it := range rec.Items {
+		got[it.Ref] = true
+	}
+	for _, it := range before.Items {
+		if !Within(it.Ref, b.Ref) && !got[it.Ref] {
+			t.Errorf("scan with an unreadable %s did not report %s (%s), which it reported before", b.Ref, it.Ref, it.Name)
+		}
+	}
+	r, ok := s.(connectors.Retrier)
+	if !ok {
+		return
+	}
+	again := &Recorder{}
+	if err := r.Retry(context.Background(), []connectors.Ref{b.Ref}, again); err != nil {
+		t.Fatalf("Retry of the unreadable %s: %v (a problem with one item is a Problem, not an error)", b.Ref, err)
+	}
+	for _, p := range again.Problems {
+		if p.Ref == b.Ref {
+			return
+		}
+	}
+	for _, it := range again.Items {
+		if Within(it.Ref, b.Ref) {
+			return
+		}
+	}
+	t.Errorf("Retry of the unreadable %s reported neither an item nor a Problem with that Ref (items %d, problems %v)", b.Ref, len(again.Items), again.Problems)
 }
 
 // CheckRetry asks r for every item of scanned again by its Ref, one Retry
@@ -265,8 +550,13 @@ func Run(t *testing.T, h Harness) {
 // connectors.ErrNotFound.
 func CheckRetry(t *testing.T, s connectors.Source, r connectors.Retrier, scanned []*connectors.Item) {
 	t.Helper()
+	checkRetry(t, s, r, scanned)
+}
+
+func checkRetry(t errorer, s connectors.Source, r connectors.Retrier, scanned []*connectors.Item) {
+	t.Helper()
 	if len(scanned) == 0 {
-		t.Fatal("no scanned items to retry")
+		t.Fatalf("no scanned items to retry")
 	}
 	bogus := scanned[0].Ref + "-does-not-exist"
 	refs := []connectors.Ref{bogus}

@@ -1,7 +1,6 @@
 package imap_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/connectortest"
-	imapsrc "github.com/syncd/syncd/connectors/imap"
 	"github.com/syncd/syncd/connectors/imap/imaptest"
 )
 
@@ -83,15 +81,7 @@ batch_size: 4
 // appendMessage adds one message with a PDF attachment named name.
 func appendMessage(t testing.TB, addr, user, mbox, name string) {
 	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, imaptest.Password).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	msg := strings.ReplaceAll(fmt.Sprintf(`From: Bob <bob@example.org>
+	appendRaw(t, addr, user, mbox, fmt.Sprintf(`From: Bob <bob@example.org>
 To: %s
 Subject: new %s
 Date: Mon, 1 Apr 2024 10:00:00 +0000
@@ -110,14 +100,54 @@ Content-Transfer-Encoding: base64
 
 JVBERi0xLjQKbmV3IGZpbGUK
 --x--
-`, user, name, strings.ReplaceAll(name, " ", "-"), name, name), "\n", "\r\n")
+`, user, name, strings.ReplaceAll(name, " ", "-"), name, name))
+}
+
+// appendRaw adds one message (lines ending in "\n") and returns its UID
+// and the mailbox's UIDVALIDITY.
+func appendRaw(t testing.TB, addr, user, mbox, msg string) (imap.UID, uint32) {
+	t.Helper()
+	c, err := imapclient.DialInsecure(addr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(user, imaptest.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	msg = strings.ReplaceAll(msg, "\n", "\r\n")
 	cmd := c.Append(mbox, int64(len(msg)), &imap.AppendOptions{Time: time.Now()})
 	cmd.Write([]byte(msg))
 	cmd.Close()
-	if _, err := cmd.Wait(); err != nil {
+	data, err := cmd.Wait()
+	if err != nil {
 		t.Fatal(err)
 	}
+	return data.UID, data.UIDValidity
 }
+
+// brokenTNEF is a message whose winmail.dat is not TNEF: the scan reports
+// the message as a Problem and winmail.dat itself as the document.
+const brokenTNEF = `From: Carol <carol@example.org>
+To: bob@example.org
+Subject: minutes (Outlook)
+Date: Tue, 2 Apr 2024 10:00:00 +0000
+Message-ID: <broken-tnef@example.org>
+MIME-Version: 1.0
+Content-Type: multipart/mixed; boundary=x
+
+--x
+Content-Type: text/plain
+
+see attached
+--x
+Content-Type: application/ms-tnef; name="winmail.dat"
+Content-Disposition: attachment; filename="winmail.dat"
+Content-Transfer-Encoding: base64
+
+bm90IGEgVE5FRiBzdHJlYW0gYXQgYWxsLCBqdXN0IHRleHQK
+--x--
+`
 
 func conformance(t *testing.T, start func(testing.TB) server) {
 	srv := start(t)
@@ -127,14 +157,18 @@ func conformance(t *testing.T, start func(testing.TB) server) {
 			appendMessage(t, srv.addr, bob, "INBOX", "Added later.pdf")
 			return []string{"Added later.pdf"}
 		},
+		Break: func(t *testing.T) connectortest.Broken {
+			uid, validity := appendRaw(t, srv.addr, bob, "INBOX", brokenTNEF)
+			if uid == 0 {
+				t.Fatal("the server gave no APPENDUID")
+			}
+			return connectortest.Broken{Ref: connectors.Ref(fmt.Sprintf("%s/INBOX/%d/%d", bob, validity, uid)), Mentions: fmt.Sprintf("INBOX uid %d", uid)}
+		},
 	})
 }
 
 func TestConformanceMemory(t *testing.T)  { conformance(t, startMemory) }
 func TestConformanceDovecot(t *testing.T) { conformance(t, startDovecot) }
-
-var _ = bytes.Equal
-var _ = imapsrc.Options{}
 
 // A re-scan of an unchanged account logs in once: the other scan workers
 // join only when a mailbox has new messages.

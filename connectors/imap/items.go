@@ -175,11 +175,10 @@ func estimate(p *partPlan) int64 {
 func (s *Source) item(mb mailbox, validity uint32, mp *msgPlan, p *partPlan, tnefIndex int) *connectors.Item {
 	r := ref{Mailbox: mb.Display, UIDValidity: validity, UID: mp.meta.UID, Part: p.Path, TNEF: tnefIndex}
 	m := mp.meta
-	lin := connectors.Lineage{
-		Kind: "mail", Account: s.cfg.Account, Mailbox: mb.Display, UIDValidity: validity, UID: m.UID,
-		MessageID: m.MessageID, InReplyTo: m.InReplyTo, References: m.References, Subject: m.Subject,
-		From: m.From, To: m.To, Cc: m.Cc, Date: m.Date,
-	}
+	lin := connectors.Lineage{Kind: "mail", MailLineage: connectors.MailLineage{Account: s.cfg.Account,
+		Mailbox: mb.Display, UIDValidity: validity, UID: m.UID, MessageID: m.MessageID,
+		InReplyTo: m.InReplyTo, References: m.References, Subject: m.Subject, From: m.From, To: m.To,
+		Cc: m.Cc, Date: m.Date}}
 	lin.Part = partString(p.Path)
 	lin.NameGenerated = p.Generated
 	if tnefIndex > 0 {

@@ -38,6 +38,9 @@ type Source struct {
 	CheckpointEvery int
 	// failOpen, when set, can make Open fail for a path (fault tests).
 	failOpen func(path string) error
+	// failScan, when set, can make Scan and Retry report a path as a
+	// Problem instead of an item (fault tests).
+	failScan func(path string) error
 }
 
 var _ connectors.Retrier = (*Source)(nil)
@@ -79,6 +82,15 @@ func (s *Source) FailOpen(fn func(path string) error) {
 	s.failOpen = fn
 }
 
+// FailScan makes Scan and Retry report a path as a Problem with fn's
+// error, instead of the item, while fn returns one for it (nil restores
+// normal listing): an item the source cannot read.
+func (s *Source) FailScan(fn func(path string) error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failScan = fn
+}
+
 // Retry implements connectors.Retrier: each ref is a path.
 func (s *Source) Retry(ctx context.Context, refs []connectors.Ref, sink connectors.Sink) error {
 	for _, ref := range refs {
@@ -87,6 +99,7 @@ func (s *Source) Retry(ctx context.Context, refs []connectors.Ref, sink connecto
 		}
 		s.mu.Lock()
 		e, ok := s.files[string(ref)]
+		fail := s.failScan
 		s.mu.Unlock()
 		if !ok || e.gone {
 			if err := sink.Problem(ctx, connectors.Problem{Ref: ref, Name: string(ref), Err: fmt.Errorf("memory %s: %s: %w", s.name, ref, connectors.ErrNotFound)}); err != nil {
@@ -94,11 +107,25 @@ func (s *Source) Retry(ctx context.Context, refs []connectors.Ref, sink connecto
 			}
 			continue
 		}
-		if err := sink.Item(ctx, s.item(e)); err != nil {
+		if err := s.report(ctx, sink, e, fail); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// report hands the sink e's item, or the Problem fail gives for its path.
+func (s *Source) report(ctx context.Context, sink connectors.Sink, e entry, fail func(string) error) error {
+	if e.gone {
+		return sink.Gone(ctx, connectors.Gone{Ref: connectors.Ref(e.f.Path), Name: e.f.Path, Why: "deleted"})
+	}
+	if fail != nil {
+		if err := fail(e.f.Path); err != nil {
+			return sink.Problem(ctx, connectors.Problem{Ref: connectors.Ref(e.f.Path), Name: e.f.Path,
+				Err: fmt.Errorf("memory %s: read %s: %w", s.name, e.f.Path, err)})
+		}
+	}
+	return sink.Item(ctx, s.item(e))
 }
 
 // Name implements connectors.Source.
@@ -120,7 +147,7 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 		}
 	}
 	s.mu.Lock()
-	gen := s.gen
+	gen, fail := s.gen, s.failScan
 	var todo []entry
 	for _, e := range s.files {
 		if e.gen > c.Gen && !(e.gone && len(cur) == 0) {
@@ -137,13 +164,7 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		var err error
-		if e.gone {
-			err = sink.Gone(ctx, connectors.Gone{Ref: connectors.Ref(e.f.Path), Name: e.f.Path, Why: "deleted"})
-		} else {
-			err = sink.Item(ctx, s.item(e))
-		}
-		if err != nil {
+		if err := s.report(ctx, sink, e, fail); err != nil {
 			return nil, err
 		}
 		if (i+1)%every == 0 {

@@ -23,5 +23,14 @@ func TestConformance(t *testing.T) {
 			src.Put(memory.File{Path: "Team/New.txt", Data: []byte("new")})
 			return []string{"Report v1.docx", "New.txt"}
 		},
+		Break: func(*testing.T) connectortest.Broken {
+			src.FailScan(func(p string) error {
+				if p == "Team/Report v2.docx" {
+					return connectors.ErrPermission
+				}
+				return nil
+			})
+			return connectortest.Broken{Ref: "Team/Report v2.docx", Mentions: "Report v2.docx"}
+		},
 	})
 }

@@ -186,7 +186,7 @@ func (s *Source) item(ctx context.Context, o fs.Object, remote string, size int6
 		Ref: ref, Name: name, Path: strings.TrimSuffix(dir, "/"),
 		Size: size, ModTime: mt, MediaType: fs.MimeTypeFromName(remote),
 		Fingerprint: fmt.Sprintf("%d:%d", size, mt.UnixNano()),
-		Lineage:     connectors.Lineage{Kind: "share", Remote: s.target.display},
+		Lineage:     connectors.Lineage{Kind: "share", ShareLineage: connectors.ShareLineage{Remote: s.target.display}},
 		Skip:        connectors.NoiseReason(name, ""),
 		Private:     o,
 	}

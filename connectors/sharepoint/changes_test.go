@@ -1,6 +1,7 @@
 package sharepoint
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
@@ -38,7 +39,7 @@ func TestNewVersionReportsOnlyIt(t *testing.T) {
 	}
 	// The former current version is now served from /versions/{id}/content.
 	old := &connectors.Item{Ref: versionRef(financeDocs, budgetID, "3.0"), Size: -1,
-		Lineage: connectors.Lineage{VersionID: "3.0"}}
+		Lineage: connectors.Lineage{SharePointLineage: connectors.SharePointLineage{VersionID: "3.0"}}}
 	if string(read(t, s, old)) != "budget v3: approved figures\n" {
 		t.Error("former current version content differs")
 	}
@@ -214,6 +215,38 @@ func TestFailedVersionListingIsRetriedNextScan(t *testing.T) {
 	if len(rec.Problems) != 0 || len(rec.Content())+before != 7 || len(rec.Content()) == 0 {
 		t.Errorf("retry scan: %d problems, %d content items (first scan had %d)", len(rec.Problems), len(rec.Content()), before)
 	}
+}
+
+// TestRetryItemFailureIsItsProblem: a 500 on one asked item's versions is
+// that ref's Problem, as in a scan; the other asked refs still come back
+// and Retry itself does not fail.
+func TestRetryItemFailureIsItsProblem(t *testing.T) {
+	f := newFake(t)
+	rec, _ := connectortest.Scan(t, newSource(t, f, ""), nil)
+	minutes := versionRef(financeDocs, minutesID, "1.0")
+	if byRef(rec.Items)[minutes] == nil {
+		t.Fatalf("fixture: no %s", minutes)
+	}
+	f.Inject(graphfake.Rule{Route: graphfake.RouteVersions, Path: budgetID, Times: 1 << 20, Fault: graphfake.Fault{Status: 500}})
+	budget := connectors.Ref("drive/" + financeDocs + "/item/" + budgetID)
+	got := &connectortest.Recorder{}
+	if err := newSource(t, f, "").Retry(context.Background(), []connectors.Ref{budget, minutes}, got); err != nil {
+		t.Fatalf("Retry with one failing item: %v", err)
+	}
+	if len(got.Problems) != 1 || got.Problems[0].Ref != budget || !strings.Contains(got.Problems[0].Error(), "500") {
+		t.Errorf("problems %v, want one for %s naming the 500", got.Problems, budget)
+	}
+	if len(got.Items) != 1 || got.Items[0].Ref != minutes {
+		t.Errorf("retried items %v, want %s", summaryOf(got.Items), minutes)
+	}
+}
+
+func summaryOf(items []*connectors.Item) []connectors.Ref {
+	var out []connectors.Ref
+	for _, it := range items {
+		out = append(out, it.Ref)
+	}
+	return out
 }
 
 func TestMovedFolderReemitsFilesBelowIt(t *testing.T) {

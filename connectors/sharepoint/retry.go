@@ -20,9 +20,10 @@ var _ connectors.Retrier = (*Source)(nil)
 // scan reports it; an item ref ("drive/<d>/item/<i>", as a scan's problems
 // carry) by reporting all of its versions, as a scan of a new file does.
 // An item, version or library that is gone (404, or not a configured
-// library) is a Problem wrapping connectors.ErrNotFound; throttling that
-// outlasts the retries, an authentication failure or an unreachable
-// Graph ends Retry with the error.
+// library) is a Problem wrapping connectors.ErrNotFound, and any other
+// failure about one item a Problem with its ref; throttling that outlasts
+// the retries, an authentication failure or an unreachable Graph ends
+// Retry with the error.
 func (s *Source) Retry(ctx context.Context, refs []connectors.Ref, sink connectors.Sink) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -87,7 +88,7 @@ func (s *Source) Retry(ctx context.Context, refs []connectors.Ref, sink connecto
 		var ip itemProblem
 		switch {
 		case errors.As(err, &ip):
-			if connectors.IsRetryable(ip.err) || errors.Is(ip.err, errAuth) {
+			if tenantWide(ip.err) {
 				return fmt.Errorf("sharepoint %s: library %q: %w", s.name, drv.Name, ip.err)
 			}
 		case err != nil:
@@ -123,6 +124,15 @@ func parseItemRef(ref connectors.Ref) (drive, item string, ok bool) {
 		return "", "", false
 	}
 	return p[1], p[3], true
+}
+
+// tenantWide reports an error about Graph or the tenant rather than one
+// item (throttling, authentication, no answer at all), as a scan judges
+// it: Retry returns it, the refs staying on the engine's list. Any other
+// error about an asked item (a 500 on its versions) is that ref's Problem.
+func tenantWide(err error) bool {
+	var se *statusError
+	return throttled(err) || errors.Is(err, errAuth) || connectors.IsRetryable(err) && !errors.As(err, &se)
 }
 
 // itemProblem is an error about the asked item (not the sink's).

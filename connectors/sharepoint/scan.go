@@ -201,8 +201,9 @@ func (sc *driveScan) outOfScope(ctx context.Context, id, path, name string) erro
 }
 
 func (sc *driveScan) lineage(itemID, versionID string, idx int, current bool) connectors.Lineage {
-	return connectors.Lineage{Kind: "sharepoint", Site: sc.drv.Site, Drive: sc.drv.ID, DriveName: sc.drv.Name,
-		ItemID: itemID, VersionID: versionID, VersionIndex: idx, Current: current}
+	return connectors.Lineage{Kind: "sharepoint", SharePointLineage: connectors.SharePointLineage{Site: sc.drv.Site,
+		Drive: sc.drv.ID, DriveName: sc.drv.Name, ItemID: itemID, VersionID: versionID, VersionIndex: idx,
+		Current: current}}
 }
 
 func (sc *driveScan) logger() *slog.Logger {

@@ -14,8 +14,9 @@ import (
 func TestExportNamelessPart(t *testing.T) {
 	mail := func(id int64, name string, generated bool) history.Sighting {
 		return history.Sighting{ID: id, Source: "mail", Kind: history.KindMail, Name: name,
-			Lineage: connectors.Lineage{Kind: "mail", Account: "a@example.org", Mailbox: "INBOX", UID: uint32(id),
-				MessageID: "<m@example.org>", Part: "2", NameGenerated: generated}}
+			Lineage: connectors.Lineage{Kind: "mail", MailLineage: connectors.MailLineage{Account: "a@example.org",
+				Mailbox: "INBOX", UID: uint32(id), MessageID: "<m@example.org>", Part: "2",
+				NameGenerated: generated}}}
 	}
 	by := map[int64]history.Sighting{1: mail(1, "Figures Q1.pdf", true), 2: mail(2, "Figures Q1.pdf", false)}
 	res := history.Result{Documents: []history.Document{{Key: "d", Name: "Figures Q1.pdf",

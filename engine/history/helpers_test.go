@@ -102,8 +102,9 @@ type mailAtt struct{ label, name string }
 func (f *fixture) mail(id string, hours int, inReplyTo string, refs []string, accounts []string, atts ...mailAtt) {
 	for _, acct := range accounts {
 		for i, a := range atts {
-			lin := connectors.Lineage{Kind: history.KindMail, Account: acct, Mailbox: "INBOX", UID: uint32(f.nextID + 1),
-				Part: string(rune('2' + i)), MessageID: "<" + id + ">", Subject: "s", Date: f.at(hours)}
+			lin := connectors.Lineage{Kind: history.KindMail, MailLineage: connectors.MailLineage{Account: acct,
+				Mailbox: "INBOX", UID: uint32(f.nextID + 1), Part: string(rune('2' + i)),
+				MessageID: "<" + id + ">", Subject: "s", Date: f.at(hours)}}
 			if inReplyTo != "" {
 				lin.InReplyTo = []string{inReplyTo}
 			}
@@ -122,7 +123,8 @@ func (f *fixture) share(label, folder, name string, hours int) {
 func (f *fixture) sharepoint(item string, index int, label string, hours int) {
 	f.add(history.Sighting{Source: "sp", Kind: history.KindSharePoint, Blob: f.blobOf[label], Name: item + ".docx",
 		Path: "Documents", Time: f.at(hours), Author: "sp@example.org", Lineage: connectors.Lineage{
-			Kind: history.KindSharePoint, ItemID: item, VersionID: string(rune('0'+index)) + ".0", VersionIndex: index}})
+			Kind: history.KindSharePoint, SharePointLineage: connectors.SharePointLineage{
+				ItemID: item, VersionID: string(rune('0'+index)) + ".0", VersionIndex: index}}})
 }
 
 // view is a Result reduced to labels for assertions.

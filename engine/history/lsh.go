@@ -15,6 +15,8 @@ package history
 // pair at Jaccard 0.4 is missed with probability 0.84^64 < 2e-5 (and at
 // the fallback-parent threshold 0.3, 0.91^64 < 0.3%).
 
+import "github.com/syncd/syncd/internal/splitmix"
+
 const (
 	lshBins  = 128
 	lshRows  = 2 // bandKey hashes two bins
@@ -24,15 +26,6 @@ const (
 	// cliques, so chaining them loses nothing).
 	lshWindow = 4
 )
-
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
-}
 
 // signature is the densified one-permutation MinHash signature of a
 // sketch, nil for an empty sketch. Each bin holds 32 bits of a hash of its
@@ -44,7 +37,7 @@ func signature(sk []uint64) []uint32 {
 	var mins [lshBins]uint64
 	var set [lshBins]bool
 	for _, x := range sk {
-		b := mix64(x) >> (64 - 7) // lshBins = 2^7
+		b := splitmix.Mix(x) >> (64 - 7) // lshBins = 2^7
 		if !set[b] || x < mins[b] {
 			mins[b], set[b] = x, true
 		}
@@ -52,12 +45,12 @@ func signature(sk []uint64) []uint32 {
 	sig := make([]uint32, lshBins)
 	for b := range sig {
 		if set[b] {
-			sig[b] = uint32(mix64(mins[b]))
+			sig[b] = uint32(splitmix.Mix(mins[b]))
 			continue
 		}
 		for d := 1; d < lshBins; d++ {
 			if o := (b + d) % lshBins; set[o] {
-				sig[b] = uint32(mix64(mins[o] + uint64(d)*0x9e3779b97f4a7c15))
+				sig[b] = uint32(splitmix.Mix(mins[o] + uint64(d)*0x9e3779b97f4a7c15))
 				break
 			}
 		}
@@ -93,7 +86,7 @@ func maybeSimilar(a, b *node, agree float64) bool {
 
 // bandKey hashes band i of a signature.
 func bandKey(sig []uint32, i int) uint64 {
-	return mix64(uint64(sig[i*lshRows])<<32 | uint64(sig[i*lshRows+1]) ^ uint64(i)*0x51afd7ed558ccd)
+	return splitmix.Mix(uint64(sig[i*lshRows])<<32 | uint64(sig[i*lshRows+1]) ^ uint64(i)*0x51afd7ed558ccd)
 }
 
 // lshChunk is how many bands' keys are computed at once: keys are laid

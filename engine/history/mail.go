@@ -2,7 +2,6 @@ package history
 
 import (
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -183,5 +182,3 @@ func matchAttachment(a *attachment, cands []*attachment, single bool) (*attachme
 	}
 	return best, conf
 }
-
-var _ = strings.TrimSpace

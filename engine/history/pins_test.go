@@ -7,7 +7,6 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/engine/history"
 )
 
@@ -219,5 +218,3 @@ func TestNameKey(t *testing.T) {
 		}
 	}
 }
-
-var _ = connectors.Lineage{}

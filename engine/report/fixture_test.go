@@ -156,9 +156,10 @@ type att struct {
 // mail puts one message's attachments into the team-mail source.
 func (f *fixture) mail(uid int, h int, from, subject, inReplyTo string, atts ...att) {
 	for i, a := range atts {
-		lin := connectors.Lineage{Kind: "mail", Account: "team@example.com", Mailbox: "INBOX", UIDValidity: 7, UID: uint32(uid),
-			Part: fmt.Sprint(i + 2), MessageID: fmt.Sprintf("<m%d@example.com>", uid), Subject: subject, From: from,
-			To: []string{"team@example.com"}, Date: at(h)}
+		lin := connectors.Lineage{Kind: "mail", MailLineage: connectors.MailLineage{Account: "team@example.com",
+			Mailbox: "INBOX", UIDValidity: 7, UID: uint32(uid), Part: fmt.Sprint(i + 2),
+			MessageID: fmt.Sprintf("<m%d@example.com>", uid), Subject: subject, From: from,
+			To: []string{"team@example.com"}, Date: at(h)}}
 		if inReplyTo != "" {
 			lin.InReplyTo = []string{inReplyTo}
 			lin.References = []string{inReplyTo}
@@ -177,8 +178,8 @@ func (f *fixture) spVersion(name string, n, h int, data []byte, by string) {
 	p := fmt.Sprintf("Shared Documents/v%d/%s", n, name)
 	s := f.sources["projects-sp"]
 	s.Put(memory.File{Path: p, Data: data, ModTime: at(h), Author: by, Lineage: connectors.Lineage{Kind: "sharepoint",
-		Site: "contoso.sharepoint.com/sites/projects", Drive: "b!drive1", DriveName: "Shared Documents", ItemID: "item-" + name,
-		VersionID: fmt.Sprintf("%d.0", n), VersionIndex: n}})
+		SharePointLineage: connectors.SharePointLineage{Site: "contoso.sharepoint.com/sites/projects", Drive: "b!drive1",
+			DriveName: "Shared Documents", ItemID: "item-" + name, VersionID: fmt.Sprintf("%d.0", n), VersionIndex: n}}})
 	sum := sha256.Sum256(data)
 	s.hashes[p] = hex.EncodeToString(sum[:])
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"os"
 	"path/filepath"
 	"testing"
 )
@@ -40,5 +39,3 @@ func FuzzSketch(f *testing.F) {
 		}
 	})
 }
-
-var _ = os.Remove

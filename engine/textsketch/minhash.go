@@ -4,6 +4,8 @@ import (
 	"slices"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/syncd/syncd/internal/splitmix"
 )
 
 // SketchSize is the number of hash values a sketch keeps (bottom-k MinHash:
@@ -18,7 +20,8 @@ const ShingleWords = 4
 // of their hashes. Memory is bounded by SketchSize and the longest word kept.
 //
 // A shingle's hash is FNV-1a (64-bit) over its words, each followed by a
-// zero byte, then spread by mix64. Stored sketches depend on that exact
+// zero byte, then spread over all bits by splitmix.Mix, so that "smallest
+// k" is a uniform sample of the shingles. Stored sketches depend on that exact
 // definition: TestShingleHashIsStable pins it.
 type shingler struct {
 	maxTokens int
@@ -116,7 +119,7 @@ func (s *shingler) add() {
 		}
 		h *= fnvPrime64 // the zero byte after each word: h ^= 0; h *= prime
 	}
-	s.insert(mix64(h))
+	s.insert(splitmix.Mix(h))
 }
 
 // insert offers one shingle hash. Candidates collect in s.kept and are
@@ -154,15 +157,4 @@ func (s *shingler) finish() ([]uint64, int) {
 		return nil, s.tokens
 	}
 	return slices.Clone(s.kept), s.tokens
-}
-
-// mix64 is the splitmix64 finaliser: it spreads FNV's output over all bits
-// so that "smallest k" is a uniform sample of the shingles.
-func mix64(x uint64) uint64 {
-	x ^= x >> 30
-	x *= 0xbf58476d1ce4e5b9
-	x ^= x >> 27
-	x *= 0x94d049bb133111eb
-	x ^= x >> 31
-	return x
 }

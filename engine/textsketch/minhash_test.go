@@ -8,12 +8,14 @@ import (
 	"strings"
 	"testing"
 	"unicode"
+
+	"github.com/syncd/syncd/internal/splitmix"
 )
 
 // referenceSketch is the sketch's definition written the slow, obvious way:
 // words are maximal runs of letters and digits, lower-cased (at most 64
 // bytes kept); each run of 4 consecutive words is hashed with FNV-1a over
-// "w1\0w2\0w3\0w4\0" and spread with mix64; the sketch is the 512 smallest
+// "w1\0w2\0w3\0w4\0" and spread with splitmix.Mix; the sketch is the 512 smallest
 // distinct hashes. Stored sketches in existing catalogs depend on it, so
 // the fast shingler must agree exactly.
 func referenceSketch(text string) []uint64 {
@@ -41,7 +43,7 @@ func referenceSketch(text string) []uint64 {
 			h.Write([]byte(x))
 			h.Write([]byte{0})
 		}
-		return mix64(h.Sum64())
+		return splitmix.Mix(h.Sum64())
 	}
 	var all []uint64
 	if len(words) > 0 && len(words) < ShingleWords {

@@ -174,7 +174,10 @@ func (o Options) xmlParts(files map[string]*zip.File, names []string, rule textR
 	return nil
 }
 
-func (o Options) xmlText(f *zip.File, rule textRule, sh *shingler) error {
+// eachToken reads the XML part f (at most MaxPartBytes of it, leniently)
+// and hands fn its raw tokens until the part ends or stop reports true.
+// A part that cannot be read or parsed is ErrCorrupt.
+func (o Options) eachToken(f *zip.File, stop func() bool, fn func(xml.Token)) error {
 	rc, err := f.Open()
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -182,8 +185,7 @@ func (o Options) xmlText(f *zip.File, rule textRule, sh *shingler) error {
 	defer rc.Close()
 	dec := xml.NewDecoder(io.LimitReader(rc, o.MaxPartBytes))
 	dec.Strict = false
-	depth := 0 // > 0 while inside a text element
-	for !sh.full() {
+	for !stop() {
 		tok, err := dec.RawToken()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -191,6 +193,14 @@ func (o Options) xmlText(f *zip.File, rule textRule, sh *shingler) error {
 		if err != nil {
 			return fmt.Errorf("%w: %v", ErrCorrupt, err)
 		}
+		fn(tok)
+	}
+	return nil
+}
+
+func (o Options) xmlText(f *zip.File, rule textRule, sh *shingler) error {
+	depth := 0 // > 0 while inside a text element
+	return o.eachToken(f, sh.full, func(tok xml.Token) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if rule.brk(t.Name.Local) {
@@ -211,6 +221,5 @@ func (o Options) xmlText(f *zip.File, rule textRule, sh *shingler) error {
 				sh.Write(t)
 			}
 		}
-	}
-	return nil
+	})
 }

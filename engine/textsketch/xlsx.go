@@ -3,9 +3,7 @@ package textsketch
 import (
 	"archive/zip"
 	"encoding/xml"
-	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 )
@@ -35,24 +33,10 @@ func (o Options) sharedStrings(f *zip.File) ([]string, error) {
 	if f == nil {
 		return nil, nil
 	}
-	rc, err := f.Open()
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	defer rc.Close()
-	dec := xml.NewDecoder(io.LimitReader(rc, o.MaxPartBytes))
-	dec.Strict = false
 	var out []string
 	var cur strings.Builder
 	inT := false
-	for {
-		tok, err := dec.RawToken()
-		if errors.Is(err, io.EOF) {
-			return out, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
+	err := o.eachToken(f, never, func(tok xml.Token) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			inT = inT || t.Name.Local == "t"
@@ -69,26 +53,18 @@ func (o Options) sharedStrings(f *zip.File) ([]string, error) {
 				cur.Write(t)
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
+	return out, nil
 }
 
+func never() bool { return false }
+
 func (o Options) sheet(f *zip.File, shared []string, sh *shingler) error {
-	rc, err := f.Open()
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrCorrupt, err)
-	}
-	defer rc.Close()
-	dec := xml.NewDecoder(io.LimitReader(rc, o.MaxPartBytes))
-	dec.Strict = false
 	cellType, in := "", ""
-	for !sh.full() {
-		tok, err := dec.RawToken()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("%w: %v", ErrCorrupt, err)
-		}
+	return o.eachToken(f, sh.full, func(tok xml.Token) {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			switch t.Name.Local {
@@ -115,8 +91,7 @@ func (o Options) sheet(f *zip.File, shared []string, sh *shingler) error {
 				sh.Write(t)
 			}
 		}
-	}
-	return nil
+	})
 }
 
 func attr(e xml.StartElement, local string) string {

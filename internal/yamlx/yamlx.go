@@ -174,7 +174,8 @@ func sortedKeys(m map[string]reflect.Type) []string {
 	return out
 }
 
-// SourceConfigFromYAML parses text (one YAML mapping) for tests and tools.
+// Parse parses text (one YAML document) into its root node for Decode;
+// file names the text in errors.
 func Parse(file, text string) (*yaml.Node, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(text), &doc); err != nil {

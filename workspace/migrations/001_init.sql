@@ -1,4 +1,4 @@
--- syncd catalog, version 1. Portable SQL: runs on SQLite and PostgreSQL.
+-- syncd catalog, version 1. SQLite: the only database the catalog runs on.
 CREATE TABLE workspaces (
     name    TEXT PRIMARY KEY,
     created TEXT NOT NULL

@@ -1,4 +1,4 @@
--- syncd catalog, version 3. Portable SQL.
+-- syncd catalog, version 3.
 -- Items that failed (a dropped connection, a throttled download, an
 -- unreadable part, content found damaged in the store) wait here until a
 -- later run stores them, whatever the source's cursor says.

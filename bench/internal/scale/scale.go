@@ -189,8 +189,9 @@ func (p *populator) sighting(doc, v, k int, name string, sums dedupe.Sums, t tim
 		s.Ref = fmt.Sprintf("%s/INBOX/1/%d/2", acct, doc*16+v)
 		s.Fingerprint = msgID
 		s.Author = accounts[doc%len(accounts)] + "@dept.example"
-		s.Lineage = connectors.Lineage{Kind: "mail", Account: acct, Mailbox: "INBOX", UIDValidity: 1, UID: uint32(doc*16 + v), Part: "2",
-			MessageID: msgID, Subject: fmt.Sprintf("Document %d", doc), From: s.Author, Date: t}
+		s.Lineage = connectors.Lineage{Kind: "mail", MailLineage: connectors.MailLineage{Account: acct,
+			Mailbox: "INBOX", UIDValidity: 1, UID: uint32(doc*16 + v), Part: "2", MessageID: msgID,
+			Subject: fmt.Sprintf("Document %d", doc), From: s.Author, Date: t}}
 		if v > 1 {
 			prev := fmt.Sprintf("<d%d.v%d@dept.example>", doc, v-1)
 			s.Lineage.InReplyTo, s.Lineage.References = []string{prev}, []string{prev}
@@ -203,7 +204,7 @@ func (p *populator) sighting(doc, v, k int, name string, sums dedupe.Sums, t tim
 	s.Ref = s.Path
 	s.Fingerprint = fmt.Sprintf("%d:%d", sums.Size, t.Unix())
 	s.Folder = folder
-	s.Lineage = connectors.Lineage{Kind: "share", Remote: "/srv/share"}
+	s.Lineage = connectors.Lineage{Kind: "share", ShareLineage: connectors.ShareLineage{Remote: "/srv/share"}}
 	return s
 }
 

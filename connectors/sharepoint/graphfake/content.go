@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/syncd/syncd/internal/splitmix"
 )
 
 // Content is the bytes of one file version. Implementations stream: the
@@ -90,7 +92,7 @@ func (p patternContent) ReadAt(b []byte, off int64) (int, error) {
 	var blk [8]byte
 	for n < len(b) && off < p.size {
 		bi := off / 8
-		binary.LittleEndian.PutUint64(blk[:], splitmix(p.seed^uint64(bi)*0x9E3779B97F4A7C15))
+		binary.LittleEndian.PutUint64(blk[:], splitmix.Mix((p.seed^uint64(bi)*splitmix.Gamma)+splitmix.Gamma))
 		c := copy(b[n:], blk[off%8:])
 		if rem := p.size - off; int64(c) > rem {
 			c = int(rem)
@@ -102,11 +104,4 @@ func (p patternContent) ReadAt(b []byte, off int64) (int, error) {
 		return n, io.EOF
 	}
 	return n, nil
-}
-
-func splitmix(x uint64) uint64 {
-	x += 0x9E3779B97F4A7C15
-	x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9
-	x = (x ^ (x >> 27)) * 0x94D049BB133111EB
-	return x ^ (x >> 31)
 }

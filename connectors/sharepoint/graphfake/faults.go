@@ -3,6 +3,7 @@ package graphfake
 import (
 	"net/http"
 	"strconv"
+	"strings"
 )
 
 // Fault is what an injected failure does to a request.
@@ -26,6 +27,9 @@ type Fault struct {
 // requests pass, the next Times (default 1) get the fault.
 type Rule struct {
 	Route string
+	// Path, if set, limits the rule to requests whose URL path contains
+	// it (an item id: one item's versions fail).
+	Path  string
 	After int
 	Times int
 	Fault Fault
@@ -64,8 +68,9 @@ func (s *Server) record(route string, r *http.Request) Fault {
 	s.total++
 	s.counts[route]++
 	var out Fault
+	path := r.URL.Path
 	for _, r := range s.rules {
-		if r.Route != route && r.Route != RouteAny {
+		if r.Route != route && r.Route != RouteAny || r.Path != "" && !strings.Contains(path, r.Path) {
 			continue
 		}
 		r.seen++

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"mime"
 	"os"
 	"path/filepath"
 	"sort"
@@ -60,8 +59,8 @@ func (l *loader) loadMail() error {
 		rel, _ := filepath.Rel(root, p)
 		parts := strings.Split(filepath.ToSlash(rel), "/")
 		uid, _ := strconv.Atoi(strings.TrimSuffix(parts[len(parts)-1], ".eml"))
-		lin := connectors.Lineage{Kind: "mail", Account: parts[0], Mailbox: strings.Join(parts[1:len(parts)-1], "/"),
-			UID: uint32(uid), UIDValidity: 1}
+		lin := connectors.Lineage{Kind: "mail", MailLineage: connectors.MailLineage{Account: parts[0],
+			Mailbox: strings.Join(parts[1:len(parts)-1], "/"), UID: uint32(uid), UIDValidity: 1}}
 		if err := l.loadMessage(p, lin); err != nil {
 			return fmt.Errorf("%s: %w", p, err)
 		}
@@ -250,13 +249,11 @@ func (l *loader) loadSharePoint() error {
 					l.add(history.Sighting{Source: "sharepoint", Kind: "sharepoint", Name: it.Name,
 						Path: site.Name + "/" + drive.Name + "/" + folder, Time: v.Modified.UTC(),
 						Author: strings.ToLower(v.By.User.Email), Lineage: connectors.Lineage{Kind: "sharepoint",
-							Site: site.ID, Drive: drive.ID, DriveName: drive.Name, ItemID: it.ID, VersionID: v.ID,
-							VersionIndex: n - i, Current: i == 0}}, data)
+							SharePointLineage: connectors.SharePointLineage{Site: site.ID, Drive: drive.ID, DriveName: drive.Name,
+								ItemID: it.ID, VersionID: v.ID, VersionIndex: n - i, Current: i == 0}}}, data)
 				}
 			}
 		}
 	}
 	return nil
 }
-
-var _ = mime.WordDecoder{}

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/history"
@@ -67,7 +66,7 @@ func store(t testing.TB, cat *workspace.Catalog, in history.Input, ss []history.
 // scratch is what a from-scratch rebuild of the catalog's sightings gives.
 func scratch(t testing.TB, cat *workspace.Catalog) []workspace.Document {
 	t.Helper()
-	in, _, err := engine.HistoryInput(context.Background(), cat)
+	in, err := engine.HistoryInput(context.Background(), cat)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -334,8 +333,6 @@ func replaceAll(ctx context.Context, cat *workspace.Catalog, docs []workspace.Do
 	}
 	return tx.Commit()
 }
-
-var _ = connectors.Lineage{}
 
 // tlog writes log lines to the test log.
 type tlog struct{ t testing.TB }

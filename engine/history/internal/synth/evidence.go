@@ -68,8 +68,8 @@ func (g *gen) sharePoint(d int, ws, title, ext string, vs []version) {
 	idx := 0
 	for _, v := range vs {
 		idx++
-		lin := connectors.Lineage{Kind: history.KindSharePoint, ItemID: item, VersionID: fmt.Sprintf("%d.0", idx),
-			VersionIndex: idx}
+		lin := connectors.Lineage{Kind: history.KindSharePoint, SharePointLineage: connectors.SharePointLineage{
+			ItemID: item, VersionID: fmt.Sprintf("%d.0", idx), VersionIndex: idx}}
 		g.add(history.Sighting{Source: "sp", Kind: history.KindSharePoint, Blob: v.blob, Name: title + "." + ext,
 			Path: "Shared Documents/Team", Time: v.time, Author: g.person(), Workspace: ws, Lineage: lin})
 		if g.r.Float64() < 0.05 { // properties-only change: same bytes again
@@ -119,8 +119,9 @@ func (g *gen) message(ws string, v version, inReplyTo string, refs []string, at 
 		if k > 0 {
 			acct = g.person()
 		}
-		lin := connectors.Lineage{Kind: history.KindMail, Account: acct, Mailbox: "INBOX", UID: uint32(g.msgSeq*8 + k),
-			Part: "2", MessageID: id, Subject: "Re: " + v.name, From: from, Date: at}
+		lin := connectors.Lineage{Kind: history.KindMail, MailLineage: connectors.MailLineage{Account: acct,
+			Mailbox: "INBOX", UID: uint32(g.msgSeq*8 + k), Part: "2", MessageID: id, Subject: "Re: " + v.name,
+			From: from, Date: at}}
 		if inReplyTo != "" {
 			lin.InReplyTo = []string{inReplyTo}
 			lin.References = refs
