@@ -42,9 +42,12 @@ func TestDaemonTriggerRunsAPIAndMetrics(t *testing.T) {
 		t.Fatalf("POST run: %d %s", code, body)
 	}
 	var runs []runRecord
+	// The scheduler takes note of the run after the catalog does, and
+	// tells the metrics last: wait for them.
 	eventually(t, "the triggered run to finish", func() bool {
 		runs = finishedRuns(t, td.base, "", "docs")
-		return len(runs) == 1
+		_, counted := metric(scrape(t, td.base, ""), "syncd_runs_total", "job", "docs")
+		return len(runs) == 1 && counted
 	})
 	r := runs[0]
 	if r.Status != workspace.StatusProblems || r.Counts["new"] != 5 || r.Counts["skipped"] != 2 || r.ProblemsTotal != 1 {
