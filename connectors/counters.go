@@ -1,5 +1,14 @@
 package connectors
 
+// Metered is an optional capability: a connector's counts of its own work
+// with the remote. The engine reads them while the source runs (after
+// items and checkpoints) and once when it ends, into the run record (as
+// "source.<name>") and the metrics. Counters is called from many
+// goroutines while the scan runs; every field only grows.
+type Metered interface {
+	Counters() SourceCounters
+}
+
 // SourceCounters are what connectors count. A connector sets the fields
 // that mean something for it and leaves the others zero. The JSON names
 // are the ones run records store (after "source.").

@@ -1,11 +1,13 @@
 package workspace_test
 
 import (
+	"context"
 	"encoding/json"
 	"reflect"
 	"slices"
 	"testing"
 
+	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/workspace"
 )
 
@@ -96,5 +98,35 @@ func TestCountsAddEveryField(t *testing.T) {
 	cl.SkippedBy["not-a-document"]++
 	if orig.SkippedBy["not-a-document"] != 100 || !reflect.DeepEqual(orig, everyField(1)) {
 		t.Error("Clone shares the skip reasons with the original")
+	}
+}
+
+// An old catalog's runs row, written when counts were a map: it decodes
+// into the fields, and the connectors' three names for the bytes they
+// received add up under the one name they have now.
+func TestOldRunRecordDecodes(t *testing.T) {
+	c, _ := open(t)
+	ctx := context.Background()
+	id, err := c.StartRun(ctx, "mig", "sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := `{"bytes_fetched":2048,"bytes_new":1024,"bytes_saved":512,"duplicate":3,"fetched":4,"hash_hits":1,"known":7,` +
+		`"new":2,"problems":1,"retries_pending":0,"scanned":15,"skipped":3,"skipped.not-a-document":2,"skipped.size-limit":1,` +
+		`"source.bytes_fetched":100,"source.bytes_read":20,"source.fetched_bytes":3,"source.throttled":5,"source.throttle_wait_ms":1500,` +
+		`"source.logins":2,"source.requests":9,"source.no_longer_counted":4}`
+	if _, err := c.DB().ExecContext(ctx, `UPDATE runs SET status = 'problems', counts = ? WHERE id = ?`, old, id); err != nil {
+		t.Fatal(err)
+	}
+	r, err := c.GetRun(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := workspace.Counts{Scanned: 15, Known: 7, New: 2, Duplicate: 3, HashHits: 1, Skipped: 3, Problems: 1, Fetched: 4,
+		BytesFetched: 2048, BytesNew: 1024, BytesSaved: 512,
+		SkippedBy: map[string]int64{"not-a-document": 2, "size-limit": 1},
+		Source:    connectors.SourceCounters{ReceivedBytes: 123, Throttled: 5, ThrottleWaitMS: 1500, Logins: 2, Requests: 9}}
+	if !reflect.DeepEqual(r.Counts, want) {
+		t.Errorf("old record decoded as\n %+v\nwant %+v", r.Counts, want)
 	}
 }
