@@ -222,13 +222,6 @@ func IsRetryable(err error) bool {
 	return errors.As(err, &r)
 }
 
-// Metered is an optional capability: counters the engine copies into the
-// run record and metrics after a scan ("requests", "throttled",
-// "throttle_wait_ms", "reconnects", "fetched_bytes", ...).
-type Metered interface {
-	Counters() map[string]int64
-}
-
 // Remote-hash kinds used in Item.Hashes. The engine indexes sha256 and
 // quickxor for every blob it stores, so an item carrying either is never
 // downloaded when its content is already stored.

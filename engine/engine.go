@@ -42,8 +42,17 @@ type Engine struct {
 // goroutines.
 type Observer interface {
 	SourceStarted(job, source string)
-	Item(job, source string, action Action, bytes int64)
-	SourceFinished(job, source string, counts map[string]int64, err error)
+	// Counted tells what a source's counts just grew by: an item listed,
+	// stored, skipped or failed, bytes fetched, and what the connector's
+	// counters grew by since they were last read (they are read after
+	// each item and checkpoint). A change can be negative (an item counted
+	// stored whose blob then failed to be written is counted a problem
+	// instead). The changes of a source add up to the counts
+	// SourceFinished reports, less the one problem counted there for a
+	// source that failed: an observer that adds up the changes must not
+	// add those counts again. d is only valid during the call.
+	Counted(job, source string, d workspace.Counts)
+	SourceFinished(job, source string, counts workspace.Counts, err error)
 }
 
 // Action is what the engine did with one item.
@@ -65,7 +74,7 @@ type Result struct {
 	RunID    int64
 	Job      string
 	Status   string
-	Counts   map[string]int64
+	Counts   workspace.Counts
 	Sources  []SourceResult
 	Started  time.Time
 	Finished time.Time
@@ -75,7 +84,7 @@ type Result struct {
 type SourceResult struct {
 	Name   string
 	Kind   string
-	Counts map[string]int64
+	Counts workspace.Counts
 	Err    string
 }
 
@@ -124,15 +133,13 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{RunID: runID, Job: job.Name, Counts: map[string]int64{}, Started: time.Now()}
+	res := &Result{RunID: runID, Job: job.Name, Started: time.Now()}
 	log := e.logger().With("job", job.Name, "run", runID)
 	log.Info("run started", "mode", mode, "sources", len(job.Sources))
 	var runErr error
 	for _, sr := range e.runSources(ctx, log, cfgFile, job, runID) {
 		res.Sources = append(res.Sources, sr)
-		for k, v := range sr.Counts {
-			res.Counts[k] += v
-		}
+		res.Counts.Add(sr.Counts)
 	}
 	if ctx.Err() != nil {
 		runErr = ctx.Err()
@@ -143,17 +150,17 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 			runErr = err
 		} else if repaired > 0 {
 			log.Info("computed text sketches an interrupted run had left out", "blobs", repaired)
-			res.Counts["repaired"] += int64(repaired)
+			res.Counts.Repaired += int64(repaired)
 			ForgetHistoryState(e.Catalog) // the loaded texts lack them
 		}
 	}
-	if runErr == nil && (repaired > 0 || res.Counts["new"]+res.Counts["duplicate"]+res.Counts["hash_hits"] > 0 || e.needsRebuild(ctx)) {
+	if runErr == nil && (repaired > 0 || res.Counts.New+res.Counts.Duplicate+res.Counts.HashHits > 0 || e.needsRebuild(ctx)) {
 		if err := e.Rebuild(ctx); err != nil {
 			runErr = err
 		}
 	}
 	if n, err := e.pendingRetries(context.WithoutCancel(ctx), job); err == nil {
-		res.Counts["retries_pending"] = n
+		res.Counts.RetriesPending = n
 	} else if runErr == nil {
 		runErr = err
 	}
@@ -167,7 +174,7 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 	if err := e.Catalog.FinishRun(fctx, runID, res.Status, res.Counts, errText); err != nil && runErr == nil {
 		runErr = err
 	}
-	log.Info("run finished", "status", res.Status, "new", res.Counts["new"], "duplicate", res.Counts["duplicate"], "known", res.Counts["known"], "problems", res.Counts["problems"])
+	log.Info("run finished", "status", res.Status, "new", res.Counts.New, "duplicate", res.Counts.Duplicate, "known", res.Counts.Known, "problems", res.Counts.Problems)
 	return res, runErr
 }
 
@@ -205,7 +212,7 @@ func status(res *Result, runErr error) string {
 			return workspace.StatusProblems
 		}
 	}
-	if res.Counts["problems"] > 0 || res.Counts["retries_pending"] > 0 {
+	if res.Counts.Problems > 0 || res.Counts.RetriesPending > 0 {
 		return workspace.StatusProblems
 	}
 	return workspace.StatusOK
@@ -302,7 +309,7 @@ func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string
 	src, err := openFn(sc.Connector(cfgFile, e.Env))
 	if err != nil {
 		sr.Err = err.Error()
-		sr.Counts = map[string]int64{"problems": 1}
+		sr.Counts = workspace.Counts{Problems: 1}
 		e.recordSourceProblem(ctx, runID, sc.Name, err)
 		log.Error("source could not start", "err", err)
 		e.finishObserve(job, sc, sr.Counts, err)
@@ -312,16 +319,11 @@ func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string
 	sr.Kind = src.Kind()
 	ing := newIngest(e, job, sc, src, runID, log, shared)
 	err = ing.run(ctx)
-	sr.Counts = ing.snapshotCounts()
-	if m, ok := src.(connectors.Metered); ok {
-		for k, v := range m.Counters() {
-			sr.Counts["source."+k] += v
-		}
-	}
+	sr.Counts = ing.finalCounts()
 	if err != nil {
 		sr.Err = err.Error()
 		if ctx.Err() == nil {
-			sr.Counts["problems"]++
+			sr.Counts.Problems++ // the source's own failure: not in the observer's changes
 			e.recordSourceProblem(ctx, runID, sc.Name, err)
 		}
 		log.Error("source stopped", "err", err)
@@ -330,7 +332,7 @@ func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string
 	return sr
 }
 
-func (e *Engine) finishObserve(job *Job, sc SourceConfig, counts map[string]int64, err error) {
+func (e *Engine) finishObserve(job *Job, sc SourceConfig, counts workspace.Counts, err error) {
 	if e.Observer != nil {
 		e.Observer.SourceFinished(job.Name, sc.Name, counts, err)
 	}

@@ -117,10 +117,10 @@ func TestSyncTwiceAndChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := res.Counts["new"]; got != 4 {
+	if got := res.Counts.New; got != 4 {
 		t.Errorf("first run new=%d, want 4 distinct contents", got)
 	}
-	if got := res.Counts["duplicate"]; got != 3 {
+	if got := res.Counts.Duplicate; got != 3 {
 		t.Errorf("first run duplicate=%d, want 3", got)
 	}
 	if res.Status != workspace.StatusOK {
@@ -138,7 +138,7 @@ func TestSyncTwiceAndChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.opens.Load() != before || res.Counts["new"]+res.Counts["duplicate"] != 0 {
+	if e.opens.Load() != before || res.Counts.New+res.Counts.Duplicate != 0 {
 		t.Errorf("second run opened %d items, counts %v; want nothing", e.opens.Load()-before, res.Counts)
 	}
 	st2, _ := e.cat.Stats(ctx)
@@ -151,7 +151,7 @@ func TestSyncTwiceAndChange(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := e.opens.Load() - before; n != 1 || res.Counts["new"] != 1 {
+	if n := e.opens.Load() - before; n != 1 || res.Counts.New != 1 {
 		t.Errorf("after touching one file: opened %d, counts %v; want exactly that file", n, res.Counts)
 	}
 	if probs, _ := e.cat.Check(ctx); len(probs) > 0 {
@@ -190,11 +190,11 @@ func TestBrokenItemDoesNotStopRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != workspace.StatusProblems || res.Counts["problems"] != 1 {
+	if res.Status != workspace.StatusProblems || res.Counts.Problems != 1 {
 		t.Fatalf("status %s counts %v; want problems=1", res.Status, res.Counts)
 	}
-	if res.Counts["new"] != 3 {
-		t.Errorf("new=%d, want the 3 other contents", res.Counts["new"])
+	if res.Counts.New != 3 {
+		t.Errorf("new=%d, want the 3 other contents", res.Counts.New)
 	}
 	items, _ := e.cat.RunItems(context.Background(), res.RunID)
 	var found bool
@@ -235,12 +235,14 @@ type cancelAfter struct {
 }
 
 func (c *cancelAfter) SourceStarted(string, string) {}
-func (c *cancelAfter) Item(_, _ string, a engine.Action, _ int64) {
-	if a != engine.ActScanned && c.n.Add(-1) == 0 {
-		c.cancel()
+func (c *cancelAfter) Counted(_, _ string, d workspace.Counts) {
+	for range d.Known + d.New + d.Duplicate + d.Skipped + d.Problems {
+		if c.n.Add(-1) == 0 {
+			c.cancel()
+		}
 	}
 }
-func (c *cancelAfter) SourceFinished(string, string, map[string]int64, error) {}
+func (c *cancelAfter) SourceFinished(string, string, workspace.Counts, error) {}
 
 func TestInterruptedRunResumes(t *testing.T) {
 	ref := newEnv(t)
@@ -384,13 +386,13 @@ func TestFetchesOutliveTheScanContext(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != workspace.StatusOK || res.Counts["new"] != 3 || res.Counts["problems"] != 0 {
+	if res.Status != workspace.StatusOK || res.Counts.New != 3 || res.Counts.Problems != 0 {
 		t.Fatalf("status %s counts %v; want 3 new, no problems", res.Status, res.Counts)
 	}
 	// And the next run knows all three.
 	e.src.CheckpointEvery = 1
 	res, err = e.run(context.Background())
-	if err != nil || res.Counts["new"] != 0 || res.Counts["problems"] != 0 {
+	if err != nil || res.Counts.New != 0 || res.Counts.Problems != 0 {
 		t.Fatalf("second run: %v %v", err, res.Counts)
 	}
 }
@@ -415,7 +417,7 @@ func TestUnchangedRunRewritesNoCursor(t *testing.T) {
 	first := updated()
 	e.cat.SetClock(func() time.Time { return t1.Add(time.Hour) })
 	res, err := e.run(context.Background())
-	if err != nil || res.Counts["new"] != 0 {
+	if err != nil || res.Counts.New != 0 {
 		t.Fatalf("second run: %v %v", err, res.Counts)
 	}
 	if got := updated(); got != first {
@@ -458,12 +460,12 @@ type sourceEvents struct {
 }
 
 func (s *sourceEvents) SourceStarted(string, string) {}
-func (s *sourceEvents) Item(_, src string, a engine.Action, _ int64) {
-	if src == "a" && a == engine.ActNew {
+func (s *sourceEvents) Counted(_, src string, d workspace.Counts) {
+	if src == "a" && d.New > 0 {
 		s.once1.Do(func() { close(s.aStored) })
 	}
 }
-func (s *sourceEvents) SourceFinished(_, src string, _ map[string]int64, _ error) {
+func (s *sourceEvents) SourceFinished(_, src string, _ workspace.Counts, _ error) {
 	if src == "b" {
 		s.once2.Do(func() { close(s.bDone) })
 	}
@@ -515,7 +517,7 @@ jobs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != workspace.StatusOK || res.Counts["new"] != 2 || res.Counts["duplicate"] != 1 {
+	if res.Status != workspace.StatusOK || res.Counts.New != 2 || res.Counts.Duplicate != 1 {
 		t.Fatalf("status %s counts %v; want 2 new (the shared file once, b's own), 1 duplicate", res.Status, res.Counts)
 	}
 	if probs, err := cat.Check(context.Background()); err != nil || len(probs) > 0 {
@@ -563,7 +565,7 @@ func TestFailedBlobWriteIsNotCommitted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status == workspace.StatusOK || res.Counts["problems"] == 0 || res.Counts["new"]+res.Counts["duplicate"] != 6 {
+	if res.Status == workspace.StatusOK || res.Counts.Problems == 0 || res.Counts.New+res.Counts.Duplicate != 6 {
 		t.Fatalf("status %s counts %v: want the failed write reported, the 6 other files counted stored", res.Status, res.Counts)
 	}
 	items, _ := e.cat.RunItems(context.Background(), res.RunID)

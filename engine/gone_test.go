@@ -22,7 +22,7 @@ func TestGoneCopiesAreKept(t *testing.T) {
 	before := exportOf(t, e.cat)
 	e.src.Remove(budget)
 	res, err := e.run(context.Background())
-	if err != nil || res.Status != workspace.StatusOK || res.Counts["gone"] != 1 {
+	if err != nil || res.Status != workspace.StatusOK || res.Counts.Gone != 1 {
 		t.Fatalf("run after the deletion: %v %s %v", err, res.Status, res.Counts)
 	}
 	items, _ := e.cat.RunItems(context.Background(), res.RunID)
@@ -63,7 +63,7 @@ func TestGoneCopiesAreKept(t *testing.T) {
 		t.Errorf("the export changed beyond the gone mark:\n%s\n---\n%s", before, after)
 	}
 	res, err = e.run(context.Background())
-	if err != nil || res.Counts["gone"] != 0 {
+	if err != nil || res.Counts.Gone != 0 {
 		t.Errorf("next run: %v, counts %v; want nothing gone again", err, res.Counts)
 	}
 }

@@ -45,7 +45,11 @@ type ingest struct {
 
 	mu     sync.Mutex // guards everything below
 	batch  workspace.Batch
-	counts map[string]int64
+	counts workspace.Counts
+	// meter is the source's counters, if it keeps any; metered is what
+	// they were when last read into counts.
+	meter   connectors.Metered
+	metered connectors.SourceCounters
 	// shared: what the job's sources stored in this run (see runShared)
 	shared *runShared
 	// refs reported in this run (a connector may repeat an item)
@@ -106,11 +110,12 @@ func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runI
 	if n <= 0 {
 		n = 4
 	}
+	meter, _ := src.(connectors.Metered)
 	return &ingest{
 		e: e, job: job, sc: sc, src: src, runID: runID, log: log,
 		sem:     make(chan struct{}, n),
 		batch:   workspace.Batch{RunID: runID},
-		counts:  map[string]int64{},
+		meter:   meter,
 		shared:  shared,
 		seen:    map[string]bool{},
 		epoch:   new(epoch),
@@ -179,28 +184,60 @@ func (in *ingest) fatalErr() error {
 	return in.fatal
 }
 
-func (in *ingest) add(counts map[string]int64) {
-	in.mu.Lock()
-	for k, v := range counts {
-		in.counts[k] += v
+// Every change of the source's counts goes through tally, and what it
+// returns to notify: the observer hears each change once, as it happens,
+// and the changes add up to the counts the source ends with.
+
+// tally (mu held) adds d to the source's counts, with what the
+// connector's counters grew by since they were last read, and returns
+// the whole change.
+func (in *ingest) tally(d workspace.Counts) workspace.Counts {
+	if in.meter != nil {
+		now := in.meter.Counters()
+		d.Source = now.Sub(in.metered)
+		in.metered = now
 	}
-	in.mu.Unlock()
+	in.counts.Add(d)
+	return d
 }
 
-func (in *ingest) snapshotCounts() map[string]int64 {
+// notify tells the observer about a change tally returned.
+func (in *ingest) notify(d workspace.Counts) {
+	if in.e.Observer != nil {
+		in.e.Observer.Counted(in.job.Name, in.sc.Name, d)
+	}
+}
+
+// count adds d to the source's counts.
+func (in *ingest) count(d workspace.Counts) {
+	in.mu.Lock()
+	d = in.tally(d)
+	in.mu.Unlock()
+	in.notify(d)
+}
+
+// countSource reads the connector's counters into the source's counts,
+// between items (at checkpoints): a long page of requests shows before
+// its items do.
+func (in *ingest) countSource() {
+	if in.meter == nil {
+		return
+	}
+	in.mu.Lock()
+	d := in.tally(workspace.Counts{})
+	in.mu.Unlock()
+	if d.Source != (connectors.SourceCounters{}) {
+		in.notify(d)
+	}
+}
+
+// finalCounts reads the connector's counters a last time and returns the
+// source's counts; the run's work on the source has ended.
+func (in *ingest) finalCounts() workspace.Counts {
+	in.countSource()
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	out := make(map[string]int64, len(in.counts))
-	for k, v := range in.counts {
-		out[k] = v
-	}
-	return out
-}
-
-func (in *ingest) observe(a Action, n int64) {
-	if in.e.Observer != nil {
-		in.e.Observer.Item(in.job.Name, in.sc.Name, a, n)
-	}
+	return in.counts.Clone()
 }
 
 // Item implements connectors.Sink.
@@ -208,8 +245,7 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 	if err := in.fatalErr(); err != nil {
 		return err
 	}
-	in.add(map[string]int64{"scanned": 1})
-	in.observe(ActScanned, 0)
+	in.count(workspace.Counts{Scanned: 1})
 	key := string(it.Ref) + "\x00" + it.Fingerprint
 	in.mu.Lock()
 	dup := in.seen[key]
@@ -222,8 +258,8 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 		it.Skip = "size-limit"
 	}
 	if it.Skip != "" {
-		in.record(workspace.RunItem{Source: in.sc.Name, Ref: string(it.Ref), Name: it.Name, Size: it.Size, Action: string(ActSkip), Reason: it.Skip}, map[string]int64{"skipped": 1, "skipped." + it.Skip: 1})
-		in.observe(ActSkip, 0)
+		in.record(workspace.RunItem{Source: in.sc.Name, Ref: string(it.Ref), Name: it.Name, Size: it.Size, Action: string(ActSkip), Reason: it.Skip},
+			workspace.Counts{Skipped: 1, SkippedBy: map[string]int64{it.Skip: 1}})
 		return nil
 	}
 	known, gone, err := in.e.Catalog.KnownSighting(ctx, in.sc.Name, string(it.Ref), it.Fingerprint)
@@ -236,15 +272,13 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 			in.batch.Marks = append(in.batch.Marks, workspace.Mark{Source: in.sc.Name, Ref: string(it.Ref), Fingerprint: it.Fingerprint})
 			in.mu.Unlock()
 		}
-		in.add(map[string]int64{"known": 1})
-		in.observe(ActKnown, 0)
+		in.count(workspace.Counts{Known: 1})
 		return nil
 	}
 	if sums, kind, ok, err := in.lookupHashes(ctx, it); err != nil {
 		return err
 	} else if ok {
-		in.addSighting(it, sums, nil, ActDuplicate, "known content (by "+kind+"), not downloaded")
-		in.add(map[string]int64{"hash_hits": 1})
+		in.addSighting(it, sums, nil, ActDuplicate, "known content (by "+kind+"), not downloaded", workspace.Counts{HashHits: 1})
 		return nil
 	}
 	select {
@@ -384,9 +418,9 @@ func (in *ingest) fetch(ctx context.Context, ep *epoch, it *connectors.Item) {
 		return
 	}
 	_, pend := in.shared.lookup(connectors.HashSHA256 + ":" + sums.ID.String())
-	in.add(map[string]int64{"fetched": 1, "bytes_fetched": sums.Size})
+	in.count(workspace.Counts{Fetched: 1, BytesFetched: sums.Size})
 	if known || pend {
-		in.addSighting(it, sums, nil, ActDuplicate, "identical content already stored")
+		in.addSighting(it, sums, nil, ActDuplicate, "identical content already stored", workspace.Counts{})
 		return
 	}
 	if !dry {
@@ -403,7 +437,7 @@ func (in *ingest) fetch(ctx context.Context, ep *epoch, it *connectors.Item) {
 		res.c.Blob = sums.ID
 		content = &res.c
 	}
-	in.addSighting(it, sums, content, ActNew, "")
+	in.addSighting(it, sums, content, ActNew, "", workspace.Counts{})
 }
 
 // sketchStored sketches the text of a blob just written to the store.
@@ -425,7 +459,9 @@ func (in *ingest) sketchStored(ctx context.Context, it *connectors.Item, sums de
 	return sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch}, err}
 }
 
-func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *workspace.Content, act Action, reason string) {
+// addSighting records a sighting of stored content; extra is counted with
+// it (a hash hit).
+func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *workspace.Content, act Action, reason string, extra workspace.Counts) {
 	dest := in.job.route(in.sc, it)
 	s := workspace.Sighting{
 		Source: in.sc.Name, Kind: it.Lineage.Kind, Ref: string(it.Ref), Fingerprint: it.Fingerprint,
@@ -433,11 +469,11 @@ func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *wo
 		Workspace: dest.Workspace, Folder: dest.Folder, Lineage: it.Lineage, RunID: in.runID,
 	}
 	ri := workspace.RunItem{Source: in.sc.Name, Ref: string(it.Ref), Name: it.Name, Size: sums.Size, Action: string(act), Reason: reason, Blob: sums.ID}
-	counts := map[string]int64{string(act): 1}
+	d := extra
 	if act == ActDuplicate {
-		counts["bytes_saved"] = sums.Size
+		d.Duplicate, d.BytesSaved = 1, sums.Size
 	} else {
-		counts["bytes_new"] = sums.Size
+		d.New, d.BytesNew = 1, sums.Size
 	}
 	in.mu.Lock()
 	sh := in.shared
@@ -446,7 +482,7 @@ func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *wo
 	if act == ActNew && pend {
 		// Another fetch of this run stored the same content first.
 		act, ri.Action, ri.Reason = ActDuplicate, string(ActDuplicate), "identical content already stored"
-		counts = map[string]int64{string(act): 1, "bytes_saved": sums.Size}
+		d.New, d.BytesNew, d.Duplicate, d.BytesSaved = 0, 0, 1, sums.Size
 	}
 	switch {
 	case act == ActNew:
@@ -468,12 +504,10 @@ func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *wo
 	sh.mu.Unlock()
 	in.batch.Sightings = append(in.batch.Sightings, s)
 	in.batch.Items = append(in.batch.Items, ri)
-	for k, v := range counts {
-		in.counts[k] += v
-	}
+	d = in.tally(d)
 	n := len(in.batch.Sightings)
 	in.mu.Unlock()
-	in.observe(act, sums.Size)
+	in.notify(d)
 	switch {
 	case n >= 4*flushEvery:
 		// The committer is behind: commit here, holding this fetch back.
@@ -488,13 +522,12 @@ func (in *ingest) addSighting(it *connectors.Item, sums dedupe.Sums, content *wo
 	}
 }
 
-func (in *ingest) record(ri workspace.RunItem, counts map[string]int64) {
+func (in *ingest) record(ri workspace.RunItem, d workspace.Counts) {
 	in.mu.Lock()
 	in.batch.Items = append(in.batch.Items, ri)
-	for k, v := range counts {
-		in.counts[k] += v
-	}
+	d = in.tally(d)
 	in.mu.Unlock()
+	in.notify(d)
 }
 
 // problem records a failed fetch of an item of epoch ep.
@@ -532,7 +565,7 @@ func (in *ingest) itemProblem(ep *epoch, p connectors.Problem) {
 	_, retrier := in.src.(connectors.Retrier)
 	in.mu.Lock()
 	in.batch.Items = append(in.batch.Items, workspace.RunItem{Source: in.sc.Name, Ref: string(p.Ref), Name: p.Name, Size: -1, Action: string(ActProblem), Reason: reason, Detail: p.Error()})
-	in.counts["problems"]++
+	d := in.tally(workspace.Counts{Problems: 1})
 	switch {
 	case reason == "bad-metadata":
 		// The item itself was reported: nothing to retry or hold for.
@@ -551,7 +584,7 @@ func (in *ingest) itemProblem(ep *epoch, p connectors.Problem) {
 		in.owed[string(p.Ref)] = true
 	}
 	in.mu.Unlock()
-	in.observe(ActProblem, 0)
+	in.notify(d)
 }
 
 // problemReason names why an item failed.
@@ -582,9 +615,9 @@ func (in *ingest) Gone(ctx context.Context, g connectors.Gone) error {
 	in.mu.Lock()
 	in.batch.Marks = append(in.batch.Marks, workspace.Mark{Source: in.sc.Name, Ref: string(g.Ref), Under: g.Under, Gone: true})
 	in.batch.Items = append(in.batch.Items, workspace.RunItem{Source: in.sc.Name, Ref: string(g.Ref), Name: g.Name, Size: -1, Action: string(ActGone), Reason: g.Why})
-	in.counts["gone"]++
+	d := in.tally(workspace.Counts{Gone: 1})
 	in.mu.Unlock()
-	in.observe(ActGone, 0)
+	in.notify(d)
 	return nil
 }
 
@@ -598,6 +631,7 @@ func (in *ingest) Checkpoint(ctx context.Context, c connectors.Cursor) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	in.countSource()
 	in.mu.Lock()
 	t := commitTask{epoch: in.epoch, cursor: c}
 	in.epoch = new(epoch)
@@ -738,16 +772,22 @@ func (in *ingest) keepStored(ctx context.Context, b *workspace.Batch) int {
 		}
 	}
 	b.Contents = contents
+	d := workspace.Counts{Problems: int64(n)}
 	for i, it := range b.Items {
 		if missing[it.Blob] {
-			in.add(map[string]int64{it.Action: -1}) // counted new or duplicate when added
+			// Counted new or duplicate when added.
+			if it.Action == string(ActNew) {
+				d.New--
+			} else {
+				d.Duplicate--
+			}
 			b.Items[i].Action, b.Items[i].Reason = string(ActProblem), "retry-next-run"
 			b.Items[i].Detail = "the content could not be written to the blob store"
 			b.Items[i].Blob = dedupe.ID{}
 			b.Retries = append(b.Retries, workspace.Retry{Source: it.Source, Ref: it.Ref, Name: it.Name, Reason: "retry-next-run", Detail: b.Items[i].Detail})
 		}
 	}
-	in.add(map[string]int64{"problems": int64(n)})
+	in.count(d)
 	return n
 }
 
@@ -784,12 +824,14 @@ func (in *ingest) drainRetries(ctx context.Context) error {
 	err = r.Retry(ctx, refs, in)
 	in.wg.Wait() // every fetch Retry started has been recorded
 	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.counts["retried"] += int64(len(list))
+	d := workspace.Counts{Retried: int64(len(list))}
 	if err == nil && ctx.Err() == nil && in.fatal == nil {
-		in.counts["retries_resolved"] += int64(in.settleOwed())
+		d.RetriesResolved = int64(in.settleOwed())
 	}
 	in.owed = nil
+	d = in.tally(d)
+	in.mu.Unlock()
+	in.notify(d)
 	return err
 }
 

@@ -68,7 +68,7 @@ func TestFailedItemIsRetriedWhateverTheCursor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Status != workspace.StatusProblems || res.Counts["retries_pending"] != 1 {
+	if res.Status != workspace.StatusProblems || res.Counts.RetriesPending != 1 {
 		t.Fatalf("first run: status %s counts %v; want problems with 1 retry pending", res.Status, res.Counts)
 	}
 	if cur, _ := e.cat.Cursor(context.Background(), "drive"); cur == nil {
@@ -79,7 +79,7 @@ func TestFailedItemIsRetriedWhateverTheCursor(t *testing.T) {
 		t.Fatalf("retry list %+v", list)
 	}
 	// Still failing: one attempt more, still pending.
-	if res, err = e.run(context.Background()); err != nil || res.Counts["retries_pending"] != 1 {
+	if res, err = e.run(context.Background()); err != nil || res.Counts.RetriesPending != 1 {
 		t.Fatalf("second run: %v %v", err, res.Counts)
 	}
 	if list, _ = e.cat.Retries(context.Background(), "drive"); len(list) != 1 || list[0].Attempts != 2 {
@@ -87,7 +87,7 @@ func TestFailedItemIsRetriedWhateverTheCursor(t *testing.T) {
 	}
 	e.src.FailOpen(nil) // the server is back
 	res, err = e.run(context.Background())
-	if err != nil || res.Status != workspace.StatusOK || res.Counts["retries_pending"] != 0 || res.Counts["retried"] != 1 {
+	if err != nil || res.Status != workspace.StatusOK || res.Counts.RetriesPending != 0 || res.Counts.Retried != 1 {
 		t.Fatalf("third run: %v status %s counts %v", err, res.Status, res.Counts)
 	}
 	if n := sightingsOf(t, e.cat, budget); n != 1 {
@@ -117,12 +117,12 @@ func TestSourceWithoutRetryHoldsItsCursor(t *testing.T) {
 	}
 	e.src.FailOpen(dropped(budget))
 	res, err := eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
-	if err != nil || res.Counts["retries_pending"] != 1 {
+	if err != nil || res.Counts.RetriesPending != 1 {
 		t.Fatalf("first run: %v %v", err, res.Counts)
 	}
 	e.src.FailOpen(nil)
 	res, err = eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
-	if err != nil || res.Status != workspace.StatusOK || res.Counts["retries_pending"] != 0 {
+	if err != nil || res.Status != workspace.StatusOK || res.Counts.RetriesPending != 0 {
 		t.Fatalf("second run: %v %s %v", err, res.Status, res.Counts)
 	}
 	if n := sightingsOf(t, e.cat, budget); n != 1 {
@@ -142,7 +142,7 @@ func TestVanishedItemLeavesTheRetryList(t *testing.T) {
 	e.src.FailOpen(nil)
 	e.src.Remove(budget)
 	res, err := e.run(context.Background())
-	if err != nil || res.Counts["retries_pending"] != 0 {
+	if err != nil || res.Counts.RetriesPending != 0 {
 		t.Fatalf("run after the deletion: %v %v", err, res.Counts)
 	}
 	items, _ := e.cat.RunItems(context.Background(), res.RunID)
@@ -183,7 +183,7 @@ func TestMissingSketchIsRepaired(t *testing.T) {
 		t.Fatalf("check does not find the missing sketch: %v", probs)
 	}
 	res, err := e.run(context.Background())
-	if err != nil || res.Counts["repaired"] != 1 {
+	if err != nil || res.Counts.Repaired != 1 {
 		t.Fatalf("sync: %v %v; want 1 repaired", err, res.Counts)
 	}
 	var n int
@@ -221,7 +221,7 @@ func TestDamagedContentIsFetchedAgain(t *testing.T) {
 	}
 	before := e.opens.Load()
 	res, err := e.run(ctx)
-	if err != nil || res.Status != workspace.StatusOK || res.Counts["retries_pending"] != 0 {
+	if err != nil || res.Status != workspace.StatusOK || res.Counts.RetriesPending != 0 {
 		t.Fatalf("sync: %v %s %v", err, res.Status, res.Counts)
 	}
 	if got := e.opens.Load() - before; got < 1 {
@@ -363,7 +363,7 @@ func TestProblemsWithoutARef(t *testing.T) {
 			return noisy{s, tc.err}, err
 		}
 		res, err := eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
-		if err != nil || res.Counts["problems"] != 1 || res.Counts["retries_pending"] != 0 {
+		if err != nil || res.Counts.Problems != 1 || res.Counts.RetriesPending != 0 {
 			t.Fatalf("%s: %v %v", tc.reason, err, res.Counts)
 		}
 		items, _ := e.cat.RunItems(context.Background(), res.RunID)
@@ -409,14 +409,14 @@ func TestFailedListingLeavesTheListAfterARescan(t *testing.T) {
 		return folderFails{noRetry{s}, &failed}, err
 	}
 	res, err := eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
-	if err != nil || res.Counts["retries_pending"] != 1 {
+	if err != nil || res.Counts.RetriesPending != 1 {
 		t.Fatalf("first run: %v %v", err, res.Counts)
 	}
 	if cur, _ := e.cat.Cursor(context.Background(), "drive"); cur != nil {
 		t.Fatalf("cursor %q committed past a failed listing", cur)
 	}
 	res, err = eng.RunJob(context.Background(), e.cfg.File, &e.cfg.Jobs[0])
-	if err != nil || res.Status != workspace.StatusOK || res.Counts["retries_pending"] != 0 {
+	if err != nil || res.Status != workspace.StatusOK || res.Counts.RetriesPending != 0 {
 		t.Fatalf("second run: %v %s %v", err, res.Status, res.Counts)
 	}
 }

@@ -109,7 +109,7 @@ func TestOldVersionsDownloadedOnce(t *testing.T) {
 	}
 	res := run("hr1", "hr2") // the library and its copy on another site
 	check("two sites")
-	if res.Counts["new"] != oldVersions+currents || res.Counts["hash_hits"] != oldVersions+currents {
+	if res.Counts.New != oldVersions+currents || res.Counts.HashHits != oldVersions+currents {
 		t.Errorf("two sites: counts %v; want %d new and %d known by hash", res.Counts, oldVersions+currents, oldVersions+currents)
 	}
 	for _, d := range f.DriveIDs() {

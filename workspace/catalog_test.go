@@ -121,11 +121,11 @@ func TestLocksAndRuns(t *testing.T) {
 	if r1.Status != workspace.StatusInterrupted {
 		t.Errorf("run left running has status %q", r1.Status)
 	}
-	if err := c.FinishRun(ctx, id2, workspace.StatusOK, map[string]int64{"new": 3}, ""); err != nil {
+	if err := c.FinishRun(ctx, id2, workspace.StatusOK, workspace.Counts{New: 3}, ""); err != nil {
 		t.Fatal(err)
 	}
 	runs, _ := c.Runs(ctx, "a", 10)
-	if len(runs) != 2 || runs[0].ID != id2 || runs[0].Counts["new"] != 3 {
+	if len(runs) != 2 || runs[0].ID != id2 || runs[0].Counts.New != 3 {
 		t.Errorf("runs %+v", runs)
 	}
 }

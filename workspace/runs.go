@@ -11,14 +11,14 @@ import (
 
 // Run is one execution of a job.
 type Run struct {
-	ID       int64            `json:"id"`
-	Job      string           `json:"job"`
-	Mode     string           `json:"mode"`
-	Started  time.Time        `json:"started"`
-	Finished time.Time        `json:"finished,omitzero"`
-	Status   string           `json:"status"`
-	Counts   map[string]int64 `json:"counts"`
-	Error    string           `json:"error,omitempty"`
+	ID       int64     `json:"id"`
+	Job      string    `json:"job"`
+	Mode     string    `json:"mode"`
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished,omitzero"`
+	Status   string    `json:"status"`
+	Counts   Counts    `json:"counts"`
+	Error    string    `json:"error,omitempty"`
 }
 
 // Run statuses.
@@ -49,7 +49,7 @@ func (c *Catalog) StartRun(ctx context.Context, job, mode string) (int64, error)
 }
 
 // FinishRun records a run's end.
-func (c *Catalog) FinishRun(ctx context.Context, id int64, status string, counts map[string]int64, runErr string) error {
+func (c *Catalog) FinishRun(ctx context.Context, id int64, status string, counts Counts, runErr string) error {
 	cj, _ := json.Marshal(counts)
 	if _, err := c.db.ExecContext(ctx, `UPDATE runs SET finished = ?, status = ?, counts = ?, error = ? WHERE id = ?`, c.stamp(), status, string(cj), runErr, id); err != nil {
 		return fmt.Errorf("catalog: finish run %d: %w", id, err)

@@ -42,12 +42,15 @@ func TestDaemonTriggerRunsAPIAndMetrics(t *testing.T) {
 		t.Fatalf("POST run: %d %s", code, body)
 	}
 	var runs []runRecord
+	// The scheduler takes note of the run after the catalog does, and
+	// tells the metrics last: wait for them.
 	eventually(t, "the triggered run to finish", func() bool {
 		runs = finishedRuns(t, td.base, "", "docs")
-		return len(runs) == 1
+		_, counted := metric(scrape(t, td.base, ""), "syncd_runs_total", "job", "docs")
+		return len(runs) == 1 && counted
 	})
 	r := runs[0]
-	if r.Status != workspace.StatusProblems || r.Counts["new"] != 5 || r.Counts["skipped"] != 2 || r.ProblemsTotal != 1 {
+	if r.Status != workspace.StatusProblems || r.Counts.New != 5 || r.Counts.Skipped != 2 || r.ProblemsTotal != 1 {
 		t.Fatalf("run %+v: want problems with 5 new, 2 skipped, 1 problem", r)
 	}
 	if len(r.Problems) != 1 || !strings.Contains(r.Problems[0].Ref, "broken-000") || r.Problems[0].Reason != "permission-denied" {
@@ -66,11 +69,11 @@ func TestDaemonTriggerRunsAPIAndMetrics(t *testing.T) {
 	fams := scrape(t, td.base, "")
 	lbl := []string{"job", "docs", "source", "apidrive"}
 	want := map[string]float64{
-		"syncd_items_fetched_total":         5,
-		"syncd_errors_total":                1,
-		"syncd_throttled_requests_total":    3,
-		"syncd_throttle_wait_seconds_total": 1.5,
-		"syncd_dedupe_hits_total":           0,
+		"syncd_items_fetched_total":                5,
+		"syncd_item_problems_total":                1,
+		"syncd_source_throttled_total":             3,
+		"syncd_source_throttle_wait_seconds_total": 1.5,
+		"syncd_dedupe_hits_total":                  0,
 	}
 	for name, v := range want {
 		got, ok := metric(fams, name, lbl...)
@@ -92,7 +95,7 @@ func TestDaemonTriggerRunsAPIAndMetrics(t *testing.T) {
 		{"syncd_items_total", append(lbl, "action", "scanned"), 8},
 		{"syncd_items_total", append(lbl, "action", "new"), 5},
 		{"syncd_items_skipped_total", append(lbl, "reason", "not-a-document"), 2},
-		{"syncd_source_counter_total", append(lbl, "counter", "requests"), 8},
+		{"syncd_source_requests_total", lbl, 8},
 		{"syncd_runs_total", []string{"job", "docs", "status", "problems"}, 1},
 		{"syncd_run_duration_seconds", []string{"job", "docs"}, 1},
 		{"syncd_job_running", []string{"job", "docs"}, 0},

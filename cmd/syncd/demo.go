@@ -14,6 +14,7 @@ import (
 	"github.com/syncd/syncd/connectors/sharepoint/graphfake"
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/fixtures"
+	"github.com/syncd/syncd/workspace"
 )
 
 func init() {
@@ -191,15 +192,13 @@ func demoSummary(ctx context.Context, w io.Writer, st *store, results []*engine.
 		return err
 	}
 	var sources int
-	var c = map[string]int64{}
+	var c workspace.Counts
 	for _, r := range results {
 		sources += len(r.Sources)
-		for k, v := range r.Counts {
-			c[k] += v
-		}
+		c.Add(r.Counts)
 	}
 	fmt.Fprintf(w, "syncd demo: %d sources scanned\n", sources)
-	fmt.Fprintf(w, "  items seen          %d (%d skipped as not documents, %d problems)\n", c["scanned"], c["skipped"], c["problems"])
+	fmt.Fprintf(w, "  items seen          %d (%d skipped as not documents, %d problems)\n", c.Scanned, c.Skipped, c.Problems)
 	fmt.Fprintf(w, "  copies stored       %d sightings of %d distinct contents\n", stats.Sightings, stats.Blobs)
 	fmt.Fprintf(w, "  saved by dedupe     %s of %s\n", humanBytes(stats.SightingBytes-stats.BlobBytes), humanBytes(stats.SightingBytes))
 	fmt.Fprintf(w, "  documents           %d with %d versions\n", stats.Documents, stats.Versions)

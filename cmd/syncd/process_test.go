@@ -229,8 +229,8 @@ func TestProcessSIGTERMMidRunThenSyncResumes(t *testing.T) {
 		t.Fatalf("runs %+v: want interrupted then ok", reply.Runs)
 	}
 	stopped, resumed := reply.Runs[1], reply.Runs[0]
-	kept := stopped.Counts["new"] + stopped.Counts["duplicate"]
-	if kept < 1 || resumed.Counts["fetched"]+kept != total || resumed.Counts["new"]+kept != total {
+	kept := stopped.Counts.New + stopped.Counts.Duplicate
+	if kept < 1 || resumed.Counts.Fetched+kept != total || resumed.Counts.New+kept != total {
 		t.Errorf("stopped run kept %d, resumed run %v: want the resumed run to fetch only the other %d", kept, resumed.Counts, total-kept)
 	}
 }

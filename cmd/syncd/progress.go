@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/workspace"
 )
 
 // Progress modes for `syncd sync --progress`.
@@ -66,22 +67,14 @@ type srcStats struct {
 	end                                 atomic.Int64 // unix nanos when finished
 }
 
-func (s *srcStats) add(a engine.Action, n int64) {
-	switch a {
-	case engine.ActScanned:
-		s.scanned.Add(1)
-	case engine.ActKnown:
-		s.known.Add(1)
-	case engine.ActNew:
-		s.fresh.Add(1)
-	case engine.ActDuplicate:
-		s.dup.Add(1)
-	case engine.ActSkip:
-		s.skipped.Add(1)
-	case engine.ActProblem:
-		s.problems.Add(1)
-	}
-	s.bytes.Add(n)
+func (s *srcStats) add(d workspace.Counts) {
+	s.scanned.Add(d.Scanned)
+	s.known.Add(d.Known)
+	s.fresh.Add(d.New)
+	s.dup.Add(d.Duplicate)
+	s.skipped.Add(d.Skipped)
+	s.problems.Add(d.Problems)
+	s.bytes.Add(d.BytesNew + d.BytesSaved)
 }
 
 // rate is bytes per second since the source started.
@@ -196,23 +189,23 @@ func (b *barProgress) SourceStarted(job, source string) {
 	b.mu.Unlock()
 }
 
-// Item implements engine.Observer.
-func (b *barProgress) Item(job, source string, a engine.Action, n int64) {
+// Counted implements engine.Observer.
+func (b *barProgress) Counted(job, source string, d workspace.Counts) {
 	s := b.get(job, source)
-	s.add(a, n)
-	if a == engine.ActScanned {
+	s.add(d)
+	if d.Scanned > 0 {
 		b.mu.Lock()
 		bar := b.bars[s]
 		b.mu.Unlock()
 		if bar != nil {
-			bar.Increment()
+			bar.IncrInt64(d.Scanned)
 		}
 	}
 }
 
 // SourceFinished implements engine.Observer. The line stays live until
 // Stop, so log lines written meanwhile are still flushed above it.
-func (b *barProgress) SourceFinished(job, source string, _ map[string]int64, err error) {
+func (b *barProgress) SourceFinished(job, source string, _ workspace.Counts, err error) {
 	s := b.get(job, source)
 	s.finish(err)
 }
@@ -284,13 +277,13 @@ func (l *logProgress) report(msg string, s *srcStats) {
 // SourceStarted implements engine.Observer.
 func (l *logProgress) SourceStarted(job, source string) { l.get(job, source) }
 
-// Item implements engine.Observer.
-func (l *logProgress) Item(job, source string, a engine.Action, n int64) {
-	l.get(job, source).add(a, n)
+// Counted implements engine.Observer.
+func (l *logProgress) Counted(job, source string, d workspace.Counts) {
+	l.get(job, source).add(d)
 }
 
 // SourceFinished implements engine.Observer.
-func (l *logProgress) SourceFinished(job, source string, _ map[string]int64, err error) {
+func (l *logProgress) SourceFinished(job, source string, _ workspace.Counts, err error) {
 	s := l.get(job, source)
 	s.finish(err)
 	l.report("source finished", s)
@@ -314,5 +307,5 @@ func (nopProgress) Bars() bool                                             { ret
 func (nopProgress) SetLogger(*slog.Logger)                                 {}
 func (nopProgress) Stop()                                                  {}
 func (nopProgress) SourceStarted(string, string)                           {}
-func (nopProgress) Item(string, string, engine.Action, int64)              {}
-func (nopProgress) SourceFinished(string, string, map[string]int64, error) {}
+func (nopProgress) Counted(string, string, workspace.Counts)               {}
+func (nopProgress) SourceFinished(string, string, workspace.Counts, error) {}

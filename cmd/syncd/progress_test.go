@@ -8,20 +8,21 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/workspace"
 )
 
 // feed plays one source's run into an observer.
 func feed(o engine.Observer, job, source string, n int) {
 	o.SourceStarted(job, source)
 	for i := range n {
-		o.Item(job, source, engine.ActScanned, 0)
+		o.Counted(job, source, workspace.Counts{Scanned: 1})
 		switch i % 3 {
 		case 0:
-			o.Item(job, source, engine.ActNew, 1000)
+			o.Counted(job, source, workspace.Counts{New: 1, BytesNew: 1000})
 		case 1:
-			o.Item(job, source, engine.ActDuplicate, 500)
+			o.Counted(job, source, workspace.Counts{Duplicate: 1, BytesSaved: 500})
 		case 2:
-			o.Item(job, source, engine.ActProblem, 0)
+			o.Counted(job, source, workspace.Counts{Problems: 1})
 		}
 	}
 }
@@ -38,7 +39,7 @@ func TestLogProgressWritesPeriodicLines(t *testing.T) {
 	p.SetLogger(slog.New(slog.NewJSONHandler(p.LogWriter(), nil)))
 	feed(p, "mig", "mail", 9)
 	eventually(t, "a periodic progress line", func() bool { return strings.Contains(out.String(), `"msg":"progress"`) })
-	p.SourceFinished("mig", "mail", nil, nil)
+	p.SourceFinished("mig", "mail", workspace.Counts{}, nil)
 	p.Stop()
 	if !contains(out.String(), `"msg":"progress"`, `"job":"mig"`, `"source":"mail"`, `"scanned":9`, `"new":3`, `"duplicate":3`, `"problems":3`, `"bytes":4500`) {
 		t.Errorf("progress lines lack the counts:\n%s", out)
@@ -58,8 +59,8 @@ func TestBarProgressRendersSources(t *testing.T) {
 	feed(p, "mig", "mail", 6)
 	feed(p, "mig", "share", 3)
 	log.Info("a log line above the bars")
-	p.SourceFinished("mig", "mail", nil, nil)
-	p.SourceFinished("mig", "share", nil, errors.New("share: gone"))
+	p.SourceFinished("mig", "mail", workspace.Counts{}, nil)
+	p.SourceFinished("mig", "share", workspace.Counts{}, errors.New("share: gone"))
 	p.Stop()
 	log.Info("after the bars")
 	s := out.String()

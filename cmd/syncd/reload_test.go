@@ -163,7 +163,7 @@ func TestStopMidRunThenResume(t *testing.T) {
 		done = finishedRuns(t, td2.base, "", "mig")
 		return len(done) == 2
 	})
-	if r := done[0]; r.Status != workspace.StatusOK || r.Counts["fetched"] != int64(12-kept) {
+	if r := done[0]; r.Status != workspace.StatusOK || r.Counts.Fetched != int64(12-kept) {
 		t.Errorf("resumed run %+v: want ok fetching only the %d items not yet stored", r, 12-kept)
 	}
 }

@@ -191,12 +191,11 @@ func checkRunCounts(t *testing.T, store string, plan *report.Report) {
 		t.Fatalf("runs: %v %v", runs, err)
 	}
 	c := runs[0].Counts
-	want := map[string]int64{"scanned": plan.Totals.Seen, "known": plan.Totals.Known, "new": plan.Totals.New,
-		"duplicate": plan.Totals.Duplicate, "skipped": plan.Totals.Skipped, "problems": plan.Totals.Problems}
-	for k, v := range want {
-		if c[k] != v {
-			t.Errorf("sync run counted %s=%d, the plan said %d", k, c[k], v)
-		}
+	want := workspace.Counts{Scanned: plan.Totals.Seen, Known: plan.Totals.Known, New: plan.Totals.New,
+		Duplicate: plan.Totals.Duplicate, Skipped: plan.Totals.Skipped, Problems: plan.Totals.Problems}
+	got := workspace.Counts{Scanned: c.Scanned, Known: c.Known, New: c.New, Duplicate: c.Duplicate, Skipped: c.Skipped, Problems: c.Problems}
+	if got.String() != want.String() {
+		t.Errorf("sync run counted %v, the plan said %v", got, want)
 	}
 }
 

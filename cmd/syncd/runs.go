@@ -204,8 +204,8 @@ func printRuns(w io.Writer, runs []runRecord) {
 		}
 		c := r.Counts
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t\n", r.ID, r.Job, r.Mode, r.Status,
-			r.Started.Local().Format("2006-01-02 15:04:05"), dur, c["scanned"], c["new"], c["duplicate"], c["skipped"],
-			r.ProblemsTotal, c["retries_pending"], humanBytes(c["bytes_fetched"]), c["source.throttled"])
+			r.Started.Local().Format("2006-01-02 15:04:05"), dur, c.Scanned, c.New, c.Duplicate, c.Skipped,
+			r.ProblemsTotal, c.RetriesPending, humanBytes(c.BytesFetched), c.Source.Throttled)
 	}
 	tw.Flush()
 	for _, r := range runs {

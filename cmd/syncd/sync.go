@@ -89,21 +89,40 @@ func problemsErr(results []*engine.Result) error {
 	return nil
 }
 
-// summaryKeys are the columns of the end-of-run table.
-var summaryKeys = []string{"scanned", "known", "new", "duplicate", "hash_hits", "skipped", "problems", "bytes_fetched", "bytes_saved"}
+// summaryColumns are the columns of the end-of-run table, named as in the
+// run record.
+var summaryColumns = []struct {
+	name  string
+	bytes bool
+	value func(*workspace.Counts) int64
+}{
+	{"scanned", false, func(c *workspace.Counts) int64 { return c.Scanned }},
+	{"known", false, func(c *workspace.Counts) int64 { return c.Known }},
+	{"new", false, func(c *workspace.Counts) int64 { return c.New }},
+	{"duplicate", false, func(c *workspace.Counts) int64 { return c.Duplicate }},
+	{"hash_hits", false, func(c *workspace.Counts) int64 { return c.HashHits }},
+	{"skipped", false, func(c *workspace.Counts) int64 { return c.Skipped }},
+	{"problems", false, func(c *workspace.Counts) int64 { return c.Problems }},
+	{"bytes_fetched", true, func(c *workspace.Counts) int64 { return c.BytesFetched }},
+	{"bytes_saved", true, func(c *workspace.Counts) int64 { return c.BytesSaved }},
+}
 
 func printSummary(w io.Writer, results []*engine.Result) {
 	if len(results) == 0 {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "job\tsource\t"+strings.Join(summaryKeys, "\t")+"\tstatus\t")
+	head := make([]string, len(summaryColumns))
+	for i, col := range summaryColumns {
+		head[i] = col.name
+	}
+	fmt.Fprintln(tw, "job\tsource\t"+strings.Join(head, "\t")+"\tstatus\t")
 	for _, r := range results {
 		for _, s := range r.Sources {
 			st := "ok"
 			if s.Err != "" {
 				st = "failed"
-			} else if s.Counts["problems"] > 0 {
+			} else if s.Counts.Problems > 0 {
 				st = "problems"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", termSafe(r.Job), termSafe(s.Name), countsRow(s.Counts), st)
@@ -120,13 +139,13 @@ func printSummary(w io.Writer, results []*engine.Result) {
 	}
 }
 
-func countsRow(c map[string]int64) string {
-	parts := make([]string, len(summaryKeys))
-	for i, k := range summaryKeys {
-		if strings.HasPrefix(k, "bytes") {
-			parts[i] = humanBytes(c[k])
+func countsRow(c workspace.Counts) string {
+	parts := make([]string, len(summaryColumns))
+	for i, col := range summaryColumns {
+		if v := col.value(&c); col.bytes {
+			parts[i] = humanBytes(v)
 		} else {
-			parts[i] = fmt.Sprint(c[k])
+			parts[i] = fmt.Sprint(v)
 		}
 	}
 	return strings.Join(parts, "\t")

@@ -105,7 +105,7 @@ func TestCLIPrintsHostileNamesEscaped(t *testing.T) {
 	}
 	id, err := cat.StartRun(ctx, "j", "sync")
 	if err == nil {
-		err = cat.FinishRun(ctx, id, workspace.StatusFailed, nil, "source s: open "+name+": permission denied")
+		err = cat.FinishRun(ctx, id, workspace.StatusFailed, workspace.Counts{}, "source s: open "+name+": permission denied")
 	}
 	cat.Close()
 	if err != nil {

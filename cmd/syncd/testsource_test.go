@@ -110,8 +110,8 @@ func (s *testSource) Open(ctx context.Context, it *connectors.Item) (io.ReadClos
 }
 
 // Counters implements connectors.Metered.
-func (s *testSource) Counters() map[string]int64 {
-	return map[string]int64{"throttled": s.opt.Throttled, "throttle_wait_ms": s.opt.ThrottleWaitMS, "requests": int64(s.opt.Files)}
+func (s *testSource) Counters() connectors.SourceCounters {
+	return connectors.SourceCounters{Throttled: s.opt.Throttled, ThrottleWaitMS: s.opt.ThrottleWaitMS, Requests: int64(s.opt.Files)}
 }
 
 type blockingSink struct {

@@ -80,7 +80,7 @@ func TestScanSurvivesDrop(t *testing.T) {
 		s2 := newSource(t, server{srv.kind, p.ln.Addr().String()}, alice, "")
 		defer s2.Close()
 		got, _ := connectortest.Scan(t, s2, nil)
-		if c := s2.(connectors.Metered).Counters(); c["reconnects"] < 1 {
+		if c := s2.(connectors.Metered).Counters(); c.Reconnects < 1 {
 			t.Errorf("no reconnect counted: %v", c)
 		}
 		if w, g := refSet(want.Items), refSet(got.Items); !slices.Equal(w, g) {

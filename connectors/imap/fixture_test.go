@@ -413,9 +413,9 @@ func TestSecondScanFetchesNothing(t *testing.T) {
 		defer s2.Close()
 		rec, _ := connectortest.Scan(t, s2, cur)
 		c := s2.(connectors.Metered).Counters()
-		t.Logf("%s second scan counters: %v", srv.kind, c)
-		if len(rec.Items) != 0 || c["parts_fetched"] != 0 || c["bytes_fetched"] != 0 || c["messages_scanned"] != 0 {
-			t.Errorf("second scan: %d items, counters %v", len(rec.Items), c)
+		t.Logf("%s second scan counters: %+v", srv.kind, c)
+		if len(rec.Items) != 0 || c.PartsFetched != 0 || c.ReceivedBytes != 0 || c.MessagesScanned != 0 {
+			t.Errorf("second scan: %d items, counters %+v", len(rec.Items), c)
 		}
 	})
 }

@@ -119,7 +119,7 @@ func TestGoneOnDovecot(t *testing.T) {
 	if !newBoxes["INBOX"] || !newBoxes["Sent Items"] || len(newBoxes) != 2 {
 		t.Errorf("second scan listed items of %v, want the new INBOX message and the renamed Sent Items", newBoxes)
 	}
-	if n := s2.(connectors.Metered).Counters()["examines"]; n != 2 {
+	if n := s2.(connectors.Metered).Counters().Examines; n != 2 {
 		t.Errorf("second scan examined %d mailboxes, want 2 (INBOX and Sent Items)", n)
 	}
 	if _, ok := boxStates(t, cur2)["Projects/Budget 2024"]; ok {
@@ -129,8 +129,8 @@ func TestGoneOnDovecot(t *testing.T) {
 	s3 := newSource(t, srv, alice, "")
 	defer s3.Close()
 	rec3, _ := connectortest.Scan(t, s3, cur2)
-	if len(rec3.Items)+len(rec3.Gones) != 0 || s3.(connectors.Metered).Counters()["examines"] != 0 {
-		t.Errorf("third scan: items %d, gone %v, examines %d; want nothing", len(rec3.Items), gones(rec3), s3.(connectors.Metered).Counters()["examines"])
+	if len(rec3.Items)+len(rec3.Gones) != 0 || s3.(connectors.Metered).Counters().Examines != 0 {
+		t.Errorf("third scan: items %d, gone %v, examines %d; want nothing", len(rec3.Items), gones(rec3), s3.(connectors.Metered).Counters().Examines)
 	}
 }
 
@@ -176,8 +176,8 @@ func TestGoneUIDValidityAndOldCursor(t *testing.T) {
 	s3 := newSource(t, srv, alice, "")
 	defer s3.Close()
 	rec3, cur3 := connectortest.Scan(t, s3, legacy)
-	if len(rec3.Items)+len(rec3.Gones) != 0 || s3.(connectors.Metered).Counters()["examines"] != int64(len(boxes)) {
-		t.Errorf("from an old cursor: %d items, gone %v, %d examines; want none, none, %d", len(rec3.Items), gones(rec3), s3.(connectors.Metered).Counters()["examines"], len(boxes))
+	if len(rec3.Items)+len(rec3.Gones) != 0 || s3.(connectors.Metered).Counters().Examines != int64(len(boxes)) {
+		t.Errorf("from an old cursor: %d items, gone %v, %d examines; want none, none, %d", len(rec3.Items), gones(rec3), s3.(connectors.Metered).Counters().Examines, len(boxes))
 	}
 	for name, b := range boxStates(t, cur3) {
 		if b["tracked"] != true {

@@ -96,18 +96,18 @@ func (s *Source) Name() string { return s.name }
 func (s *Source) Kind() string { return "imap" }
 
 // Counters implements connectors.Metered.
-func (s *Source) Counters() map[string]int64 {
+func (s *Source) Counters() connectors.SourceCounters {
 	c := &s.counters
-	return map[string]int64{
-		"messages_scanned": c.messages.Load(),
-		"parts_fetched":    c.parts.Load(),
-		"bytes_fetched":    c.bytes.Load(),
-		"reconnects":       c.reconnects.Load(),
-		"throttled":        c.throttled.Load(),
-		"problems":         c.problems.Load(),
-		"logins":           c.logins.Load(),
-		"examines":         c.examines.Load(),
-		"gone":             c.gone.Load(),
+	return connectors.SourceCounters{
+		MessagesScanned: c.messages.Load(),
+		PartsFetched:    c.parts.Load(),
+		ReceivedBytes:   c.bytes.Load(),
+		Reconnects:      c.reconnects.Load(),
+		Throttled:       c.throttled.Load(),
+		Problems:        c.problems.Load(),
+		Logins:          c.logins.Load(),
+		Examines:        c.examines.Load(),
+		Gone:            c.gone.Load(),
 	}
 }
 

@@ -63,8 +63,8 @@ func TestThrottledServer(t *testing.T) {
 	defer s.Close()
 	rec, _ := connectortest.Scan(t, s, nil)
 	c := s.(connectors.Metered).Counters()
-	if c["throttled"] != 2 || c["reconnects"] != 2 {
-		t.Errorf("counters %v, want throttled=2 reconnects=2", c)
+	if c.Throttled != 2 || c.Reconnects != 2 {
+		t.Errorf("counters %+v, want throttled=2 reconnects=2", c)
 	}
 	var names []string
 	for _, it := range rec.Content() {

@@ -89,8 +89,8 @@ func BenchmarkScan(b *testing.B) {
 		b.Run(be.name+"/rescan", func(b *testing.B) {
 			for b.Loop() {
 				s := newSource(b, be.yaml)
-				if files, _ := pull(b, s, cur, discard); files != 0 || s.Counters()["opened"] != 0 {
-					b.Fatalf("rescan opened %d files, want 0", s.Counters()["opened"])
+				if files, _ := pull(b, s, cur, discard); files != 0 || s.Counters().Opened != 0 {
+					b.Fatalf("rescan opened %d files, want 0", s.Counters().Opened)
 				}
 			}
 			b.ReportMetric(float64(n)/(b.Elapsed().Seconds()/float64(b.N)), "files/s")

@@ -83,11 +83,11 @@ func TestTenThousandFilesRescanReadsNothing(t *testing.T) {
 	rec, cur2 := connectortest.Scan(t, re, cur)
 	rescan := time.Since(start)
 	c := re.Counters()
-	if len(rec.Items) != 0 || c["opened"] != 0 || c["bytes_read"] != 0 || c["listed"] != 10000 || c["unchanged"] != 10000 {
-		t.Errorf("rescan: %d items, counters %v; want 0 items, 0 opened, 10000 listed unchanged", len(rec.Items), c)
+	if len(rec.Items) != 0 || c.Opened != 0 || c.ReceivedBytes != 0 || c.Listed != 10000 || c.Unchanged != 10000 {
+		t.Errorf("rescan: %d items, counters %+v; want 0 items, 0 opened, 10000 listed unchanged", len(rec.Items), c)
 	}
 	if string(cur2) != string(cur) {
 		t.Error("rescan of an unchanged tree changed the cursor")
 	}
-	t.Logf("10,000 files: full scan %v, rescan %v, cursor %d bytes, counters %v", full, rescan, len(cur), c)
+	t.Logf("10,000 files: full scan %v, rescan %v, cursor %d bytes, counters %+v", full, rescan, len(cur), c)
 }

@@ -245,8 +245,8 @@ func TestOpenVanishedAndChanged(t *testing.T) {
 			t.Errorf("file appended while read: %v, want ErrChanged", err)
 		}
 	})
-	if c := s.Counters(); c["changed_reads"] < 3 {
-		t.Errorf("changed_reads counter = %d, want >= 3", c["changed_reads"])
+	if c := s.Counters(); c.ChangedReads < 3 {
+		t.Errorf("changed_reads counter = %d, want >= 3", c.ChangedReads)
 	}
 }
 

@@ -132,21 +132,21 @@ func TestSambaRescanReadsOnlyChangedFile(t *testing.T) {
 	yaml := sambaYAML(t, srv, "")
 	first := newSource(t, yaml)
 	got, cur := ingest(t, first, nil)
-	if len(got) != 30 || first.Counters()["opened"] != 30 {
-		t.Fatalf("first run read %d files (opened=%d), want 30", len(got), first.Counters()["opened"])
+	if len(got) != 30 || first.Counters().Opened != 30 {
+		t.Fatalf("first run read %d files (opened=%d), want 30", len(got), first.Counters().Opened)
 	}
 	sharetest.WriteTree(t, dir, map[string]string{"Dept1/file 04.txt": "content 4, edited"})
 	second := newSource(t, yaml)
 	got, _ = ingest(t, second, cur)
 	c := second.Counters()
-	if len(got) != 1 || !strings.HasPrefix(got[0], "Dept1/file 04.txt ") || c["opened"] != 1 {
-		t.Errorf("second run read %v (opened=%d), want only Dept1/file 04.txt", got, c["opened"])
+	if len(got) != 1 || !strings.HasPrefix(got[0], "Dept1/file 04.txt ") || c.Opened != 1 {
+		t.Errorf("second run read %v (opened=%d), want only Dept1/file 04.txt", got, c.Opened)
 	}
-	if c["listed"] != 30 || c["unchanged"] != 29 {
-		t.Errorf("second run counters %v: want listed=30 unchanged=29", c)
+	if c.Listed != 30 || c.Unchanged != 29 {
+		t.Errorf("second run counters %+v: want listed=30 unchanged=29", c)
 	}
-	if c["bytes_read"] != int64(len("content 4, edited")) {
-		t.Errorf("second run read %d bytes, want %d", c["bytes_read"], len("content 4, edited"))
+	if c.ReceivedBytes != int64(len("content 4, edited")) {
+		t.Errorf("second run read %d bytes, want %d", c.ReceivedBytes, len("content 4, edited"))
 	}
 }
 
@@ -281,7 +281,7 @@ func TestSFTPRemoteHashes(t *testing.T) {
 	if len(rec.Items) != 1 || rec.Items[0].Ref != "HR/readme moved.txt" || rec.Items[0].Hashes["sha256"] != hex.EncodeToString(want[:]) {
 		t.Errorf("after a move: %s", summary(rec.Items))
 	}
-	if s.Counters()["opened"] != 0 {
+	if s.Counters().Opened != 0 {
 		t.Error("scan opened files")
 	}
 }

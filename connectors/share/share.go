@@ -172,17 +172,17 @@ func (s *Source) hashTypes(f fs.Fs) []hash.Type {
 }
 
 // Counters implements connectors.Metered.
-func (s *Source) Counters() map[string]int64 {
-	return map[string]int64{
-		"listed":        s.listed.Load(),
-		"unchanged":     s.unchanged.Load(),
-		"emitted":       s.emitted.Load(),
-		"skipped":       s.skipped.Load(),
-		"problems":      s.problems.Load(),
-		"gone":          s.gone.Load(),
-		"opened":        s.opened.Load(),
-		"bytes_read":    s.bytesRead.Load(),
-		"changed_reads": s.changedReads.Load(),
+func (s *Source) Counters() connectors.SourceCounters {
+	return connectors.SourceCounters{
+		Listed:        s.listed.Load(),
+		Unchanged:     s.unchanged.Load(),
+		Emitted:       s.emitted.Load(),
+		Skipped:       s.skipped.Load(),
+		Problems:      s.problems.Load(),
+		Gone:          s.gone.Load(),
+		Opened:        s.opened.Load(),
+		ReceivedBytes: s.bytesRead.Load(),
+		ChangedReads:  s.changedReads.Load(),
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/syncd/syncd/connectors"
 )
 
 // Governor paces every Graph request to one tenant, shared by all sources
@@ -78,13 +80,13 @@ type meter struct {
 	downloadedBytes                              atomic.Int64
 }
 
-func (m *meter) counters() map[string]int64 {
-	return map[string]int64{
-		"requests": m.requests.Load(), "delta_requests": m.deltaRequests.Load(),
-		"downloads": m.downloads.Load(), "resumed_downloads": m.resumed.Load(),
-		"throttled": m.throttled.Load(), "throttle_wait_ms": m.throttleWaitMS.Load(),
-		"retries": m.retries.Load(), "ratelimit_slowdowns": m.slowdown.Load(),
-		"fetched_bytes": m.downloadedBytes.Load(),
+func (m *meter) counters() connectors.SourceCounters {
+	return connectors.SourceCounters{
+		Requests: m.requests.Load(), DeltaRequests: m.deltaRequests.Load(),
+		Downloads: m.downloads.Load(), ResumedDownloads: m.resumed.Load(),
+		Throttled: m.throttled.Load(), ThrottleWaitMS: m.throttleWaitMS.Load(),
+		Retries: m.retries.Load(), RateLimitSlowdowns: m.slowdown.Load(),
+		ReceivedBytes: m.downloadedBytes.Load(),
 	}
 }
 

@@ -142,4 +142,4 @@ func (s *Source) Close() error {
 }
 
 // Counters implements connectors.Metered.
-func (s *Source) Counters() map[string]int64 { return s.m.counters() }
+func (s *Source) Counters() connectors.SourceCounters { return s.m.counters() }

@@ -134,8 +134,8 @@ func TestSecondRunOneDeltaRequestPerDrive(t *testing.T) {
 		t.Errorf("unchanged rescan requests %v, want 3 delta, no versions, no content", c)
 	}
 	m := s.Counters()
-	if m["delta_requests"] != 3 || m["downloads"] != 0 {
-		t.Errorf("counters %v", m)
+	if m.DeltaRequests != 3 || m.Downloads != 0 {
+		t.Errorf("counters %+v", m)
 	}
 	t.Logf("second run requests by route: %v", c)
 }

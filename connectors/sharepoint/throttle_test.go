@@ -45,7 +45,7 @@ func TestStormOf429s(t *testing.T) {
 			t.Errorf("%s: read %d bytes, size %d", it.Ref, len(b), it.Size)
 		}
 	}
-	if n := s.Counters()["throttled"]; n != 16 {
+	if n := s.Counters().Throttled; n != 16 {
 		t.Errorf("throttled counter %d, want 16", n)
 	}
 }
@@ -77,7 +77,7 @@ func TestRetryAfterPausesTheWholeTenant(t *testing.T) {
 	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Errorf("scan finished %v after a Retry-After of 1 s", d)
 	}
-	if w := a.Counters()["throttle_wait_ms"]; w < 900 {
+	if w := a.Counters().ThrottleWaitMS; w < 900 {
 		t.Errorf("throttle_wait_ms %d, want about 1000", w)
 	}
 }
@@ -88,7 +88,7 @@ func TestRateLimitHeadersSlowDown(t *testing.T) {
 		"RateLimit-Limit": "1000", "RateLimit-Remaining": "50", "RateLimit-Reset": "0"}}})
 	s := newSource(t, f, "")
 	connectortest.Scan(t, s, nil)
-	if n := s.Counters()["ratelimit_slowdowns"]; n != 1 {
+	if n := s.Counters().RateLimitSlowdowns; n != 1 {
 		t.Errorf("ratelimit_slowdowns %d, want 1", n)
 	}
 }
@@ -123,7 +123,7 @@ func TestDroppedDownloadResumesWithRange(t *testing.T) {
 	if !bytes.Equal(got.Sum(nil), want.Sum(nil)) {
 		t.Error("resumed download differs from the content")
 	}
-	if c := s.Counters()["resumed_downloads"]; c != 2 || f.RangeRequests() != 2 {
+	if c := s.Counters().ResumedDownloads; c != 2 || f.RangeRequests() != 2 {
 		t.Errorf("resumed_downloads %d, Range requests %d; want 2 and 2", c, f.RangeRequests())
 	}
 }

@@ -17,7 +17,7 @@ type Run struct {
 	Job      string
 	Mode     string
 	Status   string
-	Counts   map[string]int64
+	Counts   workspace.Counts
 	Sources  []SourceRun // nil when the run's per-source counts were not kept
 	Started  time.Time
 	Finished time.Time
@@ -27,7 +27,7 @@ type Run struct {
 type SourceRun struct {
 	Name   string
 	Kind   string
-	Counts map[string]int64
+	Counts workspace.Counts
 	Err    string
 }
 
@@ -202,7 +202,7 @@ func (b *builder) buildSources() {
 	for _, r := range b.runs {
 		for _, s := range r.Sources {
 			st := get(r.Job, s.Name, s.Kind)
-			st.Seen, st.Known, st.Error = s.Counts["scanned"], s.Counts["known"], s.Err
+			st.Seen, st.Known, st.Error = s.Counts.Scanned, s.Counts.Known, s.Err
 		}
 	}
 	blobs := map[string]map[string]bool{}
@@ -259,8 +259,8 @@ func (b *builder) buildTotals() {
 	t := &b.rep.Totals
 	t.Seen, t.Known = 0, 0
 	for _, r := range b.runs {
-		t.Seen += r.Counts["scanned"]
-		t.Known += r.Counts["known"]
+		t.Seen += r.Counts.Scanned
+		t.Known += r.Counts.Known
 	}
 	blobs := map[string]bool{}
 	for _, s := range b.rep.Sources {

@@ -101,7 +101,7 @@ func TestPastRunReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Kind != "run" || r.Totals.Seen != res.Counts["scanned"] || r.Totals.New != res.Counts["new"] {
+	if r.Kind != "run" || r.Totals.Seen != res.Counts.Scanned || r.Totals.New != res.Counts.New {
 		t.Errorf("kind %s totals %+v, run counts %v", r.Kind, r.Totals, res.Counts)
 	}
 	for _, s := range r.Sources {

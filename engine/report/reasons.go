@@ -141,9 +141,9 @@ func (b *builder) volatile() {
 	var fetched int64
 	var secs float64
 	for _, r := range b.runs {
-		v.Runs = append(v.Runs, RunInfo{ID: r.ID, Job: r.Job, Mode: r.Mode, Status: r.Status, Started: r.Started, Finished: r.Finished, BytesFetched: r.Counts["bytes_fetched"]})
+		v.Runs = append(v.Runs, RunInfo{ID: r.ID, Job: r.Job, Mode: r.Mode, Status: r.Status, Started: r.Started, Finished: r.Finished, BytesFetched: r.Counts.BytesFetched})
 		if el := r.Finished.Sub(r.Started).Seconds(); el > 0 && !r.Started.IsZero() {
-			fetched += r.Counts["bytes_fetched"]
+			fetched += r.Counts.BytesFetched
 			secs += el
 		}
 	}

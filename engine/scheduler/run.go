@@ -94,5 +94,5 @@ func RecordPanic(ctx context.Context, cat *workspace.Catalog, job, msg string) (
 	if err != nil {
 		return 0, err
 	}
-	return id, cat.FinishRun(ctx, id, workspace.StatusFailed, map[string]int64{}, msg)
+	return id, cat.FinishRun(ctx, id, workspace.StatusFailed, workspace.Counts{}, msg)
 }

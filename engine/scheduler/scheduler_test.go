@@ -61,7 +61,7 @@ func (f *fakeRunner) RunJob(ctx context.Context, _ string, job *engine.Job) (*en
 			}
 		}
 	}
-	return &engine.Result{Job: job.Name, Status: workspace.StatusOK, Counts: map[string]int64{}}, nil
+	return &engine.Result{Job: job.Name, Status: workspace.StatusOK}, nil
 }
 
 func (f *fakeRunner) callsOf(job string) []time.Time {
@@ -123,10 +123,10 @@ func TestRunsOnRealCronSchedule(t *testing.T) {
 	}
 	first, second := ran[0], ran[1]
 	stop(t, s)
-	if first.Result.Status != workspace.StatusOK || first.Result.Counts["new"] != 5 {
+	if first.Result.Status != workspace.StatusOK || first.Result.Counts.New != 5 {
 		t.Errorf("first run %s %v, want ok with 5 new", first.Result.Status, first.Result.Counts)
 	}
-	if second.Result.Counts["new"] != 0 {
+	if second.Result.Counts.New != 0 {
 		t.Errorf("second run fetched again: %v", second.Result.Counts)
 	}
 	// On time: run 2 starts on the firing after run 1's, or a whole number
@@ -194,7 +194,7 @@ func TestPanicIsRecordedAndNextRunRuns(t *testing.T) {
 	pe := ev.wait(t, "the panic", outcome("p", scheduler.OutcomePanic))
 	ok := ev.wait(t, "the next run", outcome("p", scheduler.OutcomeRan))
 	stop(t, s)
-	if ok.Result.Status != workspace.StatusOK || ok.Result.Counts["new"] != 4 {
+	if ok.Result.Status != workspace.StatusOK || ok.Result.Counts.New != 4 {
 		t.Errorf("run after panic: %s %v", ok.Result.Status, ok.Result.Counts)
 	}
 	failed, err := st.cat.GetRun(context.Background(), pe.RunID)

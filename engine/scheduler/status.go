@@ -3,6 +3,8 @@ package scheduler
 import (
 	"sort"
 	"time"
+
+	"github.com/syncd/syncd/workspace"
 )
 
 // jobState is what the scheduler knows about one job name, across reloads.
@@ -58,7 +60,7 @@ type LastRun struct {
 	Status   string           `json:"status,omitempty"`
 	Started  time.Time        `json:"started"`
 	Finished time.Time        `json:"finished"`
-	Counts   map[string]int64 `json:"counts,omitempty"`
+	Counts   workspace.Counts `json:"counts,omitzero"`
 	Error    string           `json:"error,omitempty"`
 }
 

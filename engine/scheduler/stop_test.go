@@ -11,7 +11,6 @@ import (
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/memory"
-	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/scheduler"
 	"github.com/syncd/syncd/workspace"
 )
@@ -47,15 +46,14 @@ type storedItems struct {
 }
 
 func (s *storedItems) SourceStarted(string, string)                           {}
-func (s *storedItems) SourceFinished(string, string, map[string]int64, error) {}
-func (s *storedItems) Item(_, _ string, a engine.Action, _ int64) {
-	if a != engine.ActNew && a != engine.ActDuplicate {
-		return
-	}
+func (s *storedItems) SourceFinished(string, string, workspace.Counts, error) {}
+func (s *storedItems) Counted(_, _ string, d workspace.Counts) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.n++; s.n == s.want {
-		close(s.done)
+	for range d.New + d.Duplicate {
+		if s.n++; s.n == s.want {
+			close(s.done)
+		}
 	}
 }
 
@@ -106,7 +104,7 @@ func TestStopMidRunCommitsAndNextStartResumes(t *testing.T) {
 	}
 	e2 := ev2.wait(t, "the resumed run", outcome("mig", scheduler.OutcomeRan))
 	stop(t, s2)
-	if e2.Result.Status != workspace.StatusOK || e2.Result.Counts["fetched"] != int64(total-kept) {
+	if e2.Result.Status != workspace.StatusOK || e2.Result.Counts.Fetched != int64(total-kept) {
 		t.Errorf("resumed run: %s %v; want ok fetching only the %d not yet stored", e2.Result.Status, e2.Result.Counts, total-kept)
 	}
 	if n := countSightings(t, st.cat); n != total {
@@ -205,7 +203,7 @@ func TestPanicInAnItemFetchIsThatItemsProblem(t *testing.T) {
 	}
 	e := ev.wait(t, "the run", outcome("mig", scheduler.OutcomeRan))
 	stop(t, s)
-	if e.Result.Status != workspace.StatusProblems || e.Result.Counts["new"] != 5 || e.Result.Counts["problems"] != 1 {
+	if e.Result.Status != workspace.StatusProblems || e.Result.Counts.New != 5 || e.Result.Counts.Problems != 1 {
 		t.Fatalf("run %s %v: want the other 5 stored and 1 problem", e.Result.Status, e.Result.Counts)
 	}
 	items, _ := st.cat.RunItems(context.Background(), e.RunID)

@@ -63,7 +63,7 @@ func Populate(ctx context.Context, dir string, s Spec) (Stats, error) {
 	if err != nil {
 		return p.st, err
 	}
-	counts := map[string]int64{"new": int64(p.st.Blobs), "duplicate": int64(p.st.Sightings - p.st.Blobs)}
+	counts := workspace.Counts{New: int64(p.st.Blobs), Duplicate: int64(p.st.Sightings - p.st.Blobs)}
 	return p.st, cat.FinishRun(ctx, run, workspace.StatusOK, counts, "")
 }
 
