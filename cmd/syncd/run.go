@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
 	"github.com/spf13/pflag"
 
 	"github.com/syncd/syncd/connectors"
@@ -207,16 +208,34 @@ func (d *daemon) reload() error {
 	return nil
 }
 
-// serve handles SIGHUP until ctx ends, then stops gracefully.
+// serve tells systemd the daemon is ready, handles SIGHUP until ctx ends,
+// then stops gracefully.
 func (d *daemon) serve(ctx context.Context, hup, force <-chan os.Signal) error {
+	sdNotify(d.log, sd.SdNotifyReady+"\nSTATUS="+d.status())
+	stopWatchdog := startWatchdog(d.log, func() { d.sched.Info() })
+	defer stopWatchdog()
 	for {
 		select {
 		case <-hup:
+			sdNotify(d.log, sdReloading())
 			_ = d.reload()
+			sdNotify(d.log, sd.SdNotifyReady+"\nSTATUS="+d.status())
 		case <-ctx.Done():
 			return d.shutdown(force)
 		}
 	}
+}
+
+// status is the one line `systemctl status` shows.
+func (d *daemon) status() string {
+	s := fmt.Sprintf("%d jobs", len(d.sched.Jobs()))
+	if a := d.addr(); a != "" {
+		s += ", status API on " + a
+	}
+	if err := d.lastReloadError(); err != "" {
+		s += "; last reload rejected (see the log)"
+	}
+	return s
 }
 
 // shutdown stops accepting work, lets running jobs commit their batch and
@@ -225,6 +244,7 @@ func (d *daemon) shutdown(force <-chan os.Signal) error {
 	d.mu.Lock()
 	d.stopping = true
 	d.mu.Unlock()
+	sdNotify(d.log, sd.SdNotifyStopping)
 	d.log.Info("stopping: running jobs commit their current batch", "timeout", d.stopTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), d.stopTimeout)
 	defer cancel()
