@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/pflag"
+
 	"github.com/syncd/syncd/connectors/imap/imaptest"
 	"github.com/syncd/syncd/connectors/sharepoint/graphfake"
 	"github.com/syncd/syncd/engine"
@@ -18,7 +20,7 @@ import (
 )
 
 func init() {
-	register("demo", "run the main job on built-in sample data (no accounts, no servers to set up)", cmdDemo)
+	register(command{use: "demo", summary: "run the main job on built-in sample data (no accounts, no servers to set up)", flags: cmdDemo, complete: completeDemo})
 }
 
 // demoPasswordEnv carries the demo IMAP password to the sources by
@@ -28,67 +30,65 @@ const (
 	demoTokenEnv    = "SYNCD_DEMO_GRAPH_TOKEN"
 )
 
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("demo", stderr)
+func cmdDemo(fs *pflag.FlagSet) runFunc {
 	dir := fs.String("dir", "", "working `dir` for the store, config and report (default: a new temp dir)")
 	corpus := fs.String("corpus", "", "serve this corpus `dir` (mail/, share/, sharepoint/ as the eval kit writes) instead of the built-in sample")
 	server := fs.String("imap-server", "memory", "IMAP server for the mail: memory (in-process go-imap) or dovecot (real Dovecot on loopback)")
 	logFormat := fs.String("log-format", "auto", "log format: auto, text or json")
 	logLevel := fs.String("log-level", "warn", "log level")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	if *dir == "" {
-		d, err := os.MkdirTemp("", "syncd-demo-")
+	return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+		if *dir == "" {
+			d, err := os.MkdirTemp("", "syncd-demo-")
+			if err != nil {
+				return err
+			}
+			*dir = d
+		}
+		abs, err := filepath.Abs(*dir)
 		if err != nil {
 			return err
 		}
-		*dir = d
-	}
-	abs, err := filepath.Abs(*dir)
-	if err != nil {
-		return err
-	}
-	*dir = abs
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
-		return err
-	}
-	if *corpus == "" {
-		*corpus = filepath.Join(*dir, "corpus")
-		if !exists(*corpus) {
-			if err := fixtures.ExtractDemo(*corpus); err != nil {
-				return fmt.Errorf("demo: extract sample data: %w", err)
+		*dir = abs
+		if err := os.MkdirAll(*dir, 0o755); err != nil {
+			return err
+		}
+		if *corpus == "" {
+			*corpus = filepath.Join(*dir, "corpus")
+			if !exists(*corpus) {
+				if err := fixtures.ExtractDemo(*corpus); err != nil {
+					return fmt.Errorf("demo: extract sample data: %w", err)
+				}
 			}
 		}
+		srv, err := startDemoServers(ctx, *corpus, *server)
+		if err != nil {
+			return err
+		}
+		defer srv.stop()
+		cfgPath := filepath.Join(*dir, "syncd.yaml")
+		if err := os.WriteFile(cfgPath, []byte(srv.config(*corpus, filepath.Join(*dir, "store"))), 0o644); err != nil {
+			return err
+		}
+		cfg, err := engine.LoadConfig(cfgPath)
+		if err != nil {
+			return err
+		}
+		st, err := openStore(ctx, cfg.Store.Path)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		eng := st.engine(newLogger(stderr, *logFormat, *logLevel))
+		results, err := runJobs(ctx, eng, cfg, []*engine.Job{&cfg.Jobs[0]})
+		if err != nil {
+			return err
+		}
+		reportDir := filepath.Join(*dir, "report")
+		if err := writePlan(ctx, st.cat, results, reportDir); err != nil {
+			return err
+		}
+		return demoSummary(ctx, stdout, st, results, cfgPath, reportDir)
 	}
-	srv, err := startDemoServers(ctx, *corpus, *server)
-	if err != nil {
-		return err
-	}
-	defer srv.stop()
-	cfgPath := filepath.Join(*dir, "syncd.yaml")
-	if err := os.WriteFile(cfgPath, []byte(srv.config(*corpus, filepath.Join(*dir, "store"))), 0o644); err != nil {
-		return err
-	}
-	cfg, err := engine.LoadConfig(cfgPath)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg.Store.Path)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	eng := st.engine(newLogger(stderr, *logFormat, *logLevel))
-	results, err := runJobs(ctx, eng, cfg, []*engine.Job{&cfg.Jobs[0]})
-	if err != nil {
-		return err
-	}
-	reportDir := filepath.Join(*dir, "report")
-	if err := writePlan(ctx, st.cat, results, reportDir); err != nil {
-		return err
-	}
-	return demoSummary(ctx, stdout, st, results, cfgPath, reportDir)
 }
 
 // demoServers are the in-process stand-ins for a mail server and SharePoint.

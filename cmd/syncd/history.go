@@ -2,13 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/history"
@@ -16,7 +17,14 @@ import (
 )
 
 func init() {
-	register("history", "show a document's history (history DOC), or correct it: history merge|split|relink", cmdHistory)
+	register(command{
+		use:      "history DOC | merge BLOB BLOB... | split BLOB... | relink BLOB [PARENT...]",
+		summary:  "show a document's history (history DOC), or correct it: history merge|split|relink",
+		long:     historyUsage,
+		args:     historyArgs,
+		flags:    cmdHistory,
+		complete: completeCommon,
+	})
 }
 
 const historyUsage = `usage:
@@ -26,33 +34,30 @@ const historyUsage = `usage:
   syncd history relink BLOB [PARENT...]     this version's parents are exactly PARENT... (none: a first version)
 DOC is a document key or part of its name; BLOB is a content sha256 or a unique prefix (8+ hex digits).`
 
-func cmdHistory(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("history", stderr)
+func historyArgs(_ *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return usagef("give a document (DOC), or a correction: merge, split or relink")
+	}
+	return nil
+}
+
+func cmdHistory(fs *pflag.FlagSet) runFunc {
 	var c common
 	c.bind(fs)
 	actor := fs.String("actor", "", "who makes the correction (for the audit log; default $USER)")
 	note := fs.String("note", "", "why (kept with the correction)")
-	fs.Usage = func() { fmt.Fprintln(stderr, historyUsage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+	return func(ctx context.Context, rest []string, stdout, _ io.Writer) error {
+		_, st, err := c.openExisting(ctx)
+		if err != nil {
 			return err
 		}
-		return usageError{err}
-	}
-	rest := fs.Args()
-	if len(rest) == 0 {
-		return usagef("%s", historyUsage)
-	}
-	_, st, err := c.openExisting(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	switch rest[0] {
-	case history.PinMerge, history.PinSplit, history.PinRelink:
-		return pin(ctx, st, rest[0], rest[1:], whoami(*actor), *note, stdout)
-	default:
-		return showHistory(ctx, st.cat, strings.Join(rest, " "), stdout)
+		defer st.Close()
+		switch rest[0] {
+		case history.PinMerge, history.PinSplit, history.PinRelink:
+			return pin(ctx, st, rest[0], rest[1:], whoami(*actor), *note, stdout)
+		default:
+			return showHistory(ctx, st.cat, strings.Join(rest, " "), stdout)
+		}
 	}
 }
 

@@ -4,49 +4,49 @@ import (
 	"context"
 	"io"
 
+	"github.com/spf13/pflag"
+
 	"github.com/syncd/syncd/engine/report"
 	"github.com/syncd/syncd/workspace"
 )
 
 func init() {
-	register("report", "render the plan-style report (HTML, JSON, CSV) of a past run", cmdReport)
+	register(command{use: "report", summary: "render the plan-style report (HTML, JSON, CSV) of a past run", flags: cmdReport, complete: completeReport})
 }
 
-func cmdReport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("report", stderr)
+func cmdReport(fs *pflag.FlagSet) runFunc {
 	var c common
 	c.bind(fs)
 	runID := fs.Int64("run", 0, "run `id` (see 'syncd runs'; default: the latest run)")
 	job := fs.String("job", "", "with no --run: the latest run of this job")
 	out := fs.String("out", "", "write report.html, plan.json, items.csv and documents.csv to this `dir`")
 	format := fs.String("format", "", "write one file to stdout: html, json, csv (items) or documents-csv")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+		if err := checkFormat(*format); err != nil {
+			return err
+		}
+		if *out == "" && *format == "" {
+			return usagef("give --out DIR or --format FORMAT")
+		}
+		cfg, err := c.load()
+		if err != nil {
+			return err
+		}
+		cat, err := workspace.Open(ctx, catalogPath(cfg.Store.Path), workspace.Options{ReadOnly: true})
+		if err != nil {
+			return storeErr(err)
+		}
+		defer cat.Close()
+		run, err := pickRun(ctx, cat, *runID, *job)
+		if err != nil {
+			return err
+		}
+		r, err := report.Build(ctx, cat, []report.Run{report.FromStored(run)})
+		if err != nil {
+			return err
+		}
+		return emitReport(r, *out, *format, stdout, stderr)
 	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	if *out == "" && *format == "" {
-		return usagef("give --out DIR or --format FORMAT")
-	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	cat, err := workspace.Open(ctx, catalogPath(cfg.Store.Path), workspace.Options{ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	run, err := pickRun(ctx, cat, *runID, *job)
-	if err != nil {
-		return err
-	}
-	r, err := report.Build(ctx, cat, []report.Run{report.FromStored(run)})
-	if err != nil {
-		return err
-	}
-	return emitReport(r, *out, *format, stdout, stderr)
 }
 
 // pickRun returns run id, or the latest run (of job, if given).

@@ -14,13 +14,16 @@ import (
 	"syscall"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/daemon"
+	"github.com/spf13/pflag"
+
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/scheduler"
 )
 
 func init() {
-	register("run", "run the daemon: scheduled jobs, status API, metrics", cmdRun)
+	register(command{use: "run", summary: "run the daemon: scheduled jobs, status API, metrics", flags: cmdRun, complete: completeCommon})
 }
 
 // daemonOptions are `syncd run`'s flags.
@@ -33,8 +36,7 @@ type daemonOptions struct {
 	maxJobs     int
 }
 
-func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlagSet("run", stderr)
+func cmdRun(fs *pflag.FlagSet) runFunc {
 	var o daemonOptions
 	o.bind(fs)
 	fs.StringVar(&o.listen, "listen", "127.0.0.1:9470", "status server `address` (host:port; empty disables it)")
@@ -42,21 +44,20 @@ func cmdRun(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs.StringVar(&o.tokenEnv, "token-env", "SYNCD_API_TOKEN", "read the API bearer token from this environment `variable`")
 	fs.DurationVar(&o.stopTimeout, "stop-timeout", time.Minute, "on SIGTERM/SIGINT, wait this long for running jobs to commit")
 	fs.IntVar(&o.maxJobs, "max-jobs", 1, "run at most this many different jobs at once")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, _ []string, _, stderr io.Writer) error {
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		// A second SIGTERM/SIGINT while stopping gives up waiting.
+		force := make(chan os.Signal, 2)
+		signal.Notify(force, os.Interrupt, syscall.SIGTERM)
+		defer signal.Stop(force)
+		d, err := startDaemon(ctx, o, stderr)
+		if err != nil {
+			return err
+		}
+		return d.serve(ctx, hup, force)
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	// A second SIGTERM/SIGINT while stopping gives up waiting.
-	force := make(chan os.Signal, 2)
-	signal.Notify(force, os.Interrupt, syscall.SIGTERM)
-	defer signal.Stop(force)
-	d, err := startDaemon(ctx, o, stderr)
-	if err != nil {
-		return err
-	}
-	return d.serve(ctx, hup, force)
 }
 
 // daemon is a running `syncd run`.
@@ -207,16 +208,34 @@ func (d *daemon) reload() error {
 	return nil
 }
 
-// serve handles SIGHUP until ctx ends, then stops gracefully.
+// serve tells systemd the daemon is ready, handles SIGHUP until ctx ends,
+// then stops gracefully.
 func (d *daemon) serve(ctx context.Context, hup, force <-chan os.Signal) error {
+	sdNotify(d.log, sd.SdNotifyReady+"\nSTATUS="+d.status())
+	stopWatchdog := startWatchdog(d.log, func() { d.sched.Info() })
+	defer stopWatchdog()
 	for {
 		select {
 		case <-hup:
+			sdNotify(d.log, sdReloading())
 			_ = d.reload()
+			sdNotify(d.log, sd.SdNotifyReady+"\nSTATUS="+d.status())
 		case <-ctx.Done():
 			return d.shutdown(force)
 		}
 	}
+}
+
+// status is the one line `systemctl status` shows.
+func (d *daemon) status() string {
+	s := fmt.Sprintf("%d jobs", len(d.sched.Jobs()))
+	if a := d.addr(); a != "" {
+		s += ", status API on " + a
+	}
+	if err := d.lastReloadError(); err != "" {
+		s += "; last reload rejected (see the log)"
+	}
+	return s
 }
 
 // shutdown stops accepting work, lets running jobs commit their batch and
@@ -225,6 +244,7 @@ func (d *daemon) shutdown(force <-chan os.Signal) error {
 	d.mu.Lock()
 	d.stopping = true
 	d.mu.Unlock()
+	sdNotify(d.log, sd.SdNotifyStopping)
 	d.log.Info("stopping: running jobs commit their current batch", "timeout", d.stopTimeout)
 	ctx, cancel := context.WithTimeout(context.Background(), d.stopTimeout)
 	defer cancel()

@@ -10,11 +10,13 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/syncd/syncd/workspace"
 )
 
 func init() {
-	register("runs", "list run records: counts, bytes, throttling and problems", cmdRuns)
+	register(command{use: "runs", summary: "list run records: counts, bytes, throttling and problems", flags: cmdRuns, cleanOutput: true, complete: completeJobs})
 }
 
 // runRecord is a run with its problems (item + reason), for `syncd runs`
@@ -102,46 +104,44 @@ func runItemsOf(ctx context.Context, cat *workspace.Catalog, run int64, action s
 	return out, total, rows.Err()
 }
 
-func cmdRuns(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("runs", stderr)
+func cmdRuns(fs *pflag.FlagSet) runFunc {
 	var c common
 	c.bind(fs)
 	job := fs.String("job", "", "only this job's runs")
 	limit := fs.Int("limit", 20, "show at most this many runs")
 	asJSON := fs.Bool("json", false, "print JSON")
 	problems := fs.Int("problems", 10, "list at most this many problems per run")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, err := c.load()
-	if err != nil {
-		return err
-	}
-	if !exists(catalogPath(cfg.Store.Path)) {
-		fmt.Fprintf(stdout, "no runs yet: no store at %s\n", cfg.Store.Path)
+	return func(ctx context.Context, _ []string, stdout, _ io.Writer) error {
+		cfg, err := c.load()
+		if err != nil {
+			return err
+		}
+		if !exists(catalogPath(cfg.Store.Path)) {
+			fmt.Fprintf(stdout, "no runs yet: no store at %s\n", cfg.Store.Path)
+			return nil
+		}
+		cat, err := workspace.Open(ctx, catalogPath(cfg.Store.Path), workspace.Options{ReadOnly: true})
+		if err != nil {
+			return storeErr(err)
+		}
+		defer cat.Close()
+		runs, err := listRuns(ctx, cat, *job, *limit, *problems)
+		if err != nil {
+			return err
+		}
+		retries, err := pendingRetries(ctx, cat, *problems)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{"runs": runs, "retries": retries})
+		}
+		printRuns(stdout, runs)
+		printRetries(stdout, retries)
 		return nil
 	}
-	cat, err := workspace.Open(ctx, catalogPath(cfg.Store.Path), workspace.Options{ReadOnly: true})
-	if err != nil {
-		return err
-	}
-	defer cat.Close()
-	runs, err := listRuns(ctx, cat, *job, *limit, *problems)
-	if err != nil {
-		return err
-	}
-	retries, err := pendingRetries(ctx, cat, *problems)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"runs": runs, "retries": retries})
-	}
-	printRuns(stdout, runs)
-	printRetries(stdout, retries)
-	return nil
 }
 
 // retryList is the store's retry list: items a run could not store, which

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
-	"flag"
+	"errors"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	rclonefs "github.com/rclone/rclone/fs"
+	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/syncd/syncd/connectors"
@@ -21,34 +24,52 @@ import (
 
 // common flags shared by commands that read a config.
 type common struct {
-	config    string
+	config    string // as given; load sets it to the file found
 	logFormat string
 	logLevel  string
 }
 
-func (c *common) bind(fs *flag.FlagSet) {
-	fs.StringVar(&c.config, "config", "syncd.yaml", "config `file`")
-	fs.StringVar(&c.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
-	fs.StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn, error (default from config, else info)")
+func (c *common) bind(flags *pflag.FlagSet) {
+	flags.StringVar(&c.config, "config", "", "config `file` (default: $"+configEnv+", else ./syncd.yaml, else "+systemConfig+")")
+	flags.StringVar(&c.logFormat, "log-format", "auto", "log format: auto (text on a terminal, JSON otherwise), text or json")
+	flags.StringVar(&c.logLevel, "log-level", "", "log level: debug, info, warn, error (default from config, else info)")
 }
 
-func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet("syncd "+name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
+// configEnv names the variable that gives the config file when --config
+// does not.
+const configEnv = "SYNCD_CONFIG"
 
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
-			return err
+// systemConfig is the last place a config is looked for (a variable so
+// that tests can move it).
+var systemConfig = defaultSystemConfig()
+
+func defaultSystemConfig() string {
+	if runtime.GOOS == "windows" {
+		if pd := os.Getenv("ProgramData"); pd != "" {
+			return filepath.Join(pd, "syncd", "syncd.yaml")
 		}
-		return usageError{err}
 	}
-	if fs.NArg() > 0 {
-		return usagef("unexpected argument %q", fs.Arg(0))
+	return "/etc/syncd/syncd.yaml"
+}
+
+// findConfig returns the config file to use: flag (--config), else
+// $SYNCD_CONFIG, else ./syncd.yaml, else systemConfig, the first that is
+// given or exists. None is a usage error naming the places looked.
+func findConfig(flag string) (string, error) {
+	if flag != "" {
+		return flag, nil
 	}
-	return nil
+	if env := os.Getenv(configEnv); env != "" {
+		return env, nil
+	}
+	for _, p := range []string{"syncd.yaml", systemConfig} {
+		// A file that is there but cannot be read is still the one
+		// meant: loading it says why.
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			return p, nil
+		}
+	}
+	return "", usagef("no config file: give --config FILE or set $%s, or create ./syncd.yaml or %s", configEnv, systemConfig)
 }
 
 // loadForSources loads the config of a command that opens sources: their
@@ -65,6 +86,11 @@ func (c *common) loadForSources() (*engine.Config, error) {
 }
 
 func (c *common) load() (*engine.Config, error) {
+	path, err := findConfig(c.config)
+	if err != nil {
+		return nil, err
+	}
+	c.config = path
 	cfg, err := engine.LoadConfig(c.config)
 	if err == nil {
 		err = cfg.CheckTypes()
@@ -130,12 +156,12 @@ func catalogPath(dir string) string { return filepath.Join(dir, "catalog.db") }
 func openStore(ctx context.Context, dir string) (*store, error) {
 	cat, err := workspace.Open(ctx, catalogPath(dir), workspace.Options{})
 	if err != nil {
-		return nil, err
+		return nil, storeErr(err)
 	}
 	blobs, err := dedupe.OpenDisk(dir)
 	if err != nil {
 		cat.Close()
-		return nil, err
+		return nil, storeErr(err)
 	}
 	return &store{dir: dir, cat: cat, blobs: blobs}, nil
 }

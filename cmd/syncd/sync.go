@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine"
@@ -18,52 +20,50 @@ import (
 )
 
 func init() {
-	register("sync", "run jobs once: scan, fetch what is new, rebuild history", cmdSync)
-	register("plan", "dry run: show what sync would do, changing nothing", cmdPlan)
+	register(command{use: "sync", summary: "run jobs once: scan, fetch what is new, rebuild history", flags: cmdSync, complete: completeSync})
+	register(command{use: "plan", summary: "dry run: show what sync would do, changing nothing", flags: cmdPlan, complete: completePlan})
 }
 
-func cmdSync(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("sync", stderr)
+func cmdSync(fs *pflag.FlagSet) runFunc {
 	var c common
 	c.bind(fs)
 	job := fs.String("job", "", "run only this job (default: all jobs)")
 	progressMode := fs.String("progress", progressAuto, "live progress: auto (bars on a terminal, log lines otherwise), bar, log or none")
 	progressEvery := fs.Duration("progress-every", 10*time.Second, "interval of progress log lines")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+		cfg, err := c.loadForSources()
+		if err != nil {
+			return err
+		}
+		prog, err := newProgress(*progressMode, stderr, *progressEvery)
+		if err != nil {
+			return usageError{err}
+		}
+		defer prog.Stop()
+		jobs, err := jobsToRun(cfg, *job)
+		if err != nil {
+			return err
+		}
+		st, err := openStore(ctx, cfg.Store.Path)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		if prog.Bars() && c.logFormat == "auto" && cfg.Log.Format == "" {
+			c.logFormat = "text" // log lines print above the bars
+		}
+		log := c.logger(cfg, prog.LogWriter())
+		prog.SetLogger(log)
+		eng := st.engine(log)
+		eng.Observer = prog
+		results, err := runJobs(ctx, eng, cfg, jobs)
+		prog.Stop()
+		printSummary(stdout, results)
+		if err != nil {
+			return err
+		}
+		return problemsErr(results)
 	}
-	cfg, err := c.loadForSources()
-	if err != nil {
-		return err
-	}
-	prog, err := newProgress(*progressMode, stderr, *progressEvery)
-	if err != nil {
-		return usageError{err}
-	}
-	defer prog.Stop()
-	jobs, err := jobsToRun(cfg, *job)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg.Store.Path)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	if prog.Bars() && c.logFormat == "auto" && cfg.Log.Format == "" {
-		c.logFormat = "text" // log lines print above the bars
-	}
-	log := c.logger(cfg, prog.LogWriter())
-	prog.SetLogger(log)
-	eng := st.engine(log)
-	eng.Observer = prog
-	results, err := runJobs(ctx, eng, cfg, jobs)
-	prog.Stop()
-	printSummary(stdout, results)
-	if err != nil {
-		return err
-	}
-	return problemsErr(results)
 }
 
 func runJobs(ctx context.Context, eng *engine.Engine, cfg *engine.Config, jobs []*engine.Job) ([]*engine.Result, error) {
@@ -170,7 +170,7 @@ func openPlanStore(ctx context.Context, dir string) (*planStore, error) {
 		src, err := workspace.Open(ctx, catalogPath(dir), workspace.Options{ReadOnly: true})
 		if err != nil {
 			os.RemoveAll(scratch)
-			return nil, err
+			return nil, storeErr(err)
 		}
 		err = src.Snapshot(ctx, dst)
 		src.Close()
@@ -190,7 +190,7 @@ func openPlanStore(ctx context.Context, dir string) (*planStore, error) {
 		if err != nil {
 			cat.Close()
 			os.RemoveAll(scratch)
-			return nil, err
+			return nil, storeErr(err)
 		}
 		real = readOnlyBlobs{d}
 	}
@@ -210,42 +210,40 @@ func (r readOnlyBlobs) Put(context.Context, io.Reader) (dedupe.Sums, error) {
 	return dedupe.Sums{}, errors.New("blob store is read-only during a plan")
 }
 
-func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("plan", stderr)
+func cmdPlan(fs *pflag.FlagSet) runFunc {
 	var c common
 	c.bind(fs)
 	job := fs.String("job", "", "plan only this job (default: all jobs)")
 	out := fs.String("out", "", "write the plan (report.html, plan.json, CSVs) to this `dir`")
 	format := fs.String("format", "", "write one file of the plan to stdout: html, json, csv (items) or documents-csv")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+		if err := checkFormat(*format); err != nil {
+			return err
+		}
+		cfg, err := c.loadForSources()
+		if err != nil {
+			return err
+		}
+		jobs, err := jobsToRun(cfg, *job)
+		if err != nil {
+			return err
+		}
+		ps, err := openPlanStore(ctx, cfg.Store.Path)
+		if err != nil {
+			return err
+		}
+		defer ps.Close()
+		log := c.logger(cfg, stderr)
+		eng := &engine.Engine{Catalog: ps.cat, Blobs: ps.sink, Log: log, Env: &connectors.Env{Log: log}, Mode: engine.ModePlan}
+		results, err := runJobs(ctx, eng, cfg, jobs)
+		if *format != "" {
+			printSummary(stderr, results) // stdout carries the plan
+		} else {
+			printSummary(stdout, results)
+		}
+		if err != nil {
+			return err
+		}
+		return emitPlan(ctx, ps.cat, results, *out, *format, stdout, stderr)
 	}
-	if err := checkFormat(*format); err != nil {
-		return err
-	}
-	cfg, err := c.loadForSources()
-	if err != nil {
-		return err
-	}
-	jobs, err := jobsToRun(cfg, *job)
-	if err != nil {
-		return err
-	}
-	ps, err := openPlanStore(ctx, cfg.Store.Path)
-	if err != nil {
-		return err
-	}
-	defer ps.Close()
-	log := c.logger(cfg, stderr)
-	eng := &engine.Engine{Catalog: ps.cat, Blobs: ps.sink, Log: log, Env: &connectors.Env{Log: log}, Mode: engine.ModePlan}
-	results, err := runJobs(ctx, eng, cfg, jobs)
-	if *format != "" {
-		printSummary(stderr, results) // stdout carries the plan
-	} else {
-		printSummary(stdout, results)
-	}
-	if err != nil {
-		return err
-	}
-	return emitPlan(ctx, ps.cat, results, *out, *format, stdout, stderr)
 }

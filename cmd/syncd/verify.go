@@ -8,12 +8,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/workspace"
 )
 
 func init() {
-	register("verify", "re-hash every blob, check catalog references; --gc removes unreferenced blobs", cmdVerify)
+	register(command{use: "verify", summary: "re-hash every blob, check catalog references; --gc removes unreferenced blobs", flags: cmdVerify, cleanOutput: true, complete: completeCommon})
 }
 
 // verifyReport is what verify found.
@@ -32,53 +34,51 @@ type damagedBlob struct {
 	Queued int64 // sightings put on their sources' retry lists
 }
 
-func cmdVerify(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("verify", stderr)
+func cmdVerify(fs *pflag.FlagSet) runFunc {
 	var c common
 	c.bind(fs)
 	gc := fs.Bool("gc", false, "remove blobs no sighting references (left by interrupted runs)")
-	if err := parseFlags(fs, args); err != nil {
-		return err
-	}
-	cfg, st, err := c.openExisting(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	// Under the store's maintenance lock: no run is in flight while the
-	// store is checked (its blobs and sightings would look unreferenced
-	// and unassigned), and none starts until verify is done.
-	var rep verifyReport
-	err = st.engine(c.logger(cfg, stderr)).Maintain(ctx, func(jobs []workspace.LockInfo) {
-		for _, j := range jobs {
-			fmt.Fprintf(stderr, "waiting for %s (%s) to finish before verifying\n", strings.TrimPrefix(j.Name, "job:"), j.Holder)
+	return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
+		cfg, st, err := c.openExisting(ctx)
+		if err != nil {
+			return err
 		}
-	}, func(ctx context.Context) error {
-		var err error
-		rep, err = verifyStore(ctx, st, *gc)
-		return err
-	})
-	if err != nil {
-		return err
+		defer st.Close()
+		// Under the store's maintenance lock: no run is in flight while the
+		// store is checked (its blobs and sightings would look unreferenced
+		// and unassigned), and none starts until verify is done.
+		var rep verifyReport
+		err = st.engine(c.logger(cfg, stderr)).Maintain(ctx, func(jobs []workspace.LockInfo) {
+			for _, j := range jobs {
+				fmt.Fprintf(stderr, "waiting for %s (%s) to finish before verifying\n", termSafe(strings.TrimPrefix(j.Name, "job:")), termSafe(j.Holder))
+			}
+		}, func(ctx context.Context) error {
+			var err error
+			rep, err = verifyStore(ctx, st, *gc)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "verified %d blobs (%s)\n", rep.Blobs, humanBytes(rep.Bytes))
+		for _, d := range rep.Damaged {
+			fmt.Fprintf(stdout, "damaged blob %s: %s; %d sightings queued to be fetched again by the next sync\n", d.ID, d.Why, d.Queued)
+		}
+		for _, o := range rep.Orphans {
+			fmt.Fprintf(stdout, "unreferenced blob %s (%s)\n", o.ID, humanBytes(o.Size))
+		}
+		if *gc {
+			fmt.Fprintf(stdout, "removed %d unreferenced blobs\n", rep.Removed)
+		}
+		for _, p := range rep.Problems {
+			fmt.Fprintln(stdout, "problem:", p)
+		}
+		if len(rep.Problems) > 0 || (len(rep.Orphans) > 0 && !*gc) {
+			return fmt.Errorf("%w: %d problems, %d unreferenced blobs", errProblems, len(rep.Problems), len(rep.Orphans))
+		}
+		fmt.Fprintln(stdout, "store is consistent")
+		return nil
 	}
-	fmt.Fprintf(stdout, "verified %d blobs (%s)\n", rep.Blobs, humanBytes(rep.Bytes))
-	for _, d := range rep.Damaged {
-		fmt.Fprintf(stdout, "damaged blob %s: %s; %d sightings queued to be fetched again by the next sync\n", d.ID, d.Why, d.Queued)
-	}
-	for _, o := range rep.Orphans {
-		fmt.Fprintf(stdout, "unreferenced blob %s (%s)\n", o.ID, humanBytes(o.Size))
-	}
-	if *gc {
-		fmt.Fprintf(stdout, "removed %d unreferenced blobs\n", rep.Removed)
-	}
-	for _, p := range rep.Problems {
-		fmt.Fprintln(stdout, "problem:", p)
-	}
-	if len(rep.Problems) > 0 || (len(rep.Orphans) > 0 && !*gc) {
-		return fmt.Errorf("%w: %d problems, %d unreferenced blobs", errProblems, len(rep.Problems), len(rep.Orphans))
-	}
-	fmt.Fprintln(stdout, "store is consistent")
-	return nil
 }
 
 // verifyStore re-hashes every blob file, checks that every catalog blob
