@@ -2,10 +2,24 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test fmt-check vet unit faults demo eval bench build
+.PHONY: test fmt-check vet unit faults demo eval bench build cross
+
+# The version `syncd version` prints (the build info adds the VCS revision
+# when the build can read it).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
 
 build:
-	$(GO) build -o syncd ./cmd/syncd
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o syncd ./cmd/syncd
+
+# Platforms that must build; Linux is the one the tests run on.
+CROSS := darwin/arm64 windows/amd64
+
+cross:
+	@set -e; for p in $(CROSS); do \
+		echo "go build $$p"; \
+		GOOS=$${p%/*} GOARCH=$${p#*/} $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o /dev/null ./cmd/syncd; \
+	done
 
 test: fmt-check vet unit
 
