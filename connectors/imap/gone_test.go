@@ -35,7 +35,7 @@ func validity(t *testing.T, cur connectors.Cursor, box string) uint32 {
 	return uint32(v)
 }
 
-func login(t *testing.T, addr, user string) *imapclient.Client {
+func login(t testing.TB, addr, user string) *imapclient.Client {
 	t.Helper()
 	c, err := imapclient.DialInsecure(addr, nil)
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/connectortest"
@@ -107,14 +106,7 @@ JVBERi0xLjQKbmV3IGZpbGUK
 // and the mailbox's UIDVALIDITY.
 func appendRaw(t testing.TB, addr, user, mbox, msg string) (imap.UID, uint32) {
 	t.Helper()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, imaptest.Password).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	c := login(t, addr, user)
 	msg = strings.ReplaceAll(msg, "\n", "\r\n")
 	cmd := c.Append(mbox, int64(len(msg)), &imap.AppendOptions{Time: time.Now()})
 	cmd.Write([]byte(msg))

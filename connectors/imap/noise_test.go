@@ -1,11 +1,7 @@
 package imap_test
 
 import (
-	"strings"
 	"testing"
-	"time"
-
-	"github.com/emersion/go-imap/v2"
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/connectortest"
@@ -17,7 +13,7 @@ import (
 // spreadsheet and a photo someone named are documents.
 func TestMailNoiseOnDovecot(t *testing.T) {
 	srv := startDovecot(t)
-	raw := strings.ReplaceAll(`From: Carol <carol@example.org>
+	raw := `From: Carol <carol@example.org>
 To: bob@example.org
 Subject: FW: budget
 Date: Mon, 1 Apr 2024 10:00:00 +0000
@@ -64,14 +60,8 @@ Content-Transfer-Encoding: base64
 
 MIAGCSqGSIb3DQEHAqCAMIACAQE=
 --s--
-`, "\n", "\r\n")
-	c := login(t, srv.addr, bob)
-	cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Time: time.Now()})
-	cmd.Write([]byte(raw))
-	cmd.Close()
-	if _, err := cmd.Wait(); err != nil {
-		t.Fatal(err)
-	}
+`
+	appendRaw(t, srv.addr, bob, "INBOX", raw)
 	s := newSource(t, srv, bob, "")
 	defer s.Close()
 	rec, _ := connectortest.Scan(t, s, nil)
