@@ -21,16 +21,25 @@ import (
 
 // Config is syncd's one configuration file.
 type Config struct {
-	File     string      `yaml:"-"`
-	Store    StoreConfig `yaml:"store"`
-	Timezone string      `yaml:"timezone"`
-	Log      LogConfig   `yaml:"log"`
-	Jobs     []Job       `yaml:"jobs"`
+	File     string        `yaml:"-"`
+	Store    StoreConfig   `yaml:"store"`
+	Timezone string        `yaml:"timezone"`
+	Log      LogConfig     `yaml:"log"`
+	History  HistoryConfig `yaml:"history"`
+	Jobs     []Job         `yaml:"jobs"`
 }
 
 // StoreConfig says where the workspace store lives.
 type StoreConfig struct {
 	Path string `yaml:"path"` // catalog.db and blobs/ live here
+}
+
+// HistoryConfig tunes the history rebuild.
+type HistoryConfig struct {
+	// KeyCap: a piece of evidence (a name family, a mail thread, a text
+	// band) shared by more than this many blobs, or a blob carrying more
+	// than this many, is no evidence (default history.DefaultKeyCap).
+	KeyCap int `yaml:"key_cap"`
 }
 
 // LogConfig sets logging.
@@ -220,6 +229,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		if _, err := time.LoadLocation(c.Timezone); err != nil {
 			return errAt(lineOf(root, "timezone"), "timezone", err.Error())
 		}
+	}
+	if c.History.KeyCap < 0 || c.History.KeyCap > 0 && c.History.KeyCap < 2 {
+		return errAt(lineOf(root, "history"), "history.key_cap", "must be at least 2 (or left out for the default)")
 	}
 	if len(c.Jobs) == 0 {
 		return errAt(root.Line, "jobs", "no jobs configured")

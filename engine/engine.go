@@ -36,6 +36,9 @@ type Engine struct {
 	Mode string
 	// Holder identifies this process for job locks.
 	Holder string
+	// KeyCap: an evidence key carried by more than this many blobs is no
+	// evidence for history (0: history.DefaultKeyCap).
+	KeyCap int
 }
 
 // Observer hears about a run as it happens. Methods are called from many
@@ -151,7 +154,6 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 		} else if repaired > 0 {
 			log.Info("computed text sketches an interrupted run had left out", "blobs", repaired)
 			res.Counts.Repaired += int64(repaired)
-			ForgetHistoryState(e.Catalog) // the loaded texts lack them
 		}
 	}
 	if runErr == nil && (repaired > 0 || res.Counts.New+res.Counts.Duplicate+res.Counts.HashHits > 0 || e.needsRebuild(ctx)) {
@@ -195,9 +197,8 @@ func (e *Engine) pendingRetries(ctx context.Context, job *Job) (int64, error) {
 // needsRebuild reports whether sightings exist that no version holds (a
 // run interrupted after ingesting, before rebuilding).
 func (e *Engine) needsRebuild(ctx context.Context) bool {
-	var n int
-	err := e.Catalog.DB().QueryRowContext(ctx, `SELECT COUNT(*) FROM sightings s LEFT JOIN version_sightings v ON v.sighting_id = s.id WHERE v.sighting_id IS NULL`).Scan(&n)
-	return err != nil || n > 0
+	st, err := e.Catalog.HistoryIndex(ctx)
+	return err != nil || st.Full || st.Pending || st.Dirty > 0 || st.Cap != e.keyCap()
 }
 
 func status(res *Result, runErr error) string {

@@ -125,9 +125,8 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 	}
 	for _, ct := range b.Contents {
 		sk, _ := json.Marshal(ct.Sketch)
-		if _, err = tc.ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch) VALUES (?, ?, ?, ?) ON CONFLICT (blob_id) DO NOTHING`,
-			ct.Blob.String(), ct.Kind, ct.Tokens, string(sk)); err != nil {
-			return 0, fmt.Errorf("catalog: content %s: %w", ct.Blob.Short(), err)
+		if err = insertContent(ctx, tc, ct.Blob, ct.Kind, ct.Tokens, string(sk)); err != nil {
+			return 0, err
 		}
 	}
 	for _, m := range b.Marks {
@@ -165,6 +164,22 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 		return 0, fmt.Errorf("catalog: commit: %w", err)
 	}
 	return added, nil
+}
+
+// insertContent stores a blob's text sketch (once) and queues it for the
+// history index.
+func insertContent(ctx context.Context, tc *txStmts, blob dedupe.ID, kind string, tokens int, sketch string) error {
+	res, err := tc.ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch) VALUES (?, ?, ?, ?) ON CONFLICT (blob_id) DO NOTHING`,
+		blob.String(), kind, tokens, sketch)
+	if err != nil {
+		return fmt.Errorf("catalog: content %s: %w", blob.Short(), err)
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		if _, err := tc.ExecContext(ctx, `INSERT INTO history_todo_contents (blob_id) VALUES (?) ON CONFLICT DO NOTHING`, blob.String()); err != nil {
+			return fmt.Errorf("catalog: content %s: history queue: %w", blob.Short(), err)
+		}
+	}
+	return nil
 }
 
 func putBlob(ctx context.Context, tx *txStmts, bl Blob, now string) error {
@@ -205,6 +220,10 @@ func insertSighting(ctx context.Context, tx *txStmts, s Sighting, now string) (i
 	if n > 0 {
 		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, s.Blob.String()); err != nil {
 			return 0, fmt.Errorf("catalog: blob refs %s: %w", s.Blob.Short(), err)
+		}
+		id, _ := res.LastInsertId()
+		if _, err := tx.ExecContext(ctx, `INSERT INTO history_todo_sightings (id) VALUES (?)`, id); err != nil {
+			return 0, fmt.Errorf("catalog: sighting %s %s: history queue: %w", s.Source, s.Ref, err)
 		}
 	}
 	return int(n), nil
@@ -248,13 +267,9 @@ type txStmts struct {
 }
 
 func (t *txStmts) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	st := t.st[q]
-	if st == nil {
-		var err error
-		if st, err = t.tx.PrepareContext(ctx, q); err != nil {
-			return nil, err
-		}
-		t.st[q] = st
+	st, err := t.prepare(ctx, q)
+	if err != nil {
+		return nil, err
 	}
 	return st.ExecContext(ctx, args...)
 }

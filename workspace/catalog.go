@@ -136,7 +136,7 @@ func (c *Catalog) queryRow(ctx context.Context, q string, args ...any) *sql.Row 
 		// the call, and a cancelled caller must not fail the preparation
 		// for everyone else.
 		var err error
-		if st, err = c.db.PrepareContext(context.Background(), q); err == nil {
+		if st, err = prepare(context.Background(), c.db, q); err == nil {
 			c.stmts[q] = st
 		}
 	}

@@ -128,7 +128,7 @@ func deleteDocuments(ctx context.Context, tx *sql.Tx, keys []string, all bool) e
 		if t == "documents" {
 			col = "key"
 		}
-		st, err := tx.PrepareContext(ctx, `DELETE FROM `+t+` WHERE `+col+` = ?`)
+		st, err := prepare(ctx, tx, `DELETE FROM `+t+` WHERE `+col+` = ?`)
 		if err != nil {
 			return fmt.Errorf("catalog: history: %w", err)
 		}
@@ -166,7 +166,7 @@ func prepareHistory(ctx context.Context, tx *sql.Tx) (historyStmts, error) {
 		{&s.parent, `INSERT INTO version_parents (document_key, version_key, parent_key, reason, confidence) VALUES (?, ?, ?, ?, ?)`},
 		{&s.sighting, `INSERT INTO version_sightings (sighting_id, document_key, version_key) VALUES (?, ?, ?)`},
 	} {
-		if *p.st, err = tx.PrepareContext(ctx, p.q); err != nil {
+		if *p.st, err = prepare(ctx, tx, p.q); err != nil {
 			s.close()
 			return s, fmt.Errorf("catalog: history: %w", err)
 		}
@@ -311,30 +311,41 @@ func (c *Catalog) EachSighting(ctx context.Context, fn func(Sighting) error) err
 // gone or back), so this is what a sync added since after was the highest
 // id.
 func (c *Catalog) EachSightingAfter(ctx context.Context, after int64, fn func(Sighting) error) error {
-	rows, err := c.db.QueryContext(ctx, `SELECT id, source, kind, ref, fingerprint, blob_id, name, path, size, time, author, workspace, folder, lineage, run_id, seen, gone FROM sightings WHERE id > ? ORDER BY id`, after)
+	rows, err := c.db.QueryContext(ctx, `SELECT `+sightingCols+` FROM sightings WHERE id > ? ORDER BY id`, after)
 	if err != nil {
 		return fmt.Errorf("catalog: sightings: %w", err)
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var s Sighting
-		var blob, t, lin, seen, gone string
-		if err := rows.Scan(&s.ID, &s.Source, &s.Kind, &s.Ref, &s.Fingerprint, &blob, &s.Name, &s.Path, &s.Size, &t, &s.Author, &s.Workspace, &s.Folder, &lin, &s.RunID, &seen, &gone); err != nil {
+		s, err := scanSighting(rows)
+		if err != nil {
 			return err
-		}
-		s.Blob, _ = dedupe.ParseID(blob)
-		s.Time, s.Seen = parseTime(t), parseTime(seen)
-		if gone != "" {
-			s.Gone = parseTime(gone)
-		}
-		if err := json.Unmarshal([]byte(lin), &s.Lineage); err != nil {
-			return fmt.Errorf("catalog: sighting %d lineage: %w", s.ID, err)
 		}
 		if err := fn(s); err != nil {
 			return err
 		}
 	}
 	return rows.Err()
+}
+
+// sightingCols are the columns scanSighting reads, in its order.
+const sightingCols = `sightings.id, sightings.source, sightings.kind, sightings.ref, sightings.fingerprint, sightings.blob_id, sightings.name, sightings.path, sightings.size, sightings.time, sightings.author, sightings.workspace, sightings.folder, sightings.lineage, sightings.run_id, sightings.seen, sightings.gone`
+
+func scanSighting(rows *sql.Rows) (Sighting, error) {
+	var s Sighting
+	var blob, t, lin, seen, gone string
+	if err := rows.Scan(&s.ID, &s.Source, &s.Kind, &s.Ref, &s.Fingerprint, &blob, &s.Name, &s.Path, &s.Size, &t, &s.Author, &s.Workspace, &s.Folder, &lin, &s.RunID, &seen, &gone); err != nil {
+		return s, err
+	}
+	s.Blob, _ = dedupe.ParseID(blob)
+	s.Time, s.Seen = parseTime(t), parseTime(seen)
+	if gone != "" {
+		s.Gone = parseTime(gone)
+	}
+	if err := json.Unmarshal([]byte(lin), &s.Lineage); err != nil {
+		return s, fmt.Errorf("catalog: sighting %d lineage: %w", s.ID, err)
+	}
+	return s, nil
 }
 
 // CountSightingsAfter is how many sightings have an id above after.
@@ -362,7 +373,7 @@ func (c *Catalog) ContentsOf(ctx context.Context, ids []dedupe.ID) (map[dedupe.I
 	if len(ids) == 0 {
 		return out, nil
 	}
-	st, err := c.db.PrepareContext(ctx, `SELECT kind, tokens, sketch FROM blob_content WHERE blob_id = ?`)
+	st, err := prepare(ctx, c.db, `SELECT kind, tokens, sketch FROM blob_content WHERE blob_id = ?`)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: contents: %w", err)
 	}
@@ -467,11 +478,22 @@ func (c *Catalog) AddPin(ctx context.Context, kind string, args any, actor strin
 	if err != nil {
 		return 0, err
 	}
-	res, err := c.db.ExecContext(ctx, `INSERT INTO pins (kind, args, actor, created) VALUES (?, ?, ?, ?)`, kind, string(aj), actor, c.stamp())
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: pin: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `INSERT INTO pins (kind, args, actor, created) VALUES (?, ?, ?, ?)`, kind, string(aj), actor, c.stamp())
 	if err != nil {
 		return 0, fmt.Errorf("catalog: pin: %w", err)
 	}
 	id, _ := res.LastInsertId()
+	if _, err := tx.ExecContext(ctx, `INSERT INTO history_todo_pins (id) VALUES (?)`, id); err != nil {
+		return 0, fmt.Errorf("catalog: pin: history queue: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("catalog: pin: %w", err)
+	}
 	return id, c.Audit(ctx, actor, "history."+kind, fmt.Sprint(id), string(aj))
 }
 
@@ -567,6 +589,12 @@ func digestRows(ctx context.Context, tx *sql.Tx, h *rowHasher, query, kind strin
 		return err
 	}
 	defer rows.Close()
+	return digestScan(rows, h, kind, cols, out)
+}
+
+// digestScan adds the rows to the digests of their documents (the first
+// column is the document key).
+func digestScan(rows *sql.Rows, h *rowHasher, kind string, cols int, out map[string]digest) error {
 	vals := make([]string, cols)
 	var conf float64
 	ptrs := make([]any, cols)

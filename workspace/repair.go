@@ -2,6 +2,7 @@ package workspace
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 
@@ -51,9 +52,8 @@ func (c *Catalog) SaveSketch(ctx context.Context, id dedupe.ID, ct *Content) err
 	defer tx.Rollback()
 	if ct != nil {
 		sk, _ := json.Marshal(ct.Sketch)
-		if _, err := tx.ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch) VALUES (?, ?, ?, ?) ON CONFLICT (blob_id) DO NOTHING`,
-			id.String(), ct.Kind, ct.Tokens, string(sk)); err != nil {
-			return fmt.Errorf("catalog: sketch %s: %w", id.Short(), err)
+		if err := insertContent(ctx, &txStmts{tx: tx, st: map[string]*sql.Stmt{}}, id, ct.Kind, ct.Tokens, string(sk)); err != nil {
+			return err
 		}
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET sketched = 1 WHERE id = ?`, id.String()); err != nil {

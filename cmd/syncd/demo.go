@@ -77,6 +77,7 @@ func cmdDemo(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		st.keyCap = cfg.History.KeyCap
 		defer st.Close()
 		eng := st.engine(newLogger(stderr, *logFormat, *logLevel))
 		results, err := runJobs(ctx, eng, cfg, []*engine.Job{&cfg.Jobs[0]})

@@ -18,8 +18,8 @@ import (
 
 func init() {
 	register(command{
-		use:      "history DOC | merge BLOB BLOB... | split BLOB... | relink BLOB [PARENT...]",
-		summary:  "show a document's history (history DOC), or correct it: history merge|split|relink",
+		use:      "history DOC | merge BLOB BLOB... | split BLOB... | relink BLOB [PARENT...] | rebuild | check | caps",
+		summary:  "show a document's history (history DOC), correct it (merge|split|relink), or maintain it (rebuild|check|caps)",
 		long:     historyUsage,
 		args:     historyArgs,
 		flags:    cmdHistory,
@@ -32,6 +32,10 @@ const historyUsage = `usage:
   syncd history merge BLOB BLOB...          the documents holding these contents are one document
   syncd history split BLOB [BLOB...]        these contents form a document of their own
   syncd history relink BLOB [PARENT...]     this version's parents are exactly PARENT... (none: a first version)
+  syncd history rebuild [--full]            bring the stored history up to date (--full: every document, not only what changed)
+  syncd history check                       compare the stored history with a rebuild of the whole catalog at once
+                                            (memory grows with the catalog; exit 1 when they differ)
+  syncd history caps                        list the evidence that is too common to group documents (history.key_cap)
 DOC is a document key or part of its name; BLOB is a content sha256 or a unique prefix (8+ hex digits).`
 
 func historyArgs(_ *cobra.Command, args []string) error {
@@ -46,6 +50,7 @@ func cmdHistory(fs *pflag.FlagSet) runFunc {
 	c.bind(fs)
 	actor := fs.String("actor", "", "who makes the correction (for the audit log; default $USER)")
 	note := fs.String("note", "", "why (kept with the correction)")
+	full := fs.Bool("full", false, "history rebuild: rebuild every document, not only the ones a sync touched")
 	return func(ctx context.Context, rest []string, stdout, _ io.Writer) error {
 		_, st, err := c.openExisting(ctx)
 		if err != nil {
@@ -55,6 +60,12 @@ func cmdHistory(fs *pflag.FlagSet) runFunc {
 		switch rest[0] {
 		case history.PinMerge, history.PinSplit, history.PinRelink:
 			return pin(ctx, st, rest[0], rest[1:], whoami(*actor), *note, stdout)
+		case "rebuild":
+			return rebuildHistory(ctx, st, *full, stdout)
+		case "check":
+			return checkHistory(ctx, st, stdout)
+		case "caps":
+			return showCaps(ctx, st, stdout)
 		default:
 			return showHistory(ctx, st.cat, strings.Join(rest, " "), stdout)
 		}

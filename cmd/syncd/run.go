@@ -99,6 +99,7 @@ func startDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) (*daemo
 	if err != nil {
 		return nil, err
 	}
+	st.keyCap = cfg.History.KeyCap
 	d := &daemon{file: o.config, storePath: cfg.Store.Path, st: st, metrics: newMetrics(), log: log, stopTimeout: o.stopTimeout}
 	eng := st.engine(log)
 	host, _ := os.Hostname()
@@ -194,6 +195,9 @@ func (d *daemon) reload() error {
 	}
 	if err == nil && cfg.Store.Path != d.storePath {
 		err = fmt.Errorf("store.path changed from %s to %s: restart syncd to use another store", d.storePath, cfg.Store.Path)
+	}
+	if err == nil && cfg.History.KeyCap != d.st.keyCap {
+		err = fmt.Errorf("history.key_cap changed from %d to %d: restart syncd to apply it (the next run then rebuilds every document's history)", d.st.keyCap, cfg.History.KeyCap)
 	}
 	if err == nil {
 		err = d.sched.Load(cfg)

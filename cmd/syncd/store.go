@@ -146,9 +146,10 @@ func (c *common) logger(cfg *engine.Config, w io.Writer) *slog.Logger {
 
 // store is an open workspace store: catalog plus blobs.
 type store struct {
-	dir   string
-	cat   *workspace.Catalog
-	blobs *dedupe.Disk
+	dir    string
+	cat    *workspace.Catalog
+	blobs  *dedupe.Disk
+	keyCap int // history.key_cap of the config (0: default)
 }
 
 func catalogPath(dir string) string { return filepath.Join(dir, "catalog.db") }
@@ -175,7 +176,7 @@ func (s *store) Close() error {
 }
 
 func (s *store) engine(log *slog.Logger) *engine.Engine {
-	return &engine.Engine{Catalog: s.cat, Blobs: s.blobs, Log: log, Env: &connectors.Env{Log: log}}
+	return &engine.Engine{Catalog: s.cat, Blobs: s.blobs, Log: log, Env: &connectors.Env{Log: log}, KeyCap: s.keyCap}
 }
 
 // jobsToRun picks the named job, or all jobs.
@@ -214,5 +215,6 @@ func (c *common) openExisting(ctx context.Context) (*engine.Config, *store, erro
 	if err != nil {
 		return nil, nil, err
 	}
+	st.keyCap = cfg.History.KeyCap
 	return cfg, st, nil
 }

@@ -48,6 +48,7 @@ func cmdSync(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
+		st.keyCap = cfg.History.KeyCap
 		defer st.Close()
 		if prog.Bars() && c.logFormat == "auto" && cfg.Log.Format == "" {
 			c.logFormat = "text" // log lines print above the bars
@@ -234,7 +235,7 @@ func cmdPlan(fs *pflag.FlagSet) runFunc {
 		}
 		defer ps.Close()
 		log := c.logger(cfg, stderr)
-		eng := &engine.Engine{Catalog: ps.cat, Blobs: ps.sink, Log: log, Env: &connectors.Env{Log: log}, Mode: engine.ModePlan}
+		eng := &engine.Engine{Catalog: ps.cat, Blobs: ps.sink, Log: log, Env: &connectors.Env{Log: log}, Mode: engine.ModePlan, KeyCap: cfg.History.KeyCap}
 		results, err := runJobs(ctx, eng, cfg, jobs)
 		if *format != "" {
 			printSummary(stderr, results) // stdout carries the plan

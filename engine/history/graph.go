@@ -2,9 +2,6 @@ package history
 
 import (
 	"cmp"
-	"crypto/sha256"
-	"encoding/binary"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -26,6 +23,7 @@ type node struct {
 	anyKeys   []string    // every name family key, generic included (a set)
 	epochs    []time.Time // start of each revert epoch after the first
 	starts    []time.Time // first, then epochs: the start of every epoch
+	hub       bool        // its place keys are no evidence (keys.go)
 }
 
 // edge is explicit evidence that child (as seen at ctime) was derived from
@@ -44,7 +42,12 @@ type graph struct {
 	edges    []edge
 	parent   []int // union-find
 	contents map[string]Content
+	// oversized keys are no evidence (keys.go)
+	oversized map[uint64]bool
 }
+
+// capped reports whether an evidence key is oversized.
+func (g *graph) capped(k uint64) bool { return len(g.oversized) > 0 && g.oversized[k] }
 
 // nameFamily is the memoised result of NameKey.
 type nameFamily struct {
@@ -52,57 +55,17 @@ type nameFamily struct {
 	gen bool
 }
 
-// memo memoises NameKey and the per-text work (LSH signature, digest of
-// the sketch) within a rebuild, and across rebuilds when old maps hold the
-// previous rebuild's (see Cache). A text is reused only when its sketch is
-// equal to the one it was computed from.
+// memo memoises NameKey within a rebuild.
 type memo struct {
-	oldNames, names map[string]nameFamily
-	oldTexts, texts map[string]*textInfo // by blob; nil texts: no digests needed
+	names map[string]nameFamily
 }
 
 type textInfo struct {
 	sketch []uint64
 	sig    []uint32
-	sum    [32]byte // sha256 of the sketch, for document digests
 }
 
-func (m *memo) lookup(name string) nameFamily {
-	if f, ok := m.names[name]; ok {
-		return f
-	}
-	f, ok := m.oldNames[name]
-	if !ok {
-		f.key, f.gen = NameKey(name)
-	}
-	m.names[name] = f
-	return f
-}
-
-// text returns the signature of a blob's sketch, and its digest when the
-// memo keeps texts.
-func (m *memo) text(blob string, sketch []uint64) *textInfo {
-	if m.texts == nil {
-		return &textInfo{sketch: sketch, sig: signature(sketch)}
-	}
-	if t := m.texts[blob]; t != nil && slices.Equal(t.sketch, sketch) {
-		return t
-	}
-	t := m.oldTexts[blob]
-	if t == nil || !slices.Equal(t.sketch, sketch) {
-		t = &textInfo{sketch: sketch, sig: signature(sketch), sum: sketchSum(sketch)}
-	}
-	m.texts[blob] = t
-	return t
-}
-
-func sketchSum(sk []uint64) [32]byte {
-	buf := make([]byte, 0, 8*len(sk))
-	for _, x := range sk {
-		buf = binary.LittleEndian.AppendUint64(buf, x)
-	}
-	return sha256.Sum256(buf)
-}
+func (m *memo) lookup(name string) nameFamily { return lookupName(m.names, name) }
 
 func newGraph(in Input, m *memo) *graph {
 	g := &graph{byKey: map[string]*node{}, contents: in.Contents}
@@ -149,7 +112,8 @@ func newGraph(in Input, m *memo) *graph {
 		g.parent[i] = i
 		sortSightings(n.sightings)
 		n.first = n.sightings[0].Time
-		n.text = m.text(n.blob, in.Contents[n.blob].Sketch)
+		sk := in.Contents[n.blob].Sketch
+		n.text = &textInfo{sketch: sk, sig: signature(sk)}
 		n.sketch, n.sig = n.text.sketch, n.text.sig
 	}
 	return g
@@ -263,8 +227,11 @@ func (g *graph) sharePointEdges() {
 	}
 	items := map[string][]spv{}
 	for _, n := range g.nodes {
+		if n.hub {
+			continue
+		}
 		for _, s := range n.sightings {
-			if s.Kind == KindSharePoint && s.Lineage.ItemID != "" {
+			if s.Kind == KindSharePoint && s.Lineage.ItemID != "" && !g.capped(itemKey(n.ws, s.Source, s.Lineage.ItemID)) {
 				k := n.ws + "\x00" + s.Source + "\x00" + s.Lineage.ItemID
 				items[k] = append(items[k], spv{s.Lineage.VersionIndex, n, s})
 			}
@@ -296,8 +263,13 @@ const maxFamilyWindow = 64
 func (g *graph) nameEdges() {
 	fam := map[string][]*node{}
 	for _, n := range g.nodes {
+		if n.hub {
+			continue
+		}
 		for _, k := range n.keys {
-			fam[n.ws+"\x00"+k] = append(fam[n.ws+"\x00"+k], n)
+			if !g.capped(nameKey(n.ws, k)) {
+				fam[n.ws+"\x00"+k] = append(fam[n.ws+"\x00"+k], n)
+			}
 		}
 	}
 	for _, k := range sortedKeys(fam) {
@@ -325,6 +297,7 @@ func (g *graph) nameEdges() {
 // comparing only the candidates that locality-sensitive hashing finds.
 func (g *graph) contentEdges() {
 	sigs := make([][]uint32, len(g.nodes))
+	seeds := make([]uint64, len(g.nodes))
 	wsOf := make([]int32, len(g.nodes)) // workspace number, for a cache-friendly check
 	for i, n := range g.nodes {
 		sigs[i] = n.sig
@@ -333,8 +306,13 @@ func (g *graph) contentEdges() {
 		} else if i > 0 {
 			wsOf[i] = wsOf[i-1]
 		}
+		if i > 0 && wsOf[i] == wsOf[i-1] {
+			seeds[i] = seeds[i-1]
+		} else {
+			seeds[i] = wsSeed(n.ws)
+		}
 	}
-	lshPairs(sigs, func(a, b int) {
+	lshPairs(sigs, seeds, g.capped, func(a, b int) {
 		if wsOf[a] != wsOf[b] || g.find(a) == g.find(b) {
 			return
 		}

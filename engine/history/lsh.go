@@ -95,16 +95,17 @@ const lshChunk = 16
 
 // lshPairs calls fn for candidate pairs (a < b, indexes into sigs) that
 // share a bucket in some band: each text is paired with the lshWindow
-// texts before it in each of its buckets. Pairs come in a deterministic
-// order and may repeat.
-func lshPairs(sigs [][]uint32, fn func(a, b int)) {
+// texts before it in each of its buckets. A bucket's key is the band's in
+// the workspace (seeds[i], see bandKeyIn); buckets whose key is capped are
+// skipped. Pairs come in a deterministic order and may repeat.
+func lshPairs(sigs [][]uint32, seeds []uint64, capped func(uint64) bool, fn func(a, b int)) {
 	t := newBucketTable(len(sigs))
 	keys := make([]uint64, lshChunk*len(sigs))
 	for chunk := 0; chunk < lshBands; chunk += lshChunk {
 		for i, sig := range sigs {
 			if sig != nil {
 				for c := range lshChunk {
-					keys[c*len(sigs)+i] = bandKey(sig, chunk+c)
+					keys[c*len(sigs)+i] = bandKeyIn(seeds[i], sig, chunk+c)
 				}
 			}
 		}
@@ -112,7 +113,7 @@ func lshPairs(sigs [][]uint32, fn func(a, b int)) {
 			t.reset()
 			bk := keys[c*len(sigs) : (c+1)*len(sigs)]
 			for i, sig := range sigs {
-				if sig == nil {
+				if sig == nil || capped(bk[i]) {
 					continue
 				}
 				slot := t.slot(bk[i])

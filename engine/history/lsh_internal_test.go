@@ -52,7 +52,7 @@ func TestLSHFindsSimilarPairs(t *testing.T) {
 	}
 	found := map[[2]int]bool{}
 	candidates := 0
-	lshPairs(sigs, func(a, b int) {
+	lshPairs(sigs, make([]uint64, len(sigs)), func(uint64) bool { return false }, func(a, b int) {
 		candidates++
 		found[[2]int{a, b}] = true
 	})

@@ -26,10 +26,13 @@ type attachment struct {
 func (g *graph) messages() map[string]*message {
 	msgs := map[string]*message{}
 	for _, n := range g.nodes {
+		if n.hub {
+			continue // in so many messages that they are no evidence
+		}
 		for _, s := range n.sightings {
 			l := s.Lineage
-			if s.Kind != KindMail || normID(l.MessageID) == "" {
-				continue
+			if s.Kind != KindMail || normID(l.MessageID) == "" || g.capped(messageKey(n.ws, normID(l.MessageID))) {
+				continue // no id, or one so widely shared that it is no evidence
 			}
 			key := n.ws + "\x00" + normID(l.MessageID)
 			m := msgs[key]
@@ -38,14 +41,20 @@ func (g *graph) messages() map[string]*message {
 				if m.date.IsZero() {
 					m.date = s.Time
 				}
+				ref := func(list []string, id string) []string {
+					if g.capped(messageKey(n.ws, normID(id))) {
+						return list
+					}
+					return appendUnique(list, n.ws+"\x00"+normID(id))
+				}
 				for _, p := range l.InReplyTo {
-					m.parents = appendUnique(m.parents, n.ws+"\x00"+normID(p))
+					m.parents = ref(m.parents, p)
 				}
 				for i := len(l.References) - 1; i >= 0; i-- {
-					m.parents = appendUnique(m.parents, n.ws+"\x00"+normID(l.References[i]))
+					m.parents = ref(m.parents, l.References[i])
 				}
 				for _, id := range l.InnerMessageIDs {
-					m.inner = appendUnique(m.inner, n.ws+"\x00"+normID(id))
+					m.inner = ref(m.inner, id)
 				}
 				msgs[key] = m
 			}

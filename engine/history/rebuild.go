@@ -13,10 +13,16 @@ import (
 // Input.Sightings does not matter, and document and version keys depend
 // only on content and sighting ids, so they stay stable as sightings are
 // added.
-func Rebuild(in Input) Result { return rebuild(in, nil) }
-
-func rebuild(in Input, c *Cache) Result {
-	g := newGraph(in, c.memo())
+func Rebuild(in Input) Result {
+	g := newGraph(in, nil)
+	g.oversized = in.Oversized
+	hubs := in.Hubs
+	if g.oversized == nil {
+		g.oversized, hubs = g.oversizedKeys(in.KeyCap)
+	}
+	for _, n := range g.nodes {
+		n.hub = hubs[n.ws+"\x00"+n.blob]
+	}
 	g.sharePointEdges()
 	g.threadEdges()
 	g.nameEdges()
@@ -26,9 +32,8 @@ func rebuild(in Input, c *Cache) Result {
 	relinks := relinksOf(groups, in.Pins)
 	var res Result
 	for i, nodes := range groups {
-		res.Documents = append(res.Documents, c.document(nodes, byGroup[i], relinks[i]))
+		res.Documents = append(res.Documents, buildDocument(nodes, byGroup[i], relinks[i]))
 	}
-	c.endGeneration()
 	sort.Slice(res.Documents, func(i, j int) bool {
 		a, b := res.Documents[i], res.Documents[j]
 		if a.Workspace != b.Workspace {

@@ -112,16 +112,3 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
-
-// BenchmarkCachedRebuild is a rebuild after a sync that added nothing new
-// to most documents: grouping over everything, documents from the cache.
-func BenchmarkCachedRebuild(b *testing.B) {
-	in, _ := synth.Generate(synth.Config{Seed: 1, Docs: 5000})
-	c := history.NewCache()
-	c.Rebuild(in)
-	b.Run(fmt.Sprintf("sightings=%d", len(in.Sightings)), func(b *testing.B) {
-		for b.Loop() {
-			c.Rebuild(in)
-		}
-	})
-}

@@ -59,6 +59,15 @@ type Input struct {
 	Sightings []Sighting
 	Contents  map[string]Content // by blob; missing entries mean "no text known"
 	Pins      []Pin
+	// Oversized are the evidence keys (keys.go) that are no evidence:
+	// carried by more than the cap of nodes in the whole catalog. nil: a
+	// rebuild of the whole catalog, which counts them itself with KeyCap.
+	Oversized map[uint64]bool
+	// Hubs are the nodes (workspace + "\x00" + blob) whose place keys
+	// are no evidence: they carry more than the cap of them in the whole
+	// catalog. Read only when Oversized is not nil.
+	Hubs   map[string]bool
+	KeyCap int // 0: DefaultKeyCap; used only when Oversized is nil
 }
 
 // Result is the rebuilt catalog of documents.

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+
+	"github.com/syncd/syncd/engine"
+	"github.com/syncd/syncd/engine/history"
+	"github.com/syncd/syncd/workspace"
+)
+
+// rebuildHistory runs the history rebuild by hand.
+func rebuildHistory(ctx context.Context, st *store, full bool, w io.Writer) error {
+	rs, err := st.engine(nil).RebuildStats(ctx, full)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "history rebuilt: %d components (%d blobs, %d sightings; the largest %d sightings); %d documents written, %d removed, %d unchanged\n",
+		rs.Components, rs.Nodes, rs.Sightings, rs.Largest, rs.Diff.Written, rs.Diff.Removed, rs.Diff.Unchanged)
+	if rs.Capped+rs.Hubs > 0 {
+		fmt.Fprintf(w, "%d pieces of evidence and %d blobs are too common to group documents: see 'syncd history caps'\n", rs.Capped, rs.Hubs)
+	}
+	return nil
+}
+
+// checkHistory compares the stored history with history.Rebuild over the
+// whole catalog: the reference the partitioned rebuild must equal.
+func checkHistory(ctx context.Context, st *store, w io.Writer) error {
+	eng := st.engine(nil)
+	if err := eng.Rebuild(ctx); err != nil {
+		return err
+	}
+	in, err := engine.HistoryInput(ctx, st.cat)
+	if err != nil {
+		return err
+	}
+	in.KeyCap = st.keyCap
+	want, err := engine.HistoryDocuments(history.Rebuild(in))
+	if err != nil {
+		return err
+	}
+	got, err := st.cat.Documents(ctx)
+	if err != nil {
+		return err
+	}
+	diff := differentDocuments(got, want)
+	if len(diff) == 0 {
+		fmt.Fprintf(w, "stored history matches a rebuild of the whole catalog: %d documents from %d sightings\n", len(want), len(in.Sightings))
+		return nil
+	}
+	for _, k := range diff {
+		fmt.Fprintf(w, "differs: %s\n", termSafe(k))
+	}
+	return fmt.Errorf("stored history differs from a rebuild of the whole catalog in %d of %d documents", len(diff), len(want))
+}
+
+// differentDocuments lists the keys of documents that are not the same in
+// both (compared as the catalog stores them).
+func differentDocuments(got, want []workspace.Document) []string {
+	g, w := byKey(got), byKey(want)
+	var out []string
+	for k, d := range w {
+		if o, ok := g[k]; !ok || !reflect.DeepEqual(o, d) {
+			out = append(out, k)
+		}
+	}
+	for k := range g {
+		if _, ok := w[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// byKey indexes documents by key in stored form: UTC times, parents by
+// key, no empty lists.
+func byKey(docs []workspace.Document) map[string]workspace.Document {
+	out := make(map[string]workspace.Document, len(docs))
+	for _, d := range docs {
+		d.Versions = append([]workspace.Version(nil), d.Versions...)
+		for i := range d.Versions {
+			v := &d.Versions[i]
+			v.Time = v.Time.UTC()
+			v.Parents = append([]workspace.Link(nil), v.Parents...)
+			sort.Slice(v.Parents, func(a, b int) bool { return v.Parents[a].Parent < v.Parents[b].Parent })
+			if len(v.Parents) == 0 {
+				v.Parents = nil
+			}
+		}
+		out[d.Key] = d
+	}
+	return out
+}
+
+// showCaps explains the evidence the rebuild ignores as too common.
+func showCaps(ctx context.Context, st *store, w io.Writer) error {
+	keyCap := st.keyCap
+	if keyCap <= 0 {
+		keyCap = history.DefaultKeyCap
+	}
+	keys, hubs, err := st.cat.Caps(ctx, keyCap)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "history.key_cap is %d: evidence shared by more blobs, and blobs carrying more evidence, group nothing\n", keyCap)
+	if len(keys)+len(hubs) == 0 {
+		fmt.Fprintln(w, "nothing is capped")
+		return nil
+	}
+	for _, k := range keys {
+		what, label := k.What, k.Label
+		if what == "" {
+			what, label = "evidence", fmt.Sprintf("key %016x (counted again after a change of cap)", k.Key)
+		}
+		fmt.Fprintf(w, "%-16s %s: more than %d blobs\n", what, termSafe(label), k.Nodes-1)
+	}
+	for _, h := range hubs {
+		fmt.Fprintf(w, "%-16s %s %s in workspace %s: %d names, threads and items\n", "blob", h.Blob.Short(), termSafe(h.Name), termSafe(h.Workspace), h.Places)
+	}
+	return nil
+}

@@ -1,0 +1,565 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/engine/history"
+	"github.com/syncd/syncd/workspace"
+)
+
+// The history rebuild, one component at a time (docs/design.md, "History
+// in bounded memory"). Ingest queues what it adds (triggers in the
+// catalog); Rebuild first turns the queue into evidence keys and dirty
+// nodes, then rebuilds the component of every dirty node (every component
+// when the index asks for it) in batches, replacing the documents that
+// held their nodes. Memory is bounded by the largest component plus a
+// batch, and by one number per node during a full rebuild.
+
+// Batch bounds: components are rebuilt together until a batch holds this
+// many sightings (a larger component is rebuilt alone).
+const (
+	indexChunk     = 2000
+	batchSightings = 20000
+	// fullShare: when more than this share of nodes is dirty, walking
+	// each component from the index costs more than one pass over it.
+	fullShare = 4
+)
+
+// RebuildStats is what one Rebuild did.
+type RebuildStats struct {
+	Full       bool
+	Indexed    int // sightings newly indexed
+	Components int
+	Nodes      int
+	Sightings  int
+	Largest    int // sightings in the largest component
+	Capped     int // oversized keys (no evidence)
+	Hubs       int // nodes whose place keys are no evidence
+	Diff       workspace.HistoryDiff
+}
+
+func (e *Engine) keyCap() int {
+	if e.KeyCap > 0 {
+		return e.KeyCap
+	}
+	return history.DefaultKeyCap
+}
+
+// Rebuild brings the stored history up to date with the catalog. It is
+// deterministic: the stored documents are exactly what history.Rebuild of
+// every sighting gives (with the same key cap), whatever the order and
+// number of the syncs and rebuilds before. Only the components that a
+// sync touched are recomputed, and only documents that differ from the
+// stored history are written. An interrupted rebuild leaves its dirty
+// nodes marked: the next one finishes the work.
+func (e *Engine) Rebuild(ctx context.Context) error {
+	_, err := e.RebuildStats(ctx, false)
+	return err
+}
+
+// RebuildStats is Rebuild, reporting what it did; full rebuilds every
+// component.
+func (e *Engine) RebuildStats(ctx context.Context, full bool) (RebuildStats, error) {
+	start := time.Now()
+	var st RebuildStats
+	cat, keyCap := e.Catalog, e.keyCap()
+	idx, err := cat.HistoryIndex(ctx)
+	if err != nil {
+		return st, err
+	}
+	if full || idx.Cap != keyCap && !idx.Full {
+		if err := setFull(ctx, cat, keyCap); err != nil {
+			return st, err
+		}
+	}
+	if st.Indexed, err = indexHistory(ctx, cat, keyCap); err != nil {
+		return st, err
+	}
+	if idx, err = cat.HistoryIndex(ctx); err != nil {
+		return st, err
+	}
+	indexed := time.Now()
+	capped, err := cat.CappedKeys(ctx, keyCap)
+	if err != nil {
+		return st, err
+	}
+	st.Capped = len(capped)
+	oversized := make(map[uint64]bool, len(capped))
+	for k := range capped {
+		oversized[k] = true
+	}
+	pins, err := loadPins(ctx, cat)
+	if err != nil {
+		return st, err
+	}
+	hubIDs, err := cat.Hubs(ctx, keyCap)
+	if err != nil {
+		return st, err
+	}
+	r := cat.HistoryReader()
+	defer r.Close()
+	hubs := map[string]bool{}
+	for id := range hubIDs {
+		n, err := r.Node(ctx, id)
+		if err != nil {
+			return st, err
+		}
+		hubs[n.Workspace+"\x00"+n.Blob.String()] = true
+	}
+	st.Hubs = len(hubs)
+	ev := evidence{oversized: oversized, hubs: hubIDs}
+	b := &rebuildBatch{ctx: ctx, cat: cat, r: r, pins: pins, oversized: oversized, hubs: hubs, st: &st}
+	st.Full = idx.Full || idx.Dirty*fullShare > idx.Nodes
+	if st.Full {
+		err = eachComponentFull(ctx, cat, idx.Nodes, ev, b.add)
+	} else {
+		err = eachDirtyComponent(ctx, r, ev, b.add)
+	}
+	if err == nil {
+		err = b.flush()
+	}
+	if err != nil {
+		return st, err
+	}
+	if idx.Full || idx.Cap != keyCap {
+		if err := cat.FinishFull(ctx, keyCap); err != nil {
+			return st, err
+		}
+	}
+	e.logger().Info("history rebuilt", "full", st.Full, "indexed", st.Indexed, "components", st.Components,
+		"nodes", st.Nodes, "sightings", st.Sightings, "largest", st.Largest, "capped_keys", st.Capped, "hubs", st.Hubs,
+		"written", st.Diff.Written, "removed", st.Diff.Removed, "unchanged", st.Diff.Unchanged,
+		"index", indexed.Sub(start).Round(time.Millisecond), "rebuild", time.Since(indexed).Round(time.Millisecond))
+	if st.Components == 0 && st.Indexed == 0 {
+		return st, nil
+	}
+	return st, cat.Audit(ctx, "syncd", "history.rebuild", "", fmt.Sprintf("%d components, %d sightings (%d documents written, %d removed)",
+		st.Components, st.Sightings, st.Diff.Written, st.Diff.Removed))
+}
+
+func setFull(ctx context.Context, cat *workspace.Catalog, keyCap int) error {
+	tx, err := cat.BeginIndex(ctx, keyCap)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := tx.SetFull(ctx, keyCap); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// indexHistory turns what ingest queued into nodes, keys and dirty nodes,
+// a chunk per transaction. It returns how many sightings it indexed.
+func indexHistory(ctx context.Context, cat *workspace.Catalog, keyCap int) (int, error) {
+	pins, err := loadPins(ctx, cat)
+	if err != nil {
+		return 0, err
+	}
+	pinsOf := map[string][]int64{} // blob -> merge and split pins naming it
+	for _, p := range pins {
+		if p.Kind == history.PinMerge || p.Kind == history.PinSplit {
+			for _, b := range history.PinBlobs(p) {
+				pinsOf[b] = append(pinsOf[b], p.ID)
+			}
+		}
+	}
+	names := history.NewNameMemo()
+	done := 0
+	for {
+		n, err := indexSightings(ctx, cat, keyCap, pinsOf, names)
+		if err != nil {
+			return done, err
+		}
+		done += n
+		if n == 0 {
+			break
+		}
+		if len(names) > 100000 {
+			names = history.NewNameMemo() // a memo, not a catalog-sized map
+		}
+	}
+	for {
+		more, err := indexContents(ctx, cat, keyCap)
+		if err != nil || !more {
+			if err != nil {
+				return done, err
+			}
+			break
+		}
+	}
+	return done, indexPins(ctx, cat, keyCap)
+}
+
+// indexSightings indexes one chunk of queued sightings.
+func indexSightings(ctx context.Context, cat *workspace.Catalog, keyCap int, pinsOf map[string][]int64, names history.NameMemo) (int, error) {
+	tx, err := cat.BeginIndex(ctx, keyCap)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	ss, err := tx.TodoSightings(ctx, indexChunk)
+	if err != nil {
+		return 0, err
+	}
+	if len(ss) == 0 {
+		if err := tx.TodoOrphans(ctx); err != nil {
+			return 0, err
+		}
+		return 0, tx.Commit()
+	}
+	// One node's sightings together: its keys are added at once.
+	type nodeKeys struct {
+		id      int64
+		created bool
+		keys    []workspace.KeyRef
+	}
+	ids := make([]int64, 0, len(ss))
+	var order []*nodeKeys
+	byNode := map[int64]*nodeKeys{}
+	for _, s := range ss {
+		ids = append(ids, s.ID)
+		node, created, err := tx.Node(ctx, s.Workspace, s.Blob)
+		if err != nil {
+			return 0, err
+		}
+		nk := byNode[node]
+		if nk == nil {
+			nk = &nodeKeys{id: node, created: created}
+			byNode[node] = nk
+			order = append(order, nk)
+			if created {
+				if nk.keys, err = blobKeys(ctx, tx, s.Workspace, s.Blob, pinsOf); err != nil {
+					return 0, err
+				}
+			}
+		}
+		hs := rebuildSighting(s)
+		for _, k := range history.SightingKeys(&hs, names) {
+			nk.keys = append(nk.keys, workspace.KeyRef{Key: k.Hash, Kind: workspace.KeyPlace, What: k.Kind, Label: k.Label})
+		}
+	}
+	for _, nk := range order {
+		if err := tx.AddKeys(ctx, nk.id, nk.created, nk.keys); err != nil {
+			return 0, err
+		}
+		if err := tx.MarkDirty(ctx, nk.id); err != nil {
+			return 0, err
+		}
+	}
+	if err := tx.DoneSightings(ctx, ids); err != nil {
+		return 0, err
+	}
+	return len(ss), tx.Commit()
+}
+
+// textKeys are the text-band keys of a sketch in a workspace.
+func textKeys(ws string, sketch []uint64) []workspace.KeyRef {
+	var out []workspace.KeyRef
+	for i, k := range history.TextKeys(ws, sketch) {
+		out = append(out, workspace.KeyRef{Key: k, Kind: workspace.KeyText, What: history.KeyText, Label: fmt.Sprintf("band %d", i)})
+	}
+	return out
+}
+
+// blobKeys are the keys a new node has from its blob: its text bands and
+// the pins that name it.
+func blobKeys(ctx context.Context, tx *workspace.IndexTx, ws string, blob dedupe.ID, pinsOf map[string][]int64) ([]workspace.KeyRef, error) {
+	cs, err := tx.ContentOf(ctx, blob)
+	if err != nil {
+		return nil, err
+	}
+	out := textKeys(ws, cs.Sketch)
+	for _, id := range pinsOf[blob.String()] {
+		out = append(out, workspace.KeyRef{Key: history.PinKey(id), Kind: workspace.KeyPin})
+	}
+	return out, nil
+}
+
+// indexContents indexes one chunk of queued text sketches: the blob's
+// nodes get its text bands. It reports whether there may be more.
+func indexContents(ctx context.Context, cat *workspace.Catalog, keyCap int) (bool, error) {
+	tx, err := cat.BeginIndex(ctx, keyCap)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	cs, err := tx.TodoContents(ctx, indexChunk)
+	if err != nil || len(cs) == 0 {
+		return false, err
+	}
+	for _, c := range cs {
+		nodes, err := tx.NodesOfBlob(ctx, c.Blob)
+		if err != nil {
+			return false, err
+		}
+		for _, n := range nodes {
+			if err := tx.AddKeys(ctx, n.ID, false, textKeys(n.Workspace, c.Sketch)); err != nil {
+				return false, err
+			}
+			if err := tx.MarkDirty(ctx, n.ID); err != nil {
+				return false, err
+			}
+		}
+		if err := tx.DoneContent(ctx, c.Blob); err != nil {
+			return false, err
+		}
+	}
+	return true, tx.Commit()
+}
+
+// indexPins gives the nodes of every blob a new merge or split pin names
+// the pin's key, and marks them dirty (a relink pin acts within one
+// document: its nodes are marked dirty only).
+func indexPins(ctx context.Context, cat *workspace.Catalog, keyCap int) error {
+	tx, err := cat.BeginIndex(ctx, keyCap)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ps, err := tx.TodoPins(ctx)
+	if err != nil || len(ps) == 0 {
+		return err
+	}
+	for _, p := range ps {
+		var a PinArgs
+		if err := json.Unmarshal(p.Args, &a); err != nil {
+			return fmt.Errorf("pin %d: %w", p.ID, err)
+		}
+		for _, b := range append([]string{a.Blob}, a.Blobs...) {
+			id, err := dedupe.ParseID(b)
+			if err != nil {
+				continue // a pin about no stored content groups nothing
+			}
+			nodes, err := tx.NodesOfBlob(ctx, id)
+			if err != nil {
+				return err
+			}
+			for _, n := range nodes {
+				if p.Kind == history.PinMerge || p.Kind == history.PinSplit {
+					if err := tx.AddKeys(ctx, n.ID, false, []workspace.KeyRef{{Key: history.PinKey(p.ID), Kind: workspace.KeyPin}}); err != nil {
+						return err
+					}
+				}
+				if err := tx.MarkDirty(ctx, n.ID); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := tx.DonePins(ctx); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// evidence is what the index says is no evidence: oversized keys, and
+// the place keys of hubs.
+type evidence struct {
+	oversized map[uint64]bool
+	hubs      map[int64]bool
+}
+
+// joins reports whether a row of the index is evidence.
+func (ev evidence) joins(k workspace.KeyRef) bool {
+	if ev.oversized[k.Key] {
+		return false
+	}
+	return k.Kind != workspace.KeyPlace || !ev.hubs[k.Node]
+}
+
+// eachComponentFull calls fn with every component, found with one pass
+// over the keys (a union-find over node ids: 4 bytes a node), in the
+// order of their smallest node.
+func eachComponentFull(ctx context.Context, cat *workspace.Catalog, maxNode int, ev evidence, fn func([]int64) error) error {
+	parent := make([]int32, maxNode+1)
+	for i := range parent {
+		parent[i] = int32(i)
+	}
+	find := func(x int32) int32 {
+		for parent[x] != x {
+			parent[x] = parent[parent[x]]
+			x = parent[x]
+		}
+		return x
+	}
+	err := cat.EachKeyGroup(ctx, func(rows []workspace.KeyRef) {
+		r := int32(-1)
+		for _, k := range rows {
+			if !ev.joins(k) {
+				continue
+			}
+			o := find(int32(k.Node))
+			if r < 0 {
+				r = o
+				continue
+			}
+			if o != r {
+				if o < r {
+					r, o = o, r
+				}
+				parent[o] = r
+			}
+		}
+	})
+	if err != nil {
+		return err
+	}
+	// Counting sort of nodes by root: start[r] .. start[r+1] in order.
+	count := make([]int32, maxNode+2)
+	for i := 1; i <= maxNode; i++ {
+		count[find(int32(i))+1]++
+	}
+	for i := 1; i < len(count); i++ {
+		count[i] += count[i-1]
+	}
+	order := make([]int32, maxNode)
+	next := slices.Clone(count)
+	for i := 1; i <= maxNode; i++ {
+		r := find(int32(i))
+		order[next[r]] = int32(i)
+		next[r]++
+	}
+	parent, next = nil, nil
+	var comp []int64
+	for r := 1; r <= maxNode; r++ {
+		lo, hi := count[r], count[r+1]
+		if lo == hi {
+			continue
+		}
+		comp = comp[:0]
+		for _, n := range order[lo:hi] {
+			comp = append(comp, int64(n))
+		}
+		if err := fn(comp); err != nil {
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachDirtyComponent calls fn with the component of every dirty node,
+// walking the index from it.
+func eachDirtyComponent(ctx context.Context, r *workspace.HistoryReader, ev evidence, fn func([]int64) error) error {
+	dirty, err := r.DirtyNodes(ctx)
+	if err != nil {
+		return err
+	}
+	visited := map[int64]bool{}
+	seenKey := map[uint64]bool{}
+	for _, d := range dirty {
+		if visited[d] {
+			continue
+		}
+		visited[d] = true
+		comp := []int64{d}
+		for i := 0; i < len(comp); i++ {
+			keys, err := r.KeysOf(ctx, comp[i])
+			if err != nil {
+				return err
+			}
+			for _, k := range keys {
+				if !ev.joins(k) || seenKey[k.Key] {
+					continue
+				}
+				seenKey[k.Key] = true
+				nodes, err := r.NodesOf(ctx, k.Key)
+				if err != nil {
+					return err
+				}
+				for _, n := range nodes {
+					if ev.joins(n) && !visited[n.Node] {
+						visited[n.Node] = true
+						comp = append(comp, n.Node)
+					}
+				}
+			}
+		}
+		slices.Sort(comp)
+		if err := fn(comp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// rebuildBatch gathers components until it holds batchSightings
+// sightings, then rebuilds and stores them together (components are
+// independent, so a batch's result is theirs one by one).
+type rebuildBatch struct {
+	ctx       context.Context
+	cat       *workspace.Catalog
+	r         *workspace.HistoryReader
+	pins      []history.Pin
+	oversized map[uint64]bool
+	hubs      map[string]bool
+	st        *RebuildStats
+	nodes     []workspace.NodeRef
+	in        history.Input
+	blobs     []dedupe.ID
+}
+
+func (b *rebuildBatch) add(comp []int64) error {
+	before := len(b.in.Sightings)
+	for _, id := range comp {
+		n, err := b.r.Node(b.ctx, id)
+		if err != nil {
+			return err
+		}
+		b.nodes = append(b.nodes, n)
+		b.blobs = append(b.blobs, n.Blob)
+		err = b.r.SightingsOf(b.ctx, n, func(s workspace.Sighting) error {
+			b.in.Sightings = append(b.in.Sightings, rebuildSighting(s))
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	size := len(b.in.Sightings) - before
+	b.st.Components++
+	b.st.Nodes += len(comp)
+	b.st.Sightings += size
+	b.st.Largest = max(b.st.Largest, size)
+	if len(b.in.Sightings) >= batchSightings {
+		return b.flush()
+	}
+	return nil
+}
+
+func (b *rebuildBatch) flush() error {
+	if len(b.nodes) == 0 {
+		return nil
+	}
+	contents, err := b.cat.ContentsOf(b.ctx, b.blobs)
+	if err != nil {
+		return err
+	}
+	b.in.Contents = make(map[string]history.Content, len(contents))
+	for id, c := range contents {
+		b.in.Contents[id.String()] = history.Content{Blob: id.String(), Sketch: c.Sketch, Tokens: c.Tokens, Kind: c.Kind}
+	}
+	b.in.Pins, b.in.Oversized, b.in.Hubs = b.pins, b.oversized, b.hubs
+	docs, err := HistoryDocuments(history.Rebuild(b.in))
+	if err != nil {
+		return err
+	}
+	diff, err := b.cat.ReplaceComponents(b.ctx, b.nodes, docs)
+	if err != nil {
+		return err
+	}
+	b.st.Diff.Documents += diff.Documents
+	b.st.Diff.Written += diff.Written
+	b.st.Diff.Removed += diff.Removed
+	b.st.Diff.Unchanged += diff.Unchanged
+	b.nodes, b.blobs, b.in = b.nodes[:0], b.blobs[:0], history.Input{}
+	return nil
+}

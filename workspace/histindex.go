@@ -1,0 +1,893 @@
+package workspace
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/syncd/syncd/dedupe"
+)
+
+// The history index (migration 005): nodes (a blob in a workspace), the
+// evidence keys each carries, how many nodes carry each key, and the
+// nodes whose component must be rebuilt. The engine computes keys (the
+// catalog stores 64-bit numbers it does not interpret); this file is
+// every statement on those tables. Ingest only queues work for the index,
+// through triggers in its own transaction; IndexTx turns the queue into
+// index rows and dirty nodes, and ReplaceComponent stores a component's
+// rebuilt documents and clears its dirty nodes.
+
+// NodeRef is one history node.
+type NodeRef struct {
+	ID        int64
+	Workspace string
+	Blob      dedupe.ID
+}
+
+// preparer is a *sql.DB or *sql.Tx.
+type preparer interface {
+	PrepareContext(ctx context.Context, q string) (*sql.Stmt, error)
+}
+
+// onPrepare, when set (by tests), hears every statement the catalog
+// prepares to run many times: the hot statements, which must use an
+// index (TestHotStatementsUseIndexes).
+var onPrepare func(q string)
+
+// prepare prepares a statement that runs once per item.
+func prepare(ctx context.Context, p preparer, q string) (*sql.Stmt, error) {
+	if onPrepare != nil {
+		onPrepare(q)
+	}
+	return p.PrepareContext(ctx, q)
+}
+
+// query runs a prepared query within the transaction.
+func (t *txStmts) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st, err := t.prepare(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (t *txStmts) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	st, err := t.prepare(ctx, q)
+	if err != nil {
+		return t.tx.QueryRowContext(ctx, q, args...) // reports the same error on Scan
+	}
+	return st.QueryRowContext(ctx, args...)
+}
+
+func (t *txStmts) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
+	st := t.st[q]
+	if st == nil {
+		var err error
+		if st, err = prepare(ctx, t.tx, q); err != nil {
+			return nil, err
+		}
+		t.st[q] = st
+	}
+	return st, nil
+}
+
+// IndexTx is one write transaction on the history index.
+type IndexTx struct {
+	conn *sql.Conn
+	tc   *txStmts
+	cap  int
+	done bool
+}
+
+// BeginIndex starts a transaction on the history index; keys carried by
+// more than keyCap nodes are oversized. The transaction has a connection
+// of its own whose statement journals stay in memory: its multi-row
+// inserts would otherwise write every page they touch again to a
+// temporary file (three quarters of the time of indexing). A statement
+// journal holds the pages one statement changes: a few, not the catalog.
+// Its page cache is larger too (indexCacheKiB).
+func (c *Catalog) BeginIndex(ctx context.Context, keyCap int) (*IndexTx, error) {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY; PRAGMA cache_size = -`+strconv.Itoa(indexCacheKiB)); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
+	if err != nil {
+		resetConn(conn)
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	return &IndexTx{conn: conn, tc: &txStmts{tx: tx, st: map[string]*sql.Stmt{}}, cap: keyCap}, nil
+}
+
+// indexCacheKiB is the page cache of an index transaction: keys are
+// hashes, so inserts land all over the index, and with SQLite's default
+// 2 MB cache most of them wrote a page out to the log and read it back.
+const indexCacheKiB = 64 << 10
+
+// resetConn puts the connection back in the pool as it was.
+func resetConn(conn *sql.Conn) {
+	conn.ExecContext(context.Background(), `PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -2000`)
+	conn.Close()
+}
+
+// Commit commits the transaction.
+func (x *IndexTx) Commit() error {
+	err := x.tc.tx.Commit()
+	x.finish()
+	if err != nil {
+		return fmt.Errorf("catalog: history index: commit: %w", err)
+	}
+	return nil
+}
+
+// Rollback abandons the transaction (a no-op after Commit).
+func (x *IndexTx) Rollback() {
+	x.tc.tx.Rollback()
+	x.finish()
+}
+
+func (x *IndexTx) finish() {
+	if !x.done {
+		x.done = true
+		for _, st := range x.tc.st {
+			st.Close()
+		}
+		resetConn(x.conn)
+	}
+}
+
+// TodoSightings returns up to limit queued sightings, in id order.
+func (x *IndexTx) TodoSightings(ctx context.Context, limit int) ([]Sighting, error) {
+	rows, err := x.tc.query(ctx, `SELECT `+sightingCols+` FROM history_todo_sightings JOIN sightings ON sightings.id = history_todo_sightings.id ORDER BY history_todo_sightings.id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	defer rows.Close()
+	var out []Sighting
+	for rows.Next() {
+		s, err := scanSighting(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// TodoOrphans removes queued sighting ids whose sighting no longer exists
+// (a queue row the join of TodoSightings never returns).
+func (x *IndexTx) TodoOrphans(ctx context.Context) error {
+	_, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_sightings WHERE id NOT IN (SELECT id FROM sightings)`)
+	return err
+}
+
+// DoneSightings takes sightings off the queue.
+func (x *IndexTx) DoneSightings(ctx context.Context, ids []int64) error {
+	for _, id := range ids {
+		if _, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_sightings WHERE id = ?`, id); err != nil {
+			return fmt.Errorf("catalog: history index: %w", err)
+		}
+	}
+	return nil
+}
+
+// TodoContents returns up to limit queued text sketches.
+func (x *IndexTx) TodoContents(ctx context.Context, limit int) ([]Content, error) {
+	rows, err := x.tc.query(ctx, `SELECT history_todo_contents.blob_id, COALESCE(c.kind, ''), COALESCE(c.tokens, 0), COALESCE(c.sketch, '[]') FROM history_todo_contents LEFT JOIN blob_content c ON c.blob_id = history_todo_contents.blob_id ORDER BY history_todo_contents.blob_id LIMIT ?`, limit)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	defer rows.Close()
+	var out []Content
+	for rows.Next() {
+		var blob, sk string
+		var ct Content
+		if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk); err != nil {
+			return nil, err
+		}
+		if ct.Blob, err = dedupe.ParseID(blob); err != nil {
+			return nil, fmt.Errorf("catalog: history index: content %q: %w", blob, err)
+		}
+		ct.Sketch = parseSketch(sk)
+		out = append(out, ct)
+	}
+	return out, rows.Err()
+}
+
+// DoneContent takes a blob's sketch off the queue.
+func (x *IndexTx) DoneContent(ctx context.Context, blob dedupe.ID) error {
+	_, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_contents WHERE blob_id = ?`, blob.String())
+	return err
+}
+
+// TodoPins returns the queued pins.
+func (x *IndexTx) TodoPins(ctx context.Context) ([]Pin, error) {
+	rows, err := x.tc.query(ctx, `SELECT p.id, p.kind, p.args, p.actor, p.created FROM history_todo_pins JOIN pins p ON p.id = history_todo_pins.id ORDER BY history_todo_pins.id`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	defer rows.Close()
+	var out []Pin
+	for rows.Next() {
+		var p Pin
+		var args, created string
+		if err := rows.Scan(&p.ID, &p.Kind, &args, &p.Actor, &created); err != nil {
+			return nil, err
+		}
+		p.Args, p.Created = json.RawMessage(args), parseTime(created)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DonePins empties the pin queue.
+func (x *IndexTx) DonePins(ctx context.Context) error {
+	_, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_pins`)
+	return err
+}
+
+// Node returns the node of a blob in a workspace, creating it when new.
+func (x *IndexTx) Node(ctx context.Context, ws string, blob dedupe.ID) (id int64, created bool, err error) {
+	err = x.tc.queryRow(ctx, `SELECT id FROM history_nodes WHERE blob_id = ? AND workspace = ?`, blob.String(), ws).Scan(&id)
+	if err == nil {
+		return id, false, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, false, fmt.Errorf("catalog: history node: %w", err)
+	}
+	res, err := x.tc.ExecContext(ctx, `INSERT INTO history_nodes (blob_id, workspace) VALUES (?, ?)`, blob.String(), ws)
+	if err != nil {
+		return 0, false, fmt.Errorf("catalog: history node: %w", err)
+	}
+	id, err = res.LastInsertId()
+	return id, true, err
+}
+
+// NodesOfBlob lists the nodes of a blob (one per workspace it is in).
+func (x *IndexTx) NodesOfBlob(ctx context.Context, blob dedupe.ID) ([]NodeRef, error) {
+	rows, err := x.tc.query(ctx, `SELECT id, workspace FROM history_nodes WHERE blob_id = ?`, blob.String())
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history nodes: %w", err)
+	}
+	defer rows.Close()
+	var out []NodeRef
+	for rows.Next() {
+		n := NodeRef{Blob: blob}
+		if err := rows.Scan(&n.ID, &n.Workspace); err != nil {
+			return nil, err
+		}
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// Key kinds in the history index.
+const (
+	KeyPlace = 0 // name family, mail thread, SharePoint item: counted per key and per node
+	KeyText  = 1 // a text band: counted per key
+	KeyPin   = 2 // a person's pin: never counted, never capped
+)
+
+// AddKeys records that node carries keys (fresh: the node is new in
+// this transaction, so it carries none yet). Keys count their nodes and
+// a node its place keys: when a key's count first passes the cap, every
+// node that carries it is marked dirty (the key stops being evidence, so
+// the components it joined come apart), and likewise the neighbours of a
+// node whose place keys first pass the cap (a hub). A key the node
+// already carries changes nothing.
+func (x *IndexTx) AddKeys(ctx context.Context, node int64, fresh bool, keys []KeyRef) error {
+	var have []KeyRef
+	places := 0
+	if !fresh {
+		var err error
+		if have, err = x.keysetOf(ctx, node); err != nil {
+			return err
+		}
+		known := make(map[uint64]bool, len(have))
+		for _, k := range have {
+			known[k.Key] = true
+			if k.Kind == KeyPlace {
+				places++
+			}
+		}
+		keys = slices.DeleteFunc(slices.Clone(keys), func(k KeyRef) bool { return known[k.Key] })
+	}
+	keys = uniqueKeys(keys)
+	if len(keys) == 0 {
+		return nil
+	}
+	added := 0
+	for lo := 0; lo < len(keys); lo += keyRowsPerStatement {
+		part := keys[lo:min(lo+keyRowsPerStatement, len(keys))]
+		args := make([]any, 0, 3*len(part))
+		for _, k := range part {
+			args = append(args, int64(k.Key), node, k.Kind)
+		}
+		if _, err := x.tc.ExecContext(ctx, `INSERT INTO history_keys (key, node, kind) VALUES `+rowsOf("(?, ?, ?)", len(part))+` ON CONFLICT DO NOTHING`, args...); err != nil {
+			return fmt.Errorf("catalog: history keys: %w", err)
+		}
+		counted := part[:0:0]
+		for _, k := range part {
+			if k.Kind == KeyPlace {
+				added++
+			}
+			if k.Kind != KeyPin {
+				counted = append(counted, k)
+			}
+		}
+		if len(counted) > 0 {
+			if err := x.capCrossed(ctx, counted); err != nil {
+				return err
+			}
+		}
+	}
+	set := appendKeyset(encodeKeyset(have), keys)
+	if _, err := x.tc.ExecContext(ctx, `UPDATE history_nodes SET keyset = ?, places = ? WHERE id = ?`, set, places+added, node); err != nil {
+		return fmt.Errorf("catalog: history node %d: %w", node, err)
+	}
+	if places <= x.cap && places+added > x.cap {
+		for _, k := range append(have, keys...) {
+			if k.Kind != KeyPlace {
+				continue
+			}
+			if _, err := x.tc.ExecContext(ctx, `INSERT INTO history_dirty (node) SELECT node FROM history_keys WHERE key = ? ON CONFLICT DO NOTHING`, int64(k.Key)); err != nil {
+				return fmt.Errorf("catalog: history hub %d: %w", node, err)
+			}
+		}
+	}
+	return nil
+}
+
+// capCrossed records the keys (each just given one more node) whose
+// count is now one over the cap, and marks their nodes dirty.
+func (x *IndexTx) capCrossed(ctx context.Context, keys []KeyRef) error {
+	args := make([]any, 0, len(keys)+1)
+	byKey := make(map[int64]KeyRef, len(keys))
+	for _, k := range keys {
+		args = append(args, int64(k.Key))
+		byKey[int64(k.Key)] = k
+	}
+	args = append(args, x.cap+1)
+	rows, err := x.tc.query(ctx, `SELECT key FROM history_keys WHERE key IN (`+rowsOf("?", len(keys))+`) GROUP BY key HAVING COUNT(*) = ?`, args...)
+	if err != nil {
+		return fmt.Errorf("catalog: history key sizes: %w", err)
+	}
+	var crossed []int64
+	for rows.Next() {
+		var k int64
+		if err := rows.Scan(&k); err != nil {
+			rows.Close()
+			return err
+		}
+		crossed = append(crossed, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, k := range crossed {
+		kr := byKey[k]
+		if _, err := x.tc.ExecContext(ctx, `INSERT INTO history_capped (key, nodes, what, label) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET nodes = excluded.nodes`, k, x.cap+1, kr.What, kr.Label); err != nil {
+			return fmt.Errorf("catalog: history key sizes: %w", err)
+		}
+		if _, err := x.tc.ExecContext(ctx, `INSERT INTO history_dirty (node) SELECT node FROM history_keys WHERE key = ? ON CONFLICT DO NOTHING`, k); err != nil {
+			return fmt.Errorf("catalog: history key sizes: %w", err)
+		}
+	}
+	return nil
+}
+
+// keyRowsPerStatement: rows per multi-row insert (3 parameters a row,
+// well under SQLite's limit).
+const keyRowsPerStatement = 128
+
+// rowsOf is n copies of row, comma separated.
+func rowsOf(row string, n int) string {
+	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
+}
+
+// uniqueKeys sorts keys and drops repeats (of the key: one kind a key).
+func uniqueKeys(keys []KeyRef) []KeyRef {
+	out := slices.Clone(keys)
+	slices.SortFunc(out, func(a, b KeyRef) int { return cmp.Compare(a.Key, b.Key) })
+	return slices.CompactFunc(out, func(a, b KeyRef) bool { return a.Key == b.Key })
+}
+
+// keyset encoding: 8 bytes of key, 4 of kind, little endian.
+func encodeKeyset(ks []KeyRef) []byte { return appendKeyset(nil, ks) }
+
+func appendKeyset(buf []byte, ks []KeyRef) []byte {
+	for _, k := range ks {
+		buf = binary.LittleEndian.AppendUint64(buf, k.Key)
+		buf = binary.LittleEndian.AppendUint32(buf, uint32(k.Kind))
+	}
+	return buf
+}
+
+func decodeKeyset(node int64, b []byte) ([]KeyRef, error) {
+	if len(b)%12 != 0 {
+		return nil, fmt.Errorf("catalog: history node %d: keyset of %d bytes", node, len(b))
+	}
+	out := make([]KeyRef, 0, len(b)/12)
+	for i := 0; i < len(b); i += 12 {
+		out = append(out, KeyRef{Key: binary.LittleEndian.Uint64(b[i:]), Node: node, Kind: int(binary.LittleEndian.Uint32(b[i+8:]))})
+	}
+	return out, nil
+}
+
+func (x *IndexTx) keysetOf(ctx context.Context, node int64) ([]KeyRef, error) {
+	var b []byte
+	if err := x.tc.queryRow(ctx, `SELECT keyset FROM history_nodes WHERE id = ?`, node).Scan(&b); err != nil {
+		return nil, fmt.Errorf("catalog: history node %d: %w", node, err)
+	}
+	return decodeKeyset(node, b)
+}
+
+// MarkDirty marks a node's component for rebuilding.
+func (x *IndexTx) MarkDirty(ctx context.Context, node int64) error {
+	_, err := x.tc.ExecContext(ctx, `INSERT INTO history_dirty (node) VALUES (?) ON CONFLICT DO NOTHING`, node)
+	return err
+}
+
+// SetFull makes the next rebuild cover every component, with the given
+// cap (a changed cap changes which keys are evidence everywhere).
+func (x *IndexTx) SetFull(ctx context.Context, keyCap int) error {
+	for _, kv := range [][2]string{{"full", "1"}, {"cap", strconv.Itoa(keyCap)}} {
+		if _, err := x.tc.ExecContext(ctx, `INSERT INTO history_meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, kv[0], kv[1]); err != nil {
+			return err
+		}
+	}
+	// The capped keys under the new cap: one pass over the index.
+	if _, err := x.tc.ExecContext(ctx, `DELETE FROM history_capped`); err != nil {
+		return err
+	}
+	_, err := x.tc.ExecContext(ctx, `INSERT INTO history_capped (key, nodes, what, label) SELECT key, COUNT(*), CASE MIN(kind) WHEN 1 THEN 'text-band' ELSE '' END, '' FROM history_keys WHERE kind <> 2 GROUP BY key HAVING COUNT(*) > ?`, keyCap)
+	return err
+}
+
+// HistoryIndexState is what the next rebuild has to do.
+type HistoryIndexState struct {
+	Full    bool // every component
+	Cap     int  // the key cap the index was last rebuilt with (0: none yet)
+	Dirty   int  // dirty nodes
+	Nodes   int  // nodes in all
+	Pending bool // ingest queued work the index does not hold yet
+}
+
+// HistoryIndex reports the state of the history index.
+func (c *Catalog) HistoryIndex(ctx context.Context) (HistoryIndexState, error) {
+	var st HistoryIndexState
+	var full, capText sql.NullString
+	var pending int
+	err := c.db.QueryRowContext(ctx, `SELECT
+		(SELECT value FROM history_meta WHERE name = 'full'),
+		(SELECT value FROM history_meta WHERE name = 'cap'),
+		(SELECT COUNT(*) FROM history_dirty),
+		(SELECT COALESCE(MAX(id), 0) FROM history_nodes),
+		EXISTS (SELECT 1 FROM history_todo_sightings) OR EXISTS (SELECT 1 FROM history_todo_contents) OR EXISTS (SELECT 1 FROM history_todo_pins)`).
+		Scan(&full, &capText, &st.Dirty, &st.Nodes, &pending)
+	if err != nil {
+		return st, fmt.Errorf("catalog: history index: %w", err)
+	}
+	st.Full, st.Pending = full.String == "1", pending != 0
+	st.Cap, _ = strconv.Atoi(capText.String)
+	return st, nil
+}
+
+// CappedKeys lists the keys carried by more than keyCap nodes.
+func (c *Catalog) CappedKeys(ctx context.Context, keyCap int) (map[uint64]int, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT key, nodes FROM history_capped WHERE nodes > ?`, keyCap)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: capped keys: %w", err)
+	}
+	defer rows.Close()
+	out := map[uint64]int{}
+	for rows.Next() {
+		var k int64
+		var n int
+		if err := rows.Scan(&k, &n); err != nil {
+			return nil, err
+		}
+		out[uint64(k)] = n
+	}
+	return out, rows.Err()
+}
+
+// Hubs lists the nodes that carry more than keyCap place keys.
+func (c *Catalog) Hubs(ctx context.Context, keyCap int) (map[int64]bool, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id FROM history_nodes WHERE places > ?`, keyCap)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history hubs: %w", err)
+	}
+	defer rows.Close()
+	out := map[int64]bool{}
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// KeyRef is one row of the history index: a node carries a key.
+type KeyRef struct {
+	Key  uint64
+	Node int64
+	Kind int
+	// What and Label explain the key when it is capped (history.Key); not
+	// read back from the index.
+	What, Label string
+}
+
+// EachKeyGroup calls fn with the rows of every key, in key order (the
+// slice is reused between calls).
+func (c *Catalog) EachKeyGroup(ctx context.Context, fn func(rows []KeyRef)) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT key, node, kind FROM history_keys ORDER BY key, node`)
+	if err != nil {
+		return fmt.Errorf("catalog: history keys: %w", err)
+	}
+	defer rows.Close()
+	var group []KeyRef
+	for rows.Next() {
+		var k, n int64
+		var kind int
+		if err := rows.Scan(&k, &n, &kind); err != nil {
+			return err
+		}
+		if len(group) > 0 && group[0].Key != uint64(k) {
+			fn(group)
+			group = group[:0]
+		}
+		group = append(group, KeyRef{Key: uint64(k), Node: n, Kind: kind})
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if len(group) > 0 {
+		fn(group)
+	}
+	return nil
+}
+
+// CappedKey is an evidence key carried by more than the cap of nodes.
+type CappedKey struct {
+	Key   uint64
+	Nodes int    // when it passed the cap (the index does not count further)
+	What  string // history.KeyName, ...; "" when counted again after a change of cap
+	Label string
+}
+
+// Hub is a node with more than the cap of place keys.
+type Hub struct {
+	NodeRef
+	Places int
+	Name   string // one of its names
+}
+
+// Caps lists the capped keys and the hubs of the history index.
+func (c *Catalog) Caps(ctx context.Context, keyCap int) ([]CappedKey, []Hub, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT key, nodes, what, label FROM history_capped WHERE nodes > ? ORDER BY what, label, key`, keyCap)
+	if err != nil {
+		return nil, nil, fmt.Errorf("catalog: capped keys: %w", err)
+	}
+	var keys []CappedKey
+	for rows.Next() {
+		var k CappedKey
+		var key int64
+		if err := rows.Scan(&key, &k.Nodes, &k.What, &k.Label); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		k.Key = uint64(key)
+		keys = append(keys, k)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	rows, err = c.db.QueryContext(ctx, `SELECT n.id, n.workspace, n.blob_id, n.places, COALESCE((SELECT MIN(s.name) FROM sightings s WHERE s.blob_id = n.blob_id AND s.workspace = n.workspace), '') FROM history_nodes n WHERE n.places > ? ORDER BY n.places DESC, n.id`, keyCap)
+	if err != nil {
+		return nil, nil, fmt.Errorf("catalog: history hubs: %w", err)
+	}
+	defer rows.Close()
+	var hubs []Hub
+	for rows.Next() {
+		var h Hub
+		var blob string
+		if err := rows.Scan(&h.ID, &h.Workspace, &blob, &h.Places, &h.Name); err != nil {
+			return nil, nil, err
+		}
+		h.Blob, _ = dedupe.ParseID(blob)
+		hubs = append(hubs, h)
+	}
+	return keys, hubs, rows.Err()
+}
+
+// HistoryReader reads the history index and the sightings of nodes, with
+// its statements prepared once.
+type HistoryReader struct {
+	c  *Catalog
+	st map[string]*sql.Stmt
+}
+
+// HistoryReader returns a reader; Close it after use.
+func (c *Catalog) HistoryReader() *HistoryReader {
+	return &HistoryReader{c: c, st: map[string]*sql.Stmt{}}
+}
+
+// Close releases the prepared statements.
+func (r *HistoryReader) Close() {
+	for _, st := range r.st {
+		st.Close()
+	}
+}
+
+func (r *HistoryReader) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	st := r.st[q]
+	if st == nil {
+		var err error
+		if st, err = prepare(ctx, r.c.db, q); err != nil {
+			return nil, err
+		}
+		r.st[q] = st
+	}
+	return st.QueryContext(ctx, args...)
+}
+
+func (r *HistoryReader) int64s(ctx context.Context, q string, arg any) ([]int64, error) {
+	rows, err := r.query(ctx, q, arg)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var x int64
+		if err := rows.Scan(&x); err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
+}
+
+// DirtyNodes lists the dirty nodes, ascending.
+func (r *HistoryReader) DirtyNodes(ctx context.Context) ([]int64, error) {
+	return r.int64s(ctx, `SELECT node FROM history_dirty WHERE node > ? ORDER BY node`, -1)
+}
+
+func (r *HistoryReader) keyRefs(ctx context.Context, q string, arg int64) ([]KeyRef, error) {
+	rows, err := r.query(ctx, q, arg)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	defer rows.Close()
+	var out []KeyRef
+	for rows.Next() {
+		var k KeyRef
+		var key int64
+		if err := rows.Scan(&key, &k.Node, &k.Kind); err != nil {
+			return nil, err
+		}
+		k.Key = uint64(key)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// KeysOf lists the keys a node carries.
+func (r *HistoryReader) KeysOf(ctx context.Context, node int64) ([]KeyRef, error) {
+	rows, err := r.query(ctx, `SELECT keyset FROM history_nodes WHERE id = ?`, node)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history node %d: %w", node, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	var b []byte
+	if err := rows.Scan(&b); err != nil {
+		return nil, err
+	}
+	return decodeKeyset(node, b)
+}
+
+// NodesOf lists the nodes that carry a key.
+func (r *HistoryReader) NodesOf(ctx context.Context, key uint64) ([]KeyRef, error) {
+	return r.keyRefs(ctx, `SELECT key, node, kind FROM history_keys WHERE key = ?`, int64(key))
+}
+
+// Node returns a node's workspace and blob.
+func (r *HistoryReader) Node(ctx context.Context, id int64) (NodeRef, error) {
+	rows, err := r.query(ctx, `SELECT blob_id, workspace FROM history_nodes WHERE id = ?`, id)
+	if err != nil {
+		return NodeRef{}, fmt.Errorf("catalog: history node %d: %w", id, err)
+	}
+	defer rows.Close()
+	n := NodeRef{ID: id}
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return n, err
+		}
+		return n, fmt.Errorf("catalog: history node %d: not found", id)
+	}
+	var blob string
+	if err := rows.Scan(&blob, &n.Workspace); err != nil {
+		return n, err
+	}
+	n.Blob, err = dedupe.ParseID(blob)
+	return n, err
+}
+
+// SightingsOf calls fn for the sightings of a node.
+func (r *HistoryReader) SightingsOf(ctx context.Context, n NodeRef, fn func(Sighting) error) error {
+	rows, err := r.query(ctx, `SELECT `+sightingCols+` FROM sightings WHERE blob_id = ? AND workspace = ?`, n.Blob.String(), n.Workspace)
+	if err != nil {
+		return fmt.Errorf("catalog: sightings of %s: %w", n.Blob.Short(), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanSighting(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// ReplaceComponents stores the rebuilt documents of some components, in
+// one transaction: the documents that held any of their nodes are
+// replaced by docs (a document stored exactly as it was is not touched),
+// and the nodes are no longer dirty.
+func (c *Catalog) ReplaceComponents(ctx context.Context, nodes []NodeRef, docs []Document) (HistoryDiff, error) {
+	diff := HistoryDiff{Documents: len(docs)}
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return diff, fmt.Errorf("catalog: history: %w", err)
+	}
+	defer tx.Rollback()
+	tc := &txStmts{tx: tx, st: map[string]*sql.Stmt{}}
+	old := map[string]bool{}
+	for _, n := range nodes {
+		rows, err := tc.query(ctx, `SELECT DISTINCT v.document_key FROM versions v JOIN documents d ON d.key = v.document_key WHERE v.blob_id = ? AND d.workspace = ?`, n.Blob.String(), n.Workspace)
+		if err != nil {
+			return diff, fmt.Errorf("catalog: history: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return diff, err
+			}
+			old[k] = true
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return diff, err
+		}
+	}
+	h := newRowHasher()
+	stored := map[string]digest{}
+	for k := range old {
+		if err := storedDigestOf(ctx, tc, h, k, stored); err != nil {
+			return diff, err
+		}
+	}
+	var write []Document
+	var drop []string
+	keep := make(map[string]bool, len(docs))
+	for _, d := range docs {
+		if keep[d.Key] {
+			return diff, fmt.Errorf("catalog: history: document %s twice", d.Key)
+		}
+		keep[d.Key] = true
+		old, ok := stored[d.Key]
+		if !ok {
+			// A key held by a document of another component would be
+			// overwritten: never expected (keys name a node), refused.
+			var n int
+			if err := tc.queryRow(ctx, `SELECT COUNT(*) FROM documents WHERE key = ?`, d.Key).Scan(&n); err != nil {
+				return diff, err
+			}
+			if n > 0 {
+				return diff, fmt.Errorf("catalog: history: document %s already stored for other blobs", d.Key)
+			}
+		}
+		if ok && old == documentDigest(h, d) {
+			diff.Unchanged++
+			continue
+		}
+		if ok {
+			drop = append(drop, d.Key)
+		}
+		write = append(write, d)
+	}
+	for k := range old {
+		if !keep[k] {
+			drop = append(drop, k)
+			diff.Removed++
+		}
+	}
+	if err := deleteDocuments(ctx, tx, drop, false); err != nil {
+		return diff, err
+	}
+	if err := c.insertDocuments(ctx, tx, docs, write); err != nil {
+		return diff, err
+	}
+	diff.Written = len(write)
+	for _, n := range nodes {
+		if _, err := tc.ExecContext(ctx, `DELETE FROM history_dirty WHERE node = ?`, n.ID); err != nil {
+			return diff, fmt.Errorf("catalog: history: %w", err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return diff, fmt.Errorf("catalog: history: commit: %w", err)
+	}
+	return diff, nil
+}
+
+// FinishFull records that a rebuild of every component with keyCap ended.
+func (c *Catalog) FinishFull(ctx context.Context, keyCap int) error {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO history_meta (name, value) VALUES ('full', '0'), ('cap', ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value`, strconv.Itoa(keyCap))
+	if err != nil {
+		return fmt.Errorf("catalog: history: %w", err)
+	}
+	return nil
+}
+
+// storedDigestOf adds the digest of one stored document's rows to out.
+func storedDigestOf(ctx context.Context, tc *txStmts, h *rowHasher, key string, out map[string]digest) error {
+	queries := []struct {
+		q    string
+		kind string
+		cols int
+	}{
+		{`SELECT key, workspace, folder, name FROM documents WHERE key = ?`, "d", 4},
+		{`SELECT document_key, key, blob_id, CAST(seq AS TEXT), time, author FROM versions WHERE document_key = ?`, "v", 6},
+		{`SELECT document_key, version_key, parent_key, reason, confidence FROM version_parents WHERE document_key = ?`, "p", 5},
+		{`SELECT document_key, version_key, CAST(sighting_id AS TEXT) FROM version_sightings WHERE document_key = ?`, "s", 3},
+	}
+	for _, q := range queries {
+		rows, err := tc.query(ctx, q.q, key)
+		if err != nil {
+			return fmt.Errorf("catalog: history: read stored %s rows of %s: %w", q.kind, key, err)
+		}
+		err = digestScan(rows, h, q.kind, q.cols, out)
+		rows.Close()
+		if err != nil {
+			return fmt.Errorf("catalog: history: read stored %s rows of %s: %w", q.kind, key, err)
+		}
+	}
+	return nil
+}
+
+// ContentOf returns a blob's text sketch (zero when it has none).
+func (x *IndexTx) ContentOf(ctx context.Context, blob dedupe.ID) (Content, error) {
+	ct := Content{Blob: blob}
+	var sk string
+	err := x.tc.queryRow(ctx, `SELECT kind, tokens, sketch FROM blob_content WHERE blob_id = ?`, blob.String()).Scan(&ct.Kind, &ct.Tokens, &sk)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ct, nil
+	}
+	if err != nil {
+		return ct, fmt.Errorf("catalog: content %s: %w", blob.Short(), err)
+	}
+	ct.Sketch = parseSketch(sk)
+	return ct, nil
+}

@@ -1,0 +1,205 @@
+package workspace
+
+import (
+	"context"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/dedupe"
+)
+
+// queueScans are the hot statements allowed to scan: each reads the front
+// of a work queue (and stops at its LIMIT), or empties it.
+var queueScans = []string{"history_todo_sightings", "history_todo_contents", "history_todo_pins"}
+
+// fullScans lists the table scans in the query plan of q (EXPLAIN QUERY
+// PLAN, every parameter NULL): a "SCAN" of a table or of a whole index,
+// as opposed to a "SEARCH" through an index.
+func fullScans(t *testing.T, c *Catalog, q string) []string {
+	t.Helper()
+	args := make([]any, strings.Count(q, "?"))
+	rows, err := c.db.Query(`EXPLAIN QUERY PLAN `+q, args...)
+	if err != nil {
+		t.Fatalf("explain %q: %v", q, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(detail, "SCAN ") && !strings.HasSuffix(detail, "VALUES CLAUSE") && !slices.ContainsFunc(queueScans, func(tab string) bool { return strings.Contains(detail, tab) }) {
+			out = append(out, detail)
+		}
+	}
+	return out
+}
+
+// TestHotStatementsUseIndexes drives every per-item path of the catalog
+// (commit, lookups, the history index and its rebuild) with a recorder on
+// the statements prepared to run many times, then checks each one's
+// query plan: none may scan a table. A statement that scans is named with
+// its plan.
+func TestHotStatementsUseIndexes(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	onPrepare = func(q string) {
+		mu.Lock()
+		seen[q] = true
+		mu.Unlock()
+	}
+	defer func() { onPrepare = nil }()
+
+	ctx := context.Background()
+	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	run, err := c.StartRun(ctx, "job", "sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var blobs []dedupe.ID
+	for i, text := range []string{"first text", "second text", "third"} {
+		sums, _ := dedupe.HashReader(strings.NewReader(text))
+		blobs = append(blobs, sums.ID)
+		ref := "item-" + string(rune('a'+i))
+		b := &Batch{RunID: run,
+			Blobs:     []Blob{{Sums: sums, Hashes: map[string]string{"imap-part": "k" + ref}, Sketched: true}},
+			Contents:  []Content{{Blob: sums.ID, Kind: "txt", Tokens: 2, Sketch: []uint64{1, 2, 3}}},
+			Sightings: []Sighting{{Source: "s", Kind: "share", Ref: ref, Blob: sums.ID, Name: ref, Workspace: "w", Lineage: connectors.Lineage{Kind: "share"}, RunID: run}},
+			Items:     []RunItem{{Source: "s", Ref: ref, Action: "new", Blob: sums.ID}},
+			Cursors:   map[string]connectors.Cursor{"s": connectors.Cursor("c")},
+			Retries:   []Retry{{Source: "s", Ref: "retry-" + ref, Reason: "timeout"}},
+			Resolved:  []RetryKey{{Source: "s", Ref: "retry-item-z"}},
+			Marks:     []Mark{{Source: "s", Ref: "item-a", Under: true, Gone: i == 2}},
+		}
+		if _, err := c.Commit(ctx, b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := c.KnownSighting(ctx, "s", "item-a", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.BlobByHash(ctx, "imap-part", "kitem-a"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ContentsOf(ctx, blobs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.AddPin(ctx, "merge", map[string]any{"blob": blobs[0].String(), "blobs": []string{blobs[1].String()}}, "t"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The history index, as the engine drives it.
+	tx, err := c.BeginIndex(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := tx.TodoSightings(ctx, 10)
+	if err != nil || len(ss) != 3 {
+		t.Fatalf("queued sightings: %d, %v", len(ss), err)
+	}
+	var nodes []NodeRef
+	for i, s := range ss {
+		id, created, err := tx.Node(ctx, s.Workspace, s.Blob)
+		if err != nil || !created {
+			t.Fatal(err, created)
+		}
+		nodes = append(nodes, NodeRef{ID: id, Workspace: s.Workspace, Blob: s.Blob})
+		if _, err := tx.ContentOf(ctx, s.Blob); err != nil {
+			t.Fatal(err)
+		}
+		keys := []KeyRef{{Key: 7, Kind: KeyPlace, What: "name-family", Label: "shared"}, {Key: uint64(100 + i), Kind: KeyText}}
+		if err := tx.AddKeys(ctx, id, true, keys); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.AddKeys(ctx, id, false, []KeyRef{{Key: uint64(200 + i), Kind: KeyPlace}, {Key: 9, Kind: KeyPin}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.MarkDirty(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.NodesOfBlob(ctx, s.Blob); err != nil {
+			t.Fatal(err)
+		}
+		if err := tx.DoneSightings(ctx, []int64{s.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cs, err := tx.TodoContents(ctx, 10)
+	if err != nil || len(cs) != 3 {
+		t.Fatalf("queued contents: %d, %v", len(cs), err)
+	}
+	for _, ct := range cs {
+		if err := tx.DoneContent(ctx, ct.Blob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if ps, err := tx.TodoPins(ctx); err != nil || len(ps) != 1 {
+		t.Fatalf("queued pins: %d, %v", len(ps), err)
+	}
+	if err := tx.DonePins(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	capped, hubs, err := c.Caps(ctx, 1)
+	if err != nil || len(capped) != 1 || capped[0].Label != "shared" || len(hubs) != 3 {
+		t.Fatalf("caps at 1: keys %+v, hubs %+v, %v", capped, hubs, err)
+	}
+	r := c.HistoryReader()
+	defer r.Close()
+	if dirty, err := r.DirtyNodes(ctx); err != nil || len(dirty) != 3 {
+		t.Fatalf("dirty: %v %v", dirty, err)
+	}
+	for _, n := range nodes {
+		if _, err := r.KeysOf(ctx, n.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.NodesOf(ctx, 7); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Node(ctx, n.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.SightingsOf(ctx, n, func(Sighting) error { return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc := func(name string) Document {
+		return Document{Key: "d-1", Workspace: "w", Name: name, Versions: []Version{{Key: "v-1", Blob: blobs[0], Seq: 1, Sightings: []int64{1}},
+			{Key: "v-2", Blob: blobs[1], Seq: 2, Parents: []Link{{Parent: "v-1", Reason: "name-family", Confidence: 0.5}}, Sightings: []int64{2}}}}
+	}
+	for _, name := range []string{"a", "b"} { // new, then replaced
+		if _, err := c.ReplaceComponents(ctx, nodes, []Document{doc(name)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if len(seen) < 25 {
+		t.Fatalf("only %d hot statements recorded: the recorder is not wired", len(seen))
+	}
+	qs := make([]string, 0, len(seen))
+	for q := range seen {
+		qs = append(qs, q)
+	}
+	slices.Sort(qs)
+	for _, q := range qs {
+		if scans := fullScans(t, c, q); len(scans) > 0 {
+			t.Errorf("hot statement scans a table (%s):\n  %s", strings.Join(scans, "; "), q)
+		}
+	}
+	// The check itself can fail: a lookup on an unindexed column scans.
+	if scans := fullScans(t, c, `SELECT id FROM sightings WHERE name = ?`); len(scans) == 0 {
+		t.Error("a lookup by an unindexed column was not seen to scan")
+	}
+}
