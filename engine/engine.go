@@ -39,6 +39,13 @@ type Engine struct {
 	// KeyCap: an evidence key carried by more than this many blobs is no
 	// evidence for history (0: history.DefaultKeyCap).
 	KeyCap int
+	// RebuildBatch: a history rebuild stores components in batches of
+	// about this many sightings (0: 20,000); a larger component is a batch
+	// of its own.
+	RebuildBatch int
+	// OnRebuildBatch, if set, hears after each batch of components a
+	// history rebuild stores, with the counts so far.
+	OnRebuildBatch func(RebuildStats)
 }
 
 // Observer hears about a run as it happens. Methods are called from many

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -20,11 +21,12 @@ import (
 // held their nodes. Memory is bounded by the largest component plus a
 // batch, and by one number per node during a full rebuild.
 
-// Batch bounds: components are rebuilt together until a batch holds this
-// many sightings (a larger component is rebuilt alone).
+// Batch bounds: components are rebuilt together until a batch holds
+// defaultBatch sightings (Engine.RebuildBatch; a larger component is
+// rebuilt alone).
 const (
-	indexChunk     = 2000
-	batchSightings = 20000
+	indexChunk   = 10000
+	defaultBatch = 20000
 	// fullShare: when more than this share of nodes is dirty, walking
 	// each component from the index costs more than one pass over it.
 	fullShare = 4
@@ -113,7 +115,7 @@ func (e *Engine) RebuildStats(ctx context.Context, full bool) (RebuildStats, err
 	}
 	st.Hubs = len(hubs)
 	ev := evidence{oversized: oversized, hubs: hubIDs}
-	b := &rebuildBatch{ctx: ctx, cat: cat, r: r, pins: pins, oversized: oversized, hubs: hubs, st: &st}
+	b := &rebuildBatch{ctx: ctx, cat: cat, r: r, pins: pins, oversized: oversized, hubs: hubs, st: &st, stored: e.OnRebuildBatch, limit: cmp.Or(e.RebuildBatch, defaultBatch)}
 	st.Full = idx.Full || idx.Dirty*fullShare > idx.Nodes
 	if st.Full {
 		err = eachComponentFull(ctx, cat, idx.Nodes, ev, b.add)
@@ -143,7 +145,12 @@ func (e *Engine) RebuildStats(ctx context.Context, full bool) (RebuildStats, err
 }
 
 func setFull(ctx context.Context, cat *workspace.Catalog, keyCap int) error {
-	tx, err := cat.BeginIndex(ctx, keyCap)
+	ix, err := cat.NewIndexer(ctx, keyCap)
+	if err != nil {
+		return err
+	}
+	defer ix.Close()
+	tx, err := ix.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -169,10 +176,15 @@ func indexHistory(ctx context.Context, cat *workspace.Catalog, keyCap int) (int,
 			}
 		}
 	}
+	ix, err := cat.NewIndexer(ctx, keyCap)
+	if err != nil {
+		return 0, err
+	}
+	defer ix.Close()
 	names := history.NewNameMemo()
 	done := 0
 	for {
-		n, err := indexSightings(ctx, cat, keyCap, pinsOf, names)
+		n, err := indexSightings(ctx, ix, pinsOf, names)
 		if err != nil {
 			return done, err
 		}
@@ -185,7 +197,7 @@ func indexHistory(ctx context.Context, cat *workspace.Catalog, keyCap int) (int,
 		}
 	}
 	for {
-		more, err := indexContents(ctx, cat, keyCap)
+		more, err := indexContents(ctx, ix)
 		if err != nil || !more {
 			if err != nil {
 				return done, err
@@ -193,12 +205,12 @@ func indexHistory(ctx context.Context, cat *workspace.Catalog, keyCap int) (int,
 			break
 		}
 	}
-	return done, indexPins(ctx, cat, keyCap)
+	return done, indexPins(ctx, ix)
 }
 
 // indexSightings indexes one chunk of queued sightings.
-func indexSightings(ctx context.Context, cat *workspace.Catalog, keyCap int, pinsOf map[string][]int64, names history.NameMemo) (int, error) {
-	tx, err := cat.BeginIndex(ctx, keyCap)
+func indexSightings(ctx context.Context, ix *workspace.Indexer, pinsOf map[string][]int64, names history.NameMemo) (int, error) {
+	tx, err := ix.Begin(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -219,19 +231,17 @@ func indexSightings(ctx context.Context, cat *workspace.Catalog, keyCap int, pin
 		created bool
 		keys    []workspace.KeyRef
 	}
-	ids := make([]int64, 0, len(ss))
 	var order []*nodeKeys
-	byNode := map[int64]*nodeKeys{}
+	byNode := map[string]*nodeKeys{} // workspace + "\x00" + blob
 	for _, s := range ss {
-		ids = append(ids, s.ID)
-		node, created, err := tx.Node(ctx, s.Workspace, s.Blob)
-		if err != nil {
-			return 0, err
-		}
-		nk := byNode[node]
+		nk := byNode[s.Workspace+"\x00"+s.Blob.String()]
 		if nk == nil {
+			node, created, err := tx.Node(ctx, s.Workspace, s.Blob)
+			if err != nil {
+				return 0, err
+			}
 			nk = &nodeKeys{id: node, created: created}
-			byNode[node] = nk
+			byNode[s.Workspace+"\x00"+s.Blob.String()] = nk
 			order = append(order, nk)
 			if created {
 				if nk.keys, err = blobKeys(ctx, tx, s.Workspace, s.Blob, pinsOf); err != nil {
@@ -252,7 +262,7 @@ func indexSightings(ctx context.Context, cat *workspace.Catalog, keyCap int, pin
 			return 0, err
 		}
 	}
-	if err := tx.DoneSightings(ctx, ids); err != nil {
+	if err := tx.DoneSightings(ctx, ss[len(ss)-1].ID); err != nil {
 		return 0, err
 	}
 	return len(ss), tx.Commit()
@@ -283,8 +293,8 @@ func blobKeys(ctx context.Context, tx *workspace.IndexTx, ws string, blob dedupe
 
 // indexContents indexes one chunk of queued text sketches: the blob's
 // nodes get its text bands. It reports whether there may be more.
-func indexContents(ctx context.Context, cat *workspace.Catalog, keyCap int) (bool, error) {
-	tx, err := cat.BeginIndex(ctx, keyCap)
+func indexContents(ctx context.Context, ix *workspace.Indexer) (bool, error) {
+	tx, err := ix.Begin(ctx)
 	if err != nil {
 		return false, err
 	}
@@ -316,8 +326,8 @@ func indexContents(ctx context.Context, cat *workspace.Catalog, keyCap int) (boo
 // indexPins gives the nodes of every blob a new merge or split pin names
 // the pin's key, and marks them dirty (a relink pin acts within one
 // document: its nodes are marked dirty only).
-func indexPins(ctx context.Context, cat *workspace.Catalog, keyCap int) error {
-	tx, err := cat.BeginIndex(ctx, keyCap)
+func indexPins(ctx context.Context, ix *workspace.Indexer) error {
+	tx, err := ix.Begin(ctx)
 	if err != nil {
 		return err
 	}
@@ -491,7 +501,7 @@ func eachDirtyComponent(ctx context.Context, r *workspace.HistoryReader, ev evid
 	return nil
 }
 
-// rebuildBatch gathers components until it holds batchSightings
+// rebuildBatch gathers components until it holds its limit of
 // sightings, then rebuilds and stores them together (components are
 // independent, so a batch's result is theirs one by one).
 type rebuildBatch struct {
@@ -502,6 +512,8 @@ type rebuildBatch struct {
 	oversized map[uint64]bool
 	hubs      map[string]bool
 	st        *RebuildStats
+	stored    func(RebuildStats)
+	limit     int // sightings
 	nodes     []workspace.NodeRef
 	in        history.Input
 	blobs     []dedupe.ID
@@ -529,7 +541,7 @@ func (b *rebuildBatch) add(comp []int64) error {
 	b.st.Nodes += len(comp)
 	b.st.Sightings += size
 	b.st.Largest = max(b.st.Largest, size)
-	if len(b.in.Sightings) >= batchSightings {
+	if len(b.in.Sightings) >= b.limit {
 		return b.flush()
 	}
 	return nil
@@ -561,5 +573,8 @@ func (b *rebuildBatch) flush() error {
 	b.st.Diff.Removed += diff.Removed
 	b.st.Diff.Unchanged += diff.Unchanged
 	b.nodes, b.blobs, b.in = b.nodes[:0], b.blobs[:0], history.Input{}
-	return nil
+	if b.stored != nil {
+		b.stored(*b.st)
+	}
+	return b.ctx.Err()
 }

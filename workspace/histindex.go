@@ -78,22 +78,25 @@ func (t *txStmts) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 	return st, nil
 }
 
-// IndexTx is one write transaction on the history index.
-type IndexTx struct {
+// Indexer writes the history index, one transaction at a time, on a
+// connection of its own whose statement journals stay in memory: its
+// multi-row inserts would otherwise write every page they touch again to
+// a temporary file (three quarters of the time of indexing). A statement
+// journal holds the pages one statement changes: a few, not the catalog.
+// Its page cache is larger too (indexCacheKiB). Close it after use.
+type Indexer struct {
 	conn *sql.Conn
-	tc   *txStmts
 	cap  int
-	done bool
 }
 
-// BeginIndex starts a transaction on the history index; keys carried by
-// more than keyCap nodes are oversized. The transaction has a connection
-// of its own whose statement journals stay in memory: its multi-row
-// inserts would otherwise write every page they touch again to a
-// temporary file (three quarters of the time of indexing). A statement
-// journal holds the pages one statement changes: a few, not the catalog.
-// Its page cache is larger too (indexCacheKiB).
-func (c *Catalog) BeginIndex(ctx context.Context, keyCap int) (*IndexTx, error) {
+// indexCacheKiB is the page cache of the indexer: keys are hashes, so
+// inserts land all over the index, and with SQLite's default 2 MB cache
+// most of them wrote a page out to the log and read it back.
+const indexCacheKiB = 64 << 10
+
+// NewIndexer returns an indexer; keys carried by more than keyCap nodes
+// are oversized.
+func (c *Catalog) NewIndexer(ctx context.Context, keyCap int) (*Indexer, error) {
 	conn, err := c.db.Conn(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: history index: %w", err)
@@ -102,23 +105,29 @@ func (c *Catalog) BeginIndex(ctx context.Context, keyCap int) (*IndexTx, error) 
 		conn.Close()
 		return nil, fmt.Errorf("catalog: history index: %w", err)
 	}
-	tx, err := conn.BeginTx(ctx, nil)
-	if err != nil {
-		resetConn(conn)
-		return nil, fmt.Errorf("catalog: history index: %w", err)
-	}
-	return &IndexTx{conn: conn, tc: &txStmts{tx: tx, st: map[string]*sql.Stmt{}}, cap: keyCap}, nil
+	return &Indexer{conn: conn, cap: keyCap}, nil
 }
 
-// indexCacheKiB is the page cache of an index transaction: keys are
-// hashes, so inserts land all over the index, and with SQLite's default
-// 2 MB cache most of them wrote a page out to the log and read it back.
-const indexCacheKiB = 64 << 10
+// Close puts the connection back in the pool as it was.
+func (ix *Indexer) Close() {
+	ix.conn.ExecContext(context.Background(), `PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -2000`)
+	ix.conn.Close()
+}
 
-// resetConn puts the connection back in the pool as it was.
-func resetConn(conn *sql.Conn) {
-	conn.ExecContext(context.Background(), `PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -2000`)
-	conn.Close()
+// IndexTx is one write transaction on the history index.
+type IndexTx struct {
+	tc   *txStmts
+	cap  int
+	done bool
+}
+
+// Begin starts a transaction.
+func (ix *Indexer) Begin(ctx context.Context) (*IndexTx, error) {
+	tx, err := ix.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	return &IndexTx{tc: &txStmts{tx: tx, st: map[string]*sql.Stmt{}}, cap: ix.cap}, nil
 }
 
 // Commit commits the transaction.
@@ -143,26 +152,49 @@ func (x *IndexTx) finish() {
 		for _, st := range x.tc.st {
 			st.Close()
 		}
-		resetConn(x.conn)
 	}
 }
 
-// TodoSightings returns up to limit queued sightings, in id order.
+// TodoSightings returns up to limit queued sightings, in id order, with
+// what their history keys are made of: of the lineage, only the mail
+// thread ids and the SharePoint item (decoding the rest was half the time
+// of indexing).
 func (x *IndexTx) TodoSightings(ctx context.Context, limit int) ([]Sighting, error) {
-	rows, err := x.tc.query(ctx, `SELECT `+sightingCols+` FROM history_todo_sightings JOIN sightings ON sightings.id = history_todo_sightings.id ORDER BY history_todo_sightings.id LIMIT ?`, limit)
+	rows, err := x.tc.query(ctx, `SELECT sightings.id, sightings.source, sightings.kind, sightings.blob_id, sightings.name, sightings.workspace, sightings.lineage FROM history_todo_sightings JOIN sightings ON sightings.id = history_todo_sightings.id ORDER BY history_todo_sightings.id LIMIT ?`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: history index: %w", err)
 	}
 	defer rows.Close()
 	var out []Sighting
+	var lin []byte
 	for rows.Next() {
-		s, err := scanSighting(rows)
-		if err != nil {
+		var s Sighting
+		var blob string
+		if err := rows.Scan(&s.ID, &s.Source, &s.Kind, &blob, &s.Name, &s.Workspace, &lin); err != nil {
 			return nil, err
 		}
+		if s.Blob, err = dedupe.ParseID(blob); err != nil {
+			return nil, fmt.Errorf("catalog: sighting %d: %w", s.ID, err)
+		}
+		var k keyLineage
+		if err := json.Unmarshal(lin, &k); err != nil {
+			return nil, fmt.Errorf("catalog: sighting %d lineage: %w", s.ID, err)
+		}
+		s.Lineage.Kind = s.Kind
+		s.Lineage.MessageID, s.Lineage.InReplyTo, s.Lineage.References, s.Lineage.InnerMessageIDs = k.MessageID, k.InReplyTo, k.References, k.Inner
+		s.Lineage.ItemID = k.ItemID
 		out = append(out, s)
 	}
 	return out, rows.Err()
+}
+
+// keyLineage is the part of connectors.Lineage history keys read.
+type keyLineage struct {
+	MessageID  string   `json:"message_id"`
+	InReplyTo  []string `json:"in_reply_to"`
+	References []string `json:"references"`
+	Inner      []string `json:"inner_message_ids"`
+	ItemID     string   `json:"item_id"`
 }
 
 // TodoOrphans removes queued sighting ids whose sighting no longer exists
@@ -172,12 +204,11 @@ func (x *IndexTx) TodoOrphans(ctx context.Context) error {
 	return err
 }
 
-// DoneSightings takes sightings off the queue.
-func (x *IndexTx) DoneSightings(ctx context.Context, ids []int64) error {
-	for _, id := range ids {
-		if _, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_sightings WHERE id = ?`, id); err != nil {
-			return fmt.Errorf("catalog: history index: %w", err)
-		}
+// DoneSightings takes the sightings up to id off the queue (those
+// TodoSightings returned: the front of the queue, in this transaction).
+func (x *IndexTx) DoneSightings(ctx context.Context, upTo int64) error {
+	if _, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_sightings WHERE id <= ?`, upTo); err != nil {
+		return fmt.Errorf("catalog: history index: %w", err)
 	}
 	return nil
 }

@@ -144,10 +144,10 @@ func deleteDocuments(ctx context.Context, tx *sql.Tx, keys []string, all bool) e
 }
 
 // historyStmts are the prepared inserts of one ReplaceHistory.
-type historyStmts struct{ doc, ver, parent, sighting *sql.Stmt }
+type historyStmts struct{ doc, ver, parent *sql.Stmt }
 
 func (s historyStmts) close() {
-	for _, st := range []*sql.Stmt{s.doc, s.ver, s.parent, s.sighting} {
+	for _, st := range []*sql.Stmt{s.doc, s.ver, s.parent} {
 		if st != nil {
 			st.Close()
 		}
@@ -164,7 +164,6 @@ func prepareHistory(ctx context.Context, tx *sql.Tx) (historyStmts, error) {
 		{&s.doc, `INSERT INTO documents (key, workspace, folder, name) VALUES (?, ?, ?, ?)`},
 		{&s.ver, `INSERT INTO versions (document_key, key, blob_id, seq, time, author) VALUES (?, ?, ?, ?, ?, ?)`},
 		{&s.parent, `INSERT INTO version_parents (document_key, version_key, parent_key, reason, confidence) VALUES (?, ?, ?, ?, ?)`},
-		{&s.sighting, `INSERT INTO version_sightings (sighting_id, document_key, version_key) VALUES (?, ?, ?)`},
 	} {
 		if *p.st, err = prepare(ctx, tx, p.q); err != nil {
 			s.close()
@@ -194,20 +193,22 @@ func (c *Catalog) insertDocuments(ctx context.Context, tx *sql.Tx, docs, write [
 		return err
 	}
 	defer st.close()
+	vs := &rowBatch{tx: tx, head: `INSERT INTO version_sightings (sighting_id, document_key, version_key) VALUES `, row: "(?, ?, ?)", cols: 3, stmts: map[int]*sql.Stmt{}}
+	defer vs.close()
 	for _, d := range write {
 		if _, err := st.doc.ExecContext(ctx, d.Key, d.Workspace, d.Folder, d.Name); err != nil {
 			return fmt.Errorf("catalog: document %s: %w", d.Key, err)
 		}
 		for _, v := range d.Versions {
-			if err := insertVersion(ctx, st, d.Key, v); err != nil {
+			if err := insertVersion(ctx, st, vs, d.Key, v); err != nil {
 				return err
 			}
 		}
 	}
-	return nil
+	return vs.flush(ctx)
 }
 
-func insertVersion(ctx context.Context, st historyStmts, doc string, v Version) error {
+func insertVersion(ctx context.Context, st historyStmts, vs *rowBatch, doc string, v Version) error {
 	if _, err := st.ver.ExecContext(ctx, doc, v.Key, v.Blob.String(), v.Seq, formatTime(v.Time), v.Author); err != nil {
 		return fmt.Errorf("catalog: version %s/%s: %w", doc, v.Key, err)
 	}
@@ -217,11 +218,56 @@ func insertVersion(ctx context.Context, st historyStmts, doc string, v Version) 
 		}
 	}
 	for _, sid := range v.Sightings {
-		if _, err := st.sighting.ExecContext(ctx, sid, doc, v.Key); err != nil {
-			return fmt.Errorf("catalog: sighting %d in %s/%s: %w", sid, doc, v.Key, err)
+		if err := vs.add(ctx, sid, doc, v.Key); err != nil {
+			return fmt.Errorf("catalog: sightings of %s/%s: %w", doc, v.Key, err)
 		}
 	}
 	return nil
+}
+
+// rowBatch inserts rows many to a statement (a statement a row was most
+// of the time of storing a large history).
+type rowBatch struct {
+	tx    *sql.Tx
+	head  string // "INSERT INTO t (a, b) VALUES "
+	row   string // "(?, ?)"
+	cols  int
+	args  []any
+	stmts map[int]*sql.Stmt // by rows
+}
+
+const rowsPerInsert = 200
+
+func (b *rowBatch) add(ctx context.Context, vals ...any) error {
+	b.args = append(b.args, vals...)
+	if len(b.args) >= rowsPerInsert*b.cols {
+		return b.flush(ctx)
+	}
+	return nil
+}
+
+func (b *rowBatch) flush(ctx context.Context) error {
+	n := len(b.args) / b.cols
+	if n == 0 {
+		return nil
+	}
+	st := b.stmts[n]
+	if st == nil {
+		var err error
+		if st, err = prepare(ctx, b.tx, b.head+rowsOf(b.row, n)); err != nil {
+			return err
+		}
+		b.stmts[n] = st
+	}
+	_, err := st.ExecContext(ctx, b.args...)
+	b.args = b.args[:0]
+	return err
+}
+
+func (b *rowBatch) close() {
+	for _, st := range b.stmts {
+		st.Close()
+	}
 }
 
 // Documents loads every document with its versions, parents and sighting

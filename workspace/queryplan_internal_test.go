@@ -99,7 +99,12 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 	}
 
 	// The history index, as the engine drives it.
-	tx, err := c.BeginIndex(ctx, 1)
+	ix, err := c.NewIndexer(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ix.Close()
+	tx, err := ix.Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +135,7 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 		if _, err := tx.NodesOfBlob(ctx, s.Blob); err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.DoneSightings(ctx, []int64{s.ID}); err != nil {
+		if err := tx.DoneSightings(ctx, s.ID); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -102,7 +102,7 @@ func showCaps(ctx context.Context, st *store, w io.Writer) error {
 	if keyCap <= 0 {
 		keyCap = history.DefaultKeyCap
 	}
-	keys, hubs, err := st.cat.Caps(ctx, keyCap)
+	keys, hubs, err := engine.Caps(ctx, st.cat, keyCap)
 	if err != nil {
 		return err
 	}
@@ -112,11 +112,7 @@ func showCaps(ctx context.Context, st *store, w io.Writer) error {
 		return nil
 	}
 	for _, k := range keys {
-		what, label := k.What, k.Label
-		if what == "" {
-			what, label = "evidence", fmt.Sprintf("key %016x (counted again after a change of cap)", k.Key)
-		}
-		fmt.Fprintf(w, "%-16s %s: more than %d blobs\n", what, termSafe(label), k.Nodes-1)
+		fmt.Fprintf(w, "%-16s %s: more than %d blobs (one is %s)\n", k.What, termSafe(k.Label), k.Nodes-1, termSafe(k.Example))
 	}
 	for _, h := range hubs {
 		fmt.Fprintf(w, "%-16s %s %s in workspace %s: %d names, threads and items\n", "blob", h.Blob.Short(), termSafe(h.Name), termSafe(h.Workspace), h.Places)

@@ -52,6 +52,16 @@ func (b *bench) scale(ctx context.Context) error {
 	r := row(sec, "first sync after the import: full history rebuild over "+n, "", first, errs, "sync", "", results.Target{})
 	b.add(r)
 	b.fact("store scale: catalog after the rebuild %s", human(catalogSize(store)))
+	spec := scaleSpec(b.o.sightings)
+	touch := func() error {
+		st, err := scale.Touch(ctx, store, spec, b.o.sightings/(spec.PerBlob*spec.Versions))
+		if err == nil {
+			b.fact("store scale: touched 1%% of the documents: %d new sightings of %d new versions", st.Sightings, st.Blobs)
+		}
+		return err
+	}
+	touched, errs := b.repeat(ctx, 1, []step{{key: "sync", setup: touch, cmd: long(b.syncdCmd("syncd sync (1% of documents touched)", nil, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn"))}})
+	b.add(row(sec, "sync that touches 1% of the documents, over "+n, "", touched, errs, "sync", "", results.Target{}))
 	planOut := filepath.Join(work, "plan")
 	steps := []step{
 		{key: "plan", setup: resetDir(planOut), cmd: long(b.syncdCmd("syncd plan --out", nil, "plan", "--config", cfg, "--out", planOut, "--log-level", "warn"))},
@@ -77,7 +87,7 @@ func (b *bench) scaleStore(ctx context.Context) (string, error) {
 			return "", err
 		}
 		start := time.Now()
-		st, err := scale.Populate(ctx, dir, scale.Spec{Sightings: b.o.sightings, PerBlob: 8, Versions: 4, Batch: 5000})
+		st, err := scale.Populate(ctx, dir, scaleSpec(b.o.sightings))
 		if err != nil {
 			return "", err
 		}
@@ -93,6 +103,11 @@ func (b *bench) scaleStore(ctx context.Context) (string, error) {
 		os.Remove(filepath.Join(dir, f))
 	}
 	return dir, copyFile(pristine, catalog)
+}
+
+// scaleSpec is the store the scale section fills.
+func scaleSpec(sightings int) scale.Spec {
+	return scale.Spec{Sightings: sightings, PerBlob: 8, Versions: 4, Batch: 5000}
 }
 
 func snapshot(ctx context.Context, src, dst string) error {

@@ -67,6 +67,41 @@ func Populate(ctx context.Context, dir string, s Spec) (Stats, error) {
 	return p.st, cat.FinishRun(ctx, run, workspace.StatusOK, counts, "")
 }
 
+// Touch adds a new version, seen PerBlob times, to every hundredth of the
+// documents Populate wrote (documents 0, 100, 200, ...): what a sync that
+// touches 1% of the documents brings.
+func Touch(ctx context.Context, dir string, s Spec, documents int) (Stats, error) {
+	cat, err := workspace.Open(ctx, filepath.Join(dir, "catalog.db"), workspace.Options{})
+	if err != nil {
+		return Stats{}, err
+	}
+	defer cat.Close()
+	blobs, err := dedupe.OpenDisk(dir)
+	if err != nil {
+		return Stats{}, err
+	}
+	run, err := cat.StartRun(ctx, "scale-touch", "sync")
+	if err != nil {
+		return Stats{}, err
+	}
+	p := &populator{ctx: ctx, cat: cat, disk: blobs, s: s, r: rand.New(rand.NewPCG(8, 8)), batch: workspace.Batch{RunID: run}}
+	p.startWriters(2)
+	for doc := 0; doc < documents && err == nil; doc += 100 {
+		err = p.version(doc, s.Versions+1)
+	}
+	if err == nil {
+		err = p.flush()
+	}
+	if werr := p.stopWriters(); err == nil {
+		err = werr
+	}
+	if err != nil {
+		return p.st, err
+	}
+	counts := workspace.Counts{New: int64(p.st.Blobs), Duplicate: int64(p.st.Sightings - p.st.Blobs)}
+	return p.st, cat.FinishRun(ctx, run, workspace.StatusOK, counts, "")
+}
+
 type populator struct {
 	ctx   context.Context
 	cat   *workspace.Catalog
@@ -133,26 +168,32 @@ func writeBlob(f blobFile) error {
 func (p *populator) document() error {
 	doc := p.st.Documents
 	p.st.Documents++
-	title := fmt.Sprintf("Document %d", doc)
-	base := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(doc) * time.Minute)
 	for v := 1; v <= p.s.Versions && p.st.Sightings < p.s.Sightings; v++ {
-		sums, err := p.blob(doc, v)
-		if err != nil {
+		if err := p.version(doc, v); err != nil {
 			return err
 		}
-		name := fmt.Sprintf("%s v%d.docx", title, v)
-		for k := range p.s.PerBlob {
-			if p.st.Sightings >= p.s.Sightings {
-				break
-			}
-			p.batch.Sightings = append(p.batch.Sightings, p.sighting(doc, v, k, name, sums, base.Add(time.Duration(v)*24*time.Hour)))
-			p.st.Sightings++
+	}
+	return nil
+}
+
+// version writes version v of doc and its sightings.
+func (p *populator) version(doc, v int) error {
+	title := fmt.Sprintf("Document %d", doc)
+	base := time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(doc) * time.Minute)
+	sums, err := p.blob(doc, v)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s v%d.docx", title, v)
+	for k := range p.s.PerBlob {
+		if p.s.Sightings > 0 && p.st.Sightings >= p.s.Sightings {
+			break
 		}
-		if len(p.batch.Sightings) >= p.s.Batch {
-			if err := p.flush(); err != nil {
-				return err
-			}
-		}
+		p.batch.Sightings = append(p.batch.Sightings, p.sighting(doc, v, k, name, sums, base.Add(time.Duration(v)*24*time.Hour)))
+		p.st.Sightings++
+	}
+	if len(p.batch.Sightings) >= p.s.Batch {
+		return p.flush()
 	}
 	return nil
 }

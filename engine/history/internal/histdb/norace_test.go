@@ -1,0 +1,5 @@
+//go:build !race
+
+package histdb_test
+
+const raceEnabled = false
