@@ -32,6 +32,10 @@ type Config struct {
 // StoreConfig says where the workspace store lives.
 type StoreConfig struct {
 	Path string `yaml:"path"` // catalog.db and blobs/ live here
+	// CacheMB bounds the page cache of the history indexer, the one
+	// cache that grows with work (default workspace.DefaultIndexCacheMB;
+	// SQLite's other connections keep its 2 MB default).
+	CacheMB int `yaml:"cache_mb"`
 }
 
 // HistoryConfig tunes the history rebuild.
@@ -229,6 +233,9 @@ func (c *Config) validate(root *yaml.Node) error {
 		if _, err := time.LoadLocation(c.Timezone); err != nil {
 			return errAt(lineOf(root, "timezone"), "timezone", err.Error())
 		}
+	}
+	if c.Store.CacheMB < 0 {
+		return errAt(lineOf(root, "store"), "store.cache_mb", "must not be negative")
 	}
 	if c.History.KeyCap < 0 || c.History.KeyCap > 0 && c.History.KeyCap < 2 {
 		return errAt(lineOf(root, "history"), "history.key_cap", "must be at least 2 (or left out for the default)")

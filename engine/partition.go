@@ -39,7 +39,7 @@ type RebuildStats struct {
 	Components int
 	Nodes      int
 	Sightings  int
-	Largest    int // sightings in the largest component
+	Largest    int // blobs in the largest component
 	Capped     int // oversized keys (no evidence)
 	Hubs       int // nodes whose place keys are no evidence
 	Diff       workspace.HistoryDiff
@@ -134,7 +134,7 @@ func (e *Engine) RebuildStats(ctx context.Context, full bool) (RebuildStats, err
 		}
 	}
 	e.logger().Info("history rebuilt", "full", st.Full, "indexed", st.Indexed, "components", st.Components,
-		"nodes", st.Nodes, "sightings", st.Sightings, "largest", st.Largest, "capped_keys", st.Capped, "hubs", st.Hubs,
+		"nodes", st.Nodes, "sightings", st.Sightings, "largest_nodes", st.Largest, "capped_keys", st.Capped, "hubs", st.Hubs,
 		"written", st.Diff.Written, "removed", st.Diff.Removed, "unchanged", st.Diff.Unchanged,
 		"index", indexed.Sub(start).Round(time.Millisecond), "rebuild", time.Since(indexed).Round(time.Millisecond))
 	if st.Components == 0 && st.Indexed == 0 {
@@ -514,40 +514,63 @@ type rebuildBatch struct {
 	st        *RebuildStats
 	stored    func(RebuildStats)
 	limit     int // sightings
+	pending   []int64
 	nodes     []workspace.NodeRef
 	in        history.Input
 	blobs     []dedupe.ID
 }
 
 func (b *rebuildBatch) add(comp []int64) error {
-	before := len(b.in.Sightings)
-	for _, id := range comp {
-		n, err := b.r.Node(b.ctx, id)
-		if err != nil {
-			return err
-		}
-		b.nodes = append(b.nodes, n)
-		b.blobs = append(b.blobs, n.Blob)
-		err = b.r.SightingsOf(b.ctx, n, func(s workspace.Sighting) error {
-			b.in.Sightings = append(b.in.Sightings, rebuildSighting(s))
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-	}
-	size := len(b.in.Sightings) - before
 	b.st.Components++
 	b.st.Nodes += len(comp)
-	b.st.Sightings += size
-	b.st.Largest = max(b.st.Largest, size)
+	b.st.Largest = max(b.st.Largest, len(comp))
+	b.pending = append(b.pending, comp...)
+	if len(b.pending) < min(pendingNodes, max(1, b.limit/8)) {
+		return nil
+	}
+	if err := b.load(); err != nil {
+		return err
+	}
 	if len(b.in.Sightings) >= b.limit {
 		return b.flush()
 	}
 	return nil
 }
 
+// pendingNodes: nodes are looked up, and their sightings read, this many
+// at a time (fewer for small batches: a blob has a few sightings).
+const pendingNodes = 1000
+
+// load reads the pending nodes and their sightings into the batch.
+func (b *rebuildBatch) load() error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	nodes, err := b.r.Nodes(b.ctx, b.pending)
+	if err != nil {
+		return err
+	}
+	b.pending = b.pending[:0]
+	before := len(b.in.Sightings)
+	err = b.r.SightingsOfNodes(b.ctx, nodes, func(s workspace.Sighting) error {
+		b.in.Sightings = append(b.in.Sightings, rebuildSighting(s))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	b.st.Sightings += len(b.in.Sightings) - before
+	for _, n := range nodes {
+		b.nodes = append(b.nodes, n)
+		b.blobs = append(b.blobs, n.Blob)
+	}
+	return nil
+}
+
 func (b *rebuildBatch) flush() error {
+	if err := b.load(); err != nil {
+		return err
+	}
 	if len(b.nodes) == 0 {
 		return nil
 	}

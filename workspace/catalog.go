@@ -40,6 +40,8 @@ type Catalog struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt // hot lookups, prepared once (see queryRow)
+	// indexCacheMB is the page cache of the history indexer (SetIndexCache).
+	indexCacheMB int
 }
 
 // Options for Open.

@@ -83,16 +83,25 @@ func (t *txStmts) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 // multi-row inserts would otherwise write every page they touch again to
 // a temporary file (three quarters of the time of indexing). A statement
 // journal holds the pages one statement changes: a few, not the catalog.
-// Its page cache is larger too (indexCacheKiB). Close it after use.
+// Its page cache is larger too (SetIndexCache). Close it after use.
 type Indexer struct {
 	conn *sql.Conn
 	cap  int
 }
 
-// indexCacheKiB is the page cache of the indexer: keys are hashes, so
-// inserts land all over the index, and with SQLite's default 2 MB cache
-// most of them wrote a page out to the log and read it back.
-const indexCacheKiB = 64 << 10
+// DefaultIndexCacheMB is the page cache of the indexer: keys are hashes,
+// so inserts land all over the index, and with SQLite's default 2 MB
+// cache most of them wrote a page out to the log and read it back.
+const DefaultIndexCacheMB = 64
+
+// SetIndexCache sets the indexer's page cache (store.cache_mb; 0: the
+// default).
+func (c *Catalog) SetIndexCache(mb int) {
+	if mb <= 0 {
+		mb = DefaultIndexCacheMB
+	}
+	c.indexCacheMB = mb
+}
 
 // NewIndexer returns an indexer; keys carried by more than keyCap nodes
 // are oversized.
@@ -101,7 +110,11 @@ func (c *Catalog) NewIndexer(ctx context.Context, keyCap int) (*Indexer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("catalog: history index: %w", err)
 	}
-	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY; PRAGMA cache_size = -`+strconv.Itoa(indexCacheKiB)); err != nil {
+	mb := c.indexCacheMB
+	if mb <= 0 {
+		mb = DefaultIndexCacheMB
+	}
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY; PRAGMA cache_size = -`+strconv.Itoa(mb<<10)); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("catalog: history index: %w", err)
 	}
@@ -761,6 +774,83 @@ func (r *HistoryReader) Node(ctx context.Context, id int64) (NodeRef, error) {
 	}
 	n.Blob, err = dedupe.ParseID(blob)
 	return n, err
+}
+
+// inChunk is how many values an IN (...) list of the readers holds.
+const inChunk = 200
+
+// Nodes returns the nodes with the given ids (in any order).
+func (r *HistoryReader) Nodes(ctx context.Context, ids []int64) ([]NodeRef, error) {
+	out := make([]NodeRef, 0, len(ids))
+	for lo := 0; lo < len(ids); lo += inChunk {
+		part := ids[lo:min(lo+inChunk, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := r.query(ctx, `SELECT id, blob_id, workspace FROM history_nodes WHERE id IN (`+rowsOf("?", len(part))+`)`, args...)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: history nodes: %w", err)
+		}
+		for rows.Next() {
+			var n NodeRef
+			var blob string
+			if err := rows.Scan(&n.ID, &blob, &n.Workspace); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			if n.Blob, err = dedupe.ParseID(blob); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("catalog: history node %d: %w", n.ID, err)
+			}
+			out = append(out, n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) != len(ids) {
+		return nil, fmt.Errorf("catalog: history nodes: %d of %d found", len(out), len(ids))
+	}
+	return out, nil
+}
+
+// SightingsOfNodes calls fn for the sightings of the nodes, a few hundred
+// blobs a query.
+func (r *HistoryReader) SightingsOfNodes(ctx context.Context, nodes []NodeRef, fn func(Sighting) error) error {
+	want := make(map[NodeRef]bool, len(nodes))
+	var blobs []any
+	seen := map[dedupe.ID]bool{}
+	for _, n := range nodes {
+		want[NodeRef{Workspace: n.Workspace, Blob: n.Blob}] = true
+		if !seen[n.Blob] {
+			seen[n.Blob] = true
+			blobs = append(blobs, n.Blob.String())
+		}
+	}
+	for lo := 0; lo < len(blobs); lo += inChunk {
+		part := blobs[lo:min(lo+inChunk, len(blobs))]
+		rows, err := r.query(ctx, `SELECT `+sightingCols+` FROM sightings WHERE blob_id IN (`+rowsOf("?", len(part))+`)`, part...)
+		if err != nil {
+			return fmt.Errorf("catalog: sightings of history nodes: %w", err)
+		}
+		for rows.Next() {
+			s, err := scanSighting(rows)
+			if err == nil && want[NodeRef{Workspace: s.Workspace, Blob: s.Blob}] {
+				err = fn(s)
+			}
+			if err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // SightingsOf calls fn for the sightings of a node.

@@ -144,10 +144,10 @@ func deleteDocuments(ctx context.Context, tx *sql.Tx, keys []string, all bool) e
 }
 
 // historyStmts are the prepared inserts of one ReplaceHistory.
-type historyStmts struct{ doc, ver, parent *sql.Stmt }
+type historyStmts struct{ doc *sql.Stmt }
 
 func (s historyStmts) close() {
-	for _, st := range []*sql.Stmt{s.doc, s.ver, s.parent} {
+	for _, st := range []*sql.Stmt{s.doc} {
 		if st != nil {
 			st.Close()
 		}
@@ -162,8 +162,6 @@ func prepareHistory(ctx context.Context, tx *sql.Tx) (historyStmts, error) {
 		q  string
 	}{
 		{&s.doc, `INSERT INTO documents (key, workspace, folder, name) VALUES (?, ?, ?, ?)`},
-		{&s.ver, `INSERT INTO versions (document_key, key, blob_id, seq, time, author) VALUES (?, ?, ?, ?, ?, ?)`},
-		{&s.parent, `INSERT INTO version_parents (document_key, version_key, parent_key, reason, confidence) VALUES (?, ?, ?, ?, ?)`},
 	} {
 		if *p.st, err = prepare(ctx, tx, p.q); err != nil {
 			s.close()
@@ -193,36 +191,61 @@ func (c *Catalog) insertDocuments(ctx context.Context, tx *sql.Tx, docs, write [
 		return err
 	}
 	defer st.close()
-	vs := &rowBatch{tx: tx, head: `INSERT INTO version_sightings (sighting_id, document_key, version_key) VALUES `, row: "(?, ?, ?)", cols: 3, stmts: map[int]*sql.Stmt{}}
-	defer vs.close()
+	rb := func(head, row string, cols int) *rowBatch {
+		return &rowBatch{tx: tx, head: head, row: row, cols: cols, stmts: map[int]*sql.Stmt{}}
+	}
+	b := versionRows{
+		ver:      rb(`INSERT INTO versions (document_key, key, blob_id, seq, time, author) VALUES `, "(?, ?, ?, ?, ?, ?)", 6),
+		parent:   rb(`INSERT INTO version_parents (document_key, version_key, parent_key, reason, confidence) VALUES `, "(?, ?, ?, ?, ?)", 5),
+		sighting: rb(`INSERT INTO version_sightings (sighting_id, document_key, version_key) VALUES `, "(?, ?, ?)", 3),
+	}
+	defer b.close()
 	for _, d := range write {
 		if _, err := st.doc.ExecContext(ctx, d.Key, d.Workspace, d.Folder, d.Name); err != nil {
 			return fmt.Errorf("catalog: document %s: %w", d.Key, err)
 		}
 		for _, v := range d.Versions {
-			if err := insertVersion(ctx, st, vs, d.Key, v); err != nil {
+			if err := b.add(ctx, d.Key, v); err != nil {
 				return err
 			}
 		}
 	}
-	return vs.flush(ctx)
+	return b.flush(ctx)
 }
 
-func insertVersion(ctx context.Context, st historyStmts, vs *rowBatch, doc string, v Version) error {
-	if _, err := st.ver.ExecContext(ctx, doc, v.Key, v.Blob.String(), v.Seq, formatTime(v.Time), v.Author); err != nil {
+// versionRows batches the rows of versions.
+type versionRows struct{ ver, parent, sighting *rowBatch }
+
+func (b versionRows) add(ctx context.Context, doc string, v Version) error {
+	if err := b.ver.add(ctx, doc, v.Key, v.Blob.String(), v.Seq, formatTime(v.Time), v.Author); err != nil {
 		return fmt.Errorf("catalog: version %s/%s: %w", doc, v.Key, err)
 	}
 	for _, l := range v.Parents {
-		if _, err := st.parent.ExecContext(ctx, doc, v.Key, l.Parent, l.Reason, l.Confidence); err != nil {
+		if err := b.parent.add(ctx, doc, v.Key, l.Parent, l.Reason, l.Confidence); err != nil {
 			return fmt.Errorf("catalog: version %s/%s parent %s: %w", doc, v.Key, l.Parent, err)
 		}
 	}
 	for _, sid := range v.Sightings {
-		if err := vs.add(ctx, sid, doc, v.Key); err != nil {
+		if err := b.sighting.add(ctx, sid, doc, v.Key); err != nil {
 			return fmt.Errorf("catalog: sightings of %s/%s: %w", doc, v.Key, err)
 		}
 	}
 	return nil
+}
+
+func (b versionRows) flush(ctx context.Context) error {
+	for _, r := range []*rowBatch{b.ver, b.parent, b.sighting} {
+		if err := r.flush(ctx); err != nil {
+			return fmt.Errorf("catalog: history: %w", err)
+		}
+	}
+	return nil
+}
+
+func (b versionRows) close() {
+	b.ver.close()
+	b.parent.close()
+	b.sighting.close()
 }
 
 // rowBatch inserts rows many to a statement (a statement a row was most

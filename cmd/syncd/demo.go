@@ -78,6 +78,7 @@ func cmdDemo(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		st.keyCap = cfg.History.KeyCap
+		st.cat.SetIndexCache(cfg.Store.CacheMB)
 		defer st.Close()
 		eng := st.engine(newLogger(stderr, *logFormat, *logLevel))
 		results, err := runJobs(ctx, eng, cfg, []*engine.Job{&cfg.Jobs[0]})

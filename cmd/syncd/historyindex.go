@@ -18,7 +18,7 @@ func rebuildHistory(ctx context.Context, st *store, full bool, w io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "history rebuilt: %d components (%d blobs, %d sightings; the largest %d sightings); %d documents written, %d removed, %d unchanged\n",
+	fmt.Fprintf(w, "history rebuilt: %d components (%d blobs, %d sightings; the largest %d blobs); %d documents written, %d removed, %d unchanged\n",
 		rs.Components, rs.Nodes, rs.Sightings, rs.Largest, rs.Diff.Written, rs.Diff.Removed, rs.Diff.Unchanged)
 	if rs.Capped+rs.Hubs > 0 {
 		fmt.Fprintf(w, "%d pieces of evidence and %d blobs are too common to group documents: see 'syncd history caps'\n", rs.Capped, rs.Hubs)

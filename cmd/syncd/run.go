@@ -100,6 +100,7 @@ func startDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) (*daemo
 		return nil, err
 	}
 	st.keyCap = cfg.History.KeyCap
+	st.cat.SetIndexCache(cfg.Store.CacheMB)
 	d := &daemon{file: o.config, storePath: cfg.Store.Path, st: st, metrics: newMetrics(), log: log, stopTimeout: o.stopTimeout}
 	eng := st.engine(log)
 	host, _ := os.Hostname()

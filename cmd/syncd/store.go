@@ -216,5 +216,6 @@ func (c *common) openExisting(ctx context.Context) (*engine.Config, *store, erro
 		return nil, nil, err
 	}
 	st.keyCap = cfg.History.KeyCap
+	st.cat.SetIndexCache(cfg.Store.CacheMB)
 	return cfg, st, nil
 }

@@ -49,6 +49,7 @@ func cmdSync(fs *pflag.FlagSet) runFunc {
 			return err
 		}
 		st.keyCap = cfg.History.KeyCap
+		st.cat.SetIndexCache(cfg.Store.CacheMB)
 		defer st.Close()
 		if prog.Bars() && c.logFormat == "auto" && cfg.Log.Format == "" {
 			c.logFormat = "text" // log lines print above the bars
@@ -235,6 +236,7 @@ func cmdPlan(fs *pflag.FlagSet) runFunc {
 		}
 		defer ps.Close()
 		log := c.logger(cfg, stderr)
+		ps.cat.SetIndexCache(cfg.Store.CacheMB)
 		eng := &engine.Engine{Catalog: ps.cat, Blobs: ps.sink, Log: log, Env: &connectors.Env{Log: log}, Mode: engine.ModePlan, KeyCap: cfg.History.KeyCap}
 		results, err := runJobs(ctx, eng, cfg, jobs)
 		if *format != "" {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/syncd/syncd/bench/internal/measure"
@@ -60,18 +62,32 @@ func (b *bench) scale(ctx context.Context) error {
 		}
 		return err
 	}
-	touched, errs := b.repeat(ctx, 1, []step{{key: "sync", setup: touch, cmd: long(b.syncdCmd("syncd sync (1% of documents touched)", nil, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn"))}})
-	b.add(row(sec, "sync that touches 1% of the documents, over "+n, "", touched, errs, "sync", "", results.Target{}))
+	if b.scaleOp("touch") {
+		touched, errs := b.repeat(ctx, 1, []step{{key: "sync", setup: touch, cmd: long(b.syncdCmd("syncd sync (1% of documents touched)", nil, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn"))}})
+		b.add(row(sec, "sync that touches 1% of the documents, over "+n, "", touched, errs, "sync", "", results.Target{}))
+	}
 	planOut := filepath.Join(work, "plan")
-	steps := []step{
+	all := []step{
 		{key: "plan", setup: resetDir(planOut), cmd: long(b.syncdCmd("syncd plan --out", nil, "plan", "--config", cfg, "--out", planOut, "--log-level", "warn"))},
 		{key: "export", cmd: long(measure.Cmd{Name: "syncd export", Args: []string{"bash", "-c", fmt.Sprintf("%q export --config %q --format json >/dev/null", b.o.syncd, cfg)}})},
 		{key: "verify", cmd: long(b.syncdCmd("syncd verify", nil, "verify", "--config", cfg))},
 	}
+	var steps []step
+	for _, st := range all {
+		if b.scaleOp(st.key) {
+			steps = append(steps, st)
+		}
+	}
 	s, errs := b.repeat(ctx, b.o.scaleReps, steps)
-	b.add(row(sec, "plan with report (report.html, plan.json, CSVs) over "+n, "", s, errs, "plan", "", results.Target{}))
-	b.add(row(sec, "export --format json over "+n, "", s, errs, "export", "", results.Target{}))
-	b.add(row(sec, "verify (re-hash every blob, check references) over "+n, "", s, errs, "verify", "", results.Target{}))
+	for _, r := range []struct{ key, what string }{
+		{"plan", "plan with report (report.html, plan.json, CSVs) over "},
+		{"export", "export --format json over "},
+		{"verify", "verify (re-hash every blob, check references) over "},
+	} {
+		if b.scaleOp(r.key) {
+			b.add(row(sec, r.what+n, "", s, errs, r.key, "", results.Target{}))
+		}
+	}
 	return os.RemoveAll(work)
 }
 
@@ -103,6 +119,11 @@ func (b *bench) scaleStore(ctx context.Context) (string, error) {
 		os.Remove(filepath.Join(dir, f))
 	}
 	return dir, copyFile(pristine, catalog)
+}
+
+// scaleOp reports whether -scale-ops names op.
+func (b *bench) scaleOp(op string) bool {
+	return slices.Contains(strings.Split(b.o.scaleOps, ","), op)
 }
 
 // scaleSpec is the store the scale section fills.
