@@ -261,18 +261,7 @@ func (x *IndexTx) TodoPins(ctx context.Context) ([]Pin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: history index: %w", err)
 	}
-	defer rows.Close()
-	var out []Pin
-	for rows.Next() {
-		var p Pin
-		var args, created string
-		if err := rows.Scan(&p.ID, &p.Kind, &args, &p.Actor, &created); err != nil {
-			return nil, err
-		}
-		p.Args, p.Created = json.RawMessage(args), parseTime(created)
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return scanPins(rows)
 }
 
 // DonePins empties the pin queue.

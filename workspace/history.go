@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -370,6 +372,45 @@ func (c *Catalog) Documents(ctx context.Context) ([]Document, error) {
 	return docs, rows.Err()
 }
 
+// DiffDocuments lists the keys of the documents that are not the same in
+// got and want (missing from one, or different), compared in the form the
+// catalog stores them in: UTC times, parents by key, no empty lists.
+func DiffDocuments(got, want []Document) []string {
+	g, w := storedForm(got), storedForm(want)
+	var out []string
+	for k, d := range w {
+		if o, ok := g[k]; !ok || !reflect.DeepEqual(o, d) {
+			out = append(out, k)
+		}
+	}
+	for k := range g {
+		if _, ok := w[k]; !ok {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// storedForm indexes documents by key in the form the catalog returns.
+func storedForm(docs []Document) map[string]Document {
+	out := make(map[string]Document, len(docs))
+	for _, d := range docs {
+		d.Versions = append([]Version(nil), d.Versions...)
+		for i := range d.Versions {
+			v := &d.Versions[i]
+			v.Time = v.Time.UTC()
+			v.Parents = append([]Link(nil), v.Parents...)
+			sort.Slice(v.Parents, func(a, b int) bool { return v.Parents[a].Parent < v.Parents[b].Parent })
+			if len(v.Parents) == 0 {
+				v.Parents = nil
+			}
+		}
+		out[d.Key] = d
+	}
+	return out
+}
+
 // EachSighting calls fn for every sighting in id order.
 func (c *Catalog) EachSighting(ctx context.Context, fn func(Sighting) error) error {
 	return c.EachSightingAfter(ctx, 0, fn)
@@ -572,6 +613,11 @@ func (c *Catalog) Pins(ctx context.Context) ([]Pin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: pins: %w", err)
 	}
+	return scanPins(rows)
+}
+
+// scanPins reads pins (id, kind, args, actor, created) and closes rows.
+func scanPins(rows *sql.Rows) ([]Pin, error) {
 	defer rows.Close()
 	var out []Pin
 	for rows.Next() {

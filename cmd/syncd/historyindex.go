@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"reflect"
-	"sort"
 
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/history"
@@ -46,7 +44,7 @@ func checkHistory(ctx context.Context, st *store, w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	diff := differentDocuments(got, want)
+	diff := workspace.DiffDocuments(got, want)
 	if len(diff) == 0 {
 		fmt.Fprintf(w, "stored history matches a rebuild of the whole catalog: %d documents from %d sightings\n", len(want), len(in.Sightings))
 		return nil
@@ -55,45 +53,6 @@ func checkHistory(ctx context.Context, st *store, w io.Writer) error {
 		fmt.Fprintf(w, "differs: %s\n", termSafe(k))
 	}
 	return fmt.Errorf("stored history differs from a rebuild of the whole catalog in %d of %d documents", len(diff), len(want))
-}
-
-// differentDocuments lists the keys of documents that are not the same in
-// both (compared as the catalog stores them).
-func differentDocuments(got, want []workspace.Document) []string {
-	g, w := byKey(got), byKey(want)
-	var out []string
-	for k, d := range w {
-		if o, ok := g[k]; !ok || !reflect.DeepEqual(o, d) {
-			out = append(out, k)
-		}
-	}
-	for k := range g {
-		if _, ok := w[k]; !ok {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// byKey indexes documents by key in stored form: UTC times, parents by
-// key, no empty lists.
-func byKey(docs []workspace.Document) map[string]workspace.Document {
-	out := make(map[string]workspace.Document, len(docs))
-	for _, d := range docs {
-		d.Versions = append([]workspace.Version(nil), d.Versions...)
-		for i := range d.Versions {
-			v := &d.Versions[i]
-			v.Time = v.Time.UTC()
-			v.Parents = append([]workspace.Link(nil), v.Parents...)
-			sort.Slice(v.Parents, func(a, b int) bool { return v.Parents[a].Parent < v.Parents[b].Parent })
-			if len(v.Parents) == 0 {
-				v.Parents = nil
-			}
-		}
-		out[d.Key] = d
-	}
-	return out
 }
 
 // showCaps explains the evidence the rebuild ignores as too common.

@@ -41,36 +41,26 @@ func Populate(ctx context.Context, dir string, s Spec) (Stats, error) {
 	if s.PerBlob <= 0 || s.Versions <= 0 || s.Batch <= 0 {
 		return Stats{}, fmt.Errorf("scale: spec %+v: PerBlob, Versions and Batch must be positive", s)
 	}
-	cat, err := workspace.Open(ctx, filepath.Join(dir, "catalog.db"), workspace.Options{})
-	if err != nil {
-		return Stats{}, err
-	}
-	defer cat.Close()
-	blobs, err := dedupe.OpenDisk(dir)
-	if err != nil {
-		return Stats{}, err
-	}
-	run, err := cat.StartRun(ctx, "scale", "sync")
-	if err != nil {
-		return Stats{}, err
-	}
-	p := &populator{ctx: ctx, cat: cat, disk: blobs, s: s, r: rand.New(rand.NewPCG(7, 7)), batch: workspace.Batch{RunID: run}}
-	p.startWriters(2)
-	err = p.fill()
-	if werr := p.stopWriters(); err == nil {
-		err = werr
-	}
-	if err != nil {
-		return p.st, err
-	}
-	counts := workspace.Counts{New: int64(p.st.Blobs), Duplicate: int64(p.st.Sightings - p.st.Blobs)}
-	return p.st, cat.FinishRun(ctx, run, workspace.StatusOK, counts, "")
+	return write(ctx, dir, s, "scale", 7, (*populator).fill)
 }
 
 // Touch adds a new version, seen PerBlob times, to every hundredth of the
 // documents Populate wrote (documents 0, 100, 200, ...): what a sync that
 // touches 1% of the documents brings.
 func Touch(ctx context.Context, dir string, s Spec, documents int) (Stats, error) {
+	return write(ctx, dir, s, "scale-touch", 8, func(p *populator) error {
+		for doc := 0; doc < documents; doc += 100 {
+			if err := p.version(doc, s.Versions+1); err != nil {
+				return err
+			}
+		}
+		return p.flush()
+	})
+}
+
+// write runs fill as one run of job on the store at dir, blob files
+// written beside the commits.
+func write(ctx context.Context, dir string, s Spec, job string, seed uint64, fill func(*populator) error) (Stats, error) {
 	cat, err := workspace.Open(ctx, filepath.Join(dir, "catalog.db"), workspace.Options{})
 	if err != nil {
 		return Stats{}, err
@@ -80,18 +70,13 @@ func Touch(ctx context.Context, dir string, s Spec, documents int) (Stats, error
 	if err != nil {
 		return Stats{}, err
 	}
-	run, err := cat.StartRun(ctx, "scale-touch", "sync")
+	run, err := cat.StartRun(ctx, job, "sync")
 	if err != nil {
 		return Stats{}, err
 	}
-	p := &populator{ctx: ctx, cat: cat, disk: blobs, s: s, r: rand.New(rand.NewPCG(8, 8)), batch: workspace.Batch{RunID: run}}
+	p := &populator{ctx: ctx, cat: cat, disk: blobs, s: s, r: rand.New(rand.NewPCG(seed, seed)), batch: workspace.Batch{RunID: run}}
 	p.startWriters(2)
-	for doc := 0; doc < documents && err == nil; doc += 100 {
-		err = p.version(doc, s.Versions+1)
-	}
-	if err == nil {
-		err = p.flush()
-	}
+	err = fill(p)
 	if werr := p.stopWriters(); err == nil {
 		err = werr
 	}

@@ -83,3 +83,32 @@ func BenchmarkPopulate(b *testing.B) {
 		}
 	}
 }
+
+// TestTouch: a new version of every hundredth document, seen PerBlob times.
+func TestTouch(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	spec := Spec{Sightings: 2400, PerBlob: 4, Versions: 3, Batch: 100}
+	if _, err := Populate(ctx, dir, spec); err != nil {
+		t.Fatal(err)
+	}
+	st, err := Touch(ctx, dir, Spec{PerBlob: 4, Versions: 3, Batch: 100}, 200) // documents 0 and 100
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Blobs != 2 || st.Sightings != 8 {
+		t.Fatalf("touch wrote %+v, want 8 sightings of 2 blobs", st)
+	}
+	cat, err := workspace.Open(ctx, filepath.Join(dir, "catalog.db"), workspace.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	got, err := cat.Stats(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Sightings != 2408 || got.Blobs != 602 {
+		t.Fatalf("catalog after the touch: %+v", got)
+	}
+}

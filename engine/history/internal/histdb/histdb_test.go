@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -86,50 +85,24 @@ func stored(t testing.TB, cat *workspace.Catalog) []workspace.Document {
 	return docs
 }
 
-// normal indexes documents by key and puts them in the form the catalog
-// returns them in: UTC times, parents ordered by key, no empty slices.
-func normal(docs []workspace.Document) map[string]workspace.Document {
-	out := map[string]workspace.Document{}
-	for _, d := range docs {
-		d.Versions = append([]workspace.Version(nil), d.Versions...)
-		for i := range d.Versions {
-			v := &d.Versions[i]
-			v.Time = v.Time.UTC()
-			v.Parents = append([]workspace.Link(nil), v.Parents...)
-			sort.Slice(v.Parents, func(a, b int) bool { return v.Parents[a].Parent < v.Parents[b].Parent })
-			if len(v.Parents) == 0 {
-				v.Parents = nil
-			}
-		}
-		out[d.Key] = d
-	}
-	return out
-}
-
 // sameHistory fails the test, naming the first differing document, when
 // two histories differ.
 func sameHistory(t testing.TB, what string, got, want []workspace.Document) {
 	t.Helper()
-	g, w := normal(got), normal(want)
-	if reflect.DeepEqual(g, w) {
+	diff := workspace.DiffDocuments(got, want)
+	if len(diff) == 0 {
 		return
 	}
-	keys := map[string]bool{}
-	for k := range g {
-		keys[k] = true
-	}
-	for k := range w {
-		keys[k] = true
-	}
-	var diff []string
-	for k := range keys {
-		if !reflect.DeepEqual(g[k], w[k]) {
-			diff = append(diff, k)
+	find := func(docs []workspace.Document, k string) *workspace.Document {
+		for i := range docs {
+			if docs[i].Key == k {
+				return &docs[i]
+			}
 		}
+		return nil
 	}
-	sort.Strings(diff)
 	k := diff[0]
-	t.Fatalf("%s: %d of %d documents differ; first %s:\n got  %+v\n want %+v", what, len(diff), len(keys), k, g[k], w[k])
+	t.Fatalf("%s: %d of %d documents differ; first %s:\n got  %+v\n want %+v", what, len(diff), len(want), k, find(got, k), find(want, k))
 }
 
 // TestIncrementalStore: syncing in steps and rebuilding after each stores
