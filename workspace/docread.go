@@ -14,6 +14,11 @@ import (
 	"slices"
 	"strings"
 
+	"database/sql/driver"
+	"path"
+
+	sqlite "modernc.org/sqlite"
+
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/dedupe"
 )
@@ -376,4 +381,109 @@ func scanVersionSighting(rows *sql.Rows, vk *string) (Sighting, error) {
 		return s, fmt.Errorf("catalog: sighting %d lineage: %w", s.ID, err)
 	}
 	return s, nil
+}
+
+func init() {
+	// syncd_join_path(folder, name) is report.joinPath: name under the
+	// cleaned folder, or name alone at the top. EachDocumentByVersions
+	// orders by it, as the report sorts documents.
+	err := sqlite.RegisterDeterministicScalarFunction("syncd_join_path", 2, func(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, error) {
+		folder, _ := args[0].(string)
+		name, _ := args[1].(string)
+		if folder == "" {
+			return name, nil
+		}
+		return path.Join(folder, name), nil
+	})
+	if err != nil {
+		panic(err)
+	}
+}
+
+// EachDocumentByVersions calls fn for every document, most versions
+// first, then most copies (sightings), workspace, path (folder and name
+// joined as path.Join does) and key: the order of the report's documents.
+// SQLite sorts the keys (spilling to disk for a large store); each
+// document is then read through its indexes.
+func (c *Catalog) EachDocumentByVersions(ctx context.Context, fn func(Document, []Sighting) error) error {
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("catalog: documents: %w", err)
+	}
+	defer conn.Close()
+	rows, err := conn.QueryContext(ctx, `SELECT d.key FROM documents d
+		ORDER BY (SELECT COUNT(*) FROM versions v WHERE v.document_key = d.key) DESC,
+		(SELECT COUNT(*) FROM version_sightings vs WHERE vs.document_key = d.key) DESC,
+		d.workspace, syncd_join_path(d.folder, d.name), d.key`)
+	if err != nil {
+		return fmt.Errorf("catalog: documents: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		if err := rows.Scan(&key); err != nil {
+			return fmt.Errorf("catalog: documents: %w", err)
+		}
+		if err := c.eachDocumentKey(ctx, key, fn); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// SightingOfItem is the sighting run made for the item (source, ref): the
+// newest, if the run recorded the item under more than one fingerprint.
+func (c *Catalog) SightingOfItem(ctx context.Context, run int64, source, ref string) (Sighting, bool, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+sightingCols+` FROM sightings WHERE source = ? AND ref = ? AND run_id = ? ORDER BY id DESC LIMIT 1`, source, ref, run)
+	if err != nil {
+		return Sighting{}, false, fmt.Errorf("catalog: sighting %s %s: %w", source, ref, err)
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return Sighting{}, false, rows.Err()
+	}
+	s, err := scanSighting(rows)
+	return s, err == nil, err
+}
+
+// SightingPlace is where history put a sighting: its document and the
+// version's seq.
+type SightingPlace struct {
+	Document, Folder, Name string
+	Seq                    int
+}
+
+// PlaceOfSighting says which document and version hold sighting id.
+func (c *Catalog) PlaceOfSighting(ctx context.Context, id int64) (SightingPlace, bool, error) {
+	var p SightingPlace
+	err := c.db.QueryRowContext(ctx, `SELECT d.key, d.folder, d.name, v.seq FROM version_sightings vs
+		JOIN documents d ON d.key = vs.document_key
+		JOIN versions v ON v.document_key = vs.document_key AND v.key = vs.version_key
+		WHERE vs.sighting_id = ?`, id).Scan(&p.Document, &p.Folder, &p.Name, &p.Seq)
+	if err == sql.ErrNoRows {
+		return p, false, nil
+	}
+	if err != nil {
+		return p, false, fmt.Errorf("catalog: sighting %d: %w", id, err)
+	}
+	return p, true, nil
+}
+
+// SightingsOfBlob calls fn for every sighting of the content, in id order.
+func (c *Catalog) SightingsOfBlob(ctx context.Context, blob dedupe.ID, fn func(Sighting) error) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+sightingCols+` FROM sightings WHERE blob_id = ? ORDER BY id`, blob.String())
+	if err != nil {
+		return fmt.Errorf("catalog: sightings of %s: %w", blob.Short(), err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanSighting(rows)
+		if err != nil {
+			return err
+		}
+		if err := fn(s); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

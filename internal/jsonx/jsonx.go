@@ -65,7 +65,7 @@ func WriteIndented(w io.Writer, v any, indent string, escapeHTML bool) error {
 		bw.Write(nb)
 		bw.WriteString(": ")
 		fv := rv.Field(i)
-		if l, ok := fv.Interface().(List); ok {
+		if l, ok := fv.Interface().(List); ok && !isNull(l) {
 			n := 0
 			err := l.Each(func(v any) error {
 				if n == 0 {
@@ -87,7 +87,7 @@ func WriteIndented(w io.Writer, v any, indent string, escapeHTML bool) error {
 			}
 			continue
 		}
-		if fv.Kind() != reflect.Slice || fv.Len() == 0 {
+		if fv.Kind() != reflect.Slice || fv.Len() == 0 { // a null List too: its MarshalJSON
 			if err := encode(fv.Interface(), field); err != nil {
 				return err
 			}
@@ -107,6 +107,13 @@ func WriteIndented(w io.Writer, v any, indent string, escapeHTML bool) error {
 	}
 	bw.WriteString("\n}\n")
 	return bw.Flush()
+}
+
+// isNull reports a List that stands for a nil slice (IsNull, when it has
+// the method): it is written as null, as json.Marshal would.
+func isNull(l List) bool {
+	n, ok := l.(interface{ IsNull() bool })
+	return ok && n.IsNull()
 }
 
 // List is a JSON array produced element by element (see WriteIndented).
