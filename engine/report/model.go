@@ -143,6 +143,17 @@ func (l List[T]) MarshalJSON() ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
+// UnmarshalJSON reads a list written by MarshalJSON or WriteJSON (all of
+// it, into Top): for programs and tests reading plan.json back.
+func (l *List[T]) UnmarshalJSON(b []byte) error {
+	var all []T
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	*l = List[T]{Top: all, Len: int64(len(all))}
+	return nil
+}
+
 // Each is All for jsonx.WriteIndented, which streams the list.
 func (l List[T]) Each(fn func(any) error) error {
 	return l.All(func(x T) error { return fn(x) })
