@@ -215,15 +215,15 @@ func demoSummary(ctx context.Context, w io.Writer, st *store, results []*engine.
 
 // richestDocument names the document with the most versions, to show off.
 func richestDocument(ctx context.Context, st *store) string {
-	docs, err := st.cat.Documents(ctx)
-	if err != nil {
-		return ""
-	}
 	best, n := "", 0
-	for _, d := range docs {
+	err := st.cat.EachDocument(ctx, func(d workspace.Document) error {
 		if len(d.Versions) > n || (len(d.Versions) == n && d.Name < best) {
 			best, n = d.Name, len(d.Versions)
 		}
+		return nil
+	})
+	if err != nil {
+		return ""
 	}
 	return best
 }

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"sort"
 	"strings"
@@ -123,20 +125,29 @@ func resolveBlob(ctx context.Context, cat *workspace.Catalog, prefix string) (st
 }
 
 func showHistory(ctx context.Context, cat *workspace.Catalog, query string, w io.Writer) error {
-	res, sightings, err := engine.LoadHistory(ctx, cat)
-	if err != nil {
-		return err
-	}
+	// One document at a time: only the matches (and their sightings)
+	// are kept.
 	var matches []history.Document
+	sightings := map[int64]history.Sighting{}
 	q := strings.ToLower(query)
-	for _, d := range res.Documents {
-		if d.Key == query {
-			matches = []history.Document{d}
-			break
+	errFound := errors.New("found")
+	err := engine.EachHistoryDocument(ctx, cat, func(d history.Document, ss map[int64]history.Sighting) error {
+		exact := d.Key == query
+		if !exact && !strings.Contains(strings.ToLower(d.Name), q) {
+			return nil
 		}
-		if strings.Contains(strings.ToLower(d.Name), q) {
-			matches = append(matches, d)
+		if exact {
+			matches, sightings = nil, map[int64]history.Sighting{}
 		}
+		matches = append(matches, d)
+		maps.Copy(sightings, ss)
+		if exact {
+			return errFound
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFound) {
+		return err
 	}
 	if len(matches) == 0 {
 		return usagef("no document matches %q", query)

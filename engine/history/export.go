@@ -104,30 +104,36 @@ func (s ExportSighting) MarshalJSON() ([]byte, error) {
 func Export(res Result, sightings map[int64]Sighting) ExportDoc {
 	out := ExportDoc{Documents: []ExportDocument{}}
 	for _, d := range res.Documents {
-		ed := ExportDocument{ID: d.Key, Workspace: d.Workspace, Path: joinPath(d.Folder, d.Name), Folder: d.Folder, Name: d.Name}
-		for _, v := range d.Versions {
-			ev := ExportVersion{ID: v.Key, Seq: v.Seq, SHA256: v.Blob, Size: v.Size, Parents: []string{},
-				Author: v.Author, Sightings: []ExportSighting{}}
-			if !v.Time.IsZero() {
-				ev.Time = v.Time.UTC().Format(time.RFC3339)
-			}
-			for _, l := range v.Parents {
-				ev.Parents = append(ev.Parents, l.Parent)
-				ev.Links = append(ev.Links, ExportLink(l))
-			}
-			for _, id := range v.Sightings {
-				if s, ok := sightings[id]; ok {
-					ev.Sightings = append(ev.Sightings, exportSighting(s))
-				}
-			}
-			// By place, not by catalog id (ingest order, which varies
-			// with the timing of parallel downloads).
-			slices.SortStableFunc(ev.Sightings, compareExportSightings)
-			ed.Versions = append(ed.Versions, ev)
-		}
-		out.Documents = append(out.Documents, ed)
+		out.Documents = append(out.Documents, ExportOne(d, sightings))
 	}
 	return out
+}
+
+// ExportOne converts one document, as Export does: a streaming export
+// calls it with the sightings of that document alone.
+func ExportOne(d Document, sightings map[int64]Sighting) ExportDocument {
+	ed := ExportDocument{ID: d.Key, Workspace: d.Workspace, Path: joinPath(d.Folder, d.Name), Folder: d.Folder, Name: d.Name}
+	for _, v := range d.Versions {
+		ev := ExportVersion{ID: v.Key, Seq: v.Seq, SHA256: v.Blob, Size: v.Size, Parents: []string{},
+			Author: v.Author, Sightings: []ExportSighting{}}
+		if !v.Time.IsZero() {
+			ev.Time = v.Time.UTC().Format(time.RFC3339)
+		}
+		for _, l := range v.Parents {
+			ev.Parents = append(ev.Parents, l.Parent)
+			ev.Links = append(ev.Links, ExportLink(l))
+		}
+		for _, id := range v.Sightings {
+			if s, ok := sightings[id]; ok {
+				ev.Sightings = append(ev.Sightings, exportSighting(s))
+			}
+		}
+		// By place, not by catalog id (ingest order, which varies
+		// with the timing of parallel downloads).
+		slices.SortStableFunc(ev.Sightings, compareExportSightings)
+		ed.Versions = append(ed.Versions, ev)
+	}
+	return ed
 }
 
 func exportSighting(s Sighting) ExportSighting {

@@ -52,19 +52,20 @@ type runItem struct {
 	run *Run
 }
 
-// builder holds what Build loads from the catalog.
+// builder holds what Build loads from the catalog: the runs' items and
+// the sightings they made, never every sighting or every document
+// (those are streamed: see buildDocuments).
 type builder struct {
-	runs      []Run
-	inRun     map[int64]bool
-	items     []runItem
-	sightings map[int64]workspace.Sighting
-	// bySourceRef finds the sighting a run made for an item.
-	bySourceRef map[string]int64
-	docs        []workspace.Document
-	// where maps a sighting id to its document and version index.
-	where   map[int64][2]int
-	newBlob map[string]bool // contents stored for the first time by these runs
-	rep     *Report
+	ctx   context.Context
+	cat   *workspace.Catalog
+	runs  []Run
+	inRun map[int64]bool
+	items []runItem
+	// bySourceRef is the sighting a run made for an item.
+	bySourceRef map[string]workspace.Sighting
+	newBlob     map[string]bool // contents stored for the first time by these runs
+	rep         *Report
+	docTotals   Totals // documents, versions, new and changed documents
 }
 
 func itemKey(run int64, source, ref string) string {
@@ -73,9 +74,11 @@ func itemKey(run int64, source, ref string) string {
 
 // Build makes the report of runs from the catalog they wrote to. For a
 // plan, cat is the plan's scratch catalog; for a past run, the store's.
+// The report's documents are read again from cat when it is written, so
+// cat must stay open until then.
 func Build(ctx context.Context, cat *workspace.Catalog, runs []Run) (*Report, error) {
-	b := &builder{runs: runs, inRun: map[int64]bool{}, sightings: map[int64]workspace.Sighting{},
-		bySourceRef: map[string]int64{}, where: map[int64][2]int{}, newBlob: map[string]bool{}}
+	b := &builder{ctx: ctx, cat: cat, runs: runs, inRun: map[int64]bool{},
+		bySourceRef: map[string]workspace.Sighting{}, newBlob: map[string]bool{}}
 	if err := b.load(ctx, cat); err != nil {
 		return nil, err
 	}
@@ -91,11 +94,16 @@ func Build(ctx context.Context, cat *workspace.Catalog, runs []Run) (*Report, er
 			b.rep.Jobs = append(b.rep.Jobs, r.Job)
 		}
 	}
-	b.buildItems()
+	if err := b.buildItems(); err != nil {
+		return nil, err
+	}
 	b.buildSources()
-	b.buildDocuments()
-	b.buildTree()
-	b.buildDuplicates()
+	if err := b.buildDocuments(); err != nil {
+		return nil, err
+	}
+	if err := b.buildDuplicates(); err != nil {
+		return nil, err
+	}
 	b.buildReasons()
 	b.buildTotals()
 	b.buildEstimate()
@@ -112,26 +120,16 @@ func (b *builder) load(ctx context.Context, cat *workspace.Catalog) error {
 		}
 		for _, it := range items {
 			b.items = append(b.items, runItem{it, r})
-		}
-	}
-	err := cat.EachSighting(ctx, func(s workspace.Sighting) error {
-		b.sightings[s.ID] = s
-		if b.inRun[s.RunID] {
-			b.bySourceRef[itemKey(s.RunID, s.Source, s.Ref)] = s.ID
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	b.docs, err = cat.Documents(ctx)
-	if err != nil {
-		return fmt.Errorf("report: %w", err)
-	}
-	for di, d := range b.docs {
-		for vi, v := range d.Versions {
-			for _, sid := range v.Sightings {
-				b.where[sid] = [2]int{di, vi}
+			k := itemKey(r.ID, it.Source, it.Ref)
+			if _, done := b.bySourceRef[k]; done {
+				continue
+			}
+			s, ok, err := cat.SightingOfItem(ctx, r.ID, it.Source, it.Ref)
+			if err != nil {
+				return fmt.Errorf("report: %w", err)
+			}
+			if ok {
+				b.bySourceRef[k] = s
 			}
 		}
 	}
@@ -147,7 +145,7 @@ func (b *builder) load(ctx context.Context, cat *workspace.Catalog) error {
 // with one new content is "new" depends on which fetch finished first, so
 // the report names the first in (source, ref) order and calls the others
 // duplicates of it.
-func (b *builder) buildItems() {
+func (b *builder) buildItems() error {
 	slices.SortStableFunc(b.items, func(x, y runItem) int {
 		return cmp.Or(cmp.Compare(x.Source, y.Source), cmp.Compare(x.Ref, y.Ref), cmp.Compare(x.Name, y.Name), cmp.Compare(x.Size, y.Size))
 	})
@@ -166,24 +164,31 @@ func (b *builder) buildItems() {
 					it.Action, it.Reason = string(engine.ActNew), ""
 				}
 			}
-			b.place(ri, &it)
+			if err := b.place(ri, &it); err != nil {
+				return err
+			}
 		}
 		out = append(out, it)
 	}
 	b.rep.Items = out
+	return nil
 }
 
 // place fills in where an item goes: workspace, document and version.
-func (b *builder) place(ri runItem, it *Item) {
-	sid, ok := b.bySourceRef[itemKey(ri.run.ID, ri.Source, ri.Ref)]
+func (b *builder) place(ri runItem, it *Item) error {
+	s, ok := b.bySourceRef[itemKey(ri.run.ID, ri.Source, ri.Ref)]
 	if !ok {
-		return
+		return nil
 	}
-	it.Workspace = b.sightings[sid].Workspace
-	if w, ok := b.where[sid]; ok {
-		d := b.docs[w[0]]
-		it.Document, it.DocID, it.Version = joinPath(d.Folder, d.Name), d.Key, d.Versions[w[1]].Seq
+	it.Workspace = s.Workspace
+	p, ok, err := b.cat.PlaceOfSighting(b.ctx, s.ID)
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
 	}
+	if ok {
+		it.Document, it.DocID, it.Version = joinPath(p.Folder, p.Name), p.Document, p.Seq
+	}
+	return nil
 }
 
 func (b *builder) buildSources() {
@@ -230,8 +235,8 @@ func (b *builder) buildSources() {
 }
 
 func (b *builder) kindOf(ri runItem) string {
-	if sid, ok := b.bySourceRef[itemKey(ri.run.ID, ri.Source, ri.Ref)]; ok {
-		return b.sightings[sid].Kind
+	if s, ok := b.bySourceRef[itemKey(ri.run.ID, ri.Source, ri.Ref)]; ok {
+		return s.Kind
 	}
 	return ""
 }
@@ -279,17 +284,8 @@ func (b *builder) buildTotals() {
 		}
 	}
 	t.DistinctBlobs = int64(len(blobs))
-	for _, d := range b.rep.Documents {
-		t.Documents++
-		t.Versions += int64(len(d.Versions))
-		switch d.Change {
-		case ChangeNew:
-			t.NewDocuments++
-		case ChangeUpdated:
-			t.ChangedDocs++
-		}
-	}
-	t.Forks = int64(len(b.rep.Forks))
-	t.Conflicts = int64(len(b.rep.Conflicts))
+	t.Documents, t.Versions, t.NewDocuments, t.ChangedDocs = b.docTotals.Documents, b.docTotals.Versions, b.docTotals.NewDocuments, b.docTotals.ChangedDocs
+	t.Forks = b.rep.Forks.Len
+	t.Conflicts = b.rep.Conflicts.Len
 	t.DuplicateGroup = int64(len(b.rep.Duplicates))
 }

@@ -47,10 +47,10 @@ func TestFixtureFacts(t *testing.T) {
 	if actions["Finance/Old/Q4 Forecast.txt"] != "new" || actions["Finance/Q4 Forecast.txt"] != "duplicate" {
 		t.Errorf("two copies of one new content: %q and %q, want the first by ref new", actions["Finance/Old/Q4 Forecast.txt"], actions["Finance/Q4 Forecast.txt"])
 	}
-	if len(r.Conflicts) != 1 || r.Conflicts[0].Path != "Mail attachments/Plan v2.txt" || len(r.Conflicts[0].Heads) != 2 {
+	if len(r.Conflicts.Top) != 1 || r.Conflicts.Top[0].Path != "Mail attachments/Plan v2.txt" || len(r.Conflicts.Top[0].Heads) != 2 {
 		t.Errorf("conflicts %+v, want the Plan thread with 2 latest versions", r.Conflicts)
 	}
-	if len(r.Forks) != 1 || !slices.Equal(r.Forks[0].Children, []int{2, 3}) {
+	if len(r.Forks.Top) != 1 || !slices.Equal(r.Forks.Top[0].Children, []int{2, 3}) {
 		t.Errorf("forks %+v, want version 1 of Plan edited into 2 and 3", r.Forks)
 	}
 	checkSpec(t, r)
@@ -67,11 +67,11 @@ func TestFixtureFacts(t *testing.T) {
 // with the revert kept as its own version.
 func checkSpec(t *testing.T, r *report.Report) {
 	t.Helper()
-	i := slices.IndexFunc(r.Documents, func(d report.Document) bool { return d.Name == "Spec.txt" })
+	i := slices.IndexFunc(r.Documents.Top, func(d report.Document) bool { return d.Name == "Spec.txt" })
 	if i < 0 {
 		t.Fatal("no Spec.txt document")
 	}
-	d := r.Documents[i]
+	d := r.Documents.Top[i]
 	if len(d.Versions) != 4 || d.Change != report.ChangeUpdated {
 		t.Fatalf("Spec.txt: %d versions, change %s; want 4, updated", len(d.Versions), d.Change)
 	}

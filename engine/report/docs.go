@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine/history"
 	"github.com/syncd/syncd/workspace"
 )
@@ -18,25 +19,94 @@ func joinPath(folder, name string) string {
 	return path.Join(folder, name)
 }
 
-// buildDocuments turns the catalog's documents into the report's, most
-// versions and most copies first.
-func (b *builder) buildDocuments() {
-	out := make([]Document, 0, len(b.docs))
-	for _, d := range b.docs {
-		out = append(out, b.document(d))
-	}
-	slices.SortStableFunc(out, func(x, y Document) int {
-		return cmp.Or(-cmp.Compare(len(x.Versions), len(y.Versions)), -cmp.Compare(x.Copies, y.Copies),
-			cmp.Compare(x.Workspace, y.Workspace), cmp.Compare(x.Path, y.Path), cmp.Compare(x.ID, y.ID))
+// buildDocuments reads the catalog's documents one at a time, most
+// versions and most copies first, keeping the first few for the page and
+// the folder trees, totals, forks and conflicts; the list itself is read
+// again from the catalog when the report is written.
+func (b *builder) buildDocuments() error {
+	tree := newTreeAcc()
+	var top []Document
+	forks, conflicts := []Fork{}, []Conflict{}
+	var nForks, nConflicts int64
+	err := b.eachDocument(func(doc Document, fs []Fork, conflict *Conflict) error {
+		for _, f := range fs {
+			if nForks++; len(forks) < htmlConflicts {
+				forks = append(forks, f)
+			}
+		}
+		if conflict != nil {
+			if nConflicts++; len(conflicts) < htmlConflicts {
+				conflicts = append(conflicts, *conflict)
+			}
+		}
+		tree.add(doc)
+		t := &b.docTotals
+		t.Documents++
+		t.Versions += int64(len(doc.Versions))
+		switch doc.Change {
+		case ChangeNew:
+			t.NewDocuments++
+		case ChangeUpdated:
+			t.ChangedDocs++
+		}
+		if len(top) < htmlDocuments {
+			top = append(top, doc)
+		}
+		return nil
 	})
-	b.rep.Documents = out
-	b.rep.Forks, b.rep.Conflicts = []Fork{}, []Conflict{}
-	for i := range out {
-		b.forksOf(&out[i])
+	if err != nil {
+		return err
 	}
+	b.rep.Workspaces = tree.workspaces()
+	b.rep.Documents = DocumentList{Top: top, Len: b.docTotals.Documents, each: func(fn func(Document) error) error {
+		return b.eachDocument(func(d Document, _ []Fork, _ *Conflict) error { return fn(d) })
+	}}
+	b.rep.Forks = List[Fork]{Top: forks, Len: nForks}
+	if nForks > int64(len(forks)) {
+		b.rep.Forks.each = func(fn func(Fork) error) error {
+			return b.eachDocument(func(_ Document, fs []Fork, _ *Conflict) error {
+				for _, f := range fs {
+					if err := fn(f); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+	}
+	b.rep.Conflicts = List[Conflict]{Top: conflicts, Len: nConflicts}
+	if nConflicts > int64(len(conflicts)) {
+		b.rep.Conflicts.each = func(fn func(Conflict) error) error {
+			return b.eachDocument(func(_ Document, _ []Fork, c *Conflict) error {
+				if c == nil {
+					return nil
+				}
+				return fn(*c)
+			})
+		}
+	}
+	return nil
 }
 
-func (b *builder) document(d workspace.Document) Document {
+// eachDocument streams the report's documents from the catalog in their
+// order, with each one's forks and conflict.
+func (b *builder) eachDocument(fn func(Document, []Fork, *Conflict) error) error {
+	err := b.cat.EachDocumentByVersions(b.ctx, func(d workspace.Document, ss []workspace.Sighting) error {
+		byID := make(map[int64]workspace.Sighting, len(ss))
+		for _, s := range ss {
+			byID[s.ID] = s
+		}
+		doc := b.document(d, byID)
+		forks, conflict := forksOf(&doc)
+		return fn(doc, forks, conflict)
+	})
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	return nil
+}
+
+func (b *builder) document(d workspace.Document, sightings map[int64]workspace.Sighting) Document {
 	doc := Document{ID: d.Key, Workspace: d.Workspace, Folder: d.Folder, Name: d.Name, Path: joinPath(d.Folder, d.Name),
 		Sources: []string{}, Versions: []Version{}}
 	seq := map[string]int{}
@@ -52,7 +122,7 @@ func (b *builder) document(d workspace.Document) Document {
 		}
 		slices.SortFunc(ver.Parents, func(x, y Link) int { return cmp.Compare(x.ParentSeq, y.ParentSeq) })
 		for _, sid := range v.Sightings {
-			s, ok := b.sightings[sid]
+			s, ok := sightings[sid]
 			if !ok {
 				continue
 			}
@@ -92,9 +162,10 @@ func sortPlaces(ps []Place) {
 	})
 }
 
-// forksOf records the document's forks (a version with two or more
-// children) and, when it has more than one latest version, a conflict.
-func (b *builder) forksOf(d *Document) {
+// forksOf counts the document's forks (a version with two or more
+// children) and heads, and returns the forks and, when it has more than
+// one latest version, its conflict.
+func forksOf(d *Document) ([]Fork, *Conflict) {
 	children := map[string][]int{}
 	for _, v := range d.Versions {
 		for _, l := range v.Parents {
@@ -102,13 +173,12 @@ func (b *builder) forksOf(d *Document) {
 		}
 	}
 	var heads []Head
-	forks := 0
+	var forks []Fork
 	for _, v := range d.Versions {
 		kids := children[v.ID]
 		if len(kids) >= 2 {
-			forks++
 			slices.Sort(kids)
-			b.rep.Forks = append(b.rep.Forks, Fork{Document: d.ID, Path: d.Path, Version: v.ID, Seq: v.Seq, Children: kids})
+			forks = append(forks, Fork{Document: d.ID, Path: d.Path, Version: v.ID, Seq: v.Seq, Children: kids})
 		}
 		if len(kids) == 0 {
 			h := Head{Seq: v.Seq, Time: v.Time, Author: v.Author}
@@ -118,10 +188,11 @@ func (b *builder) forksOf(d *Document) {
 			heads = append(heads, h)
 		}
 	}
-	d.Heads, d.Forks = len(heads), forks
+	d.Heads, d.Forks = len(heads), len(forks)
 	if len(heads) >= 2 {
-		b.rep.Conflicts = append(b.rep.Conflicts, Conflict{Document: d.ID, Path: d.Path, Heads: heads})
+		return forks, &Conflict{Document: d.ID, Path: d.Path, Heads: heads}
 	}
+	return forks, nil
 }
 
 // placeOf describes one sighting for people.
@@ -161,37 +232,45 @@ func orUnknown(s string) string {
 	return s
 }
 
-// buildTree makes each workspace's folder tree, parents before children.
-func (b *builder) buildTree() {
-	type acc struct {
-		ws      Workspace
-		folders map[string]*Folder
+// treeAcc adds up each workspace's folder tree as documents go by.
+type treeAcc struct {
+	wss map[string]*wsAcc
+}
+
+type wsAcc struct {
+	ws      Workspace
+	folders map[string]*Folder
+}
+
+func newTreeAcc() *treeAcc { return &treeAcc{wss: map[string]*wsAcc{}} }
+
+func (t *treeAcc) add(d Document) {
+	a := t.wss[d.Workspace]
+	if a == nil {
+		a = &wsAcc{ws: Workspace{Name: d.Workspace}, folders: map[string]*Folder{"": {Path: ""}}}
+		t.wss[d.Workspace] = a
 	}
-	wss := map[string]*acc{}
-	for _, d := range b.rep.Documents {
-		a := wss[d.Workspace]
-		if a == nil {
-			a = &acc{ws: Workspace{Name: d.Workspace}, folders: map[string]*Folder{"": {Path: ""}}}
-			wss[d.Workspace] = a
+	a.ws.Documents++
+	a.ws.Versions += int64(len(d.Versions))
+	f := strings.Trim(d.Folder, "/")
+	for _, anc := range ancestors(f) {
+		fo := a.folders[anc]
+		if fo == nil {
+			fo = &Folder{Path: anc, Depth: strings.Count(anc, "/") + 1}
+			a.folders[anc] = fo
 		}
-		a.ws.Documents++
-		a.ws.Versions += int64(len(d.Versions))
-		f := strings.Trim(d.Folder, "/")
-		for _, anc := range ancestors(f) {
-			fo := a.folders[anc]
-			if fo == nil {
-				fo = &Folder{Path: anc, Depth: strings.Count(anc, "/") + 1}
-				a.folders[anc] = fo
-			}
-			fo.Total++
-		}
-		a.folders[f].Documents++
-		if d.Change == ChangeNew {
-			a.folders[f].New++
-		}
+		fo.Total++
 	}
+	a.folders[f].Documents++
+	if d.Change == ChangeNew {
+		a.folders[f].New++
+	}
+}
+
+// workspaces is each workspace's folder tree, parents before children.
+func (t *treeAcc) workspaces() []Workspace {
 	out := []Workspace{}
-	for _, a := range wss {
+	for _, a := range t.wss {
 		for _, f := range a.folders {
 			a.ws.Folders = append(a.ws.Folders, *f)
 		}
@@ -201,7 +280,7 @@ func (b *builder) buildTree() {
 		out = append(out, a.ws)
 	}
 	slices.SortFunc(out, func(x, y Workspace) int { return cmp.Compare(x.Name, y.Name) })
-	b.rep.Workspaces = out
+	return out
 }
 
 // ancestors lists "" and every prefix of folder, ending with folder.
@@ -218,30 +297,35 @@ func ancestors(folder string) []string {
 }
 
 // buildDuplicates groups the contents these runs saw in more than one
-// place, biggest savings first. Every place in the store is listed.
-func (b *builder) buildDuplicates() {
-	touched := map[string]bool{}
+// place, biggest savings first. Every place in the store is listed: the
+// sightings of each content the runs touched, read through the blob index.
+func (b *builder) buildDuplicates() error {
+	var touched []string
+	seen := map[string]bool{}
 	for _, it := range b.rep.Items {
-		if it.SHA256 != "" {
-			touched[it.SHA256] = true
+		if it.SHA256 != "" && !seen[it.SHA256] {
+			seen[it.SHA256] = true
+			touched = append(touched, it.SHA256)
 		}
-	}
-	groups := map[string]*DupGroup{}
-	for _, s := range b.sightings {
-		sha := s.Blob.String()
-		if !touched[sha] {
-			continue
-		}
-		g := groups[sha]
-		if g == nil {
-			g = &DupGroup{SHA256: sha, Size: s.Size}
-			groups[sha] = g
-		}
-		g.Places = append(g.Places, b.placeOf(s))
 	}
 	out := []DupGroup{}
-	for _, g := range groups {
-		if len(g.Places) < 2 {
+	for _, sha := range touched {
+		id, err := dedupe.ParseID(sha)
+		if err != nil {
+			continue
+		}
+		var g *DupGroup
+		err = b.cat.SightingsOfBlob(b.ctx, id, func(s workspace.Sighting) error {
+			if g == nil {
+				g = &DupGroup{SHA256: sha, Size: s.Size}
+			}
+			g.Places = append(g.Places, b.placeOf(s))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		if g == nil || len(g.Places) < 2 {
 			continue
 		}
 		sortPlaces(g.Places)
@@ -253,4 +337,5 @@ func (b *builder) buildDuplicates() {
 		return cmp.Or(-cmp.Compare(x.SavedBytes, y.SavedBytes), -cmp.Compare(x.Copies, y.Copies), cmp.Compare(x.SHA256, y.SHA256))
 	})
 	b.rep.Duplicates = out
+	return nil
 }

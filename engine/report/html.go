@@ -20,6 +20,7 @@ var htmlTemplate string
 const (
 	htmlDocuments  = 100
 	htmlDuplicates = 25
+	htmlConflicts  = 500 // rows of the conflicts and of the forks tables
 	htmlReasonRows = 200
 	htmlTreeRows   = 400
 	htmlPlaces     = 6  // places listed per version
@@ -45,17 +46,21 @@ var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
 // view is what the template renders.
 type view struct {
 	*Report
-	Title        string
-	Docs         []docView
-	DocsLeft     int
-	Dups         []DupGroup
-	DupsLeft     int
-	Skipped      []reasonView
-	Problems     []reasonView
-	Workspaces   []treeView
-	SourceChart  barChart
-	BytesChart   barChart
-	HasSeenKnown bool
+	Title         string
+	Docs          []docView
+	DocsLeft      int
+	Conflicts     []Conflict
+	ConflictsLeft int
+	Forks         []Fork
+	ForksLeft     int
+	Dups          []DupGroup
+	DupsLeft      int
+	Skipped       []reasonView
+	Problems      []reasonView
+	Workspaces    []treeView
+	SourceChart   barChart
+	BytesChart    barChart
+	HasSeenKnown  bool
 }
 
 type docView struct {
@@ -90,13 +95,21 @@ type treeView struct {
 // external resources; a Content-Security-Policy forbids any), printable.
 func WriteHTML(w io.Writer, r *Report) error {
 	v := view{Report: r, Title: title(r)}
-	for i, d := range r.Documents {
+	for i, d := range r.Documents.Top {
 		if i == htmlDocuments {
-			v.DocsLeft = len(r.Documents) - i
 			break
 		}
 		v.Docs = append(v.Docs, newDocView(d))
 	}
+	v.DocsLeft = int(r.Documents.Len) - len(v.Docs)
+	v.Conflicts, v.Forks = r.Conflicts.Top, r.Forks.Top
+	if len(v.Conflicts) > htmlConflicts {
+		v.Conflicts = v.Conflicts[:htmlConflicts]
+	}
+	if len(v.Forks) > htmlConflicts {
+		v.Forks = v.Forks[:htmlConflicts]
+	}
+	v.ConflictsLeft, v.ForksLeft = int(r.Conflicts.Len)-len(v.Conflicts), int(r.Forks.Len)-len(v.Forks)
 	v.Dups = r.Duplicates
 	if len(v.Dups) > htmlDuplicates {
 		v.Dups, v.DupsLeft = v.Dups[:htmlDuplicates], len(v.Dups)-htmlDuplicates

@@ -10,7 +10,11 @@
 // order concurrent fetches finish) never appear.
 package report
 
-import "time"
+import (
+	"bytes"
+	"encoding/json"
+	"time"
+)
 
 // FormatVersion is the version of the plan.json format (docs/plan-schema.md).
 // It changes when a field is removed or changes meaning; adding fields does
@@ -22,18 +26,18 @@ type Report struct {
 	FormatVersion int    `json:"format_version"`
 	Kind          string `json:"kind"` // "plan" (dry run) or "run" (a past real run)
 	// Jobs covered, in run order.
-	Jobs       []string      `json:"jobs"`
-	Totals     Totals        `json:"totals"`
-	Sources    []SourceTotal `json:"sources"`
-	Workspaces []Workspace   `json:"workspaces"`
-	Documents  []Document    `json:"documents"`
-	Forks      []Fork        `json:"forks"`
-	Conflicts  []Conflict    `json:"conflicts"`
-	Duplicates []DupGroup    `json:"duplicates"`
-	Skipped    []ReasonGroup `json:"skipped"`
-	Problems   []ReasonGroup `json:"problems"`
-	Estimate   Estimate      `json:"estimate"`
-	Items      []Item        `json:"items"`
+	Jobs       []string       `json:"jobs"`
+	Totals     Totals         `json:"totals"`
+	Sources    []SourceTotal  `json:"sources"`
+	Workspaces []Workspace    `json:"workspaces"`
+	Documents  DocumentList   `json:"documents"`
+	Forks      List[Fork]     `json:"forks"`
+	Conflicts  List[Conflict] `json:"conflicts"`
+	Duplicates []DupGroup     `json:"duplicates"`
+	Skipped    []ReasonGroup  `json:"skipped"`
+	Problems   []ReasonGroup  `json:"problems"`
+	Estimate   Estimate       `json:"estimate"`
+	Items      []Item         `json:"items"`
 	// Volatile holds what differs between two runs over the same sources
 	// and store. Leave it out when comparing reports.
 	Volatile Volatile `json:"volatile"`
@@ -81,6 +85,78 @@ type SourceTotal struct {
 	NewBytes      int64  `json:"new_bytes"`
 	SavedBytes    int64  `json:"saved_bytes"`
 	Error         string `json:"error,omitempty"` // the source stopped early
+}
+
+// List is one of the report's long lists (documents, forks, conflicts).
+// Only the first few (Top, what report.html shows) are held; the whole
+// list is read from the catalog, one element at a time, each time it is
+// written (plan.json, documents.csv).
+type List[T any] struct {
+	Top  []T   // the first elements, at most as many as the page shows
+	Len  int64 // how many there are
+	each func(func(T) error) error
+}
+
+// DocumentList is the report's documents.
+type DocumentList = List[Document]
+
+// ListOf is a list held in memory.
+func ListOf[T any](all []T) List[T] {
+	return List[T]{Top: all, Len: int64(len(all))}
+}
+
+// DocumentsOf is a list of documents held in memory.
+func DocumentsOf(docs []Document) DocumentList { return ListOf(docs) }
+
+// All calls fn with every element, in order.
+func (l List[T]) All(fn func(T) error) error {
+	if l.each != nil {
+		return l.each(fn)
+	}
+	for _, x := range l.Top {
+		if err := fn(x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// IsNull reports the zero list (written as null, as a nil slice was).
+func (l List[T]) IsNull() bool { return l.each == nil && l.Top == nil }
+
+// MarshalJSON writes the list as an array, holding it whole: for small
+// reports (WriteJSON streams it).
+func (l List[T]) MarshalJSON() ([]byte, error) {
+	if l.IsNull() {
+		return []byte("null"), nil
+	}
+	all := []T{}
+	if err := l.All(func(x T) error { all = append(all, x); return nil }); err != nil {
+		return nil, err
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // as WriteJSON: the encoder calling this escapes if it wants to
+	if err := enc.Encode(all); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// UnmarshalJSON reads a list written by MarshalJSON or WriteJSON (all of
+// it, into Top): for programs and tests reading plan.json back.
+func (l *List[T]) UnmarshalJSON(b []byte) error {
+	var all []T
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	*l = List[T]{Top: all, Len: int64(len(all))}
+	return nil
+}
+
+// Each is All for jsonx.WriteIndented, which streams the list.
+func (l List[T]) Each(fn func(any) error) error {
+	return l.All(func(x T) error { return fn(x) })
 }
 
 // Workspace is one workspace's folder tree as it will look.

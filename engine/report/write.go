@@ -114,7 +114,10 @@ var ItemsHeader = []string{"source", "ref", "name", "size", "action", "workspace
 
 // WriteItemsCSV writes one row per item.
 func WriteItemsCSV(w io.Writer, r *Report) error {
-	rows := make([][]string, 0, len(r.Items))
+	cw, err := startCSV(w, ItemsHeader)
+	if err != nil {
+		return err
+	}
 	for _, it := range r.Items {
 		ver := ""
 		if it.Version > 0 {
@@ -124,30 +127,47 @@ func WriteItemsCSV(w io.Writer, r *Report) error {
 		if it.detail != "" {
 			reason += ": " + it.detail
 		}
-		rows = append(rows, []string{cell(it.Source), cell(it.Ref), cell(it.Name), strconv.FormatInt(it.Size, 10), it.Action,
-			cell(it.Workspace), cell(it.Document), ver, cell(reason), it.DocID, it.SHA256})
+		if err := cw.Write([]string{cell(it.Source), cell(it.Ref), cell(it.Name), strconv.FormatInt(it.Size, 10), it.Action,
+			cell(it.Workspace), cell(it.Document), ver, cell(reason), it.DocID, it.SHA256}); err != nil {
+			return fmt.Errorf("report: csv: %w", err)
+		}
 	}
-	return writeCSV(w, ItemsHeader, rows)
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("report: csv: %w", err)
+	}
+	return nil
 }
 
 // DocumentsHeader is the header row of documents.csv.
 var DocumentsHeader = []string{"workspace", "folder", "name", "document_id", "change", "versions", "copies", "sources",
 	"first_time", "latest_time", "latest_author", "size", "forks", "latest_versions", "link_reasons"}
 
-// WriteDocumentsCSV writes one row per document.
+// WriteDocumentsCSV writes one row per document, as the catalog streams
+// them.
 func WriteDocumentsCSV(w io.Writer, r *Report) error {
-	rows := make([][]string, 0, len(r.Documents))
-	for _, d := range r.Documents {
+	cw, err := startCSV(w, DocumentsHeader)
+	if err != nil {
+		return err
+	}
+	err = r.Documents.All(func(d Document) error {
 		first := ""
 		if len(d.Versions) > 0 {
 			first = csvTime(d.Versions[0].Time)
 		}
-		rows = append(rows, []string{cell(d.Workspace), cell(d.Folder), cell(d.Name), d.ID, d.Change,
+		return cw.Write([]string{cell(d.Workspace), cell(d.Folder), cell(d.Name), d.ID, d.Change,
 			strconv.Itoa(len(d.Versions)), strconv.Itoa(d.Copies), cell(strings.Join(d.Sources, "; ")),
 			first, csvTime(d.LatestAt), cell(d.LatestBy), strconv.FormatInt(d.TotalSize, 10),
 			strconv.Itoa(d.Forks), strconv.Itoa(d.Heads), strings.Join(linkReasons(d), "; ")})
+	})
+	cw.Flush()
+	if err == nil {
+		err = cw.Error()
 	}
-	return writeCSV(w, DocumentsHeader, rows)
+	if err != nil {
+		return fmt.Errorf("report: csv: %w", err)
+	}
+	return nil
 }
 
 func linkReasons(d Document) []string {
@@ -178,16 +198,14 @@ func cell(s string) string {
 	return s
 }
 
-func writeCSV(w io.Writer, header []string, rows [][]string) error {
+// startCSV writes the byte-order mark and the header row.
+func startCSV(w io.Writer, header []string) (*csv.Writer, error) {
 	if _, err := io.WriteString(w, bom); err != nil {
-		return fmt.Errorf("report: csv: %w", err)
+		return nil, fmt.Errorf("report: csv: %w", err)
 	}
 	cw := csv.NewWriter(w)
 	if err := cw.Write(header); err != nil {
-		return fmt.Errorf("report: csv: %w", err)
+		return nil, fmt.Errorf("report: csv: %w", err)
 	}
-	if err := cw.WriteAll(rows); err != nil {
-		return fmt.Errorf("report: csv: %w", err)
-	}
-	return nil
+	return cw, nil
 }

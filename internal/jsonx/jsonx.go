@@ -18,6 +18,10 @@ import (
 // indented, before it writes a byte (for a plan of 1,000,000 sightings, two copies
 // of a 600 MB document). Top-level fields must not use omitempty,
 // omitzero or "-" (WriteIndented refuses them).
+//
+// A top-level field whose value is a List is written as a JSON array of
+// the elements its Each hands out, one at a time, as a slice of them
+// would be: the list need never be in memory.
 func WriteIndented(w io.Writer, v any, indent string, escapeHTML bool) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() == reflect.Pointer {
@@ -61,7 +65,29 @@ func WriteIndented(w io.Writer, v any, indent string, escapeHTML bool) error {
 		bw.Write(nb)
 		bw.WriteString(": ")
 		fv := rv.Field(i)
-		if fv.Kind() != reflect.Slice || fv.Len() == 0 {
+		if l, ok := fv.Interface().(List); ok && !isNull(l) {
+			n := 0
+			err := l.Each(func(v any) error {
+				if n == 0 {
+					bw.WriteString("[\n")
+				} else {
+					bw.WriteString(",\n")
+				}
+				n++
+				bw.WriteString(elem)
+				return encode(v, elem)
+			})
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				bw.WriteString("[]")
+			} else {
+				bw.WriteString("\n" + field + "]")
+			}
+			continue
+		}
+		if fv.Kind() != reflect.Slice || fv.Len() == 0 { // a null List too: its MarshalJSON
 			if err := encode(fv.Interface(), field); err != nil {
 				return err
 			}
@@ -81,4 +107,18 @@ func WriteIndented(w io.Writer, v any, indent string, escapeHTML bool) error {
 	}
 	bw.WriteString("\n}\n")
 	return bw.Flush()
+}
+
+// isNull reports a List that stands for a nil slice (IsNull, when it has
+// the method): it is written as null, as json.Marshal would.
+func isNull(l List) bool {
+	n, ok := l.(interface{ IsNull() bool })
+	return ok && n.IsNull()
+}
+
+// List is a JSON array produced element by element (see WriteIndented).
+type List interface {
+	// Each calls fn with every element in order; an error from fn
+	// stops it and is returned.
+	Each(fn func(any) error) error
 }

@@ -68,3 +68,37 @@ func TestWriteIndentedRefusesWhatItCannotMatch(t *testing.T) {
 		}
 	}
 }
+
+type innerList []inner
+
+func (l innerList) Each(fn func(any) error) error {
+	for _, x := range l {
+		if err := fn(x); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func TestWriteIndentedStreamsLists(t *testing.T) {
+	type sliced struct {
+		Version int     `json:"version"`
+		Items   []inner `json:"items"`
+		Empty   []inner `json:"empty"`
+	}
+	type listed struct {
+		Version int  `json:"version"`
+		Items   List `json:"items"`
+		Empty   List `json:"empty"`
+	}
+	items := []inner{{A: "x", B: []int{1, 2}}, {A: "<y&z>", M: map[string]string{"k": "v"}}, {}}
+	for _, escape := range []bool{false, true} {
+		var got bytes.Buffer
+		if err := WriteIndented(&got, listed{3, innerList(items), innerList{}}, " ", escape); err != nil {
+			t.Fatal(err)
+		}
+		if want := encoderOutput(t, sliced{3, items, []inner{}}, " ", escape); !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("escape %v:\ngot\n%s\nwant\n%s", escape, got.Bytes(), want)
+		}
+	}
+}
