@@ -39,7 +39,7 @@ func wholeRebuild(t testing.TB, cat *workspace.Catalog, keyCap int) []workspace.
 // the race detector (make test runs it so) the default cap runs on a
 // store of 6,000 documents of up to 3 versions (about 90,000 sightings;
 // HISTDB_DOCS sets the number), the small cap on 1,500 of up to 12; with
-// -short or under the race detector both run on 1,000 of up to 12.
+// -short or under the race detector both run on 300 of up to 12.
 func TestPartitionedEqualsWhole(t *testing.T) {
 	for _, keyCap := range []int{8, history.DefaultKeyCap} {
 		docs, versions := 1500, 12
@@ -50,7 +50,7 @@ func TestPartitionedEqualsWhole(t *testing.T) {
 			}
 		}
 		if testing.Short() || raceEnabled {
-			docs, versions = 1000, 12
+			docs, versions = 300, 12
 		}
 		in, _ := synth.Generate(synth.Config{Seed: 21, Docs: docs, MaxVersions: versions, Logos: true})
 		t.Run(fmt.Sprintf("cap=%d", keyCap), func(t *testing.T) {
@@ -123,7 +123,11 @@ func pinAcross(t testing.TB, cat *workspace.Catalog, in history.Input) {
 // of components leaves the rest marked dirty; the next rebuild finishes
 // the work, and the stored history is the whole-catalog rebuild's.
 func TestInterruptedRebuildResumes(t *testing.T) {
-	in, _ := synth.Generate(synth.Config{Seed: 4, Docs: 1500, MaxVersions: 12})
+	docs := 1500
+	if raceEnabled {
+		docs = 250
+	}
+	in, _ := synth.Generate(synth.Config{Seed: 4, Docs: docs, MaxVersions: 12})
 	for _, full := range []bool{true, false} {
 		t.Run(fmt.Sprintf("full=%v", full), func(t *testing.T) {
 			cat := openCatalog(t, "stop.db")
@@ -167,10 +171,15 @@ func TestInterruptedRebuildResumes(t *testing.T) {
 }
 
 // TestNothingKeptBetweenRebuilds: the live heap after a rebuild of a
-// catalog is what it was before (within 2 MB; the sightings alone take
-// about 20 MB): a daemon holds no catalog-sized state between runs.
+// catalog is what it was before (within 2 MB; its 25,000 sightings alone
+// take about 20 MB, 10,000 under the race detector): a daemon holds no
+// catalog-sized state between runs.
 func TestNothingKeptBetweenRebuilds(t *testing.T) {
-	in, _ := synth.Generate(synth.Config{Seed: 9, Docs: 2000, MaxVersions: 12})
+	docs := 2000
+	if raceEnabled {
+		docs = 800
+	}
+	in, _ := synth.Generate(synth.Config{Seed: 9, Docs: docs, MaxVersions: 12})
 	cat := openCatalog(t, "heap.db")
 	store(t, cat, in, in.Sightings)
 	e := &engine.Engine{Catalog: cat}
