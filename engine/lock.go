@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/syncd/syncd/workspace"
@@ -21,7 +22,44 @@ import (
 const (
 	jobLockPrefix   = "job:"
 	maintenanceLock = "store:maintenance"
+	// historyLock is held by a history rebuild: two at once (two jobs
+	// ending together, a sync and 'syncd history rebuild') could each
+	// clear dirty marks the other's indexing had just set.
+	historyLock = "store:history"
 )
+
+// historyMu serialises the history rebuilds of this process per catalog
+// (the catalog lock alone does not: one process is one holder).
+var historyMu sync.Map // catalog path -> *sync.Mutex
+
+// lockHistory takes the history lock, in this process and in the store,
+// waiting while another holds it; the returned func releases it.
+func (e *Engine) lockHistory(ctx context.Context) (func(), error) {
+	mu, _ := historyMu.LoadOrStore(e.Catalog.Path(), &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	if e.Holder == "" {
+		e.Holder = holderID()
+	}
+	for {
+		err := e.takeLock(ctx, historyLock)
+		if err == nil {
+			break
+		}
+		if errors.Is(err, workspace.ErrLocked) {
+			err = waitPoll(ctx)
+		}
+		if err != nil {
+			mu.(*sync.Mutex).Unlock()
+			return nil, err
+		}
+	}
+	stop := e.refreshLock(ctx, historyLock)
+	return func() {
+		stop()
+		_ = e.Catalog.Unlock(context.WithoutCancel(ctx), historyLock, e.Holder)
+		mu.(*sync.Mutex).Unlock()
+	}, nil
+}
 
 // lockPoll is how often a process waiting for another's lock looks again
 // (the other process cannot signal across the catalog).

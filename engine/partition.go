@@ -69,6 +69,11 @@ func (e *Engine) Rebuild(ctx context.Context) error {
 func (e *Engine) RebuildStats(ctx context.Context, full bool) (RebuildStats, error) {
 	start := time.Now()
 	var st RebuildStats
+	unlock, err := e.lockHistory(ctx)
+	if err != nil {
+		return st, err
+	}
+	defer unlock()
 	cat, keyCap := e.Catalog, e.keyCap()
 	idx, err := cat.HistoryIndex(ctx)
 	if err != nil {

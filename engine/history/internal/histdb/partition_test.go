@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -131,7 +132,7 @@ func TestInterruptedRebuildResumes(t *testing.T) {
 	for _, full := range []bool{true, false} {
 		t.Run(fmt.Sprintf("full=%v", full), func(t *testing.T) {
 			cat := openCatalog(t, "stop.db")
-			e := &engine.Engine{Catalog: cat, RebuildBatch: 500}
+			e := &engine.Engine{Catalog: cat, RebuildBatch: 100}
 			first := len(in.Sightings) * 9 / 10
 			if full {
 				first = len(in.Sightings)
@@ -200,4 +201,49 @@ func TestNothingKeptBetweenRebuilds(t *testing.T) {
 		t.Errorf("the live heap grew by %d KB over a rebuild of %d sightings", grew>>10, len(in.Sightings))
 	}
 	t.Logf("live heap before %d KB, after %d KB (%d sightings)", before>>10, after>>10, len(in.Sightings))
+}
+
+// TestConcurrentRebuilds: rebuilds that run while others index and store
+// (two jobs of a daemon ending together; a sync beside 'syncd history
+// rebuild') take turns: when the last one ends, the stored history is the
+// whole-catalog rebuild's and nothing is left dirty.
+func TestConcurrentRebuilds(t *testing.T) {
+	docs := 600
+	if raceEnabled {
+		docs = 150
+	}
+	in, _ := synth.Generate(synth.Config{Seed: 6, Docs: docs, MaxVersions: 12})
+	cat := openCatalog(t, "both.db")
+	ctx := context.Background()
+	store(t, cat, in, in.Sightings[:len(in.Sightings)/2])
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	wg.Add(2)
+	go func() { // a job: stores a step, rebuilds, four times
+		defer wg.Done()
+		e := &engine.Engine{Catalog: cat}
+		rest := in.Sightings[len(in.Sightings)/2:]
+		for i := range 4 {
+			store(t, cat, in, rest[i*len(rest)/4:(i+1)*len(rest)/4])
+			errs <- e.Rebuild(ctx)
+		}
+	}()
+	go func() { // another job, or a person, rebuilding meanwhile
+		defer wg.Done()
+		e := &engine.Engine{Catalog: cat}
+		for range 4 {
+			errs <- e.Rebuild(ctx)
+		}
+	}()
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameHistory(t, "after concurrent rebuilds", stored(t, cat), wholeRebuild(t, cat, 0))
+	if idx, err := cat.HistoryIndex(ctx); err != nil || idx.Dirty != 0 || idx.Pending {
+		t.Fatalf("work left after the rebuilds: %+v %v", idx, err)
+	}
 }
