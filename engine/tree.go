@@ -257,63 +257,31 @@ func withNumber(name string, n int) string {
 	return stem + suf + ext
 }
 
-// folderPlan is how a workspace's folders are exported: every folder path
-// (lower case) claimed before any file, so a document never takes a
-// folder's name, and the groups of stored folders that become one
-// exported folder (folders differing only in case, or in characters
-// SafeName replaces), each with its spelling: the one of the document
-// with the smallest key. It holds a few strings per stored folder, never
-// per document.
-type folderPlan struct {
-	taken  map[string]bool
-	groups []folderGroup // in order of their first document's key
-}
-
-type folderGroup struct {
-	path   string   // the exported folder ("" at the top)
-	stored []string // the stored folders exported there
-}
-
-func planFolders(ctx context.Context, src treeSource, ws string) (folderPlan, error) {
-	type first struct{ folder, key string }
-	var fs []first
-	err := src.folders(ctx, ws, func(folder, key string) error {
-		fs = append(fs, first{folder, key})
-		return nil
-	})
-	if err != nil {
-		return folderPlan{}, err
-	}
-	// Deciding in document key order, as one pass over the documents
-	// would, gives every folder the spelling of its first document.
-	sort.Slice(fs, func(i, j int) bool { return fs[i].key < fs[j].key })
-	p := folderPlan{taken: map[string]bool{}}
-	spelling := map[string]string{} // lower-case folder path -> its spelling
-	group := map[string]int{}       // exported folder -> index in groups
-	for _, f := range fs {
-		cur := ""
-		for _, seg := range strings.Split(SafePath(f.folder), "/") {
+// planFolders records in the scratch file how workspace w's folders are
+// exported: every stored folder with the exported folder (lower case) it
+// goes to, and every exported folder path with its parent and its last
+// segment's spelling. Stored folders differing only in case, or in
+// characters SafeName replaces, become one exported folder, spelled as
+// the document with the smallest key spells it: what deciding in
+// document key order over the whole workspace gives. Nothing per folder
+// stays in memory.
+func (t *treeWriter) planFolders(src treeSource, w string) error {
+	return src.folders(t.ctx, w, func(folder, key string) error {
+		lower, parent := "", ""
+		for _, seg := range strings.Split(SafePath(folder), "/") {
 			if seg == "" {
 				continue
 			}
-			next := path.Join(cur, seg)
-			if s, ok := spelling[strings.ToLower(next)]; ok {
-				next = s
-			} else {
-				spelling[strings.ToLower(next)] = next
-				p.taken[strings.ToLower(next)] = true
+			parent, lower = lower, path.Join(lower, strings.ToLower(seg))
+			if err := t.scratch.addPrefix(t.ctx, lower, parent, seg, key); err != nil {
+				return fmt.Errorf("export scratch: %w", err)
 			}
-			cur = next
 		}
-		i, ok := group[cur]
-		if !ok {
-			i = len(p.groups)
-			group[cur] = i
-			p.groups = append(p.groups, folderGroup{path: cur})
+		if err := t.scratch.addFolder(t.ctx, folder, lower); err != nil {
+			return fmt.Errorf("export scratch: %w", err)
 		}
-		p.groups[i].stored = append(p.groups[i].stored, f.folder)
-	}
-	return p, nil
+		return nil
+	})
 }
 
 // planDocument decides the paths of one document's files in folder,
@@ -384,17 +352,35 @@ func (t *treeWriter) workspace(ws, w string, src treeSource) error {
 	if err := t.readManifest(path.Join(ws, ManifestName)); err != nil {
 		return fmt.Errorf("export scratch: %w", err)
 	}
-	plan, err := planFolders(t.ctx, src, w)
-	if err != nil {
+	if err := t.planFolders(src, w); err != nil {
 		return err
 	}
-	for _, g := range plan.groups {
+	for group, first := "", true; ; first = false {
+		// One exported folder at a time: its spelling, the stored
+		// folders that go there, the folders in it (claimed before any
+		// file, so a document never takes a folder's name).
+		lower, stored, ok, err := sc.nextGroup(t.ctx, group, first)
+		if err != nil {
+			return fmt.Errorf("export scratch: %w", err)
+		}
+		if !ok {
+			break
+		}
+		group = lower
+		spelled, err := sc.spelling(t.ctx, lower)
+		if err != nil {
+			return fmt.Errorf("export scratch: %w", err)
+		}
+		sub, err := sc.children(t.ctx, lower)
+		if err != nil {
+			return fmt.Errorf("export scratch: %w", err)
+		}
 		// t.dirs only saves Lstat calls: forgetting it between folders
 		// keeps it the size of one folder.
 		clear(t.dirs)
-		c := newClaims(plan.taken)
-		err := src.documents(t.ctx, w, g.stored, func(d workspace.Document, seen map[int64]string) error {
-			for _, e := range planDocument(c, g.path, d, seen) {
+		c := newClaims(sub)
+		err = src.documents(t.ctx, w, stored, func(d workspace.Document, seen map[int64]string) error {
+			for _, e := range planDocument(c, spelled, d, seen) {
 				if err := t.entry(ws, e); err != nil {
 					return err
 				}

@@ -9,7 +9,10 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // treeScratch is a temporary SQLite file holding, for the workspace being
@@ -45,7 +48,11 @@ func openTreeScratch(ctx context.Context) (*treeScratch, error) {
 	_, err = db.ExecContext(ctx, `
 		CREATE TABLE old (path TEXT NOT NULL UNIQUE, entry BLOB NOT NULL);
 		CREATE TABLE keep (path TEXT PRIMARY KEY) WITHOUT ROWID;
-		CREATE TABLE done (doc TEXT NOT NULL, n INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (doc, n)) WITHOUT ROWID;`)
+		CREATE TABLE done (doc TEXT NOT NULL, n INTEGER NOT NULL, entry BLOB NOT NULL, PRIMARY KEY (doc, n)) WITHOUT ROWID;
+		CREATE TABLE folders (folder TEXT PRIMARY KEY, lower TEXT NOT NULL) WITHOUT ROWID;
+		CREATE INDEX folders_lower ON folders (lower, folder);
+		CREATE TABLE prefixes (lower TEXT PRIMARY KEY, parent TEXT NOT NULL, seg TEXT NOT NULL, first TEXT NOT NULL) WITHOUT ROWID;
+		CREATE INDEX prefixes_parent ON prefixes (parent);`)
 	if err != nil {
 		s.close()
 		return nil, fmt.Errorf("export scratch: %w", err)
@@ -76,7 +83,7 @@ func (s *treeScratch) commit() error {
 
 // reset empties every table (a new workspace).
 func (s *treeScratch) reset(ctx context.Context) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM old; DELETE FROM keep; DELETE FROM done;`)
+	_, err := s.db.ExecContext(ctx, `DELETE FROM old; DELETE FROM keep; DELETE FROM done; DELETE FROM folders; DELETE FROM prefixes;`)
 	return err
 }
 
@@ -188,4 +195,83 @@ func (s *treeScratch) eachStale(ctx context.Context, fn func(path, sha string)) 
 		fn(e.Path, e.SHA256)
 	}
 	return rows.Err()
+}
+
+// addPrefix records an exported folder path (lower case) seen in the
+// stored folder of the document first: the smallest first spells it.
+func (s *treeScratch) addPrefix(ctx context.Context, lower, parent, seg, first string) error {
+	_, err := s.tx.ExecContext(ctx, `INSERT INTO prefixes (lower, parent, seg, first) VALUES (?, ?, ?, ?)
+		ON CONFLICT (lower) DO UPDATE SET seg = excluded.seg, first = excluded.first WHERE excluded.first < prefixes.first`,
+		lower, parent, seg, first)
+	return err
+}
+
+// addFolder records that the stored folder is exported at lower.
+func (s *treeScratch) addFolder(ctx context.Context, folder, lower string) error {
+	_, err := s.tx.ExecContext(ctx, `INSERT OR IGNORE INTO folders (folder, lower) VALUES (?, ?)`, folder, lower)
+	return err
+}
+
+// nextGroup is the first exported folder after after (or from it, when
+// inclusive), with the stored folders exported there.
+func (s *treeScratch) nextGroup(ctx context.Context, after string, inclusive bool) (lower string, stored []string, ok bool, err error) {
+	q := `SELECT lower FROM folders WHERE lower > ? ORDER BY lower LIMIT 1`
+	if inclusive {
+		q = `SELECT lower FROM folders WHERE lower >= ? ORDER BY lower LIMIT 1`
+	}
+	err = s.tx.QueryRowContext(ctx, q, after).Scan(&lower)
+	if err == sql.ErrNoRows {
+		return "", nil, false, nil
+	}
+	if err != nil {
+		return "", nil, false, err
+	}
+	rows, err := s.tx.QueryContext(ctx, `SELECT folder FROM folders WHERE lower = ? ORDER BY folder`, lower)
+	if err != nil {
+		return "", nil, false, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var f string
+		if err := rows.Scan(&f); err != nil {
+			return "", nil, false, err
+		}
+		stored = append(stored, f)
+	}
+	return lower, stored, true, rows.Err()
+}
+
+// spelling is how the exported folder lower is spelled.
+func (s *treeScratch) spelling(ctx context.Context, lower string) (string, error) {
+	if lower == "" {
+		return "", nil
+	}
+	var segs []string
+	for p := lower; p != "." && p != ""; p = path.Dir(p) {
+		var seg string
+		if err := s.tx.QueryRowContext(ctx, `SELECT seg FROM prefixes WHERE lower = ?`, p).Scan(&seg); err != nil {
+			return "", fmt.Errorf("folder %q: %w", p, err)
+		}
+		segs = append(segs, seg)
+	}
+	slices.Reverse(segs)
+	return strings.Join(segs, "/"), nil
+}
+
+// children are the exported folders directly in lower (lower case).
+func (s *treeScratch) children(ctx context.Context, lower string) (map[string]bool, error) {
+	rows, err := s.tx.QueryContext(ctx, `SELECT lower FROM prefixes WHERE parent = ?`, lower)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var c string
+		if err := rows.Scan(&c); err != nil {
+			return nil, err
+		}
+		out[c] = true
+	}
+	return out, rows.Err()
 }
