@@ -129,7 +129,7 @@ func boundedStores(t *testing.T) ([2]string, [2]int) {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, d := range boundedDirs {
+	for _, d := range append(boundedDirs[:], treeBoundedDirs[:]...) {
 		if d != "" {
 			os.RemoveAll(d)
 		}

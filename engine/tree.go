@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
@@ -71,21 +72,12 @@ type TreeStats struct {
 // ExportTree writes each workspace as a folder tree a person can open: the
 // latest version of each document at its path, earlier versions under
 // .versions/<name>/, and a manifest of provenance. Re-exporting the same
-// catalog changes nothing.
+// catalog changes nothing. It streams: one folder's documents (with their
+// sightings) are read at a time, and the manifest and the previous
+// export's entries go through a temporary SQLite file, so memory is
+// bounded by the largest folder, not by the store.
 func ExportTree(ctx context.Context, cat *workspace.Catalog, blobs dedupe.BlobStore, dir string) (TreeStats, error) {
-	docs, err := cat.Documents(ctx)
-	if err != nil {
-		return TreeStats{}, err
-	}
-	seen := map[int64]string{}
-	err = cat.EachSighting(ctx, func(s workspace.Sighting) error {
-		seen[s.ID] = describeSighting(s)
-		return nil
-	})
-	if err != nil {
-		return TreeStats{}, err
-	}
-	return WriteTree(ctx, docs, seen, blobs, dir)
+	return writeTree(ctx, catalogTree{cat}, blobs, dir)
 }
 
 // WriteTree is ExportTree over documents already loaded; seen describes
@@ -94,6 +86,105 @@ func ExportTree(ctx context.Context, cat *workspace.Catalog, blobs dedupe.BlobSt
 // inside it are never followed either (they are moved aside like any
 // other thing in the way).
 func WriteTree(ctx context.Context, docs []workspace.Document, seen map[int64]string, blobs dedupe.BlobStore, dir string) (TreeStats, error) {
+	return writeTree(ctx, newMemTree(docs, seen), blobs, dir)
+}
+
+// treeSource is what an export reads: workspaces, their folders, and the
+// documents of some folders.
+type treeSource interface {
+	// workspaces lists the workspaces holding documents, sorted.
+	workspaces(ctx context.Context) ([]string, error)
+	// folders calls fn for each stored folder of ws's documents that
+	// have versions, with the smallest key of those documents.
+	folders(ctx context.Context, ws string, fn func(folder, firstKey string) error) error
+	// documents calls fn for each document of ws stored with one of
+	// folders (not empty), in key order, with the descriptions of its
+	// sightings by id.
+	documents(ctx context.Context, ws string, folders []string, fn func(workspace.Document, map[int64]string) error) error
+}
+
+type catalogTree struct{ cat *workspace.Catalog }
+
+func (c catalogTree) workspaces(ctx context.Context) ([]string, error) {
+	return c.cat.DocumentWorkspaces(ctx)
+}
+
+func (c catalogTree) folders(ctx context.Context, ws string, fn func(folder, firstKey string) error) error {
+	return c.cat.EachDocumentFolder(ctx, ws, fn)
+}
+
+func (c catalogTree) documents(ctx context.Context, ws string, folders []string, fn func(workspace.Document, map[int64]string) error) error {
+	return c.cat.EachDocumentSightings(ctx, workspace.DocFilter{Workspace: ws, Folders: folders}, func(d workspace.Document, ss []workspace.Sighting) error {
+		seen := make(map[int64]string, len(ss))
+		for _, s := range ss {
+			seen[s.ID] = describeSighting(s)
+		}
+		return fn(d, seen)
+	})
+}
+
+// memTree is a treeSource over documents in memory (WriteTree).
+type memTree struct {
+	byWS map[string][]workspace.Document // each in key order
+	seen map[int64]string
+}
+
+func newMemTree(docs []workspace.Document, seen map[int64]string) *memTree {
+	m := &memTree{byWS: map[string][]workspace.Document{}, seen: seen}
+	for _, d := range docs {
+		m.byWS[d.Workspace] = append(m.byWS[d.Workspace], d)
+	}
+	for _, ds := range m.byWS {
+		sort.SliceStable(ds, func(i, j int) bool { return ds[i].Key < ds[j].Key })
+	}
+	return m
+}
+
+func (m *memTree) workspaces(context.Context) ([]string, error) {
+	wss := make([]string, 0, len(m.byWS))
+	for w := range m.byWS {
+		wss = append(wss, w)
+	}
+	sort.Strings(wss)
+	return wss, nil
+}
+
+func (m *memTree) folders(_ context.Context, ws string, fn func(folder, firstKey string) error) error {
+	first := map[string]string{}
+	var order []string
+	for _, d := range m.byWS[ws] {
+		if len(d.Versions) == 0 {
+			continue
+		}
+		if _, ok := first[d.Folder]; !ok {
+			first[d.Folder] = d.Key
+			order = append(order, d.Folder)
+		}
+	}
+	for _, f := range order {
+		if err := fn(f, first[f]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *memTree) documents(_ context.Context, ws string, folders []string, fn func(workspace.Document, map[int64]string) error) error {
+	in := map[string]bool{}
+	for _, f := range folders {
+		in[f] = true
+	}
+	for _, d := range m.byWS[ws] {
+		if in[d.Folder] {
+			if err := fn(d, m.seen); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func writeTree(ctx context.Context, src treeSource, blobs dedupe.BlobStore, dir string) (TreeStats, error) {
 	var st TreeStats
 	if err := os.MkdirAll(dir, 0o777); err != nil {
 		return st, err
@@ -103,20 +194,20 @@ func WriteTree(ctx context.Context, docs []workspace.Document, seen map[int64]st
 		return st, err
 	}
 	defer root.Close()
-	byWS := map[string][]workspace.Document{}
-	for _, d := range docs {
-		byWS[d.Workspace] = append(byWS[d.Workspace], d)
+	wss, err := src.workspaces(ctx)
+	if err != nil {
+		return st, err
 	}
-	wss := make([]string, 0, len(byWS))
-	for w := range byWS {
-		wss = append(wss, w)
+	scratch, err := openTreeScratch(ctx)
+	if err != nil {
+		return st, err
 	}
-	sort.Strings(wss)
-	t := &treeWriter{ctx: ctx, root: root, blobs: blobs, st: &st, dirs: map[string]bool{}}
-	names := newClaims()
+	defer scratch.close()
+	t := &treeWriter{ctx: ctx, root: root, blobs: blobs, st: &st, dirs: map[string]bool{}, scratch: scratch}
+	names := newClaims(nil)
 	for _, w := range wss {
 		ws := names.claim("", SafeName(w))
-		if err := t.workspace(ws, planTree(byWS[w], seen)); err != nil {
+		if err := t.workspace(ws, w, src); err != nil {
 			return st, err
 		}
 	}
@@ -137,14 +228,17 @@ func describeSighting(s workspace.Sighting) string {
 
 // claims hands out file names that no other file or folder of the export
 // has taken, compared case-insensitively (the folder must survive a copy
-// to SMB or Windows).
-type claims struct{ taken map[string]bool }
+// to SMB or Windows). folders (shared, read-only here) holds the folders
+// of the workspace, claimed before any file.
+type claims struct{ folders, taken map[string]bool }
 
-func newClaims() *claims { return &claims{taken: map[string]bool{}} }
+func newClaims(folders map[string]bool) *claims {
+	return &claims{folders: folders, taken: map[string]bool{}}
+}
 
 func (c *claims) claim(dir, name string) string {
 	cand := path.Join(dir, name)
-	for n := 2; c.taken[strings.ToLower(cand)]; n++ {
+	for n := 2; c.taken[strings.ToLower(cand)] || c.folders[strings.ToLower(cand)]; n++ {
 		cand = path.Join(dir, withNumber(name, n))
 	}
 	c.taken[strings.ToLower(cand)] = true
@@ -163,139 +257,193 @@ func withNumber(name string, n int) string {
 	return stem + suf + ext
 }
 
-// planTree decides every file's path. Everything is decided in document
-// key order (keys are stable: they come from content), never in map or
-// ingest order, so the same catalog always gives the same tree. Folders
-// are claimed before files, so a document never takes a folder's name;
-// folders differing only in case become one.
-func planTree(docs []workspace.Document, seen map[int64]string) []ManifestEntry {
-	docs = append([]workspace.Document(nil), docs...)
-	sort.Slice(docs, func(i, j int) bool { return docs[i].Key < docs[j].Key })
-	c := newClaims()
-	spelling := map[string]string{} // lower-case folder path -> its spelling
-	folderOf := make([]string, len(docs))
-	for i, d := range docs {
-		if len(d.Versions) == 0 {
-			continue
-		}
-		cur := ""
-		for _, seg := range strings.Split(SafePath(d.Folder), "/") {
+// planFolders records in the scratch file how workspace w's folders are
+// exported: every stored folder with the exported folder (lower case) it
+// goes to, and every exported folder path with its parent and its last
+// segment's spelling. Stored folders differing only in case, or in
+// characters SafeName replaces, become one exported folder, spelled as
+// the document with the smallest key spells it: what deciding in
+// document key order over the whole workspace gives. Nothing per folder
+// stays in memory.
+func (t *treeWriter) planFolders(src treeSource, w string) error {
+	return src.folders(t.ctx, w, func(folder, key string) error {
+		lower, parent := "", ""
+		for _, seg := range strings.Split(SafePath(folder), "/") {
 			if seg == "" {
 				continue
 			}
-			next := path.Join(cur, seg)
-			if s, ok := spelling[strings.ToLower(next)]; ok {
-				next = s
-			} else {
-				spelling[strings.ToLower(next)] = next
-				c.taken[strings.ToLower(next)] = true
+			parent, lower = lower, path.Join(lower, strings.ToLower(seg))
+			if err := t.scratch.addPrefix(t.ctx, lower, parent, seg, key); err != nil {
+				return fmt.Errorf("export scratch: %w", err)
 			}
-			cur = next
 		}
-		folderOf[i] = cur
+		if err := t.scratch.addFolder(t.ctx, folder, lower); err != nil {
+			return fmt.Errorf("export scratch: %w", err)
+		}
+		return nil
+	})
+}
+
+// planDocument decides the paths of one document's files in folder,
+// claiming them in c (the claims of that folder). Documents are planned in
+// key order (keys are stable: they come from content), never in map or
+// ingest order, so the same catalog always gives the same tree.
+func planDocument(c *claims, folder string, d workspace.Document, seen map[int64]string) []ManifestEntry {
+	if len(d.Versions) == 0 {
+		return nil
 	}
+	latest := c.claim(folder, SafeName(d.Name))
+	vdir := path.Join(folder, versionsDir, path.Base(latest))
+	vs := append([]workspace.Version(nil), d.Versions...)
+	sort.SliceStable(vs, func(i, j int) bool {
+		if vs[i].Seq != vs[j].Seq {
+			return vs[i].Seq < vs[j].Seq
+		}
+		return vs[i].Key < vs[j].Key
+	})
+	last := vs[len(vs)-1]
 	var out []ManifestEntry
-	for i, d := range docs {
-		if len(d.Versions) == 0 {
-			continue
+	for _, v := range vs {
+		e := ManifestEntry{Document: d.Key, Name: d.Name, Version: v.Key, Seq: v.Seq, SHA256: v.Blob.String(), Author: v.Author, SeenAt: []string{}}
+		if !v.Time.IsZero() {
+			e.Time = v.Time.UTC().Format("2006-01-02T15:04:05Z")
 		}
-		latest := c.claim(folderOf[i], SafeName(d.Name))
-		vdir := path.Join(folderOf[i], versionsDir, path.Base(latest))
-		vs := append([]workspace.Version(nil), d.Versions...)
-		sort.SliceStable(vs, func(i, j int) bool {
-			if vs[i].Seq != vs[j].Seq {
-				return vs[i].Seq < vs[j].Seq
+		for _, sid := range v.Sightings {
+			if s, ok := seen[sid]; ok {
+				e.SeenAt = append(e.SeenAt, s)
 			}
-			return vs[i].Key < vs[j].Key
-		})
-		last := vs[len(vs)-1]
-		for _, v := range vs {
-			e := ManifestEntry{Document: d.Key, Name: d.Name, Version: v.Key, Seq: v.Seq, SHA256: v.Blob.String(), Author: v.Author, SeenAt: []string{}}
+		}
+		if v.Key == last.Key {
+			e.Path, e.Latest = latest, true
+		} else {
+			date := "undated"
 			if !v.Time.IsZero() {
-				e.Time = v.Time.UTC().Format("2006-01-02T15:04:05Z")
+				date = v.Time.UTC().Format("2006-01-02")
 			}
-			for _, sid := range v.Sightings {
-				if s, ok := seen[sid]; ok {
-					e.SeenAt = append(e.SeenAt, s)
-				}
-			}
-			if v.Key == last.Key {
-				e.Path, e.Latest = latest, true
-			} else {
-				date := "undated"
-				if !v.Time.IsZero() {
-					date = v.Time.UTC().Format("2006-01-02")
-				}
-				e.Path = c.claim(vdir, fitName(fmt.Sprintf("%03d %s %s", v.Seq, date, path.Base(latest))))
-			}
-			e.Renamed = path.Base(latest) != d.Name
-			out = append(out, e)
+			e.Path = c.claim(vdir, fitName(fmt.Sprintf("%03d %s %s", v.Seq, date, path.Base(latest))))
 		}
+		e.Renamed = path.Base(latest) != d.Name
+		out = append(out, e)
 	}
 	return out
 }
 
 // treeWriter does the file operations of one export, all through root.
 type treeWriter struct {
-	ctx   context.Context
-	root  *os.Root
-	blobs dedupe.BlobStore
-	st    *TreeStats
-	dirs  map[string]bool // folders checked (or made) by this export
+	ctx     context.Context
+	root    *os.Root
+	blobs   dedupe.BlobStore
+	st      *TreeStats
+	dirs    map[string]bool // folders checked (or made) for the current folder
+	scratch *treeScratch
 }
 
-// workspace writes one workspace's files under ws, then its manifest, then
-// removes what the previous export wrote and this one no longer has.
-func (t *treeWriter) workspace(ws string, entries []ManifestEntry) error {
-	old := t.readManifest(path.Join(ws, ManifestName))
-	oldAt := map[string]ManifestEntry{}
-	for _, o := range old {
-		if _, dup := oldAt[o.Path]; !dup {
-			oldAt[o.Path] = o
-		}
+// workspace writes the files of workspace w under ws, one exported folder
+// at a time, then its manifest, then removes what the previous export
+// wrote and this one no longer has.
+func (t *treeWriter) workspace(ws, w string, src treeSource) error {
+	sc := t.scratch
+	if err := sc.reset(t.ctx); err != nil {
+		return fmt.Errorf("export scratch: %w", err)
 	}
-	var done []ManifestEntry
-	keep := map[string]bool{}
-	for _, e := range entries {
-		if err := t.ctx.Err(); err != nil {
-			return err
-		}
-		keep[e.Path] = true
-		size, wrote, err := t.writeFile(path.Join(ws, e.Path), e, oldAt[e.Path])
-		if err != nil {
-			t.st.Problems = append(t.st.Problems, err.Error())
-			if o, ok := oldAt[e.Path]; ok {
-				done = append(done, o) // still on disk, still ours
-			}
-			continue
-		}
-		e.Size = size
-		done = append(done, e)
-		t.st.Files++
-		if wrote {
-			t.st.Written++
-		} else {
-			t.st.Unchanged++
-		}
+	if err := sc.begin(t.ctx); err != nil {
+		return fmt.Errorf("export scratch: %w", err)
 	}
-	if err := t.writeManifest(path.Join(ws, ManifestName), done); err != nil {
+	if err := t.readManifest(path.Join(ws, ManifestName)); err != nil {
+		return fmt.Errorf("export scratch: %w", err)
+	}
+	if err := t.planFolders(src, w); err != nil {
 		return err
 	}
-	for _, o := range old {
-		if keep[o.Path] {
-			continue
+	for group, first := "", true; ; first = false {
+		// One exported folder at a time: its spelling, the stored
+		// folders that go there, the folders in it (claimed before any
+		// file, so a document never takes a folder's name).
+		lower, stored, ok, err := sc.nextGroup(t.ctx, group, first)
+		if err != nil {
+			return fmt.Errorf("export scratch: %w", err)
 		}
-		keep[o.Path] = true
-		p := path.Join(ws, o.Path)
+		if !ok {
+			break
+		}
+		group = lower
+		spelled, err := sc.spelling(t.ctx, lower)
+		if err != nil {
+			return fmt.Errorf("export scratch: %w", err)
+		}
+		sub, err := sc.children(t.ctx, lower)
+		if err != nil {
+			return fmt.Errorf("export scratch: %w", err)
+		}
+		// t.dirs only saves Lstat calls: forgetting it between folders
+		// keeps it the size of one folder.
+		clear(t.dirs)
+		c := newClaims(sub)
+		err = src.documents(t.ctx, w, stored, func(d workspace.Document, seen map[int64]string) error {
+			for _, e := range planDocument(c, spelled, d, seen) {
+				if err := t.entry(ws, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	clear(t.dirs)
+	if err := sc.commit(); err != nil {
+		return fmt.Errorf("export scratch: %w", err)
+	}
+	if err := t.writeManifest(path.Join(ws, ManifestName)); err != nil {
+		return err
+	}
+	return sc.eachStale(t.ctx, func(op, sha string) {
+		p := path.Join(ws, op)
 		if !t.realDirs(path.Dir(p)) {
-			continue
+			return
 		}
 		if fi, err := t.root.Lstat(p); err != nil || !fi.Mode().IsRegular() {
-			continue
+			return
 		}
-		if sum, err := t.hashFile(p); err == nil && sum == o.SHA256 && t.root.Remove(p) == nil {
+		if sum, err := t.hashFile(p); err == nil && sum == sha && t.root.Remove(p) == nil {
 			t.st.Removed++
 		}
+	})
+}
+
+// entry writes one planned file of workspace folder ws and records it.
+func (t *treeWriter) entry(ws string, e ManifestEntry) error {
+	if err := t.ctx.Err(); err != nil {
+		return err
+	}
+	sc := t.scratch
+	old, hadOld, err := sc.oldAt(t.ctx, e.Path)
+	if err != nil {
+		return fmt.Errorf("export scratch: %w", err)
+	}
+	if err := sc.keep(t.ctx, e.Path); err != nil {
+		return fmt.Errorf("export scratch: %w", err)
+	}
+	size, wrote, err := t.writeFile(path.Join(ws, e.Path), e, old)
+	if err != nil {
+		t.st.Problems = append(t.st.Problems, err.Error())
+		if hadOld {
+			if err := sc.addDone(t.ctx, old); err != nil { // still on disk, still ours
+				return fmt.Errorf("export scratch: %w", err)
+			}
+		}
+		return nil
+	}
+	e.Size = size
+	if err := sc.addDone(t.ctx, e); err != nil {
+		return fmt.Errorf("export scratch: %w", err)
+	}
+	t.st.Files++
+	if wrote {
+		t.st.Written++
+	} else {
+		t.st.Unchanged++
 	}
 	return nil
 }
@@ -467,11 +615,13 @@ func (t *treeWriter) moveAside(p string) error {
 	return nil
 }
 
-// readManifest reads the previous export's manifest, keeping only entries
-// that could have been written by an export: a clean relative path made of
-// names SafeName leaves alone (".versions" aside) and a SHA-256. A
-// manifest that is not a regular file or not JSON counts as none.
-func (t *treeWriter) readManifest(p string) []ManifestEntry {
+// readManifest reads the previous export's manifest into the scratch
+// file, one entry at a time, keeping only entries that could have been
+// written by an export: a clean relative path made of names SafeName
+// leaves alone (".versions" aside) and a SHA-256. A manifest that is not
+// a regular file or not JSON counts as none. Only scratch errors are
+// returned.
+func (t *treeWriter) readManifest(p string) error {
 	if !t.realDirs(path.Dir(p)) {
 		return nil
 	}
@@ -484,17 +634,26 @@ func (t *treeWriter) readManifest(p string) []ManifestEntry {
 		return nil
 	}
 	defer f.Close()
-	var all []ManifestEntry
-	if json.NewDecoder(f).Decode(&all) != nil {
-		return nil
+	dec := json.NewDecoder(f)
+	tok, err := dec.Token()
+	if err != nil || tok != json.Delim('[') {
+		return nil // null is an empty manifest; anything else is none
 	}
-	var out []ManifestEntry
-	for _, e := range all {
+	for dec.More() {
+		var e ManifestEntry
+		if dec.Decode(&e) != nil {
+			return t.scratch.dropOld(t.ctx)
+		}
 		if validManifestPath(e.Path) && isSHA256Hex(e.SHA256) {
-			out = append(out, e)
+			if err := t.scratch.addOld(t.ctx, e); err != nil {
+				return err
+			}
 		}
 	}
-	return out
+	if _, err := dec.Token(); err != nil {
+		return t.scratch.dropOld(t.ctx)
+	}
+	return nil
 }
 
 func validManifestPath(p string) bool {
@@ -518,24 +677,15 @@ func isSHA256Hex(s string) bool {
 }
 
 // writeManifest replaces the manifest (atomically) unless it already
-// holds these entries.
-func (t *treeWriter) writeManifest(p string, entries []ManifestEntry) error {
-	if entries == nil {
-		entries = []ManifestEntry{}
-	}
-	b, err := json.MarshalIndent(entries, "", " ")
-	if err != nil {
-		return err
-	}
+// holds these entries. The new one is written beside it and compared a
+// block at a time.
+func (t *treeWriter) writeManifest(p string) error {
 	if err := t.ensureDir(path.Dir(p)); err != nil {
 		return err
 	}
 	fi, err := t.root.Lstat(p)
-	if err == nil && fi.Mode().IsRegular() {
-		if old, err := t.root.ReadFile(p); err == nil && bytes.Equal(old, b) {
-			return nil
-		}
-	} else if err == nil {
+	same := err == nil && fi.Mode().IsRegular()
+	if err == nil && !same {
 		if err := t.moveAside(p); err != nil {
 			return err
 		}
@@ -548,9 +698,16 @@ func (t *treeWriter) writeManifest(p string, entries []ManifestEntry) error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b)
+	bw := bufio.NewWriter(f)
+	err = t.scratch.writeManifest(t.ctx, bw)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil && same && t.sameFiles(tmp, p) {
+		return t.root.Remove(tmp)
 	}
 	if err == nil {
 		err = t.root.Rename(tmp, p)
@@ -559,6 +716,36 @@ func (t *treeWriter) writeManifest(p string, entries []ManifestEntry) error {
 		t.root.Remove(tmp)
 	}
 	return err
+}
+
+// sameFiles reports whether a and b hold the same bytes.
+func (t *treeWriter) sameFiles(a, b string) bool {
+	fa, err := t.root.Open(a)
+	if err != nil {
+		return false
+	}
+	defer fa.Close()
+	fb, err := t.root.Open(b)
+	if err != nil {
+		return false
+	}
+	defer fb.Close()
+	ia, err1 := fa.Stat()
+	ib, err2 := fb.Stat()
+	if err1 != nil || err2 != nil || !ib.Mode().IsRegular() || ia.Size() != ib.Size() {
+		return false
+	}
+	ba, bb := make([]byte, 32<<10), make([]byte, 32<<10)
+	for {
+		na, ea := io.ReadFull(fa, ba)
+		nb, eb := io.ReadFull(fb, bb)
+		if na != nb || !bytes.Equal(ba[:na], bb[:nb]) {
+			return false
+		}
+		if ea != nil || eb != nil {
+			return ea == eb || (ea == io.ErrUnexpectedEOF && eb == io.ErrUnexpectedEOF) || (errors.Is(ea, io.EOF) && errors.Is(eb, io.EOF))
+		}
+	}
 }
 
 // SafePath makes each segment of a folder path safe. Segments that are
