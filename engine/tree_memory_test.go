@@ -99,7 +99,7 @@ var (
 // and a map of every sighting, as the export did, grows it ten times.
 func TestTreeExportMemoryIsBounded(t *testing.T) {
 	sizes := [2]int{500, 5000}
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		sizes = [2]int{150, 1500}
 	}
 	treeBoundedOnce.Do(func() {

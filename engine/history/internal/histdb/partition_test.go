@@ -58,7 +58,7 @@ func TestPartitionedEqualsWhole(t *testing.T) {
 			ctx := context.Background()
 			cat := openCatalog(t, "part.db")
 			e := &engine.Engine{Catalog: cat, KeyCap: keyCap}
-			cuts := []int{len(in.Sightings) / 2, len(in.Sightings) * 9 / 10, len(in.Sightings)}
+			cuts := []int{len(in.Sightings) / 2, len(in.Sightings) * 98 / 100, len(in.Sightings)}
 			lo := 0
 			var capped int
 			for step, cut := range cuts {
