@@ -475,15 +475,5 @@ func (c *Catalog) SightingsOfBlob(ctx context.Context, blob dedupe.ID, fn func(S
 	if err != nil {
 		return fmt.Errorf("catalog: sightings of %s: %w", blob.Short(), err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		s, err := scanSighting(rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(s); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return eachSighting(rows, fn)
 }

@@ -848,17 +848,7 @@ func (r *HistoryReader) SightingsOf(ctx context.Context, n NodeRef, fn func(Sigh
 	if err != nil {
 		return fmt.Errorf("catalog: sightings of %s: %w", n.Blob.Short(), err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		s, err := scanSighting(rows)
-		if err != nil {
-			return err
-		}
-		if err := fn(s); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return eachSighting(rows, fn)
 }
 
 // ReplaceComponents stores the rebuilt documents of some components, in

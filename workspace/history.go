@@ -425,6 +425,12 @@ func (c *Catalog) EachSightingAfter(ctx context.Context, after int64, fn func(Si
 	if err != nil {
 		return fmt.Errorf("catalog: sightings: %w", err)
 	}
+	return eachSighting(rows, fn)
+}
+
+// eachSighting calls fn for every row of a query of sightingCols, and
+// closes rows.
+func eachSighting(rows *sql.Rows, fn func(Sighting) error) error {
 	defer rows.Close()
 	for rows.Next() {
 		s, err := scanSighting(rows)
