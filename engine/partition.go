@@ -201,13 +201,9 @@ func indexHistory(ctx context.Context, cat *workspace.Catalog, keyCap int) (int,
 			names = history.NewNameMemo() // a memo, not a catalog-sized map
 		}
 	}
-	for {
-		more, err := indexContents(ctx, ix)
-		if err != nil || !more {
-			if err != nil {
-				return done, err
-			}
-			break
+	for more := true; more; {
+		if more, err = indexContents(ctx, ix); err != nil {
+			return done, err
 		}
 	}
 	return done, indexPins(ctx, ix)
@@ -522,7 +518,6 @@ type rebuildBatch struct {
 	pending   []int64
 	nodes     []workspace.NodeRef
 	in        history.Input
-	blobs     []dedupe.ID
 }
 
 func (b *rebuildBatch) add(comp []int64) error {
@@ -565,10 +560,7 @@ func (b *rebuildBatch) load() error {
 		return err
 	}
 	b.st.Sightings += len(b.in.Sightings) - before
-	for _, n := range nodes {
-		b.nodes = append(b.nodes, n)
-		b.blobs = append(b.blobs, n.Blob)
-	}
+	b.nodes = append(b.nodes, nodes...)
 	return nil
 }
 
@@ -579,7 +571,11 @@ func (b *rebuildBatch) flush() error {
 	if len(b.nodes) == 0 {
 		return nil
 	}
-	contents, err := b.cat.ContentsOf(b.ctx, b.blobs)
+	blobs := make([]dedupe.ID, len(b.nodes))
+	for i, n := range b.nodes {
+		blobs[i] = n.Blob
+	}
+	contents, err := b.cat.ContentsOf(b.ctx, blobs)
 	if err != nil {
 		return err
 	}
@@ -600,7 +596,7 @@ func (b *rebuildBatch) flush() error {
 	b.st.Diff.Written += diff.Written
 	b.st.Diff.Removed += diff.Removed
 	b.st.Diff.Unchanged += diff.Unchanged
-	b.nodes, b.blobs, b.in = b.nodes[:0], b.blobs[:0], history.Input{}
+	b.nodes, b.in = b.nodes[:0], history.Input{}
 	if b.stored != nil {
 		b.stored(*b.st)
 	}

@@ -186,38 +186,3 @@ func TestLookupsSurviveACancelledCaller(t *testing.T) {
 		}
 	}
 }
-
-// The counts a history load sizes itself by and checks itself against.
-func TestCountSightings(t *testing.T) {
-	c, _ := open(t)
-	ctx := context.Background()
-	run, err := c.StartRun(ctx, "job", "sync")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, ref := range []string{"a", "b", "c"} {
-		if _, err := c.Commit(ctx, batch(run, "content "+ref, ref)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	var ids []int64
-	if err := c.EachSighting(ctx, func(s workspace.Sighting) error { ids = append(ids, s.ID); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if len(ids) != 3 {
-		t.Fatalf("%d sightings", len(ids))
-	}
-	for i, id := range ids {
-		after, err := c.CountSightingsAfter(ctx, id)
-		if err != nil || after != 2-i {
-			t.Errorf("after %d: %d, %v; want %d", id, after, err, 2-i)
-		}
-		upTo, err := c.CountSightingsUpTo(ctx, id)
-		if err != nil || upTo != i+1 {
-			t.Errorf("up to %d: %d, %v; want %d", id, upTo, err, i+1)
-		}
-	}
-	if n, err := c.CountSightingsAfter(ctx, 0); err != nil || n != 3 {
-		t.Errorf("after 0: %d, %v", n, err)
-	}
-}

@@ -320,6 +320,7 @@ const (
 // node whose place keys first pass the cap (a hub). A key the node
 // already carries changes nothing.
 func (x *IndexTx) AddKeys(ctx context.Context, node int64, fresh bool, keys []KeyRef) error {
+	keys = uniqueKeys(keys)
 	var have []KeyRef
 	places := 0
 	if !fresh {
@@ -334,9 +335,8 @@ func (x *IndexTx) AddKeys(ctx context.Context, node int64, fresh bool, keys []Ke
 				places++
 			}
 		}
-		keys = slices.DeleteFunc(slices.Clone(keys), func(k KeyRef) bool { return known[k.Key] })
+		keys = slices.DeleteFunc(keys, func(k KeyRef) bool { return known[k.Key] })
 	}
-	keys = uniqueKeys(keys)
 	if len(keys) == 0 {
 		return nil
 	}

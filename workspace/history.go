@@ -464,25 +464,6 @@ func scanSighting(rows *sql.Rows) (Sighting, error) {
 	return s, nil
 }
 
-// CountSightingsAfter is how many sightings have an id above after.
-func (c *Catalog) CountSightingsAfter(ctx context.Context, after int64) (int, error) {
-	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sightings WHERE id > ?`, after).Scan(&n); err != nil {
-		return 0, fmt.Errorf("catalog: count sightings: %w", err)
-	}
-	return n, nil
-}
-
-// CountSightingsUpTo returns the number of sightings with an id up to
-// maxID: a reader that loaded them all can tell whether any went away.
-func (c *Catalog) CountSightingsUpTo(ctx context.Context, maxID int64) (int, error) {
-	var n int
-	if err := c.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sightings WHERE id <= ?`, maxID).Scan(&n); err != nil {
-		return 0, fmt.Errorf("catalog: count sightings: %w", err)
-	}
-	return n, nil
-}
-
 // ContentsOf returns the text sketches of the given blobs that have one.
 func (c *Catalog) ContentsOf(ctx context.Context, ids []dedupe.ID) (map[dedupe.ID]Content, error) {
 	out := map[dedupe.ID]Content{}

@@ -135,15 +135,11 @@ func TextKeys(ws string, sketch []uint64) []uint64 {
 	return out
 }
 
-// Oversized lists the keys more than limit nodes of in carry, and the
+// oversizedKeys lists the keys more than limit nodes carry, and the
 // hubs: the nodes (ws + "\x00" + blob) that carry more than limit place
 // keys (a logo in every message). limit <= 0 is DefaultKeyCap. They are
-// what a rebuild of the whole of in treats as no evidence; a catalog that
+// what a rebuild of the whole input treats as no evidence; a catalog that
 // rebuilds one component at a time reads the same sets from its index.
-func Oversized(in Input, limit int) (keys map[uint64]bool, hubs map[string]bool) {
-	return newGraph(in, nil).oversizedKeys(limit)
-}
-
 func (g *graph) oversizedKeys(limit int) (map[uint64]bool, map[string]bool) {
 	if limit <= 0 {
 		limit = DefaultKeyCap
