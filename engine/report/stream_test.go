@@ -26,7 +26,7 @@ var (
 // test binary (shrunk under -short).
 func streamStores(t *testing.T) [2]int {
 	sizes := [2]int{400, 4000}
-	if testing.Short() {
+	if testing.Short() || raceEnabled {
 		sizes = [2]int{150, 1500}
 	}
 	storesOnce.Do(func() {
