@@ -124,6 +124,11 @@ func TestDaemonTriggerRunsAPIAndMetrics(t *testing.T) {
 	if strings.Contains(td.logs.String(), secret) {
 		t.Error("logs contain the source's secret")
 	}
+	// Between runs the daemon keeps nothing of a run: once idle it hands
+	// the heap back to the OS and says how much it still holds.
+	if !strings.Contains(td.logs.String(), `"msg":"daemon idle: memory returned to the OS"`) {
+		t.Error("no idle line after the run")
+	}
 }
 
 func TestAPIRefusesWithoutTokenOffLoopback(t *testing.T) {

@@ -94,6 +94,9 @@ type Options struct {
 	OnEvent func(Event)
 	// OnStart is called when a run is about to begin.
 	OnStart func(job, trigger string)
+	// OnIdle is called when the last job in progress has finished and none
+	// is waiting: the daemon returns the run's memory to the OS there.
+	OnIdle func()
 }
 
 // Scheduler runs jobs on their schedules.
@@ -316,7 +319,14 @@ func (s *Scheduler) fire(gen int, name string) {
 func (s *Scheduler) release(name string) {
 	s.mu.Lock()
 	s.stateLocked(name).busy = false
+	idle := true
+	for _, st := range s.state {
+		idle = idle && !st.busy
+	}
 	s.mu.Unlock()
+	if idle && s.opt.OnIdle != nil {
+		s.opt.OnIdle()
+	}
 	s.wg.Done()
 }
 

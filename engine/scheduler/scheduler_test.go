@@ -323,3 +323,58 @@ func TestReloadSwapsJobsAtomically(t *testing.T) {
 		t.Errorf("jobs after reload: %+v", js)
 	}
 }
+
+// gateRunner runs each job until its gate is closed.
+type gateRunner struct {
+	started chan string
+	gates   map[string]chan struct{}
+}
+
+func (g *gateRunner) RunJob(ctx context.Context, _ string, job *engine.Job) (*engine.Result, error) {
+	g.started <- job.Name
+	<-g.gates[job.Name]
+	return &engine.Result{Job: job.Name, Status: workspace.StatusOK}, nil
+}
+
+// TestOnIdleOnlyWhenNothingRuns: the daemon hands a run's memory back to
+// the OS from OnIdle, which must come once the last job is done and never
+// while another one still runs.
+func TestOnIdleOnlyWhenNothingRuns(t *testing.T) {
+	r := &gateRunner{started: make(chan string, 2), gates: map[string]chan struct{}{"a": make(chan struct{}), "b": make(chan struct{})}}
+	ev := newEvents()
+	var s *scheduler.Scheduler
+	var idles, busyAtIdle atomic.Int32
+	s = scheduler.New(scheduler.Options{Runner: r, OnEvent: ev.on, MaxConcurrent: 2, OnIdle: func() {
+		idles.Add(1)
+		for _, j := range s.Jobs() {
+			if j.Running {
+				busyAtIdle.Add(1)
+			}
+		}
+	}})
+	if err := s.Load(config(t, "jobs:\n  - name: a\n    sources: [{name: x, type: memory}]\n  - name: b\n    sources: [{name: y, type: memory}]\n")); err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	for _, j := range []string{"a", "b"} {
+		if err := s.Trigger(j); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-r.started
+	<-r.started
+	close(r.gates["a"])
+	ev.wait(t, "a to finish", outcome("a", scheduler.OutcomeRan))
+	if n := idles.Load(); n != 0 {
+		t.Fatalf("OnIdle called %d times while b still runs", n)
+	}
+	close(r.gates["b"])
+	ev.wait(t, "b to finish", outcome("b", scheduler.OutcomeRan))
+	stop(t, s)
+	if n := idles.Load(); n != 1 {
+		t.Errorf("OnIdle called %d times after two overlapping runs, want 1", n)
+	}
+	if n := busyAtIdle.Load(); n != 0 {
+		t.Errorf("OnIdle saw %d jobs running", n)
+	}
+}

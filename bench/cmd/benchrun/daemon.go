@@ -24,7 +24,9 @@ import (
 // POST to its "run finished" log line, with the daemon's CPU and peak RSS.
 // Process start and catalog open, which a scheduled run in a daemon does
 // not pay, are left out; the one-shot `syncd sync` rows include them.
-func (b *bench) daemonResync(job, cfg string, env []string) func(context.Context) (measure.Sample, error) {
+// If idleRSS is set, the daemon's resident size once it says it is idle
+// after the run (the size it keeps between runs) is stored there.
+func (b *bench) daemonResync(job, cfg string, env []string, idleRSS *int64) func(context.Context) (measure.Sample, error) {
 	return func(ctx context.Context) (measure.Sample, error) {
 		ctx, cancel := context.WithTimeout(ctx, b.o.limit)
 		defer cancel()
@@ -105,18 +107,27 @@ func (b *bench) daemonResync(job, cfg string, env []string) func(context.Context
 		if fin["status"] != "ok" {
 			return measure.Sample{}, fmt.Errorf("daemon run: status %v", fin["status"])
 		}
+		if idleRSS != nil {
+			if _, err := wait("the daemon to be idle", func(m map[string]any) bool { return m["msg"] == "daemon idle: memory returned to the OS" }); err != nil {
+				return measure.Sample{}, err
+			}
+			*idleRSS = procStatus(pid, "VmRSS:")
+		}
 		return measure.Sample{Wall: wall, CPU: time.Duration((cpu1 - cpu0) * float64(time.Second)), MaxRSS: peakRSS(pid)}, nil
 	}
 }
 
 // peakRSS is a process's VmHWM in bytes (0 if unknown).
-func peakRSS(pid int) int64 {
+func peakRSS(pid int) int64 { return procStatus(pid, "VmHWM:") }
+
+// procStatus is a size field of /proc/PID/status in bytes (0 if unknown).
+func procStatus(pid int, field string) int64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(l, field); ok {
 			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
 			return kb << 10
 		}

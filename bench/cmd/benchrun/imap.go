@@ -77,7 +77,7 @@ func (b *bench) imap(ctx context.Context) error {
 		{key: "syncd", setup: resetDir(store), cmd: b.syncdCmd("syncd sync", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn"),
 			after: func(out string) { b.fact("IMAP: syncd summary: %s", summaryLine(out)) }},
 		{key: "syncd-again", cmd: b.syncdCmd("syncd sync (again)", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")},
-		{key: "syncd-daemon", run: b.daemonResync("mail", cfg, env)},
+		{key: "syncd-daemon", run: b.daemonResync("mail", cfg, env, nil)},
 		{key: "logins", run: imapLogins(srv.Addr, srv.Users, imaptest.Password)},
 		{key: "mbsync", setup: mkMaildirs(maildir, srv.Users), cmd: mbsync},
 		{key: "mbsync-again", cmd: mbsync},

@@ -55,8 +55,10 @@ func (b *bench) scale(ctx context.Context) error {
 	b.add(r)
 	b.fact("store scale: catalog after the rebuild %s", human(catalogSize(store)))
 	spec := scaleSpec(b.o.sightings)
+	round := 0
 	touch := func() error {
-		st, err := scale.Touch(ctx, store, spec, b.o.sightings/(spec.PerBlob*spec.Versions))
+		round++
+		st, err := scale.Touch(ctx, store, spec, b.o.sightings/(spec.PerBlob*spec.Versions), round)
 		if err == nil {
 			b.fact("store scale: touched 1%% of the documents: %d new sightings of %d new versions", st.Sightings, st.Blobs)
 		}
@@ -65,6 +67,16 @@ func (b *bench) scale(ctx context.Context) error {
 	if b.scaleOp("touch") {
 		touched, errs := b.repeat(ctx, 1, []step{{key: "sync", setup: touch, cmd: long(b.syncdCmd("syncd sync (1% of documents touched)", nil, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn"))}})
 		b.add(row(sec, "sync that touches 1% of the documents, over "+n, "", touched, errs, "sync", "", results.Target{}))
+	}
+	if b.scaleOp("daemon") {
+		// The daemon IT leaves running: a run after another 1% touch, then
+		// its size once idle, the memory it keeps between runs.
+		var idle int64
+		d, errs := b.repeat(ctx, 1, []step{{key: "daemon", setup: touch, run: b.daemonResync("scale", cfg, nil, &idle)}})
+		b.add(row(sec, "daemon run after a 1% touch (syncd run, API trigger), over "+n, "", d, errs, "daemon", "", results.Target{}))
+		if errs["daemon"] == nil {
+			b.fact("store scale: the daemon's RSS between runs (idle after that run): %s", human(idle))
+		}
 	}
 	planOut := filepath.Join(work, "plan")
 	all := []step{

@@ -58,7 +58,7 @@ func (b *bench) shareFrom(ctx context.Context, sec, name, sourceYAML, rcloneSrc 
 		{key: "syncd", setup: resetDir(store), cmd: b.syncdCmd("syncd sync", env, syncArgs...),
 			after: func(out string) { b.fact("%s: syncd summary: %s", sec, summaryLine(out)) }},
 		{key: "syncd-again", cmd: b.syncdCmd("syncd sync (again)", env, syncArgs...)},
-		{key: "syncd-daemon", run: b.daemonResync("share", cfg, env)},
+		{key: "syncd-daemon", run: b.daemonResync("share", cfg, env, nil)},
 		{key: "rclone", setup: resetDir(copyDir), cmd: rclone},
 		{key: "rclone-again", cmd: rclone},
 		{key: "rclone-list", cmd: measure.Cmd{Name: "rclone lsf -R", Args: []string{"rclone", "lsf", "-R", "--config", "/dev/null", rcloneSrc}}},

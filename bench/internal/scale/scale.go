@@ -46,11 +46,15 @@ func Populate(ctx context.Context, dir string, s Spec) (Stats, error) {
 
 // Touch adds a new version, seen PerBlob times, to every hundredth of the
 // documents Populate wrote (documents 0, 100, 200, ...): what a sync that
-// touches 1% of the documents brings.
-func Touch(ctx context.Context, dir string, s Spec, documents int) (Stats, error) {
-	return write(ctx, dir, s, "scale-touch", 8, func(p *populator) error {
+// touches 1% of the documents brings. Round n (1, 2, ...) adds version
+// Versions+n, so that each touch brings new content.
+func Touch(ctx context.Context, dir string, s Spec, documents, round int) (Stats, error) {
+	if round < 1 {
+		return Stats{}, fmt.Errorf("scale: touch round %d: rounds count from 1", round)
+	}
+	return write(ctx, dir, s, "scale-touch", 7+uint64(round), func(p *populator) error {
 		for doc := 0; doc < documents; doc += 100 {
-			if err := p.version(doc, s.Versions+1); err != nil {
+			if err := p.version(doc, s.Versions+round); err != nil {
 				return err
 			}
 		}

@@ -92,7 +92,7 @@ func TestTouch(t *testing.T) {
 	if _, err := Populate(ctx, dir, spec); err != nil {
 		t.Fatal(err)
 	}
-	st, err := Touch(ctx, dir, Spec{PerBlob: 4, Versions: 3, Batch: 100}, 200) // documents 0 and 100
+	st, err := Touch(ctx, dir, Spec{PerBlob: 4, Versions: 3, Batch: 100}, 200, 1) // documents 0 and 100
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,5 +110,24 @@ func TestTouch(t *testing.T) {
 	}
 	if got.Sightings != 2408 || got.Blobs != 602 {
 		t.Fatalf("catalog after the touch: %+v", got)
+	}
+	cat.Close()
+	// A second round brings new content again, not the first one's.
+	st, err = Touch(ctx, dir, Spec{PerBlob: 4, Versions: 3, Batch: 100}, 200, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Blobs != 2 || st.Sightings != 8 {
+		t.Fatalf("second touch wrote %+v, want 8 sightings of 2 blobs", st)
+	}
+	cat, err = workspace.Open(ctx, filepath.Join(dir, "catalog.db"), workspace.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err = cat.Stats(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got.Sightings != 2416 || got.Blobs != 604 {
+		t.Fatalf("catalog after the second touch: %+v", got)
 	}
 }
