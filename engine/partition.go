@@ -108,7 +108,10 @@ func (e *Engine) RebuildStats(ctx context.Context, full bool) (RebuildStats, err
 	if err != nil {
 		return st, err
 	}
-	r := cat.HistoryReader()
+	r, err := cat.RebuildReader(ctx)
+	if err != nil {
+		return st, err
+	}
 	defer r.Close()
 	hubs := map[string]bool{}
 	for id := range hubIDs {
@@ -588,7 +591,7 @@ func (b *rebuildBatch) flush() error {
 	if err != nil {
 		return err
 	}
-	diff, err := b.cat.ReplaceComponents(b.ctx, b.nodes, docs)
+	diff, err := b.r.ReplaceComponents(b.ctx, b.nodes, docs)
 	if err != nil {
 		return err
 	}
@@ -596,7 +599,10 @@ func (b *rebuildBatch) flush() error {
 	b.st.Diff.Written += diff.Written
 	b.st.Diff.Removed += diff.Removed
 	b.st.Diff.Unchanged += diff.Unchanged
-	b.nodes, b.in = b.nodes[:0], history.Input{}
+	// The next batch reuses the sightings' array (regrowing it each batch
+	// was a tenth of a full rebuild); what the old elements point to is
+	// overwritten as it refills.
+	b.nodes, b.in = b.nodes[:0], history.Input{Sightings: b.in.Sightings[:0]}
 	if b.stored != nil {
 		b.stored(*b.st)
 	}
