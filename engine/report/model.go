@@ -121,6 +121,23 @@ func (l List[T]) All(fn func(T) error) error {
 	return nil
 }
 
+// tee is the list with f called on each element as it is handed out, so
+// that one pass over a streamed list serves two writers. The zero list
+// stays the zero list (written as null; f is never called).
+func (l List[T]) tee(f func(T) error) List[T] {
+	if l.IsNull() {
+		return l
+	}
+	return List[T]{Top: l.Top, Len: l.Len, each: func(fn func(T) error) error {
+		return l.All(func(x T) error {
+			if err := f(x); err != nil {
+				return err
+			}
+			return fn(x)
+		})
+	}}
+}
+
 // IsNull reports the zero list (written as null, as a nil slice was).
 func (l List[T]) IsNull() bool { return l.each == nil && l.Top == nil }
 

@@ -52,46 +52,94 @@ func Write(w io.Writer, r *Report, format string) error {
 
 // WriteDir writes report.html, plan.json, items.csv and documents.csv into
 // dir (created if needed). Each file is written under a temporary name and
-// renamed, so a reader never sees half a report.
+// renamed, so a reader never sees half a report. documents.csv is written
+// during plan.json's pass over the documents: each pass reads every
+// document back from the catalog, the larger part of a big plan's time.
 func WriteDir(dir string, r *Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	files := []struct {
-		name, format string
-	}{{FileHTML, FormatHTML}, {FileJSON, FormatJSON}, {FileItems, FormatCSV}, {FileDocuments, FormatDocuments}}
-	for _, f := range files {
-		if err := writeFile(filepath.Join(dir, f.name), r, f.format); err != nil {
-			return err
-		}
+	if err := writeFile(filepath.Join(dir, FileHTML), func(w io.Writer) error { return WriteHTML(w, r) }); err != nil {
+		return err
+	}
+	docs, err := createFile(filepath.Join(dir, FileDocuments))
+	if err != nil {
+		return err
+	}
+	defer docs.abort()
+	cw, err := startCSV(docs.w, DocumentsHeader)
+	if err != nil {
+		return err
+	}
+	withRows := *r
+	withRows.Documents = r.Documents.tee(func(d Document) error { return documentRow(cw, d) })
+	if err := writeFile(filepath.Join(dir, FileJSON), func(w io.Writer) error { return WriteJSON(w, &withRows) }); err != nil {
+		return err
+	}
+	cw.Flush()
+	if err := cw.Error(); err != nil {
+		return fmt.Errorf("report: write %s: %w", docs.path, err)
+	}
+	if err := writeFile(filepath.Join(dir, FileItems), func(w io.Writer) error { return WriteItemsCSV(w, r) }); err != nil {
+		return err
+	}
+	return docs.commit()
+}
+
+// atomicFile is a file written under a temporary name in its directory
+// and renamed into place by commit.
+type atomicFile struct {
+	path string
+	tmp  *os.File
+	w    *bufio.Writer
+	done bool
+}
+
+func createFile(path string) (*atomicFile, error) {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return nil, fmt.Errorf("report: %w", err)
+	}
+	return &atomicFile{path: path, tmp: tmp, w: bufio.NewWriter(tmp)}, nil
+}
+
+func (f *atomicFile) commit() error {
+	f.done = true
+	err := f.w.Flush()
+	if cerr := f.tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(f.tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(f.tmp.Name(), f.path)
+	}
+	if err != nil {
+		os.Remove(f.tmp.Name())
+		return fmt.Errorf("report: write %s: %w", f.path, err)
 	}
 	return nil
 }
 
-func writeFile(path string, r *Report, format string) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+// abort removes the file unless it was committed.
+func (f *atomicFile) abort() {
+	if !f.done {
+		f.tmp.Close()
+		os.Remove(f.tmp.Name())
+	}
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := createFile(path)
 	if err != nil {
-		return fmt.Errorf("report: %w", err)
+		return err
 	}
-	defer os.Remove(tmp.Name())
-	bw := bufio.NewWriter(tmp)
-	err = Write(bw, r, format)
-	if err == nil {
-		err = bw.Flush()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp.Name(), 0o644)
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
+	defer f.abort()
+	if err := write(f.w); err != nil {
 		return fmt.Errorf("report: write %s: %w", path, err)
 	}
-	return nil
+	return f.commit()
 }
 
 // WriteJSON writes plan.json: the whole report, indented, keys in a fixed
@@ -150,16 +198,7 @@ func WriteDocumentsCSV(w io.Writer, r *Report) error {
 	if err != nil {
 		return err
 	}
-	err = r.Documents.All(func(d Document) error {
-		first := ""
-		if len(d.Versions) > 0 {
-			first = csvTime(d.Versions[0].Time)
-		}
-		return cw.Write([]string{cell(d.Workspace), cell(d.Folder), cell(d.Name), d.ID, d.Change,
-			strconv.Itoa(len(d.Versions)), strconv.Itoa(d.Copies), cell(strings.Join(d.Sources, "; ")),
-			first, csvTime(d.LatestAt), cell(d.LatestBy), strconv.FormatInt(d.TotalSize, 10),
-			strconv.Itoa(d.Forks), strconv.Itoa(d.Heads), strings.Join(linkReasons(d), "; ")})
-	})
+	err = r.Documents.All(func(d Document) error { return documentRow(cw, d) })
 	cw.Flush()
 	if err == nil {
 		err = cw.Error()
@@ -168,6 +207,18 @@ func WriteDocumentsCSV(w io.Writer, r *Report) error {
 		return fmt.Errorf("report: csv: %w", err)
 	}
 	return nil
+}
+
+// documentRow writes the documents.csv row of d.
+func documentRow(cw *csv.Writer, d Document) error {
+	first := ""
+	if len(d.Versions) > 0 {
+		first = csvTime(d.Versions[0].Time)
+	}
+	return cw.Write([]string{cell(d.Workspace), cell(d.Folder), cell(d.Name), d.ID, d.Change,
+		strconv.Itoa(len(d.Versions)), strconv.Itoa(d.Copies), cell(strings.Join(d.Sources, "; ")),
+		first, csvTime(d.LatestAt), cell(d.LatestBy), strconv.FormatInt(d.TotalSize, 10),
+		strconv.Itoa(d.Forks), strconv.Itoa(d.Heads), strings.Join(linkReasons(d), "; ")})
 }
 
 func linkReasons(d Document) []string {
