@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	iofs "io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -56,11 +57,8 @@ type keyLock struct {
 var _ dedupe.BlobStore = (*Store)(nil)
 
 // New returns a store over f (the remote's root is the store's root),
-// spooling Puts in the local directory spool (created if missing).
+// spooling Puts in the local directory spool (created by the first Put).
 func New(f fs.Fs, spool string) (*Store, error) {
-	if err := os.MkdirAll(spool, 0o750); err != nil {
-		return nil, fmt.Errorf("blob store %s: spool: %w", f, err)
-	}
 	ft := f.Features()
 	return &Store{f: f, spool: spool, staged: ft.PartialUploads && ft.Move != nil,
 		inflight: map[dedupe.ID]*keyLock{}}, nil
@@ -114,6 +112,11 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (dedupe.Sums, error) {
 		return dedupe.Sums{}, err
 	}
 	tmp, err := os.CreateTemp(s.spool, "put-*")
+	if errors.Is(err, iofs.ErrNotExist) {
+		if err = os.MkdirAll(s.spool, 0o750); err == nil {
+			tmp, err = os.CreateTemp(s.spool, "put-*")
+		}
+	}
 	if err != nil {
 		return dedupe.Sums{}, fmt.Errorf("blob store: %w", err)
 	}
@@ -355,7 +358,7 @@ func (s *Store) Quarantine(ctx context.Context, id dedupe.ID) (string, error) {
 func (s *Store) CleanTemp(ctx context.Context, minAge time.Duration) (int, error) {
 	n := 0
 	ents, err := os.ReadDir(s.spool)
-	if err != nil {
+	if err != nil && !errors.Is(err, iofs.ErrNotExist) {
 		return 0, err
 	}
 	for _, e := range ents {
