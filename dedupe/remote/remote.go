@@ -44,6 +44,7 @@ type Store struct {
 	f      fs.Fs
 	spool  string // local directory for the temporary files of Put
 	staged bool   // uploads go to tmp/ and are moved into place
+	md5    bool   // uploads carry their MD5, which the remote checks
 
 	mu       sync.Mutex
 	inflight map[dedupe.ID]*keyLock // Puts of one content, one at a time
@@ -61,6 +62,10 @@ var _ dedupe.BlobStore = (*Store)(nil)
 func New(f fs.Fs, spool string) (*Store, error) {
 	ft := f.Features()
 	return &Store{f: f, spool: spool, staged: ft.PartialUploads && ft.Move != nil,
+		// Object stores check an upload against its MD5 (S3:
+		// Content-MD5). Asking a file remote (sftp) which hashes it has
+		// runs commands on the server, for nothing an upload uses.
+		md5:      ft.BucketBased && f.Hashes().Contains(rhash.MD5),
 		inflight: map[dedupe.ID]*keyLock{}}, nil
 }
 
@@ -125,7 +130,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (dedupe.Sums, error) {
 	h := dedupe.NewHasher()
 	var md hash.Hash
 	w := io.MultiWriter(tmp, h)
-	if s.f.Hashes().Contains(rhash.MD5) {
+	if s.md5 {
 		md = md5.New() // lets the remote check the upload (S3: Content-MD5)
 		w = io.MultiWriter(tmp, h, md)
 	}
