@@ -36,6 +36,11 @@ func TestRemoteBlobsOnS3(t *testing.T) {
 		if out, code := run(t, "sync", "--config", cfg, "--log-level", "error"); code != exitOK {
 			t.Fatalf("sync: exit %d\n%s", code, out)
 		}
+		// A plan after the sync finds everything stored (it asks the
+		// blob store, read-only).
+		if out, code := run(t, "plan", "--config", cfg, "--log-level", "error"); code != exitOK || planNew(out) != "0" {
+			t.Fatalf("plan after sync: exit %d\n%s", code, out)
+		}
 		to := filepath.Join(dir, "export")
 		if out, code := run(t, "export", "--config", cfg, "--format", "tree", "--to", to); code != exitOK {
 			t.Fatalf("export: exit %d\n%s", code, out)
@@ -122,4 +127,14 @@ func exportContents(t *testing.T, dir string) map[string]string {
 		}
 	}
 	return out
+}
+
+// planNew is the "new" column of the files source's row in a plan's table.
+func planNew(out string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if f := strings.Fields(l); len(f) > 4 && f[0] == "j" && f[1] == "files" {
+			return f[4]
+		}
+	}
+	return ""
 }

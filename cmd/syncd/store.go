@@ -206,7 +206,14 @@ func openBlobs(ctx context.Context, sc engine.StoreConfig) (blobStore, error) {
 		return diskBlobs{d}, nil
 	}
 	b := sc.Blobs
-	f, err := share.NewFs(ctx, share.Config{Remote: b.Remote, Options: b.Options,
+	// The root is a folder: said with a trailing slash, backends do not
+	// probe whether it is a file (rclone's s3 takes an unreachable
+	// endpoint for a file at the root).
+	root := b.Remote
+	if !strings.HasSuffix(root, "/") && !strings.HasSuffix(root, ":") {
+		root += "/"
+	}
+	f, err := share.NewFs(ctx, share.Config{Remote: root, Options: b.Options,
 		PasswordEnv: b.PasswordEnv, PasswordFile: b.PasswordFile, PasswordCommand: b.PasswordCommand,
 		KeyFile: b.KeyFile, RcloneConfig: b.RcloneConfig})
 	if err != nil {
