@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rclone/rclone/fs"
+	"github.com/rclone/rclone/fs/fserrors"
 	rhash "github.com/rclone/rclone/fs/hash"
 	"github.com/rclone/rclone/fs/object"
 	"github.com/rclone/rclone/fs/walk"
@@ -150,18 +151,35 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (dedupe.Sums, error) {
 	case !notFound(err):
 		return dedupe.Sums{}, fmt.Errorf("blob %s: %w", sums.ID.Short(), err)
 	}
-	if _, err := tmp.Seek(0, io.SeekStart); err != nil {
-		return dedupe.Sums{}, fmt.Errorf("blob store: %w", err)
-	}
 	var hashes map[rhash.Type]string
 	if md != nil {
 		hashes = map[rhash.Type]string{rhash.MD5: hex.EncodeToString(md.Sum(nil))}
 	}
-	if err := s.upload(ctx, key, ctxReader{ctx, tmp}, sums.Size, hashes); err != nil {
-		return dedupe.Sums{}, fmt.Errorf("blob %s: upload: %w", sums.ID.Short(), err)
+	// rclone does not retry an upload it cannot rewind; this one can be
+	// (the spool file), and object stores answer a share of writes with
+	// a 500 or 503 that asks for a retry.
+	for attempt := 1; ; attempt++ {
+		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
+			return dedupe.Sums{}, fmt.Errorf("blob store: %w", err)
+		}
+		err := s.upload(ctx, key, ctxReader{ctx, tmp}, sums.Size, hashes)
+		if err == nil {
+			return sums, nil
+		}
+		if attempt == uploadAttempts || ctx.Err() != nil || fserrors.IsFatalError(err) || fserrors.IsNoRetryError(err) {
+			return dedupe.Sums{}, fmt.Errorf("blob %s: upload: %w", sums.ID.Short(), err)
+		}
+		fs.Debugf(s.f, "blob %s: upload attempt %d failed, retrying: %v", sums.ID.Short(), attempt, err)
+		select {
+		case <-ctx.Done():
+			return dedupe.Sums{}, ctx.Err()
+		case <-time.After(time.Duration(attempt*attempt) * 100 * time.Millisecond):
+		}
 	}
-	return sums, nil
 }
+
+// uploadAttempts bounds the tries of one upload.
+const uploadAttempts = 3
 
 // upload writes key whole, or not at all.
 func (s *Store) upload(ctx context.Context, key string, r io.Reader, size int64, hashes map[rhash.Type]string) error {

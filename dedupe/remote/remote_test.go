@@ -179,3 +179,54 @@ func TestS3PutExistingDoesNotUpload(t *testing.T) {
 		t.Fatal("a put of existing content uploaded it again")
 	}
 }
+
+// flakyFs fails its first fails uploads after reading part of them, as an
+// object store answering 500 does.
+type flakyFs struct {
+	fs.Fs
+	fails atomic.Int32
+}
+
+func (f *flakyFs) Put(ctx context.Context, in io.Reader, src fs.ObjectInfo, options ...fs.OpenOption) (fs.Object, error) {
+	if f.fails.Add(-1) >= 0 {
+		io.CopyN(io.Discard, in, 10)
+		return nil, errors.New("InternalError: 500")
+	}
+	return f.Fs.Put(ctx, in, src, options...)
+}
+
+// TestUploadRetried: an upload that fails is sent again whole from the
+// spool, up to three tries.
+func TestUploadRetried(t *testing.T) {
+	srv := sharetest.StartS3(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		fails int32
+		ok    bool
+	}{{0, true}, {2, true}, {3, false}} {
+		f, _ := s3Fs(t, srv)
+		flaky := &flakyFs{Fs: f}
+		flaky.fails.Store(c.fails)
+		s := newStore(t, flaky)
+		data := bytes.Repeat([]byte(fmt.Sprintf("retry %d ", c.fails)), 500)
+		sums, err := s.Put(ctx, bytes.NewReader(data))
+		if c.ok != (err == nil) {
+			t.Fatalf("%d failures: put err=%v, want ok=%v", c.fails, err, c.ok)
+		}
+		if !c.ok {
+			if ok, _ := s.Has(ctx, dedupe.Sum(data)); ok {
+				t.Fatalf("%d failures: the blob is stored after a failed put", c.fails)
+			}
+			continue
+		}
+		rc, err := s.Open(ctx, sums.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("%d failures: read back %d bytes, %v", c.fails, len(got), err)
+		}
+	}
+}
