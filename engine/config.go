@@ -36,6 +36,21 @@ type StoreConfig struct {
 	// cache that grows with work (default workspace.DefaultIndexCacheMB;
 	// SQLite's other connections keep its 2 MB default).
 	CacheMB int `yaml:"cache_mb"`
+	// Blobs, when set, keeps the blobs on an rclone remote instead of
+	// under Path (the catalog stays at Path).
+	Blobs *BlobsConfig `yaml:"blobs"`
+}
+
+// BlobsConfig is a blob store on an rclone remote; the keys mean what they
+// mean for a share source (secrets by reference).
+type BlobsConfig struct {
+	Remote          string            `yaml:"remote"` // ":s3:bucket/prefix", "name:dir" (with rclone_config)...
+	Options         map[string]string `yaml:"options"`
+	PasswordEnv     string            `yaml:"password_env"` // s3: the secret access key
+	PasswordFile    string            `yaml:"password_file"`
+	PasswordCommand string            `yaml:"password_command"`
+	KeyFile         string            `yaml:"key_file"` // sftp
+	RcloneConfig    string            `yaml:"rclone_config"`
 }
 
 // HistoryConfig tunes the history rebuild.
@@ -236,6 +251,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Store.CacheMB < 0 {
 		return errAt(lineOf(root, "store"), "store.cache_mb", "must not be negative")
+	}
+	if c.Store.Blobs != nil && c.Store.Blobs.Remote == "" {
+		return errAt(lineOf(root, "store"), "store.blobs.remote", "required")
 	}
 	if c.History.KeyCap < 0 || c.History.KeyCap > 0 && c.History.KeyCap < 2 {
 		return errAt(lineOf(root, "history"), "history.key_cap", "must be at least 2 (or left out for the default)")

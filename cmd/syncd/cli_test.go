@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/workspace"
 )
 
@@ -27,7 +28,7 @@ func runOut(t *testing.T, ctx context.Context, args ...string) (stdout, stderr s
 // still work, and `--` ends the flags.
 func TestFlagsAnywhere(t *testing.T) {
 	cfg := demoStore(t)
-	st, err := openStore(t.Context(), filepath.Join(filepath.Dir(cfg), "store"))
+	st, err := openStore(t.Context(), engine.StoreConfig{Path: filepath.Join(filepath.Dir(cfg), "store")})
 	if err != nil {
 		t.Fatal(err)
 	}

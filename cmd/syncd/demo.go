@@ -73,7 +73,7 @@ func cmdDemo(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		st, err := openStore(ctx, cfg.Store.Path)
+		st, err := openStore(ctx, cfg.Store)
 		if err != nil {
 			return err
 		}

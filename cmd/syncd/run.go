@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"reflect"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -66,6 +67,7 @@ func cmdRun(fs *pflag.FlagSet) runFunc {
 type daemon struct {
 	file        string
 	storePath   string
+	blobs       *engine.BlobsConfig // store.blobs at start
 	st          *store
 	sched       *scheduler.Scheduler
 	metrics     *metrics
@@ -97,13 +99,13 @@ func startDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) (*daemo
 	if o.listen != "" && !isLoopback(o.listen) && token == "" {
 		return nil, usagef("refusing to serve the API on %s without a bearer token: set $%s or --token-file (only loopback addresses may go without)", o.listen, o.tokenEnv)
 	}
-	st, err := openStore(ctx, cfg.Store.Path)
+	st, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return nil, err
 	}
 	st.keyCap = cfg.History.KeyCap
 	st.cat.SetIndexCache(cfg.Store.CacheMB)
-	d := &daemon{file: o.config, storePath: cfg.Store.Path, st: st, metrics: newMetrics(), log: log, stopTimeout: o.stopTimeout}
+	d := &daemon{file: o.config, storePath: cfg.Store.Path, blobs: cfg.Store.Blobs, st: st, metrics: newMetrics(), log: log, stopTimeout: o.stopTimeout}
 	eng := st.engine(log)
 	host, _ := os.Hostname()
 	eng.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
@@ -198,6 +200,9 @@ func (d *daemon) reload() error {
 	}
 	if err == nil && cfg.Store.Path != d.storePath {
 		err = fmt.Errorf("store.path changed from %s to %s: restart syncd to use another store", d.storePath, cfg.Store.Path)
+	}
+	if err == nil && !reflect.DeepEqual(cfg.Store.Blobs, d.blobs) {
+		err = errors.New("store.blobs changed: restart syncd to use another blob store")
 	}
 	if err == nil && cfg.History.KeyCap != d.st.keyCap {
 		err = fmt.Errorf("history.key_cap changed from %d to %d: restart syncd to apply it (the next run then rebuilds every document's history)", d.st.keyCap, cfg.History.KeyCap)

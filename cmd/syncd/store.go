@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -10,13 +11,16 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	rclonefs "github.com/rclone/rclone/fs"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
 	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/connectors/share"
 	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/dedupe/remote"
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/report"
 	"github.com/syncd/syncd/workspace"
@@ -148,23 +152,79 @@ func (c *common) logger(cfg *engine.Config, w io.Writer) *slog.Logger {
 type store struct {
 	dir    string
 	cat    *workspace.Catalog
-	blobs  *dedupe.Disk
+	blobs  blobStore
 	keyCap int // history.key_cap of the config (0: default)
 }
 
+// blobStore is what the commands need of a blob store: the disk store
+// under store.path, or one on an rclone remote (store.blobs).
+type blobStore interface {
+	dedupe.BlobStore
+	// Quarantine moves a damaged blob aside and says where it went.
+	Quarantine(ctx context.Context, id dedupe.ID) (string, error)
+	// CleanTemp removes temporary files older than minAge.
+	CleanTemp(ctx context.Context, minAge time.Duration) (int, error)
+	Close() error
+}
+
+// diskBlobs is the disk store as a blobStore (it stays a dedupe.Flusher).
+type diskBlobs struct{ *dedupe.Disk }
+
+func (d diskBlobs) CleanTemp(_ context.Context, minAge time.Duration) (int, error) {
+	return d.Disk.CleanTemp(minAge)
+}
+
+// remoteBlobs is the store on a remote: uploads are durable when Put
+// returns, so it has nothing to close.
+type remoteBlobs struct{ *remote.Store }
+
+func (remoteBlobs) Close() error { return nil }
+
 func catalogPath(dir string) string { return filepath.Join(dir, "catalog.db") }
 
-func openStore(ctx context.Context, dir string) (*store, error) {
+func openStore(ctx context.Context, sc engine.StoreConfig) (*store, error) {
+	dir := sc.Path
 	cat, err := workspace.Open(ctx, catalogPath(dir), workspace.Options{})
 	if err != nil {
 		return nil, storeErr(err)
 	}
-	blobs, err := dedupe.OpenDisk(dir)
+	blobs, err := openBlobs(ctx, sc)
 	if err != nil {
 		cat.Close()
-		return nil, storeErr(err)
+		return nil, err
 	}
 	return &store{dir: dir, cat: cat, blobs: blobs}, nil
+}
+
+// openBlobs opens the configured blob store.
+func openBlobs(ctx context.Context, sc engine.StoreConfig) (blobStore, error) {
+	if sc.Blobs == nil {
+		d, err := dedupe.OpenDisk(sc.Path)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		return diskBlobs{d}, nil
+	}
+	b := sc.Blobs
+	// The root is a folder: said with a trailing slash, backends do not
+	// probe whether it is a file (rclone's s3 takes an unreachable
+	// endpoint for a file at the root).
+	root := b.Remote
+	if !strings.HasSuffix(root, "/") && !strings.HasSuffix(root, ":") {
+		root += "/"
+	}
+	f, err := share.NewFs(ctx, share.Config{Remote: root, Options: b.Options,
+		PasswordEnv: b.PasswordEnv, PasswordFile: b.PasswordFile, PasswordCommand: b.PasswordCommand,
+		KeyFile: b.KeyFile, RcloneConfig: b.RcloneConfig})
+	if err != nil {
+		return nil, fmt.Errorf("store.blobs: %w", err)
+	}
+	// Puts spool beside the catalog, where a disk store keeps its tmp/.
+	r, err := remote.New(f, filepath.Join(sc.Path, "tmp"))
+	if err != nil {
+		return nil, fmt.Errorf("store.blobs: %w", err)
+	}
+	return remoteBlobs{r}, nil
 }
 
 func (s *store) Close() error {
@@ -211,7 +271,7 @@ func (c *common) openExisting(ctx context.Context) (*engine.Config, *store, erro
 	if !exists(catalogPath(cfg.Store.Path)) {
 		return nil, nil, usagef("no store at %s: run 'syncd sync' first", cfg.Store.Path)
 	}
-	st, err := openStore(ctx, cfg.Store.Path)
+	st, err := openStore(ctx, cfg.Store)
 	if err != nil {
 		return nil, nil, err
 	}

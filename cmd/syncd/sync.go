@@ -44,7 +44,7 @@ func cmdSync(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		st, err := openStore(ctx, cfg.Store.Path)
+		st, err := openStore(ctx, cfg.Store)
 		if err != nil {
 			return err
 		}
@@ -162,7 +162,8 @@ type planStore struct {
 	scratch string
 }
 
-func openPlanStore(ctx context.Context, dir string) (*planStore, error) {
+func openPlanStore(ctx context.Context, sc engine.StoreConfig) (*planStore, error) {
+	dir := sc.Path
 	scratch, err := os.MkdirTemp("", "syncd-plan-")
 	if err != nil {
 		return nil, err
@@ -187,26 +188,31 @@ func openPlanStore(ctx context.Context, dir string) (*planStore, error) {
 		return nil, err
 	}
 	var real dedupe.BlobStore = dedupe.NewMem()
-	if exists(filepath.Join(dir, "blobs")) {
-		d, err := dedupe.OpenDisk(dir)
+	if sc.Blobs != nil || exists(filepath.Join(dir, "blobs")) {
+		b, err := openBlobs(ctx, sc)
 		if err != nil {
 			cat.Close()
 			os.RemoveAll(scratch)
-			return nil, storeErr(err)
+			return nil, err
 		}
-		real = readOnlyBlobs{d}
+		real = readOnlyBlobs{b}
 	}
 	return &planStore{cat: cat, sink: dedupe.HashOnly{Real: real}, scratch: scratch}, nil
 }
 
 func (p *planStore) Close() error {
 	err := p.cat.Close()
+	if ro, ok := p.sink.(dedupe.HashOnly).Real.(readOnlyBlobs); ok {
+		if cerr := ro.Close(); err == nil {
+			err = cerr
+		}
+	}
 	os.RemoveAll(p.scratch)
 	return err
 }
 
 // readOnlyBlobs refuses writes, so a plan cannot touch the blob directory.
-type readOnlyBlobs struct{ *dedupe.Disk }
+type readOnlyBlobs struct{ blobStore }
 
 func (r readOnlyBlobs) Put(context.Context, io.Reader) (dedupe.Sums, error) {
 	return dedupe.Sums{}, errors.New("blob store is read-only during a plan")
@@ -230,7 +236,7 @@ func cmdPlan(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		ps, err := openPlanStore(ctx, cfg.Store.Path)
+		ps, err := openPlanStore(ctx, cfg.Store)
 		if err != nil {
 			return err
 		}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"slices"
@@ -111,7 +112,7 @@ func verifyStore(ctx context.Context, st *store, gc bool) (verifyReport, error) 
 		sums, err := dedupe.HashReader(rc)
 		rc.Close()
 		switch {
-		case err != nil:
+		case err != nil && !errors.Is(err, dedupe.ErrCorrupt):
 			rep.Problems = append(rep.Problems, fmt.Sprintf("blob %s: read: %v", in.ID, err))
 		case sums.ID != in.ID:
 			why := fmt.Sprintf("%v (content hashes to %s)", dedupe.ErrCorrupt, sums.ID)
@@ -161,7 +162,7 @@ func verifyStore(ctx context.Context, st *store, gc bool) (verifyReport, error) 
 			}
 			rep.Removed++
 		}
-		if _, err := st.blobs.CleanTemp(time.Hour); err != nil {
+		if _, err := st.blobs.CleanTemp(ctx, time.Hour); err != nil {
 			return rep, err
 		}
 		if err := st.cat.Audit(ctx, "syncd", "verify.gc", "", fmt.Sprintf("removed %d unreferenced blobs", rep.Removed)); err != nil {

@@ -214,3 +214,19 @@ func (t *target) newFs(ctx context.Context) (fs.Fs, error) {
 	}
 	return f, nil
 }
+
+// NewFs builds the rclone remote c names, with syncd's option layers and
+// its secrets resolved by reference, for uses other than a source (the
+// blob store on a remote). Only Remote, Options, the password references,
+// KeyFile and RcloneConfig matter. The error never holds a secret.
+func NewFs(ctx context.Context, c Config) (fs.Fs, error) {
+	t, err := parseTarget(c)
+	if err != nil {
+		return nil, err
+	}
+	f, err := t.newFs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("remote %s: %w", t.display, err)
+	}
+	return f, nil
+}

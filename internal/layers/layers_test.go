@@ -34,6 +34,7 @@ var allowed = map[string][]string{
 	"fixtures/...":              nil,
 	"dedupe":                    nil,
 	"dedupe/storetest":          {"dedupe"},
+	"dedupe/remote":             {"dedupe"},
 	"connectors":                nil,
 	"connectors/imap/...":       {"connectors", "connectors/imap/..."},
 	"connectors/share/...":      {"connectors"},
