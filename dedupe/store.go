@@ -33,6 +33,10 @@ type BlobStore interface {
 	Remove(ctx context.Context, id ID) error
 }
 
+// ContextReader makes a long copy from r notice ctx's cancellation
+// between reads.
+func ContextReader(ctx context.Context, r io.Reader) io.Reader { return ctxReader{ctx, r} }
+
 // ctxReader makes a long copy notice cancellation between reads.
 type ctxReader struct {
 	ctx context.Context

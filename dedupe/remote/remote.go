@@ -99,19 +99,6 @@ func (s *Store) lock(id dedupe.ID) func() {
 	}
 }
 
-// ctxReader makes a long copy notice cancellation between reads.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
-
 // Put implements dedupe.BlobStore.
 func (s *Store) Put(ctx context.Context, r io.Reader) (dedupe.Sums, error) {
 	if err := ctx.Err(); err != nil {
@@ -135,7 +122,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (dedupe.Sums, error) {
 		md = md5.New() // lets the remote check the upload (S3: Content-MD5)
 		w = io.MultiWriter(tmp, h, md)
 	}
-	if _, err := io.Copy(w, ctxReader{ctx, r}); err != nil {
+	if _, err := io.Copy(w, dedupe.ContextReader(ctx, r)); err != nil {
 		return dedupe.Sums{}, fmt.Errorf("blob store: spool: %w", err)
 	}
 	sums := h.Sums()
@@ -162,7 +149,7 @@ func (s *Store) Put(ctx context.Context, r io.Reader) (dedupe.Sums, error) {
 		if _, err := tmp.Seek(0, io.SeekStart); err != nil {
 			return dedupe.Sums{}, fmt.Errorf("blob store: %w", err)
 		}
-		err := s.upload(ctx, key, ctxReader{ctx, tmp}, sums.Size, hashes)
+		err := s.upload(ctx, key, dedupe.ContextReader(ctx, tmp), sums.Size, hashes)
 		if err == nil {
 			return sums, nil
 		}
