@@ -102,3 +102,60 @@ func TestWriteIndentedStreamsLists(t *testing.T) {
 		}
 	}
 }
+
+// A struct holding a List, in a top-level slice or List, is written a
+// field at a time, its List an element at a time.
+func TestWriteIndentedStreamsNestedLists(t *testing.T) {
+	type groupSliced struct {
+		Name  string  `json:"name"`
+		Items []inner `json:"items"`
+	}
+	type groupListed struct {
+		Name  string `json:"name"`
+		Items List   `json:"items"`
+	}
+	type sliced struct {
+		Groups []groupSliced `json:"groups"`
+		More   []groupSliced `json:"more"`
+	}
+	type listed struct {
+		Groups []groupListed `json:"groups"`
+		More   List          `json:"more"`
+	}
+	items := []inner{{A: "x", B: []int{1, 2}}, {A: "<y&z>", M: map[string]string{"k": "v"}}}
+	var streamed int
+	counting := listFunc(func(fn func(any) error) error {
+		for _, x := range items {
+			streamed++
+			if err := fn(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	in := listed{
+		Groups: []groupListed{{"a", counting}, {"empty", innerList{}}, {"nil", nil}},
+		More:   listFunc(func(fn func(any) error) error { return fn(groupListed{"m", counting}) }),
+	}
+	want := sliced{
+		Groups: []groupSliced{{"a", items}, {"empty", []inner{}}, {"nil", nil}},
+		More:   []groupSliced{{"m", items}},
+	}
+	for _, escape := range []bool{false, true} {
+		streamed = 0
+		var got bytes.Buffer
+		if err := WriteIndented(&got, in, "  ", escape); err != nil {
+			t.Fatal(err)
+		}
+		if w := encoderOutput(t, want, "  ", escape); !bytes.Equal(got.Bytes(), w) {
+			t.Errorf("escape %v:\ngot\n%s\nwant\n%s", escape, got.Bytes(), w)
+		}
+		if streamed != 2*len(items) {
+			t.Errorf("escape %v: %d elements handed out by Each, want %d", escape, streamed, 2*len(items))
+		}
+	}
+}
+
+type listFunc func(fn func(any) error) error
+
+func (l listFunc) Each(fn func(any) error) error { return l(fn) }
