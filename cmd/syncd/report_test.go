@@ -103,7 +103,7 @@ func decodePlan(t *testing.T, b []byte) *report.Report {
 // itemKeys are the items' source, ref, action and size, sorted.
 func itemKeys(r *report.Report) []string {
 	var out []string
-	for _, it := range r.Items {
+	for _, it := range r.Items.Top { // read back from plan.json: all of them
 		out = append(out, fmt.Sprintf("%s|%s|%s|%d", it.Source, it.Ref, it.Action, it.Size))
 	}
 	slices.Sort(out)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/syncd/syncd/engine"
@@ -46,41 +47,29 @@ func FromStored(r workspace.Run) Run {
 	return Run{ID: r.ID, Job: r.Job, Mode: r.Mode, Status: r.Status, Counts: r.Counts, Started: r.Started, Finished: r.Finished}
 }
 
-// runItem is a stored run item with the run it belongs to.
-type runItem struct {
-	workspace.RunItem
-	run *Run
-}
-
-// builder holds what Build loads from the catalog: the runs' items and
-// the sightings they made, never every sighting or every document
-// (those are streamed: see buildDocuments).
+// builder holds what Build works out. It holds none of the runs' items,
+// sightings or documents: each long list is read from the catalog, an
+// element at a time, each time it is written (see List).
 type builder struct {
-	ctx   context.Context
-	cat   *workspace.Catalog
-	runs  []Run
-	inRun map[int64]bool
-	items []runItem
-	// bySourceRef is the sighting a run made for an item.
-	bySourceRef map[string]workspace.Sighting
-	newBlob     map[string]bool // contents stored for the first time by these runs
-	rep         *Report
-	docTotals   Totals // documents, versions, new and changed documents
-}
-
-func itemKey(run int64, source, ref string) string {
-	return fmt.Sprintf("%d\x00%s\x00%s", run, source, ref)
+	ctx       context.Context
+	cat       *workspace.Catalog
+	runs      []Run
+	refs      []workspace.ReportRun
+	inRun     map[int64]bool
+	rep       *Report
+	docTotals Totals // documents, versions, new and changed documents
 }
 
 // Build makes the report of runs from the catalog they wrote to. For a
 // plan, cat is the plan's scratch catalog; for a past run, the store's.
-// The report's documents are read again from cat when it is written, so
-// cat must stay open until then.
+// The report's long lists (items, documents, duplicates, skipped items)
+// are read again from cat when it is written, so cat must stay open
+// until then.
 func Build(ctx context.Context, cat *workspace.Catalog, runs []Run) (*Report, error) {
-	b := &builder{ctx: ctx, cat: cat, runs: runs, inRun: map[int64]bool{},
-		bySourceRef: map[string]workspace.Sighting{}, newBlob: map[string]bool{}}
-	if err := b.load(ctx, cat); err != nil {
-		return nil, err
+	b := &builder{ctx: ctx, cat: cat, runs: runs, inRun: map[int64]bool{}}
+	for _, r := range runs {
+		b.inRun[r.ID] = true
+		b.refs = append(b.refs, workspace.ReportRun{ID: r.ID, Job: r.Job})
 	}
 	kind := "run"
 	for _, r := range runs {
@@ -97,101 +86,67 @@ func Build(ctx context.Context, cat *workspace.Catalog, runs []Run) (*Report, er
 	if err := b.buildItems(); err != nil {
 		return nil, err
 	}
-	b.buildSources()
 	if err := b.buildDocuments(); err != nil {
 		return nil, err
 	}
 	if err := b.buildDuplicates(); err != nil {
 		return nil, err
 	}
-	b.buildReasons()
+	if err := b.buildReasons(); err != nil {
+		return nil, err
+	}
 	b.buildTotals()
-	b.buildEstimate()
+	b.volatile()
 	return b.rep, nil
 }
 
-func (b *builder) load(ctx context.Context, cat *workspace.Catalog) error {
-	for i := range b.runs {
-		r := &b.runs[i]
-		b.inRun[r.ID] = true
-		items, err := cat.RunItems(ctx, r.ID)
-		if err != nil {
-			return fmt.Errorf("report: %w", err)
-		}
-		for _, it := range items {
-			b.items = append(b.items, runItem{it, r})
-			k := itemKey(r.ID, it.Source, it.Ref)
-			if _, done := b.bySourceRef[k]; done {
-				continue
-			}
-			s, ok, err := cat.SightingOfItem(ctx, r.ID, it.Source, it.Ref)
-			if err != nil {
-				return fmt.Errorf("report: %w", err)
-			}
-			if ok {
-				b.bySourceRef[k] = s
-			}
-		}
-	}
-	for _, it := range b.items {
-		if it.Action == string(engine.ActNew) {
-			b.newBlob[it.Blob.String()] = true
-		}
-	}
-	return nil
-}
-
-// buildItems lists every item the runs recorded. Which of several items
-// with one new content is "new" depends on which fetch finished first, so
-// the report names the first in (source, ref) order and calls the others
-// duplicates of it.
-func (b *builder) buildItems() error {
-	slices.SortStableFunc(b.items, func(x, y runItem) int {
-		return cmp.Or(cmp.Compare(x.Source, y.Source), cmp.Compare(x.Ref, y.Ref), cmp.Compare(x.Name, y.Name), cmp.Compare(x.Size, y.Size))
-	})
-	first := map[string]runItem{}
-	out := make([]Item, 0, len(b.items))
-	for _, ri := range b.items {
-		it := Item{Source: ri.Source, Ref: ri.Ref, Name: ri.Name, Size: ri.Size, Action: ri.Action, Reason: ri.Reason, detail: ri.Detail}
-		if ri.Action == string(engine.ActNew) || ri.Action == string(engine.ActDuplicate) {
-			sha := ri.Blob.String()
-			it.SHA256 = sha
-			if b.newBlob[sha] {
-				if f, ok := first[sha]; ok {
-					it.Action, it.Reason = string(engine.ActDuplicate), "same content as "+f.Source+": "+f.Name+" (this run)"
-				} else {
-					first[sha] = ri
-					it.Action, it.Reason = string(engine.ActNew), ""
-				}
-			}
-			if err := b.place(ri, &it); err != nil {
-				return err
-			}
-		}
-		out = append(out, it)
-	}
-	b.rep.Items = out
-	return nil
-}
-
-// place fills in where an item goes: workspace, document and version.
-func (b *builder) place(ri runItem, it *Item) error {
-	s, ok := b.bySourceRef[itemKey(ri.run.ID, ri.Source, ri.Ref)]
-	if !ok {
+// eachItem calls fn with every item the runs recorded, in report order
+// (source, ref, name, size, then run).
+func (b *builder) eachItem(fn func(workspace.ReportItem, Item) error) error {
+	if len(b.refs) == 0 {
 		return nil
 	}
-	it.Workspace = s.Workspace
-	p, ok, err := b.cat.PlaceOfSighting(b.ctx, s.ID)
+	err := b.cat.ReportItems(b.ctx, b.refs, func(ri workspace.ReportItem) error { return fn(ri, b.item(ri)) })
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	if ok {
-		it.Document, it.DocID, it.Version = joinPath(p.Folder, p.Name), p.Document, p.Seq
-	}
 	return nil
 }
 
-func (b *builder) buildSources() {
+// item is the report's row for a stored item. Which of several items
+// with one new content is "new" depends on which fetch finished first, so
+// the report names the first in report order and calls the others
+// duplicates of it.
+func (b *builder) item(ri workspace.ReportItem) Item {
+	it := Item{Source: ri.Source, Ref: ri.Ref, Name: ri.Name, Size: ri.Size, Action: ri.Action, Reason: ri.Reason, detail: ri.Detail}
+	if ri.Action != string(engine.ActNew) && ri.Action != string(engine.ActDuplicate) {
+		return it
+	}
+	it.SHA256 = ri.Blob.String()
+	if ri.NewContent {
+		if ri.First {
+			it.Action, it.Reason = string(engine.ActNew), ""
+		} else {
+			it.Action, it.Reason = string(engine.ActDuplicate), "same content as "+ri.FirstSource+": "+ri.FirstName+" (this run)"
+		}
+	}
+	if ri.Sighted {
+		it.Workspace = ri.Workspace
+		if ri.Placed {
+			it.Document, it.DocID, it.Version = joinPath(ri.Place.Folder, ri.Place.Name), ri.Place.Document, ri.Place.Seq
+		}
+	}
+	return it
+}
+
+// buildItems counts the items per source and sizes the migration in one
+// pass over them; the list itself is read again when written.
+//
+// A sync reads every item whose content is not already stored under one
+// of the hashes its source reports; within one run, a second item with
+// the same new content may or may not be read (it depends on timing), so
+// BytesToRead is an upper bound.
+func (b *builder) buildItems() error {
 	idx := map[string]int{}
 	var out []SourceTotal
 	get := func(job, name, kind string) *SourceTotal {
@@ -210,20 +165,41 @@ func (b *builder) buildSources() {
 			st.Seen, st.Known, st.Error = s.Counts.Scanned, s.Counts.Known, s.Err
 		}
 	}
-	blobs := map[string]map[string]bool{}
-	for i, it := range b.rep.Items {
-		st := get(b.items[i].run.Job, it.Source, b.kindOf(b.items[i]))
-		addCounts(st, it)
-		if it.SHA256 != "" {
-			k := st.Job + "\x00" + st.Name
-			if blobs[k] == nil {
-				blobs[k] = map[string]bool{}
-			}
-			blobs[k][it.SHA256] = true
+	var n int64
+	e := &b.rep.Estimate
+	err := b.eachItem(func(ri workspace.ReportItem, it Item) error {
+		n++
+		addCounts(get(ri.Job, it.Source, ri.Kind), it)
+		if it.SHA256 == "" {
+			return nil
 		}
+		if !(strings.HasPrefix(ri.Reason, hashHit) && !ri.NewContent) {
+			e.BytesToRead += it.Size
+			e.ItemsToRead++
+		}
+		if it.Action == string(engine.ActNew) { // one per content (see item)
+			e.NewContents++
+			e.BytesToStore += it.Size
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	for i := range out {
-		out[i].DistinctBlobs = int64(len(blobs[out[i].Job+"\x00"+out[i].Name]))
+	b.rep.Items = List[Item]{Len: n, each: func(fn func(Item) error) error {
+		return b.eachItem(func(_ workspace.ReportItem, it Item) error { return fn(it) })
+	}}
+	if len(b.refs) > 0 {
+		per, total, err := b.cat.ReportContents(b.ctx, b.refs)
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		for _, pc := range per {
+			if i, ok := idx[pc.Job+"\x00"+pc.Source]; ok {
+				out[i].DistinctBlobs = pc.Contents
+			}
+		}
+		b.rep.Totals.DistinctBlobs = total
 	}
 	slices.SortStableFunc(out, func(x, y SourceTotal) int {
 		return cmp.Or(cmp.Compare(x.Job, y.Job), cmp.Compare(x.Name, y.Name))
@@ -232,13 +208,7 @@ func (b *builder) buildSources() {
 		out = []SourceTotal{}
 	}
 	b.rep.Sources = out
-}
-
-func (b *builder) kindOf(ri runItem) string {
-	if s, ok := b.bySourceRef[itemKey(ri.run.ID, ri.Source, ri.Ref)]; ok {
-		return s.Kind
-	}
-	return ""
+	return nil
 }
 
 func addCounts(st *SourceTotal, it Item) {
@@ -267,7 +237,6 @@ func (b *builder) buildTotals() {
 		t.Seen += r.Counts.Scanned
 		t.Known += r.Counts.Known
 	}
-	blobs := map[string]bool{}
 	for _, s := range b.rep.Sources {
 		t.New += s.New
 		t.Duplicate += s.Duplicate
@@ -278,14 +247,8 @@ func (b *builder) buildTotals() {
 		t.NewBytes += s.NewBytes
 		t.SavedBytes += s.SavedBytes
 	}
-	for _, it := range b.rep.Items {
-		if it.SHA256 != "" {
-			blobs[it.SHA256] = true
-		}
-	}
-	t.DistinctBlobs = int64(len(blobs))
 	t.Documents, t.Versions, t.NewDocuments, t.ChangedDocs = b.docTotals.Documents, b.docTotals.Versions, b.docTotals.NewDocuments, b.docTotals.ChangedDocs
 	t.Forks = b.rep.Forks.Len
 	t.Conflicts = b.rep.Conflicts.Len
-	t.DuplicateGroup = int64(len(b.rep.Duplicates))
+	t.DuplicateGroup = b.rep.Duplicates.Len
 }

@@ -9,11 +9,20 @@ import (
 	"github.com/syncd/syncd/engine/report"
 )
 
+// all is every element of a report list, read from the catalog.
+func all[T any](l report.List[T]) []T {
+	var out []T
+	if err := l.All(func(x T) error { out = append(out, x); return nil }); err != nil {
+		panic(err)
+	}
+	return out
+}
+
 func group(gs []report.ReasonGroup, reason string) []string {
 	for _, g := range gs {
 		if g.Reason == reason {
 			var out []string
-			for _, it := range g.Items {
+			for _, it := range all(g.Items) {
 				out = append(out, it.Name)
 			}
 			return out
@@ -41,7 +50,7 @@ func TestFixtureFacts(t *testing.T) {
 		}
 	}
 	actions := map[string]string{}
-	for _, it := range r.Items {
+	for _, it := range all(r.Items) {
 		actions[it.Ref] = it.Action
 	}
 	if actions["Finance/Old/Q4 Forecast.txt"] != "new" || actions["Finance/Q4 Forecast.txt"] != "duplicate" {
@@ -58,7 +67,7 @@ func TestFixtureFacts(t *testing.T) {
 	if e := r.Estimate; e.BytesToRead != tt.Bytes-622 || e.ItemsToRead != tt.New+tt.Duplicate-1 || e.BytesToStore != tt.NewBytes {
 		t.Errorf("estimate %+v with totals %+v", e, tt)
 	}
-	if len(r.Duplicates) == 0 || r.Duplicates[0].Copies < 2 || r.Duplicates[0].SavedBytes != r.Duplicates[0].Size*int64(r.Duplicates[0].Copies-1) {
+	if dups := all(r.Duplicates); len(dups) == 0 || int64(len(dups)) != r.Duplicates.Len || dups[0].Copies < 2 || dups[0].SavedBytes != dups[0].Size*int64(dups[0].Copies-1) {
 		t.Errorf("duplicates %+v", r.Duplicates)
 	}
 }

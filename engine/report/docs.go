@@ -296,46 +296,55 @@ func ancestors(folder string) []string {
 	return out
 }
 
-// buildDuplicates groups the contents these runs saw in more than one
-// place, biggest savings first. Every place in the store is listed: the
-// sightings of each content the runs touched, read through the blob index.
+// buildDuplicates lists the contents these runs saw that the store holds
+// in more than one place, biggest savings first, with every place each
+// is seen (its sightings, read through the blob index). It holds the
+// groups the page shows; the list is read again when written.
 func (b *builder) buildDuplicates() error {
-	var touched []string
-	seen := map[string]bool{}
-	for _, it := range b.rep.Items {
-		if it.SHA256 != "" && !seen[it.SHA256] {
-			seen[it.SHA256] = true
-			touched = append(touched, it.SHA256)
-		}
+	var top []DupGroup
+	var n int64
+	err := b.eachDuplicate(func(d workspace.DupContent) (bool, error) {
+		n++
+		return len(top) < htmlDuplicates, nil
+	}, func(g DupGroup) error {
+		top = append(top, g)
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	out := []DupGroup{}
-	for _, sha := range touched {
-		id, err := dedupe.ParseID(sha)
-		if err != nil {
-			continue
+	b.rep.Duplicates = List[DupGroup]{Top: top, Len: n, each: func(fn func(DupGroup) error) error {
+		return b.eachDuplicate(func(workspace.DupContent) (bool, error) { return true, nil }, fn)
+	}}
+	return nil
+}
+
+// eachDuplicate walks the duplicated contents in order; for those want
+// says yes to, it reads the places and calls fn with the group.
+func (b *builder) eachDuplicate(want func(workspace.DupContent) (bool, error), fn func(DupGroup) error) error {
+	if len(b.refs) == 0 {
+		return nil
+	}
+	return b.cat.ReportDuplicates(b.ctx, b.refs, func(d workspace.DupContent) error {
+		ok, err := want(d)
+		if err != nil || !ok {
+			return err
 		}
-		var g *DupGroup
+		id, err := dedupe.ParseID(d.Blob)
+		if err != nil {
+			return fmt.Errorf("report: duplicate content %q: %w", d.Blob, err)
+		}
+		g := DupGroup{SHA256: d.Blob, Size: d.Size}
 		err = b.cat.SightingsOfBlob(b.ctx, id, func(s workspace.Sighting) error {
-			if g == nil {
-				g = &DupGroup{SHA256: sha, Size: s.Size}
-			}
 			g.Places = append(g.Places, b.placeOf(s))
 			return nil
 		})
 		if err != nil {
 			return fmt.Errorf("report: %w", err)
 		}
-		if g == nil || len(g.Places) < 2 {
-			continue
-		}
 		sortPlaces(g.Places)
 		g.Copies = len(g.Places)
 		g.SavedBytes = g.Size * int64(g.Copies-1)
-		out = append(out, *g)
-	}
-	slices.SortFunc(out, func(x, y DupGroup) int {
-		return cmp.Or(-cmp.Compare(x.SavedBytes, y.SavedBytes), -cmp.Compare(x.Copies, y.Copies), cmp.Compare(x.SHA256, y.SHA256))
+		return fn(g)
 	})
-	b.rep.Duplicates = out
-	return nil
 }

@@ -97,7 +97,7 @@ func firstDiff(want, got string) string {
 // are empty but not nil ([]).
 func TestWriteJSONIsTheEncodersOutput(t *testing.T) {
 	full := fixtureReport(t, 1)
-	empty := &report.Report{Jobs: []string{}, Items: []report.Item{}, Documents: report.DocumentsOf([]report.Document{}), Sources: []report.SourceTotal{}}
+	empty := &report.Report{Jobs: []string{}, Items: report.ListOf([]report.Item{}), Documents: report.DocumentsOf([]report.Document{}), Sources: []report.SourceTotal{}}
 	for name, r := range map[string]*report.Report{"full": full, "zero": {}, "empty lists": empty} {
 		var want bytes.Buffer
 		enc := json.NewEncoder(&want)
@@ -114,7 +114,7 @@ func TestWriteJSONIsTheEncodersOutput(t *testing.T) {
 			t.Errorf("%s: WriteJSON differs from json.Encoder:\n%s", name, firstDiff(want.String(), got.String()))
 		}
 	}
-	if len(full.Items) == 0 || full.Documents.Len == 0 {
+	if full.Items.Len == 0 || full.Documents.Len == 0 {
 		t.Fatal("the fixture report has no items or documents to stream")
 	}
 }

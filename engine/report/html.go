@@ -83,7 +83,8 @@ func newDocView(d Document) docView {
 
 type reasonView struct {
 	ReasonGroup
-	Left int
+	Items []NamedItem // the first of the group's items
+	Left  int
 }
 
 type treeView struct {
@@ -110,10 +111,11 @@ func WriteHTML(w io.Writer, r *Report) error {
 		v.Forks = v.Forks[:htmlConflicts]
 	}
 	v.ConflictsLeft, v.ForksLeft = int(r.Conflicts.Len)-len(v.Conflicts), int(r.Forks.Len)-len(v.Forks)
-	v.Dups = r.Duplicates
+	v.Dups = r.Duplicates.Top
 	if len(v.Dups) > htmlDuplicates {
-		v.Dups, v.DupsLeft = v.Dups[:htmlDuplicates], len(v.Dups)-htmlDuplicates
+		v.Dups = v.Dups[:htmlDuplicates]
 	}
+	v.DupsLeft = int(r.Duplicates.Len) - len(v.Dups)
 	v.Skipped, v.Problems = capReasons(r.Skipped), capReasons(r.Problems)
 	for _, ws := range r.Workspaces {
 		tv := treeView{Workspace: ws}
@@ -147,10 +149,11 @@ func title(r *Report) string {
 func capReasons(gs []ReasonGroup) []reasonView {
 	out := make([]reasonView, 0, len(gs))
 	for _, g := range gs {
-		rv := reasonView{ReasonGroup: g}
-		if len(g.Items) > htmlReasonRows {
-			rv.Items, rv.Left = g.Items[:htmlReasonRows], len(g.Items)-htmlReasonRows
+		rv := reasonView{ReasonGroup: g, Items: g.Items.Top}
+		if len(rv.Items) > htmlReasonRows {
+			rv.Items = rv.Items[:htmlReasonRows]
 		}
+		rv.Left = int(g.Items.Len) - len(rv.Items)
 		out = append(out, rv)
 	}
 	return out

@@ -33,11 +33,11 @@ type Report struct {
 	Documents  DocumentList   `json:"documents"`
 	Forks      List[Fork]     `json:"forks"`
 	Conflicts  List[Conflict] `json:"conflicts"`
-	Duplicates []DupGroup     `json:"duplicates"`
+	Duplicates List[DupGroup] `json:"duplicates"`
 	Skipped    []ReasonGroup  `json:"skipped"`
 	Problems   []ReasonGroup  `json:"problems"`
 	Estimate   Estimate       `json:"estimate"`
-	Items      []Item         `json:"items"`
+	Items      List[Item]     `json:"items"`
 	// Volatile holds what differs between two runs over the same sources
 	// and store. Leave it out when comparing reports.
 	Volatile Volatile `json:"volatile"`
@@ -87,10 +87,11 @@ type SourceTotal struct {
 	Error         string `json:"error,omitempty"` // the source stopped early
 }
 
-// List is one of the report's long lists (documents, forks, conflicts).
+// List is one of the report's long lists (items, documents, forks,
+// conflicts, duplicates, the items of a skip or problem reason).
 // Only the first few (Top, what report.html shows) are held; the whole
 // list is read from the catalog, one element at a time, each time it is
-// written (plan.json, documents.csv).
+// written (plan.json and the CSV files).
 type List[T any] struct {
 	Top  []T   // the first elements, at most as many as the page shows
 	Len  int64 // how many there are
@@ -303,10 +304,10 @@ type DupGroup struct {
 
 // ReasonGroup lists the items skipped or unreadable for one reason.
 type ReasonGroup struct {
-	Reason string      `json:"reason"`
-	Why    string      `json:"why"` // plain words
-	Count  int         `json:"count"`
-	Items  []NamedItem `json:"items"`
+	Reason string          `json:"reason"`
+	Why    string          `json:"why"` // plain words
+	Count  int             `json:"count"`
+	Items  List[NamedItem] `json:"items"` // Top: the first the page shows
 }
 
 // NamedItem is an item as a person would recognise it.

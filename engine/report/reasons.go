@@ -9,6 +9,7 @@ import (
 
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/engine/history"
+	"github.com/syncd/syncd/workspace"
 )
 
 // linkWhy says in plain words why history linked two versions.
@@ -74,66 +75,52 @@ func ItemWhy(reason string) string {
 	return strings.ReplaceAll(reason, "-", " ")
 }
 
-func (b *builder) buildReasons() {
-	skip, prob := map[string]*ReasonGroup{}, map[string]*ReasonGroup{}
-	for _, it := range b.rep.Items {
-		var m map[string]*ReasonGroup
-		switch it.Action {
-		case string(engine.ActSkip):
-			m = skip
-		case string(engine.ActProblem):
-			m = prob
-		default:
-			continue
-		}
-		g := m[it.Reason]
-		if g == nil {
-			g = &ReasonGroup{Reason: it.Reason, Why: ItemWhy(it.Reason)}
-			m[it.Reason] = g
-		}
-		g.Count++
-		g.Items = append(g.Items, NamedItem{Source: it.Source, Ref: it.Ref, Name: it.Name, Size: it.Size, Detail: it.detail})
+// buildReasons groups the skipped and unreadable items by reason, most
+// common first. Each group holds the first items the page shows; the
+// rest are read again when the report is written.
+func (b *builder) buildReasons() error {
+	b.rep.Skipped, b.rep.Problems = []ReasonGroup{}, []ReasonGroup{}
+	if len(b.refs) == 0 {
+		return nil
 	}
-	b.rep.Skipped, b.rep.Problems = groups(skip), groups(prob)
+	counts, err := b.cat.ReportReasons(b.ctx, b.refs, string(engine.ActSkip), string(engine.ActProblem))
+	if err != nil {
+		return fmt.Errorf("report: %w", err)
+	}
+	for _, rc := range counts {
+		g := ReasonGroup{Reason: rc.Reason, Why: ItemWhy(rc.Reason), Count: int(rc.Count)}
+		var top []NamedItem
+		err := b.cat.ReportItemsFor(b.ctx, b.refs, rc.Action, rc.Reason, htmlReasonRows, func(it workspace.RunItem) error {
+			top = append(top, namedItem(it))
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("report: %w", err)
+		}
+		action, reason := rc.Action, rc.Reason
+		g.Items = List[NamedItem]{Top: top, Len: rc.Count, each: func(fn func(NamedItem) error) error {
+			return b.cat.ReportItemsFor(b.ctx, b.refs, action, reason, 0, func(it workspace.RunItem) error { return fn(namedItem(it)) })
+		}}
+		if rc.Action == string(engine.ActSkip) {
+			b.rep.Skipped = append(b.rep.Skipped, g)
+		} else {
+			b.rep.Problems = append(b.rep.Problems, g)
+		}
+	}
+	for _, gs := range [][]ReasonGroup{b.rep.Skipped, b.rep.Problems} {
+		slices.SortFunc(gs, func(x, y ReasonGroup) int {
+			return cmp.Or(-cmp.Compare(x.Count, y.Count), cmp.Compare(x.Reason, y.Reason))
+		})
+	}
+	return nil
 }
 
-func groups(m map[string]*ReasonGroup) []ReasonGroup {
-	out := []ReasonGroup{}
-	for _, g := range m {
-		out = append(out, *g)
-	}
-	slices.SortFunc(out, func(x, y ReasonGroup) int {
-		return cmp.Or(-cmp.Compare(x.Count, y.Count), cmp.Compare(x.Reason, y.Reason))
-	})
-	return out
+func namedItem(it workspace.RunItem) NamedItem {
+	return NamedItem{Source: it.Source, Ref: it.Ref, Name: it.Name, Size: it.Size, Detail: it.Detail}
 }
 
 // hashHit is the engine's reason for content matched by a remote hash.
 const hashHit = "known content (by "
-
-// buildEstimate sizes the migration. A sync reads every item whose
-// content is not already stored under one of the hashes its source
-// reports; within one run, a second item with the same new content may or
-// may not be read (it depends on timing), so BytesToRead is an upper bound.
-func (b *builder) buildEstimate() {
-	e := &b.rep.Estimate
-	seen := map[string]bool{}
-	for i, it := range b.rep.Items {
-		if it.SHA256 == "" {
-			continue
-		}
-		if !(strings.HasPrefix(b.items[i].Reason, hashHit) && !b.newBlob[it.SHA256]) {
-			e.BytesToRead += it.Size
-			e.ItemsToRead++
-		}
-		if it.Action == string(engine.ActNew) && !seen[it.SHA256] {
-			seen[it.SHA256] = true
-			e.NewContents++
-			e.BytesToStore += it.Size
-		}
-	}
-	b.volatile()
-}
 
 func (b *builder) volatile() {
 	v := &b.rep.Volatile

@@ -81,10 +81,12 @@ func (h *heapWriter) Write(p []byte) (int, error) {
 }
 
 // TestReportMemoryIsBounded builds and writes the report of a store of N
-// and of 10N documents: the report held after Build and the live heap
-// while plan.json and documents.csv are written must not grow with the
-// store (a report holding every document grows ten times). The lists
-// still hold every document, fork and conflict.
+// and of 10N documents, made by one run of about 4N and 40N items: the
+// report held after Build and the live heap while plan.json and the CSV
+// files are written must not grow with the store (a report holding every
+// document or item grows ten times). The lists still hold every item,
+// document, fork, conflict, duplicated content and skipped or unreadable
+// item.
 func TestReportMemoryIsBounded(t *testing.T) {
 	sizes := streamStores(t)
 	ctx := context.Background()
@@ -109,7 +111,7 @@ func TestReportMemoryIsBounded(t *testing.T) {
 		if r.Documents.Len != int64(sizes[i]) || r.Totals.Forks == 0 || r.Totals.Conflicts == 0 {
 			t.Fatalf("store of %d: report of %d documents, %d forks, %d conflicts", sizes[i], r.Documents.Len, r.Totals.Forks, r.Totals.Conflicts)
 		}
-		for _, format := range []string{report.FormatJSON, report.FormatDocuments} {
+		for _, format := range []string{report.FormatJSON, report.FormatDocuments, report.FormatCSV} {
 			w := &heapWriter{every: 100, base: liveHeap()}
 			if err := report.Write(w, r, format); err != nil {
 				t.Fatal(err)
@@ -122,9 +124,16 @@ func TestReportMemoryIsBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		var got struct {
-			Documents []json.RawMessage `json:"documents"`
-			Forks     []json.RawMessage `json:"forks"`
-			Conflicts []json.RawMessage `json:"conflicts"`
+			Documents  []json.RawMessage `json:"documents"`
+			Forks      []json.RawMessage `json:"forks"`
+			Conflicts  []json.RawMessage `json:"conflicts"`
+			Items      []json.RawMessage `json:"items"`
+			Duplicates []json.RawMessage `json:"duplicates"`
+			Skipped    []struct {
+				Reason string            `json:"reason"`
+				Count  int               `json:"count"`
+				Items  []json.RawMessage `json:"items"`
+			} `json:"skipped"`
 		}
 		if err := json.Unmarshal(buf.Bytes(), &got); err != nil {
 			t.Fatal(err)
@@ -132,6 +141,26 @@ func TestReportMemoryIsBounded(t *testing.T) {
 		if len(got.Documents) != sizes[i] || int64(len(got.Forks)) != r.Totals.Forks || int64(len(got.Conflicts)) != r.Totals.Conflicts {
 			t.Fatalf("plan.json: %d documents, %d forks, %d conflicts; want %d, %d, %d", len(got.Documents), len(got.Forks), len(got.Conflicts),
 				sizes[i], r.Totals.Forks, r.Totals.Conflicts)
+		}
+		// Every item: a copy of each version, a lock file for every fifth
+		// document, an unreadable file for every seventh.
+		items, locks := 0, (sizes[i]+4)/5
+		for d := range sizes[i] {
+			for v := range 1 + d%3 {
+				items += 1 + (d+v)%3
+			}
+		}
+		items += locks + (sizes[i]+6)/7
+		if len(got.Items) != items || r.Items.Len != int64(items) || r.Totals.New+r.Totals.Duplicate+r.Totals.Skipped+r.Totals.Problems != int64(items) {
+			t.Fatalf("store of %d: %d items in plan.json, Len %d, totals %+v; want %d", sizes[i], len(got.Items), r.Items.Len, r.Totals, items)
+		}
+		if len(got.Skipped) != 1 || got.Skipped[0].Reason != "lockfile" || got.Skipped[0].Count != locks || len(got.Skipped[0].Items) != locks ||
+			(i == 1 && len(r.Skipped[0].Items.Top) >= locks) {
+			t.Fatalf("store of %d: %d skip reasons, the first %q with %d items (count %d, %d held); want %d lock files, fewer held in the larger store",
+				sizes[i], len(got.Skipped), got.Skipped[0].Reason, len(got.Skipped[0].Items), got.Skipped[0].Count, len(r.Skipped[0].Items.Top), locks)
+		}
+		if int64(len(got.Duplicates)) != r.Totals.DuplicateGroup || r.Duplicates.Len != r.Totals.DuplicateGroup || int64(len(r.Duplicates.Top)) >= r.Duplicates.Len {
+			t.Fatalf("store of %d: %d duplicate groups in plan.json, %d counted, %d held", sizes[i], len(got.Duplicates), r.Totals.DuplicateGroup, len(r.Duplicates.Top))
 		}
 		// The page shows the first documents and links the files with all.
 		var page bytes.Buffer

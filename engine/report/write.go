@@ -52,9 +52,10 @@ func Write(w io.Writer, r *Report, format string) error {
 
 // WriteDir writes report.html, plan.json, items.csv and documents.csv into
 // dir (created if needed). Each file is written under a temporary name and
-// renamed, so a reader never sees half a report. documents.csv is written
-// during plan.json's pass over the documents: each pass reads every
-// document back from the catalog, the larger part of a big plan's time.
+// renamed, so a reader never sees half a report. documents.csv and
+// items.csv are written during plan.json's pass over the documents and
+// items: each pass reads every one back from the catalog, the larger
+// part of a big plan's time.
 func WriteDir(dir string, r *Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report: %w", err)
@@ -62,28 +63,51 @@ func WriteDir(dir string, r *Report) error {
 	if err := writeFile(filepath.Join(dir, FileHTML), func(w io.Writer) error { return WriteHTML(w, r) }); err != nil {
 		return err
 	}
-	docs, err := createFile(filepath.Join(dir, FileDocuments))
-	if err != nil {
-		return err
-	}
-	defer docs.abort()
-	cw, err := startCSV(docs.w, DocumentsHeader)
-	if err != nil {
-		return err
-	}
 	withRows := *r
-	withRows.Documents = r.Documents.tee(func(d Document) error { return documentRow(cw, d) })
+	var csvs []*csvFile
+	defer func() {
+		for _, f := range csvs {
+			f.abort()
+		}
+	}()
+	for _, name := range []string{FileDocuments, FileItems} {
+		f, err := createFile(filepath.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		header := DocumentsHeader
+		if name == FileItems {
+			header = ItemsHeader
+		}
+		cf := &csvFile{atomicFile: f}
+		csvs = append(csvs, cf)
+		if cf.cw, err = startCSV(f.w, header); err != nil {
+			return err
+		}
+	}
+	withRows.Documents = r.Documents.tee(func(d Document) error { return documentRow(csvs[0].cw, d) })
+	withRows.Items = r.Items.tee(func(it Item) error { return itemRow(csvs[1].cw, it) })
 	if err := writeFile(filepath.Join(dir, FileJSON), func(w io.Writer) error { return WriteJSON(w, &withRows) }); err != nil {
 		return err
 	}
-	cw.Flush()
-	if err := cw.Error(); err != nil {
-		return fmt.Errorf("report: write %s: %w", docs.path, err)
+	for _, f := range csvs {
+		f.cw.Flush()
+		if err := f.cw.Error(); err != nil {
+			return fmt.Errorf("report: write %s: %w", f.path, err)
+		}
 	}
-	if err := writeFile(filepath.Join(dir, FileItems), func(w io.Writer) error { return WriteItemsCSV(w, r) }); err != nil {
-		return err
+	for _, f := range slices.Backward(csvs) {
+		if err := f.commit(); err != nil {
+			return err
+		}
 	}
-	return docs.commit()
+	return nil
+}
+
+// csvFile is a CSV file written beside plan.json.
+type csvFile struct {
+	*atomicFile
+	cw *csv.Writer
 }
 
 // atomicFile is a file written under a temporary name in its directory
@@ -166,25 +190,29 @@ func WriteItemsCSV(w io.Writer, r *Report) error {
 	if err != nil {
 		return err
 	}
-	for _, it := range r.Items {
-		ver := ""
-		if it.Version > 0 {
-			ver = strconv.Itoa(it.Version)
-		}
-		reason := it.Reason
-		if it.detail != "" {
-			reason += ": " + it.detail
-		}
-		if err := cw.Write([]string{cell(it.Source), cell(it.Ref), cell(it.Name), strconv.FormatInt(it.Size, 10), it.Action,
-			cell(it.Workspace), cell(it.Document), ver, cell(reason), it.DocID, it.SHA256}); err != nil {
-			return fmt.Errorf("report: csv: %w", err)
-		}
-	}
+	err = r.Items.All(func(it Item) error { return itemRow(cw, it) })
 	cw.Flush()
-	if err := cw.Error(); err != nil {
+	if err == nil {
+		err = cw.Error()
+	}
+	if err != nil {
 		return fmt.Errorf("report: csv: %w", err)
 	}
 	return nil
+}
+
+// itemRow writes the items.csv row of it.
+func itemRow(cw *csv.Writer, it Item) error {
+	ver := ""
+	if it.Version > 0 {
+		ver = strconv.Itoa(it.Version)
+	}
+	reason := it.Reason
+	if it.detail != "" {
+		reason += ": " + it.detail
+	}
+	return cw.Write([]string{cell(it.Source), cell(it.Ref), cell(it.Name), strconv.FormatInt(it.Size, 10), it.Action,
+		cell(it.Workspace), cell(it.Document), ver, cell(reason), it.DocID, it.SHA256})
 }
 
 // DocumentsHeader is the header row of documents.csv.

@@ -21,8 +21,10 @@ func Blob(i, v int) []byte { return fmt.Appendf(nil, "document %d version %d\n",
 
 // Fill stores n documents (1-3 versions each, 1-3 copies per version)
 // with their sightings, through Commit and ReplaceHistory, in one run of
-// job "job" (its id is returned). blobs, when not nil, receives every
-// content.
+// job "job" (its id is returned). The run records an item for each
+// sighting (the first copy of a content new, the others duplicates), a
+// skipped lock file for every fifth document and an unreadable file for
+// every seventh. blobs, when not nil, receives every content.
 func Fill(tb testing.TB, cat *workspace.Catalog, n int, blobs dedupe.BlobStore) int64 {
 	tb.Helper()
 	ctx := context.Background()
@@ -79,11 +81,23 @@ func Fill(tb testing.TB, cat *workspace.Catalog, n int, blobs dedupe.BlobStore) 
 				}
 				vr.refs = append(vr.refs, s.Source+"\x00"+s.Ref)
 				b.Sightings = append(b.Sightings, s)
+				act := "new"
+				if k > 0 {
+					act = "duplicate"
+				}
+				b.Items = append(b.Items, workspace.RunItem{Source: s.Source, Ref: s.Ref, Name: name, Size: s.Size, Action: act, Blob: sums.ID})
 				if (i+k)%11 == 0 {
 					gone = append(gone, workspace.Mark{Source: s.Source, Ref: s.Ref, Fingerprint: "f", Gone: true})
 				}
 			}
 			vers = append(vers, vr)
+		}
+		if i%5 == 0 {
+			b.Items = append(b.Items, workspace.RunItem{Source: "share", Ref: fmt.Sprintf("%s/~$%s#%d", folder, name, i), Name: "~$" + name, Size: 162, Action: "skip", Reason: "lockfile"})
+		}
+		if i%7 == 0 {
+			b.Items = append(b.Items, workspace.RunItem{Source: "share", Ref: fmt.Sprintf("%s/locked %d.xlsx", folder, i), Name: fmt.Sprintf("locked %d.xlsx", i), Size: -1,
+				Action: "problem", Reason: "permission-denied", Detail: "open: permission denied"})
 		}
 		if len(b.Sightings) >= 2000 {
 			flush()
