@@ -18,7 +18,7 @@ import (
 
 // scaleSpecVersion changes when scale.Populate writes something else, so
 // that a cached store is not reused across such changes.
-const scaleSpecVersion = 1
+const scaleSpecVersion = 2 // 2: the import run records its items
 
 // scale fills a store with o.sightings synthetic sightings, then times
 // the first history rebuild (a sync of a tiny folder, which must rebuild
@@ -78,9 +78,12 @@ func (b *bench) scale(ctx context.Context) error {
 			b.fact("store scale: the daemon's RSS between runs (idle after that run): %s", human(idle))
 		}
 	}
-	planOut := filepath.Join(work, "plan")
+	planOut, reportOut := filepath.Join(work, "plan"), filepath.Join(work, "report")
 	all := []step{
 		{key: "plan", setup: resetDir(planOut), cmd: long(b.syncdCmd("syncd plan --out", nil, "plan", "--config", cfg, "--out", planOut, "--log-level", "warn"))},
+		// The import is run 1: one item per sighting, the report of a
+		// migration of that size.
+		{key: "report", setup: resetDir(reportOut), cmd: long(b.syncdCmd("syncd report --out", nil, "report", "--config", cfg, "--run", "1", "--out", reportOut))},
 		{key: "export", cmd: long(measure.Cmd{Name: "syncd export", Args: []string{"bash", "-c", fmt.Sprintf("%q export --config %q --format json >/dev/null", b.o.syncd, cfg)}})},
 		{key: "verify", cmd: long(b.syncdCmd("syncd verify", nil, "verify", "--config", cfg))},
 	}
@@ -93,6 +96,7 @@ func (b *bench) scale(ctx context.Context) error {
 	s, errs := b.repeat(ctx, b.o.scaleReps, steps)
 	for _, r := range []struct{ key, what string }{
 		{"plan", "plan with report (report.html, plan.json, CSVs) over "},
+		{"report", "report of the import run, one item per sighting (report.html, plan.json, CSVs), over "},
 		{"export", "export --format json over "},
 		{"verify", "verify (re-hash every blob, check references) over "},
 	} {

@@ -36,7 +36,9 @@ var accounts = []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace
 // Populate writes s.Sightings sightings into the store at dir (catalog.db
 // and blobs/): documents with Versions versions, each version a small blob
 // seen PerBlob times, as mail attachments in several mailboxes or as files
-// in several share folders. Blob files are written without fsync.
+// in several share folders, in one run that records an item for each
+// sighting (a migration's report lists them all). Blob files are written
+// without fsync.
 func Populate(ctx context.Context, dir string, s Spec) (Stats, error) {
 	if s.PerBlob <= 0 || s.Versions <= 0 || s.Batch <= 0 {
 		return Stats{}, fmt.Errorf("scale: spec %+v: PerBlob, Versions and Batch must be positive", s)
@@ -178,7 +180,15 @@ func (p *populator) version(doc, v int) error {
 		if p.s.Sightings > 0 && p.st.Sightings >= p.s.Sightings {
 			break
 		}
-		p.batch.Sightings = append(p.batch.Sightings, p.sighting(doc, v, k, name, sums, base.Add(time.Duration(v)*24*time.Hour)))
+		st := p.sighting(doc, v, k, name, sums, base.Add(time.Duration(v)*24*time.Hour))
+		p.batch.Sightings = append(p.batch.Sightings, st)
+		// The run's item, as a sync records it: the first copy of a
+		// content is new, the others duplicates.
+		act := "new"
+		if k > 0 {
+			act = "duplicate"
+		}
+		p.batch.Items = append(p.batch.Items, workspace.RunItem{Source: st.Source, Ref: st.Ref, Name: st.Name, Size: st.Size, Action: act, Blob: sums.ID})
 		p.st.Sightings++
 	}
 	if len(p.batch.Sightings) >= p.s.Batch {
