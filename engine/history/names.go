@@ -3,6 +3,7 @@ package history
 import (
 	"regexp"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
 )
@@ -45,8 +46,10 @@ func NameKey(name string) (key string, isGeneric bool) {
 		name = name[i+1:]
 	}
 	stem, ext := splitExt(name)
-	stem = reDashes.ReplaceAllString(stem, "-")
-	stem = strings.TrimSpace(reSeparators.ReplaceAllString(stem, " "))
+	if strings.ContainsAny(stem, dashes) {
+		stem = dashReplacer.Replace(stem)
+	}
+	stem = strings.TrimSpace(replaceRuns(stem, isSeparator))
 	for range 12 {
 		before := stem
 		if mayHaveInitials(stem) {
@@ -66,12 +69,60 @@ func NameKey(name string) (key string, isGeneric bool) {
 			break
 		}
 	}
-	key = strings.TrimSpace(reKeyJunk.ReplaceAllString(strings.ToLower(stem), " "))
+	key = strings.TrimSpace(replaceRuns(strings.ToLower(stem), isKeyJunk))
 	isGeneric = len([]rune(key)) < 3 || generic[key] || reGenericN.MatchString(key)
 	if ext != "" {
 		key += "." + ext
 	}
 	return key, isGeneric
+}
+
+// NameKey's character classes, without regular expressions (they were
+// most of its time): reDashes, reSeparators and reKeyJunk, which
+// TestNameKeyPrechecks compares them with.
+const dashes = "‐‑‒–—―"
+
+var dashReplacer = strings.NewReplacer("‐", "-", "‑", "-", "‒", "-", "–", "-", "—", "-", "―", "-")
+
+// isSeparator is reSeparators' class: \s (ASCII, as in RE2) and _.
+func isSeparator(r rune) bool {
+	return r == ' ' || r == '\t' || r == '\n' || r == '\f' || r == '\r' || r == '_'
+}
+
+// isKeyJunk is reKeyJunk's class.
+func isKeyJunk(r rune) bool {
+	return isSeparator(r) && r != '_' || strings.ContainsRune(`-.,;:'’"!`, r)
+}
+
+// replaceRuns replaces each run of runes in a class with one space, as
+// regexp.MustCompile(`[class]+`).ReplaceAllString(s, " ") does (bytes
+// that are not UTF-8 are kept as they are).
+func replaceRuns(s string, in func(rune) bool) string {
+	i := strings.IndexFunc(s, in)
+	if i < 0 {
+		return s
+	}
+	var b strings.Builder
+	b.Grow(len(s))
+	b.WriteString(s[:i])
+	run := false
+	for j := i; j < len(s); {
+		r, size := utf8.DecodeRuneInString(s[j:])
+		if size == 1 && r == utf8.RuneError {
+			b.WriteByte(s[j])
+			run = false
+		} else if in(r) {
+			if !run {
+				b.WriteByte(' ')
+			}
+			run = true
+		} else {
+			b.WriteString(s[j : j+size])
+			run = false
+		}
+		j += size
+	}
+	return b.String()
 }
 
 // markerWords are the words reMarkers[3] looks for.
