@@ -69,21 +69,7 @@ func TestReportQueriesUseIndexes(t *testing.T) {
 	}
 	own := []string{"r", "it", "w", "touched", "t", "g", "CONSTANT ROW"}
 	for _, q := range queries {
-		args := make([]any, strings.Count(q, "?"))
-		rows, err := c.db.Query(`EXPLAIN QUERY PLAN `+q, args...)
-		if err != nil {
-			t.Fatalf("explain %q: %v", q, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var id, parent, unused int
-			var detail string
-			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, detail)
-		}
-		rows.Close()
+		plan := queryPlan(t, c, q)
 		for _, d := range plan {
 			what, ok := strings.CutPrefix(d, "SCAN ")
 			if ok && !slices.Contains(own, what) && !strings.HasPrefix(what, "(subquery") {
