@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,4 +138,61 @@ func planNew(out string) string {
 		}
 	}
 	return ""
+}
+
+// A blob store that is down (nothing listens at its endpoint): the sync
+// ends with each item a problem kept on the retry list, instead of
+// retrying each write for many minutes (rclone's defaults: 10 paced
+// tries of a 10-attempt SDK call). Once the server is up, the next sync
+// stores every item: nothing is lost.
+func TestRemoteBlobsOutage(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close()
+	srv := sharetest.StartS3(t)
+	t.Setenv("SYNCD_TEST_S3_SECRET", srv.Secret)
+	src := t.TempDir()
+	files := map[string]string{"a.txt": "first", "b/c.txt": "second", "b/d.txt": "third"}
+	sharetest.WriteTree(t, src, files)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "syncd.yaml")
+	write := func(endpoint string) {
+		text := "store:\n  path: " + filepath.Join(dir, "store") + "\n" +
+			"  blobs:\n    remote: \":s3:syncd/blobs\"\n" +
+			"    options: {provider: Other, endpoint: \"" + endpoint + "\", access_key_id: " + srv.KeyID + ", force_path_style: \"true\"}\n" +
+			"    password_env: SYNCD_TEST_S3_SECRET\n" +
+			"jobs:\n  - name: j\n    workspace: w\n    sources:\n      - {name: files, type: folder, path: " + src + "}\n"
+		if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(down)
+	out, code := run(t, "sync", "--config", cfg, "--log-level", "error")
+	if code != exitProblems {
+		t.Fatalf("sync with the blob store down: exit %d, want %d (problems)\n%s", code, exitProblems, out)
+	}
+	write(srv.Endpoint)
+	if out, code := run(t, "sync", "--config", cfg, "--log-level", "error"); code != exitOK {
+		t.Fatalf("sync once the blob store is up: exit %d\n%s", code, out)
+	}
+	to := filepath.Join(dir, "export")
+	if out, code := run(t, "export", "--config", cfg, "--format", "tree", "--to", to); code != exitOK {
+		t.Fatalf("export: exit %d\n%s", code, out)
+	}
+	exported := map[string]bool{}
+	for _, sum := range exportContents(t, to) {
+		exported[sum] = true
+	}
+	want := storeDigest(t, src)
+	if len(want) != len(files) {
+		t.Fatalf("the source has %d files, want %d", len(want), len(files))
+	}
+	for rel, sum := range want {
+		if !exported[sum] {
+			t.Errorf("%s: its content is not in the export after the outage", rel)
+		}
+	}
 }

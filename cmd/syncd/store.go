@@ -14,6 +14,7 @@ import (
 	"time"
 
 	rclonefs "github.com/rclone/rclone/fs"
+	rfs "github.com/rclone/rclone/fs"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
@@ -213,7 +214,14 @@ func openBlobs(ctx context.Context, sc engine.StoreConfig) (blobStore, error) {
 	if !strings.HasSuffix(root, "/") && !strings.HasSuffix(root, ":") {
 		root += "/"
 	}
-	f, err := share.NewFs(ctx, share.Config{Remote: root, Options: b.Options,
+	// A blob store that is down must fail each write within seconds, not
+	// retry it for many minutes (rclone's default 10 low-level retries of
+	// its own, each a 10-attempt SDK retry on S3): the item goes on the
+	// retry list and the run ends with problems (see blobRetries).
+	base, ci := rfs.AddConfig(ctx)
+	ci.LowLevelRetries = blobRetries
+	ci.ConnectTimeout = rfs.Duration(blobConnectTimeout)
+	f, err := share.NewFs(base, share.Config{Remote: root, Options: b.Options,
 		PasswordEnv: b.PasswordEnv, PasswordFile: b.PasswordFile, PasswordCommand: b.PasswordCommand,
 		KeyFile: b.KeyFile, RcloneConfig: b.RcloneConfig})
 	if err != nil {
@@ -226,6 +234,14 @@ func openBlobs(ctx context.Context, sc engine.StoreConfig) (blobStore, error) {
 	}
 	return remoteBlobs{r}, nil
 }
+
+// blobRetries and blobConnectTimeout bound each call to a remote blob
+// store: rclone's pacer tries a call this many times, and on S3 each try
+// is an SDK call with as many attempts (9 in all, with back-off).
+const (
+	blobRetries        = 3
+	blobConnectTimeout = 15 * time.Second
+)
 
 func (s *store) Close() error {
 	err := s.blobs.Close()
