@@ -76,6 +76,21 @@ func (in *ingest) lookupHashes(ctx context.Context, it *connectors.Item) (dedupe
 // hash) every byte again to report ErrTooLarge.
 const sketchMaxBytes = 512 << 20
 
+// sourceReader remembers the error reading an item's content, which tells
+// a source's fault from the blob store's when a Put fails.
+type sourceReader struct {
+	r   io.Reader
+	err error
+}
+
+func (s *sourceReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err != nil && err != io.EOF {
+		s.err = err
+	}
+	return n, err
+}
+
 // sketched is the text sketcher's result for one item.
 type sketched struct {
 	c   workspace.Content
@@ -127,14 +142,20 @@ func (in *ingest) fetch(ctx context.Context, ep *epoch, it *connectors.Item) {
 	_, dry := in.e.Blobs.(dedupe.HashOnly)
 	var sums dedupe.Sums
 	var res sketched
+	src := &sourceReader{r: rc}
 	if dry {
-		sums, res, err = in.store(ctx, it, rc)
+		sums, res, err = in.store(ctx, it, src)
 	} else {
-		sums, err = in.e.Blobs.Put(ctx, rc)
+		sums, err = in.e.Blobs.Put(ctx, src)
 	}
 	if err != nil {
 		if ctx.Err() != nil {
 			return
+		}
+		if src.err == nil {
+			// The item was read whole: the store failed (down, full).
+			// The item is fine and is retried on the next run.
+			err = connectors.Retryable{Err: fmt.Errorf("blob store: %w", err)}
 		}
 		in.problem(ep, it, err)
 		return

@@ -174,6 +174,18 @@ func TestRemoteBlobsOutage(t *testing.T) {
 	if code != exitProblems {
 		t.Fatalf("sync with the blob store down: exit %d, want %d (problems)\n%s", code, exitProblems, out)
 	}
+	// The items were read whole: the store is at fault, not they, and
+	// the report says they are retried.
+	out, code = run(t, "report", "--config", cfg, "--format", "csv")
+	retried := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, ",problem,") && strings.Contains(l, "retry-next-run: ") && strings.Contains(l, ": blob store: ") {
+			retried++
+		}
+	}
+	if code != exitOK || retried != len(files) || strings.Contains(out, "unreadable") {
+		t.Fatalf("items.csv of the run with the store down: exit %d, want %d items to retry for the blob store\n%s", code, len(files), out)
+	}
 	write(srv.Endpoint)
 	if out, code := run(t, "sync", "--config", cfg, "--log-level", "error"); code != exitOK {
 		t.Fatalf("sync once the blob store is up: exit %d\n%s", code, out)
