@@ -30,6 +30,23 @@ func fullScans(t *testing.T, c *Catalog, q string) []string {
 	return out
 }
 
+// catalogWithRun opens a new catalog (closed at the end of the test) and
+// starts a sync run of job "job" in it.
+func catalogWithRun(t *testing.T) (*Catalog, int64) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	run, err := c.StartRun(ctx, "job", "sync")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, run
+}
+
 // queryPlan is the lines of q's EXPLAIN QUERY PLAN, every parameter NULL.
 func queryPlan(t *testing.T, c *Catalog, q string) []string {
 	t.Helper()
@@ -67,15 +84,7 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 	defer func() { onPrepare = nil }()
 
 	ctx := context.Background()
-	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	run, err := c.StartRun(ctx, "job", "sync")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, run := catalogWithRun(t)
 	var blobs []dedupe.ID
 	for i, text := range []string{"first text", "second text", "third"} {
 		sums, _ := dedupe.HashReader(strings.NewReader(text))

@@ -2,7 +2,6 @@ package workspace
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,15 +17,7 @@ import (
 // (SQLite sorts and groups them in temporary storage).
 func TestReportQueriesUseIndexes(t *testing.T) {
 	ctx := context.Background()
-	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	run, err := c.StartRun(ctx, "job", "sync")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, run := catalogWithRun(t)
 	sums, _ := dedupe.HashReader(strings.NewReader("one content"))
 	b := &Batch{RunID: run, Blobs: []Blob{{Sums: sums}}}
 	for _, ref := range []string{"a", "b"} {
