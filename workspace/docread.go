@@ -440,44 +440,6 @@ func (c *Catalog) EachDocumentByVersions(ctx context.Context, fn func(Document, 
 	return rows.Err()
 }
 
-// SightingOfItem is the sighting run made for the item (source, ref): the
-// newest, if the run recorded the item under more than one fingerprint.
-func (c *Catalog) SightingOfItem(ctx context.Context, run int64, source, ref string) (Sighting, bool, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT `+sightingCols+` FROM sightings WHERE source = ? AND ref = ? AND run_id = ? ORDER BY id DESC LIMIT 1`, source, ref, run)
-	if err != nil {
-		return Sighting{}, false, fmt.Errorf("catalog: sighting %s %s: %w", source, ref, err)
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return Sighting{}, false, rows.Err()
-	}
-	s, err := scanSighting(rows)
-	return s, err == nil, err
-}
-
-// SightingPlace is where history put a sighting: its document and the
-// version's seq.
-type SightingPlace struct {
-	Document, Folder, Name string
-	Seq                    int
-}
-
-// PlaceOfSighting says which document and version hold sighting id.
-func (c *Catalog) PlaceOfSighting(ctx context.Context, id int64) (SightingPlace, bool, error) {
-	var p SightingPlace
-	err := c.db.QueryRowContext(ctx, `SELECT d.key, d.folder, d.name, v.seq FROM version_sightings vs
-		JOIN documents d ON d.key = vs.document_key
-		JOIN versions v ON v.document_key = vs.document_key AND v.key = vs.version_key
-		WHERE vs.sighting_id = ?`, id).Scan(&p.Document, &p.Folder, &p.Name, &p.Seq)
-	if err == sql.ErrNoRows {
-		return p, false, nil
-	}
-	if err != nil {
-		return p, false, fmt.Errorf("catalog: sighting %d: %w", id, err)
-	}
-	return p, true, nil
-}
-
 // SightingsOfBlob calls fn for every sighting of the content, in id order.
 func (c *Catalog) SightingsOfBlob(ctx context.Context, blob dedupe.ID, fn func(Sighting) error) error {
 	rows, err := c.db.QueryContext(ctx, `SELECT `+sightingCols+` FROM sightings WHERE blob_id = ? ORDER BY id`, blob.String())

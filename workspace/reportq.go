@@ -12,7 +12,7 @@ import (
 // temporary storage), so a report of a run of ten million items holds
 // none of them.
 
-// ReportRun is one run a report covers; Pos is its place in the report.
+// ReportRun is one run a report covers (runs are listed in report order).
 type ReportRun struct {
 	ID  int64
 	Job string
@@ -21,8 +21,7 @@ type ReportRun struct {
 // ReportItem is one run item as the report shows it.
 type ReportItem struct {
 	RunItem
-	Pos int // the run's index in the runs asked for
-	Job string
+	Job string // of the item's run
 	// Sighted: the item made a sighting in its run (the last one, if
 	// several), whose Kind and Workspace these are.
 	Sighted         bool
@@ -38,6 +37,13 @@ type ReportItem struct {
 	// with this content; First says it is this one.
 	FirstSource, FirstName string
 	First                  bool
+}
+
+// SightingPlace is where history put a sighting: its document and the
+// version's seq.
+type SightingPlace struct {
+	Document, Folder, Name string
+	Seq                    int
 }
 
 // reportRuns is the VALUES list of the runs, as r(id, pos, job), and its
@@ -78,7 +84,7 @@ func (c *Catalog) ReportItems(ctx context.Context, runs []ReportRun, fn func(Rep
 			FIRST_VALUE(name) OVER content AS fname
 		FROM it
 		WINDOW content AS (PARTITION BY CASE WHEN action IN ('new', 'duplicate') THEN blob_id END ORDER BY ` + reportOrder + `))
-	SELECT w.pos, w.job, w.source, w.ref, w.name, w.size, w.action, w.reason, w.blob_id, w.detail, w.newblob, w.n, w.fsource, w.fname,
+	SELECT w.job, w.source, w.ref, w.name, w.size, w.action, w.reason, w.blob_id, w.detail, w.newblob, w.n, w.fsource, w.fname,
 		s.id IS NOT NULL, COALESCE(s.kind, ''), COALESCE(s.workspace, ''), d.key, d.folder, d.name, v.seq
 	FROM w LEFT JOIN sightings s ON s.id = w.sid
 	LEFT JOIN version_sightings vs ON vs.sighting_id = w.sid
@@ -96,7 +102,7 @@ func (c *Catalog) ReportItems(ctx context.Context, runs []ReportRun, fn func(Rep
 		var newBlob, n int64
 		var doc, folder, name sql.NullString
 		var seq sql.NullInt64
-		if err := rows.Scan(&it.Pos, &it.Job, &it.Source, &it.Ref, &it.Name, &it.Size, &it.Action, &it.Reason, &blob, &it.Detail,
+		if err := rows.Scan(&it.Job, &it.Source, &it.Ref, &it.Name, &it.Size, &it.Action, &it.Reason, &blob, &it.Detail,
 			&newBlob, &n, &it.FirstSource, &it.FirstName, &it.Sighted, &it.Kind, &it.Workspace, &doc, &folder, &name, &seq); err != nil {
 			return fmt.Errorf("catalog: report items: %w", err)
 		}

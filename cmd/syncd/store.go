@@ -14,7 +14,6 @@ import (
 	"time"
 
 	rclonefs "github.com/rclone/rclone/fs"
-	rfs "github.com/rclone/rclone/fs"
 	"github.com/spf13/pflag"
 	"golang.org/x/term"
 
@@ -218,9 +217,9 @@ func openBlobs(ctx context.Context, sc engine.StoreConfig) (blobStore, error) {
 	// retry it for many minutes (rclone's default 10 low-level retries of
 	// its own, each a 10-attempt SDK retry on S3): the item goes on the
 	// retry list and the run ends with problems (see blobRetries).
-	base, ci := rfs.AddConfig(ctx)
+	base, ci := rclonefs.AddConfig(ctx)
 	ci.LowLevelRetries = blobRetries
-	ci.ConnectTimeout = rfs.Duration(blobConnectTimeout)
+	ci.ConnectTimeout = rclonefs.Duration(blobConnectTimeout)
 	f, err := share.NewFs(base, share.Config{Remote: root, Options: b.Options,
 		PasswordEnv: b.PasswordEnv, PasswordFile: b.PasswordFile, PasswordCommand: b.PasswordCommand,
 		KeyFile: b.KeyFile, RcloneConfig: b.RcloneConfig})

@@ -303,9 +303,9 @@ func ancestors(folder string) []string {
 func (b *builder) buildDuplicates() error {
 	var top []DupGroup
 	var n int64
-	err := b.eachDuplicate(func(d workspace.DupContent) (bool, error) {
+	err := b.eachDuplicate(func(workspace.DupContent) bool {
 		n++
-		return len(top) < htmlDuplicates, nil
+		return len(top) < htmlDuplicates
 	}, func(g DupGroup) error {
 		top = append(top, g)
 		return nil
@@ -314,21 +314,20 @@ func (b *builder) buildDuplicates() error {
 		return err
 	}
 	b.rep.Duplicates = List[DupGroup]{Top: top, Len: n, each: func(fn func(DupGroup) error) error {
-		return b.eachDuplicate(func(workspace.DupContent) (bool, error) { return true, nil }, fn)
+		return b.eachDuplicate(func(workspace.DupContent) bool { return true }, fn)
 	}}
 	return nil
 }
 
 // eachDuplicate walks the duplicated contents in order; for those want
 // says yes to, it reads the places and calls fn with the group.
-func (b *builder) eachDuplicate(want func(workspace.DupContent) (bool, error), fn func(DupGroup) error) error {
+func (b *builder) eachDuplicate(want func(workspace.DupContent) bool, fn func(DupGroup) error) error {
 	if len(b.refs) == 0 {
 		return nil
 	}
 	return b.cat.ReportDuplicates(b.ctx, b.refs, func(d workspace.DupContent) error {
-		ok, err := want(d)
-		if err != nil || !ok {
-			return err
+		if !want(d) {
+			return nil
 		}
 		id, err := dedupe.ParseID(d.Blob)
 		if err != nil {

@@ -70,18 +70,17 @@ func WriteDir(dir string, r *Report) error {
 			f.abort()
 		}
 	}()
-	for _, name := range []string{FileDocuments, FileItems} {
-		f, err := createFile(filepath.Join(dir, name))
+	for _, c := range []struct {
+		name   string
+		header []string
+	}{{FileDocuments, DocumentsHeader}, {FileItems, ItemsHeader}} {
+		f, err := createFile(filepath.Join(dir, c.name))
 		if err != nil {
 			return err
 		}
-		header := DocumentsHeader
-		if name == FileItems {
-			header = ItemsHeader
-		}
 		cf := &csvFile{atomicFile: f}
 		csvs = append(csvs, cf)
-		if cf.cw, err = startCSV(f.w, header); err != nil {
+		if cf.cw, err = startCSV(f.w, c.header); err != nil {
 			return err
 		}
 	}
