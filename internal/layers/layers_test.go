@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"internal/yamlx":            nil,
 	"internal/layers":           nil,
 	"internal/splitmix":         nil,
+	"internal/pgtest":           nil,
 	"fixtures/...":              nil,
 	"dedupe":                    nil,
 	"dedupe/storetest":          {"dedupe"},
