@@ -210,23 +210,24 @@ func insertSighting(ctx context.Context, tx *txStmts, s Sighting, now string) (i
 	if err != nil {
 		return 0, err
 	}
-	res, err := tx.ExecContext(ctx, `INSERT INTO sightings (source, kind, ref, fingerprint, blob_id, name, path, size, time, author, workspace, folder, lineage, run_id, seen)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, ref, fingerprint) DO NOTHING`,
-		s.Source, s.Kind, s.Ref, s.Fingerprint, s.Blob.String(), s.Name, s.Path, s.Size, formatTime(s.Time), s.Author, s.Workspace, s.Folder, string(lin), s.RunID, now)
+	// RETURNING: no row when the sighting is known (the conflict).
+	var id int64
+	err = tx.queryRow(ctx, `INSERT INTO sightings (source, kind, ref, fingerprint, blob_id, name, path, size, time, author, workspace, folder, lineage, run_id, seen)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, ref, fingerprint) DO NOTHING RETURNING id`,
+		s.Source, s.Kind, s.Ref, s.Fingerprint, s.Blob.String(), s.Name, s.Path, s.Size, formatTime(s.Time), s.Author, s.Workspace, s.Folder, string(lin), s.RunID, now).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
 	if err != nil {
 		return 0, fmt.Errorf("catalog: sighting %s %s: %w", s.Source, s.Ref, err)
 	}
-	n, _ := res.RowsAffected()
-	if n > 0 {
-		if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, s.Blob.String()); err != nil {
-			return 0, fmt.Errorf("catalog: blob refs %s: %w", s.Blob.Short(), err)
-		}
-		id, _ := res.LastInsertId()
-		if _, err := tx.ExecContext(ctx, `INSERT INTO history_todo_sightings (id) VALUES (?)`, id); err != nil {
-			return 0, fmt.Errorf("catalog: sighting %s %s: history queue: %w", s.Source, s.Ref, err)
-		}
+	if _, err := tx.ExecContext(ctx, `UPDATE blobs SET refs = refs + 1 WHERE id = ?`, s.Blob.String()); err != nil {
+		return 0, fmt.Errorf("catalog: blob refs %s: %w", s.Blob.Short(), err)
 	}
-	return int(n), nil
+	if _, err := tx.ExecContext(ctx, `INSERT INTO history_todo_sightings (id) VALUES (?)`, id); err != nil {
+		return 0, fmt.Errorf("catalog: sighting %s %s: history queue: %w", s.Source, s.Ref, err)
+	}
+	return 1, nil
 }
 
 // applyMark sets or clears the gone time of the sightings m names. A
@@ -357,7 +358,7 @@ func commitRetries(ctx context.Context, tc *txStmts, b *Batch) error {
 		}
 	}
 	var pending int
-	if err := tc.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM retries LIMIT 1)`).Scan(&pending); err != nil {
+	if err := tc.tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM (SELECT 1 FROM retries LIMIT 1) AS any_retry`).Scan(&pending); err != nil {
 		return fmt.Errorf("catalog: retries: %w", err)
 	}
 	if pending == 0 {

@@ -36,6 +36,7 @@ var (
 type Catalog struct {
 	db   *sql.DB
 	path string
+	pg   bool // PostgreSQL (postgres.go); SQLite otherwise
 	now  func() time.Time
 
 	stmtMu sync.Mutex
@@ -102,7 +103,7 @@ func open(ctx context.Context, path string, opt Options) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	c := &Catalog{db: db, path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}
+	c := &Catalog{db: db, path: path, now: timeNow, stmts: map[string]*sql.Stmt{}}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
@@ -149,8 +150,14 @@ func (c *Catalog) queryRow(ctx context.Context, q string, args ...any) *sql.Row 
 	return st.QueryRowContext(ctx, args...)
 }
 
-// Path is the database file.
+// Path is the database file (on PostgreSQL: the database's address,
+// without its password).
 func (c *Catalog) Path() string { return c.path }
+
+// Postgres reports whether the catalog is on PostgreSQL.
+func (c *Catalog) Postgres() bool { return c.pg }
+
+var timeNow = time.Now
 
 // DB exposes the database for read-only reporting queries.
 func (c *Catalog) DB() *sql.DB { return c.db }
@@ -177,7 +184,10 @@ type migration struct {
 	name    string
 }
 
-func listMigrations() ([]migration, error) {
+// listMigrations lists the migrations of a dialect ("sqlite",
+// "postgres"): NNN_name.sql is portable SQL, NNN_name.<dialect>.sql is
+// that dialect's version of migration NNN.
+func listMigrations(dialect string) ([]migration, error) {
 	ents, err := fs.ReadDir(migrations, "migrations")
 	if err != nil {
 		return nil, err
@@ -189,6 +199,9 @@ func listMigrations() ([]migration, error) {
 		if err != nil {
 			return nil, fmt.Errorf("migration %s: bad name", n)
 		}
+		if parts := strings.Split(n, "."); len(parts) == 3 && parts[1] != dialect {
+			continue
+		}
 		out = append(out, migration{v, n})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].version < out[j].version })
@@ -197,7 +210,7 @@ func listMigrations() ([]migration, error) {
 
 // Migrations names the migrations this build applies, oldest first.
 func Migrations() []string {
-	ms, _ := listMigrations()
+	ms, _ := listMigrations("sqlite")
 	out := make([]string, len(ms))
 	for i, m := range ms {
 		out[i] = m.name
@@ -207,7 +220,7 @@ func Migrations() []string {
 
 // SchemaVersion is the newest migration this build knows.
 func SchemaVersion() int {
-	ms, _ := listMigrations()
+	ms, _ := listMigrations("sqlite")
 	if len(ms) == 0 {
 		return 0
 	}
@@ -217,9 +230,10 @@ func SchemaVersion() int {
 // migrate applies the migrations this build knows, each in its own write
 // transaction that first re-reads the schema version: SQLite's immediate
 // transactions serialise writers, so two processes opening a new store at
-// once apply each migration exactly once (the second sees it applied).
+// once apply each migration exactly once (the second sees it applied). On
+// PostgreSQL an advisory lock does that (migrateLocked).
 func (c *Catalog) migrate(ctx context.Context) error {
-	ms, err := listMigrations()
+	ms, err := listMigrations(c.dialect())
 	if err != nil {
 		return err
 	}
@@ -275,9 +289,22 @@ func (c *Catalog) applyMigration(ctx context.Context, m migration, last bool) (e
 	return nil
 }
 
+func (c *Catalog) dialect() string {
+	if c.pg {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// ErrUnsupported: the operation needs the SQLite catalog.
+var ErrUnsupported = errors.New("not supported by a catalog on PostgreSQL")
+
 // Snapshot writes a consistent copy of the catalog to dst (used by dry
 // runs, which work on a scratch copy so the real store is never touched).
 func (c *Catalog) Snapshot(ctx context.Context, dst string) error {
+	if c.pg {
+		return fmt.Errorf("catalog snapshot: %w", ErrUnsupported)
+	}
 	if _, err := c.db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
 		return fmt.Errorf("catalog snapshot: %w", err)
 	}

@@ -125,21 +125,18 @@ func docQueries(f DocFilter, withSightings bool) (docs, vers, parents, sights st
 var onDocument func(d *Document, sightings int)
 
 func (c *Catalog) eachDocument(ctx context.Context, f DocFilter, withSightings bool, fn func(Document, []Sighting) error) (err error) {
-	// One connection and one read transaction: every cursor reads the
-	// same snapshot while a sync may be writing.
-	conn, err := c.db.Conn(ctx)
+	// One read snapshot: every cursor reads the same catalog while a sync
+	// may be writing.
+	conns, done, err := c.readSnapshot(ctx, 4)
 	if err != nil {
 		return fmt.Errorf("catalog: documents: %w", err)
 	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `BEGIN DEFERRED`); err != nil {
-		return fmt.Errorf("catalog: documents: %w", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
+	defer done()
 
 	qd, qv, qp, qs, args := docQueries(f, withSightings)
 	open := func(q string, vals ...any) (*docCursor, error) {
-		rows, err := conn.QueryContext(ctx, q, args...)
+		rows, err := conns[0].QueryContext(ctx, q, args...)
+		conns = conns[1:]
 		if err != nil {
 			return nil, fmt.Errorf("catalog: documents: %w", err)
 		}
@@ -406,19 +403,16 @@ func init() {
 // SQLite sorts the keys (spilling to disk for a large store); each
 // document is then read through its indexes.
 func (c *Catalog) EachDocumentByVersions(ctx context.Context, fn func(Document, []Sighting) error) error {
-	conn, err := c.db.Conn(ctx)
+	// One read snapshot, so that every document comes from the same
+	// catalog, and the per-document queries prepared once on it: parsing
+	// them again for every document was a seventh of a report's time.
+	conns, done, err := c.readSnapshot(ctx, 2)
 	if err != nil {
 		return fmt.Errorf("catalog: documents: %w", err)
 	}
-	defer conn.Close()
-	// One read transaction, so that every document comes from the same
-	// snapshot, and the per-document queries prepared once on it: parsing
-	// them again for every document was a seventh of a report's time.
-	if _, err := conn.ExecContext(ctx, `BEGIN DEFERRED`); err != nil {
-		return fmt.Errorf("catalog: documents: %w", err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `ROLLBACK`)
-	q := &connStmts{conn: conn, st: map[string]*sql.Stmt{}}
+	defer done()
+	conn := conns[0]
+	q := &connStmts{conn: conns[1], st: map[string]*sql.Stmt{}}
 	defer q.Close()
 	rows, err := conn.QueryContext(ctx, `SELECT d.key FROM documents d
 		ORDER BY (SELECT COUNT(*) FROM versions v WHERE v.document_key = d.key) DESC,

@@ -85,8 +85,9 @@ func (t *txStmts) prepare(ctx context.Context, q string) (*sql.Stmt, error) {
 // journal holds the pages one statement changes: a few, not the catalog.
 // Its page cache is larger too (SetIndexCache). Close it after use.
 type Indexer struct {
-	conn *sql.Conn
-	cap  int
+	conn    *sql.Conn
+	cap     int
+	pragmas bool // SQLite: set on conn, reset by Close
 }
 
 // DefaultIndexCacheMB is the page cache of the indexer: keys are hashes,
@@ -118,16 +119,23 @@ func (c *Catalog) NewIndexer(ctx context.Context, keyCap int) (*Indexer, error) 
 	if err != nil {
 		return nil, fmt.Errorf("catalog: history index: %w", err)
 	}
+	if c.pg {
+		// No journals or page cache of the connection's own to set:
+		// the server's shared buffers serve every connection.
+		return &Indexer{conn: conn, cap: keyCap}, nil
+	}
 	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = MEMORY; PRAGMA cache_size = -`+strconv.Itoa(c.indexCache()<<10)); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("catalog: history index: %w", err)
 	}
-	return &Indexer{conn: conn, cap: keyCap}, nil
+	return &Indexer{conn: conn, cap: keyCap, pragmas: true}, nil
 }
 
 // Close puts the connection back in the pool as it was.
 func (ix *Indexer) Close() {
-	ix.conn.ExecContext(context.Background(), `PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -2000`)
+	if ix.pragmas {
+		ix.conn.ExecContext(context.Background(), `PRAGMA temp_store = DEFAULT; PRAGMA cache_size = -2000`)
+	}
 	ix.conn.Close()
 }
 
@@ -283,12 +291,10 @@ func (x *IndexTx) Node(ctx context.Context, ws string, blob dedupe.ID) (id int64
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, false, fmt.Errorf("catalog: history node: %w", err)
 	}
-	res, err := x.tc.ExecContext(ctx, `INSERT INTO history_nodes (blob_id, workspace) VALUES (?, ?)`, blob.String(), ws)
-	if err != nil {
+	if err := x.tc.queryRow(ctx, `INSERT INTO history_nodes (blob_id, workspace) VALUES (?, ?) RETURNING id`, blob.String(), ws).Scan(&id); err != nil {
 		return 0, false, fmt.Errorf("catalog: history node: %w", err)
 	}
-	id, err = res.LastInsertId()
-	return id, true, err
+	return id, true, nil
 }
 
 // NodesOfBlob lists the nodes of a blob (one per workspace it is in).
@@ -512,7 +518,7 @@ func (c *Catalog) HistoryIndex(ctx context.Context) (HistoryIndexState, error) {
 		(SELECT value FROM history_meta WHERE name = 'cap'),
 		(SELECT COUNT(*) FROM history_dirty),
 		(SELECT COALESCE(MAX(id), 0) FROM history_nodes),
-		EXISTS (SELECT 1 FROM history_todo_sightings) OR EXISTS (SELECT 1 FROM history_todo_contents) OR EXISTS (SELECT 1 FROM history_todo_pins)`).
+		CASE WHEN EXISTS (SELECT 1 FROM history_todo_sightings) OR EXISTS (SELECT 1 FROM history_todo_contents) OR EXISTS (SELECT 1 FROM history_todo_pins) THEN 1 ELSE 0 END`).
 		Scan(&full, &capText, &st.Dirty, &st.Nodes, &pending)
 	if err != nil {
 		return st, fmt.Errorf("catalog: history index: %w", err)
@@ -656,9 +662,10 @@ func (c *Catalog) Caps(ctx context.Context, keyCap int) ([]CappedKey, []Hub, err
 // HistoryReader reads the history index and the sightings of nodes, with
 // its statements prepared once.
 type HistoryReader struct {
-	c    *Catalog
-	conn *sql.Conn // a RebuildReader's own connection; nil: the pool
-	st   map[string]*sql.Stmt
+	c       *Catalog
+	conn    *sql.Conn // a RebuildReader's own connection; nil: the pool
+	st      map[string]*sql.Stmt
+	pragmas bool // SQLite: cache_size set on conn, reset by Close
 }
 
 // HistoryReader returns a reader; Close it after use.
@@ -676,11 +683,15 @@ func (c *Catalog) RebuildReader(ctx context.Context) (*HistoryReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: history: %w", err)
 	}
+	if c.pg {
+		// The server's shared buffers serve every connection.
+		return &HistoryReader{c: c, conn: conn, st: map[string]*sql.Stmt{}}, nil
+	}
 	if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = -`+strconv.Itoa(c.indexCache()<<10)); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("catalog: history: %w", err)
 	}
-	return &HistoryReader{c: c, conn: conn, st: map[string]*sql.Stmt{}}, nil
+	return &HistoryReader{c: c, conn: conn, st: map[string]*sql.Stmt{}, pragmas: true}, nil
 }
 
 // Close releases the prepared statements and a RebuildReader's
@@ -690,7 +701,9 @@ func (r *HistoryReader) Close() {
 		st.Close()
 	}
 	if r.conn != nil {
-		r.conn.ExecContext(context.Background(), `PRAGMA cache_size = -2000`)
+		if r.pragmas {
+			r.conn.ExecContext(context.Background(), `PRAGMA cache_size = -2000`)
+		}
 		r.conn.Close()
 	}
 }

@@ -580,11 +580,10 @@ func (c *Catalog) AddPin(ctx context.Context, kind string, args any, actor strin
 		return 0, fmt.Errorf("catalog: pin: %w", err)
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `INSERT INTO pins (kind, args, actor, created) VALUES (?, ?, ?, ?)`, kind, string(aj), actor, c.stamp())
-	if err != nil {
+	var id int64
+	if err := tx.QueryRowContext(ctx, `INSERT INTO pins (kind, args, actor, created) VALUES (?, ?, ?, ?) RETURNING id`, kind, string(aj), actor, c.stamp()).Scan(&id); err != nil {
 		return 0, fmt.Errorf("catalog: pin: %w", err)
 	}
-	id, _ := res.LastInsertId()
 	if _, err := tx.ExecContext(ctx, `INSERT INTO history_todo_pins (id) VALUES (?)`, id); err != nil {
 		return 0, fmt.Errorf("catalog: pin: history queue: %w", err)
 	}

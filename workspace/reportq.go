@@ -56,7 +56,7 @@ func reportRuns(runs []ReportRun) (string, []any) {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString("(?, ?, ?)")
+		b.WriteString("(CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS TEXT))")
 		args = append(args, r.ID, i, r.Job)
 	}
 	b.WriteString(")")
@@ -73,12 +73,12 @@ func (c *Catalog) ReportItems(ctx context.Context, runs []ReportRun, fn func(Rep
 	with, args := reportRuns(runs)
 	q := `WITH ` + with + `,
 	it AS (
-		SELECT i.rowid AS rid, r.pos, r.job, i.source, i.ref, i.name, i.size, i.action, i.reason, i.blob_id, i.detail,
+		SELECT i.` + c.itemOrder() + ` AS rid, r.pos, r.job, i.source, i.ref, i.name, i.size, i.action, i.reason, i.blob_id, i.detail,
 			(SELECT s.id FROM sightings s WHERE s.source = i.source AND s.ref = i.ref AND s.run_id = i.run_id ORDER BY s.id DESC LIMIT 1) AS sid
 		FROM run_items i JOIN r ON i.run_id = r.id),
 	w AS (
 		SELECT it.*,
-			MAX(action = 'new') OVER (PARTITION BY blob_id) AS newblob,
+			MAX(CASE WHEN action = 'new' THEN 1 ELSE 0 END) OVER (PARTITION BY blob_id) AS newblob,
 			ROW_NUMBER() OVER content AS n,
 			FIRST_VALUE(source) OVER content AS fsource,
 			FIRST_VALUE(name) OVER content AS fname
@@ -171,7 +171,7 @@ func (c *Catalog) ReportReasons(ctx context.Context, runs []ReportRun, actions .
 // in report order, stopping after limit items (0: all of them).
 func (c *Catalog) ReportItemsFor(ctx context.Context, runs []ReportRun, action, reason string, limit int, fn func(RunItem) error) error {
 	with, args := reportRuns(runs)
-	q := `WITH ` + with + `, it AS (SELECT i.rowid AS rid, r.pos, i.source, i.ref, i.name, i.size, i.detail
+	q := `WITH ` + with + `, it AS (SELECT i.` + c.itemOrder() + ` AS rid, r.pos, i.source, i.ref, i.name, i.size, i.detail
 		FROM run_items i JOIN r ON i.run_id = r.id WHERE i.action = ? AND i.reason = ?)
 		SELECT source, ref, name, size, detail FROM it ORDER BY ` + reportOrder
 	args = append(args, action, reason)

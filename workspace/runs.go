@@ -37,11 +37,11 @@ func (c *Catalog) StartRun(ctx context.Context, job, mode string) (int64, error)
 	if _, err := c.db.ExecContext(ctx, `UPDATE runs SET status = ?, finished = ? WHERE job = ? AND status = ?`, StatusInterrupted, now, job, StatusRunning); err != nil {
 		return 0, fmt.Errorf("catalog: start run %s: %w", job, err)
 	}
-	res, err := c.db.ExecContext(ctx, `INSERT INTO runs (job, mode, started, status) VALUES (?, ?, ?, ?)`, job, mode, now, StatusRunning)
+	var id int64
+	err := c.db.QueryRowContext(ctx, `INSERT INTO runs (job, mode, started, status) VALUES (?, ?, ?, ?) RETURNING id`, job, mode, now, StatusRunning).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("catalog: start run %s: %w", job, err)
 	}
-	id, err := res.LastInsertId()
 	if err == nil {
 		err = c.Audit(ctx, "syncd", "run.start", job, fmt.Sprintf("run %d (%s)", id, mode))
 	}
@@ -101,9 +101,18 @@ func scanRun(s scanner) (Run, error) {
 	return r, nil
 }
 
+// itemOrder is the column run_items keep their insertion order in: an
+// identity column on PostgreSQL, the rowid on SQLite.
+func (c *Catalog) itemOrder() string {
+	if c.pg {
+		return `id`
+	}
+	return `rowid`
+}
+
 // RunItems lists what a run did with the items it did not already know.
 func (c *Catalog) RunItems(ctx context.Context, runID int64) ([]RunItem, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT source, ref, name, size, action, reason, blob_id, detail FROM run_items WHERE run_id = ? ORDER BY rowid`, runID)
+	rows, err := c.db.QueryContext(ctx, `SELECT source, ref, name, size, action, reason, blob_id, detail FROM run_items WHERE run_id = ? ORDER BY `+c.itemOrder(), runID)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: run items %d: %w", runID, err)
 	}

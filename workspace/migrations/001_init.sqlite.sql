@@ -1,4 +1,4 @@
--- syncd catalog, version 1. SQLite: the only database the catalog runs on.
+-- syncd catalog, version 1, SQLite (001_init.postgres.sql: the same on PostgreSQL).
 CREATE TABLE workspaces (
     name    TEXT PRIMARY KEY,
     created TEXT NOT NULL

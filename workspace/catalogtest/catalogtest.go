@@ -1,0 +1,894 @@
+// Package catalogtest is the conformance suite of the catalog: Run
+// exercises the public methods of a workspace.Catalog that open returns
+// fresh (empty) for each subtest, so that every database the catalog runs
+// on (SQLite, PostgreSQL) behaves the same.
+package catalogtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path"
+	"reflect"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/workspace"
+	"github.com/syncd/syncd/workspace/historytest"
+)
+
+// Run runs the suite; open returns a new, empty catalog closed by the test.
+func Run(t *testing.T, open func(t *testing.T) *workspace.Catalog) {
+	tests := []struct {
+		name string
+		fn   func(*testing.T, *workspace.Catalog)
+	}{
+		{"CommitAndLookups", testCommitAndLookups},
+		{"AuditAppendOnly", testAuditAppendOnly},
+		{"RunsAndLocks", testRunsAndLocks},
+		{"RetriesAndRepair", testRetriesAndRepair},
+		{"Gone", testGone},
+		{"Documents", testDocuments},
+		{"DocumentsByVersions", testDocumentsByVersions},
+		{"Pins", testPins},
+		{"HistoryIndex", testHistoryIndex},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
+	}
+}
+
+func sums(data string) dedupe.Sums {
+	s, _ := dedupe.HashReader(strings.NewReader(data))
+	return s
+}
+
+func batch(run int64, data, ref string) *workspace.Batch {
+	s := sums(data)
+	return &workspace.Batch{
+		RunID: run,
+		Blobs: []workspace.Blob{{Sums: s, Hashes: map[string]string{"imap-part": "key-" + ref}, Sketched: true}},
+		Sightings: []workspace.Sighting{{Source: "s", Kind: "share", Ref: ref, Fingerprint: "f", Blob: s.ID, Name: path.Base(ref), Size: s.Size,
+			Time: time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC), Author: "alice", Workspace: "w", Folder: "f",
+			Lineage: connectors.Lineage{Kind: "share"}, RunID: run}},
+		Cursors: map[string]connectors.Cursor{"s": connectors.Cursor("after-" + ref)},
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func sightings(t *testing.T, c *workspace.Catalog) []workspace.Sighting {
+	t.Helper()
+	var out []workspace.Sighting
+	must(t, c.EachSighting(context.Background(), func(s workspace.Sighting) error { out = append(out, s); return nil }))
+	return out
+}
+
+func testCommitAndLookups(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	now := time.Date(2026, 2, 3, 4, 5, 6, 789000000, time.UTC)
+	c.SetClock(func() time.Time { return now })
+	run, err := c.StartRun(ctx, "job", "sync")
+	must(t, err)
+	for i := range 3 { // a replayed batch adds nothing
+		b := batch(run, "hello", "dir/a.txt")
+		b.Items = []workspace.RunItem{{Source: "s", Ref: "dir/a.txt", Name: "a.txt", Size: 5, Action: "new", Blob: b.Blobs[0].Sums.ID}}
+		n, err := c.Commit(ctx, b)
+		must(t, err)
+		if want := map[bool]int{true: 1, false: 0}[i == 0]; n != want {
+			t.Fatalf("commit %d added %d sightings, want %d", i, n, want)
+		}
+	}
+	b := batch(run, "second", "dir/b.txt")
+	b.Items = []workspace.RunItem{{Source: "s", Ref: "dir/b.txt", Name: "b.txt", Size: 6, Action: "duplicate", Reason: "same content", Detail: "d"}}
+	if n, err := c.Commit(ctx, b); err != nil || n != 1 {
+		t.Fatalf("second commit: %d %v", n, err)
+	}
+	st, err := c.Stats(ctx)
+	must(t, err)
+	if st.Sightings != 2 || st.SightingBytes != 11 || st.Blobs != 2 || st.BlobBytes != 11 || st.Documents != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+	if known, gone, err := c.KnownSighting(ctx, "s", "dir/a.txt", "f"); !known || gone || err != nil {
+		t.Errorf("KnownSighting: %v %v %v", known, gone, err)
+	}
+	if known, _, err := c.KnownSighting(ctx, "s", "dir/a.txt", "g"); known || err != nil {
+		t.Errorf("KnownSighting of another fingerprint: %v %v", known, err)
+	}
+	if known, _, err := c.KnownSighting(ctx, "s", "dir/zzz", ""); known || err != nil {
+		t.Errorf("KnownSighting of an unknown ref: %v %v", known, err)
+	}
+	cur, err := c.Cursor(ctx, "s")
+	if string(cur) != "after-dir/b.txt" || err != nil {
+		t.Errorf("cursor %q %v", cur, err)
+	}
+	must(t, c.ResetCursor(ctx, "s"))
+	if cur, err := c.Cursor(ctx, "s"); len(cur) != 0 || err != nil {
+		t.Errorf("cursor after reset %q %v", cur, err)
+	}
+	hello := sums("hello")
+	for kind, val := range map[string]string{connectors.HashSHA256: hello.ID.String(), connectors.HashQuickXor: hello.QuickXor, "imap-part": "key-dir/a.txt"} {
+		got, ok, err := c.BlobByHash(ctx, kind, val)
+		if err != nil || !ok || got.ID != hello.ID || got.Size != 5 {
+			t.Errorf("BlobByHash(%s) = %v %v %v", kind, got, ok, err)
+		}
+	}
+	if _, ok, err := c.BlobByHash(ctx, "imap-part", "nothing"); ok || err != nil {
+		t.Errorf("BlobByHash of an unknown value: %v %v", ok, err)
+	}
+	ss := sightings(t, c)
+	if len(ss) != 2 || ss[0].Ref != "dir/a.txt" || ss[1].Ref != "dir/b.txt" || ss[0].ID >= ss[1].ID {
+		t.Fatalf("sightings %+v", ss)
+	}
+	s := ss[0]
+	if s.Blob != hello.ID || s.Name != "a.txt" || s.Size != 5 || !s.Time.Equal(time.Date(2025, 3, 4, 5, 6, 7, 0, time.UTC)) ||
+		s.Author != "alice" || s.Workspace != "w" || s.Folder != "f" || s.Lineage.Kind != "share" || s.RunID != run || !s.Seen.Equal(now) || !s.Gone.IsZero() {
+		t.Errorf("sighting read back %+v", s)
+	}
+	var after []int64
+	must(t, c.EachSightingAfter(ctx, ss[0].ID, func(s workspace.Sighting) error { after = append(after, s.ID); return nil }))
+	if !slices.Equal(after, []int64{ss[1].ID}) {
+		t.Errorf("EachSightingAfter %v", after)
+	}
+	items, err := c.RunItems(ctx, run)
+	must(t, err)
+	if len(items) != 4 || items[0].Action != "new" || items[0].Blob != hello.ID || items[3].Ref != "dir/b.txt" || items[3].Reason != "same content" {
+		t.Errorf("run items %+v", items)
+	}
+	var ris []workspace.ReportItem
+	must(t, c.ReportItems(ctx, []workspace.ReportRun{{ID: run, Job: "job"}}, func(it workspace.ReportItem) error { ris = append(ris, it); return nil }))
+	if len(ris) != 4 || ris[0].Ref != "dir/a.txt" || !ris[0].Sighted || !ris[0].NewContent || !ris[0].First || ris[0].Job != "job" ||
+		ris[3].Ref != "dir/b.txt" || !ris[3].Sighted || ris[3].Kind != "share" || ris[3].Placed {
+		t.Errorf("report items %+v", ris)
+	}
+	reasons, err := c.ReportReasons(ctx, []workspace.ReportRun{{ID: run, Job: "job"}}, "duplicate")
+	must(t, err)
+	if len(reasons) != 1 {
+		t.Errorf("report reasons %+v", reasons)
+	}
+	var ofBlob []string
+	must(t, c.SightingsOfBlob(ctx, hello.ID, func(s workspace.Sighting) error { ofBlob = append(ofBlob, s.Ref); return nil }))
+	if !slices.Equal(ofBlob, []string{"dir/a.txt"}) {
+		t.Errorf("SightingsOfBlob %v", ofBlob)
+	}
+	var blobs []workspace.BlobRecord
+	must(t, c.EachBlob(ctx, func(b workspace.BlobRecord) error { blobs = append(blobs, b); return nil }))
+	if len(blobs) != 2 || blobs[0].Sums.ID.String() >= blobs[1].Sums.ID.String() || blobs[0].Refs != 1 || blobs[0].Damaged {
+		t.Errorf("blobs %+v", blobs)
+	}
+	probs, err := c.Check(ctx)
+	must(t, err)
+	if len(probs) != 2 || !strings.Contains(probs[0], "belongs to no version") {
+		t.Errorf("check before history: %q (want the two unassigned sightings)", probs)
+	}
+}
+
+func testAuditAppendOnly(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	must(t, c.Audit(ctx, "tester", "x.y", "subject", "first"))
+	must(t, c.Audit(ctx, "tester", "x.z", "subject", "second"))
+	if _, err := c.DB().ExecContext(ctx, `UPDATE audit SET detail = 'changed'`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Errorf("update of the audit log: err=%v, want refused", err)
+	}
+	if _, err := c.DB().ExecContext(ctx, `DELETE FROM audit`); err == nil || !strings.Contains(err.Error(), "append-only") {
+		t.Errorf("delete from the audit log: err=%v, want refused", err)
+	}
+	log, err := c.AuditLog(ctx, 10)
+	must(t, err)
+	if len(log) != 2 || log[0].Detail != "second" || log[1].Detail != "first" || log[0].Actor != "tester" {
+		t.Errorf("audit log %+v", log)
+	}
+	if log, _ := c.AuditLog(ctx, 1); len(log) != 1 {
+		t.Errorf("limit 1: %d entries", len(log))
+	}
+}
+
+func testRunsAndLocks(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c.SetClock(func() time.Time { return now })
+	must(t, c.Lock(ctx, "job:a", "p1", time.Minute))
+	must(t, c.Lock(ctx, "job:a", "p1", time.Minute)) // the holder again
+	if err := c.Lock(ctx, "job:a", "p2", time.Minute); !errors.Is(err, workspace.ErrLocked) || !strings.Contains(err.Error(), "p1") {
+		t.Fatalf("second holder: %v", err)
+	}
+	must(t, c.Lock(ctx, "job:b", "p1", time.Minute))
+	must(t, c.Lock(ctx, "other", "p1", time.Minute))
+	locks, err := c.Locks(ctx, "job:")
+	must(t, err)
+	if len(locks) != 2 || locks[0].Name != "job:a" || locks[1].Name != "job:b" || !locks[0].Expires.Equal(now.Add(time.Minute)) {
+		t.Errorf("locks %+v", locks)
+	}
+	now = now.Add(2 * time.Minute) // expired
+	must(t, c.Lock(ctx, "job:a", "p2", time.Minute))
+	if h, err := c.LockHolder(ctx, "job:a"); h != "p2" || err != nil {
+		t.Errorf("holder %q %v", h, err)
+	}
+	if err := c.StealLock(ctx, "job:a", "p1", "p3", time.Minute); !errors.Is(err, workspace.ErrLocked) {
+		t.Fatalf("steal from a holder that no longer holds it: %v", err)
+	}
+	must(t, c.StealLock(ctx, "job:a", "p2", "p3", time.Minute))
+	must(t, c.Unlock(ctx, "job:a", "p3"))
+	if h, err := c.LockHolder(ctx, "job:a"); h != "" || err != nil {
+		t.Errorf("holder after unlock %q %v", h, err)
+	}
+	id1, err := c.StartRun(ctx, "a", "sync")
+	must(t, err)
+	id2, err := c.StartRun(ctx, "a", "sync") // the first was left running: interrupted
+	must(t, err)
+	id3, err := c.StartRun(ctx, "b", "plan")
+	must(t, err)
+	if !(id1 < id2 && id2 < id3) {
+		t.Errorf("run ids %d %d %d", id1, id2, id3)
+	}
+	r1, err := c.GetRun(ctx, id1)
+	must(t, err)
+	if r1.Status != workspace.StatusInterrupted {
+		t.Errorf("run left running has status %q", r1.Status)
+	}
+	must(t, c.FinishRun(ctx, id2, workspace.StatusProblems, workspace.Counts{New: 3, Duplicate: 2}, "one failed"))
+	runs, err := c.Runs(ctx, "a", 10)
+	must(t, err)
+	if len(runs) != 2 || runs[0].ID != id2 || runs[0].Counts.New != 3 || runs[0].Counts.Duplicate != 2 || runs[0].Error != "one failed" || runs[0].Status != workspace.StatusProblems {
+		t.Errorf("runs %+v", runs)
+	}
+	if all, _ := c.Runs(ctx, "", 10); len(all) != 3 || all[0].ID != id3 || all[0].Mode != "plan" {
+		t.Errorf("all runs %+v", all)
+	}
+	if _, err := c.GetRun(ctx, 999); err == nil {
+		t.Error("GetRun of an unknown id succeeded")
+	}
+}
+
+func testRetriesAndRepair(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	run, err := c.StartRun(ctx, "job", "sync")
+	must(t, err)
+	b := &workspace.Batch{RunID: run, Retries: []workspace.Retry{
+		{Source: "s", Ref: "b", Name: "b.txt", Reason: "network", Detail: "reset"},
+		{Source: "s", Ref: "a", Name: "a.txt", Reason: "throttled"},
+		{Source: "t", Ref: "x", Name: "x", Reason: "network"},
+	}}
+	_, err = c.Commit(ctx, b)
+	must(t, err)
+	run2, _ := c.StartRun(ctx, "job", "sync")
+	_, err = c.Commit(ctx, &workspace.Batch{RunID: run2, Retries: []workspace.Retry{{Source: "s", Ref: "b", Name: "b.txt", Reason: "network", Detail: "again"}}})
+	must(t, err)
+	rs, err := c.Retries(ctx, "s")
+	must(t, err)
+	if len(rs) != 2 || rs[0].Ref != "a" || rs[1].Ref != "b" || rs[1].Attempts != 2 || rs[1].FirstRun != run || rs[1].LastRun != run2 || rs[1].Detail != "again" {
+		t.Fatalf("retries %+v", rs)
+	}
+	pending, err := c.PendingRetries(ctx)
+	must(t, err)
+	if !reflect.DeepEqual(pending, map[string]int64{"s": 2, "t": 1}) {
+		t.Errorf("pending %v", pending)
+	}
+	// A stored sighting takes its item off the list; Resolved another.
+	ab := batch(run2, "a content", "a")
+	ab.Resolved = []workspace.RetryKey{{Source: "t", Ref: "x"}}
+	_, err = c.Commit(ctx, ab)
+	must(t, err)
+	if rs, _ := c.Retries(ctx, "s"); len(rs) != 1 || rs[0].Ref != "b" {
+		t.Errorf("retries after the store %+v", rs)
+	}
+	if rs, _ := c.Retries(ctx, "t"); len(rs) != 0 {
+		t.Errorf("resolved retry still listed %+v", rs)
+	}
+	// A blob stored without its sketch is listed until it is saved.
+	un := sums("unsketched text")
+	_, err = c.Commit(ctx, &workspace.Batch{RunID: run2, Blobs: []workspace.Blob{{Sums: un}},
+		Sightings: []workspace.Sighting{{Source: "s", Kind: "share", Ref: "u", Blob: un.ID, Name: "u", Size: un.Size, Workspace: "w", RunID: run2}}})
+	must(t, err)
+	todo, err := c.Unsketched(ctx, 10)
+	must(t, err)
+	if len(todo) != 1 || todo[0].ID != un.ID {
+		t.Fatalf("unsketched %+v", todo)
+	}
+	must(t, c.SaveSketch(ctx, un.ID, &workspace.Content{Blob: un.ID, Kind: "text", Tokens: 2, Sketch: []uint64{1, 1 << 63, 42}}))
+	if todo, _ := c.Unsketched(ctx, 10); len(todo) != 0 {
+		t.Errorf("unsketched after save %+v", todo)
+	}
+	cts, err := c.ContentsOf(ctx, []dedupe.ID{un.ID})
+	must(t, err)
+	if ct := cts[un.ID]; ct.Kind != "text" || ct.Tokens != 2 || !slices.Equal(ct.Sketch, []uint64{1, 1 << 63, 42}) {
+		t.Errorf("content %+v", ct)
+	}
+	if all, _ := c.Contents(ctx); len(all) != 1 {
+		t.Errorf("contents %v", all)
+	}
+	// Damaged content is listed and its sighting is no longer known.
+	aID := ab.Blobs[0].Sums.ID
+	n, err := c.MarkDamaged(ctx, aID, "bad bytes")
+	must(t, err)
+	if n != 1 {
+		t.Errorf("MarkDamaged queued %d retries, want 1", n)
+	}
+	if d, _ := c.Damaged(ctx); !slices.Equal(d, []dedupe.ID{aID}) {
+		t.Errorf("damaged %v", d)
+	}
+	if known, _, _ := c.KnownSighting(ctx, "s", "a", "f"); known {
+		t.Error("a sighting of damaged content is known")
+	}
+	// A fresh copy heals it.
+	heal := batch(run2, "a content", "a2")
+	heal.Blobs[0].Fresh = true
+	_, err = c.Commit(ctx, heal)
+	must(t, err)
+	if d, _ := c.Damaged(ctx); len(d) != 0 {
+		t.Errorf("damaged after a fresh copy %v", d)
+	}
+	// gc removes an unreferenced blob row only.
+	lone := sums("lonely")
+	_, err = c.Commit(ctx, &workspace.Batch{RunID: run2, Blobs: []workspace.Blob{{Sums: lone, Sketched: true}}})
+	must(t, err)
+	must(t, c.RemoveBlobRow(ctx, lone.ID))
+	must(t, c.RemoveBlobRow(ctx, aID))
+	if _, ok, _ := c.BlobByHash(ctx, connectors.HashSHA256, lone.ID.String()); ok {
+		t.Error("unreferenced blob row not removed")
+	}
+	if _, ok, _ := c.BlobByHash(ctx, connectors.HashSHA256, aID.String()); !ok {
+		t.Error("referenced blob row removed")
+	}
+}
+
+func testGone(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	now := t0
+	c.SetClock(func() time.Time { return now })
+	run, _ := c.StartRun(ctx, "job", "sync")
+	for i, ref := range []string{"acct/INBOX/7/12", "acct/INBOX/7/12/2", "acct/INBOX/7/12/3.1", "acct/INBOX/7/120/2", "acct/INBOX/7/12-x", "share/a.txt"} {
+		_, err := c.Commit(ctx, batch(run, "content "+string(rune('a'+i)), ref))
+		must(t, err)
+	}
+	goneRefs := func() []string {
+		var out []string
+		for _, s := range sightings(t, c) {
+			if !s.Gone.IsZero() {
+				out = append(out, s.Ref)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	mark := func(m ...workspace.Mark) {
+		t.Helper()
+		_, err := c.Commit(ctx, &workspace.Batch{RunID: run, Marks: m})
+		must(t, err)
+	}
+	mark(workspace.Mark{Source: "s", Ref: "acct/INBOX/7/12", Under: true, Gone: true})
+	if got, want := goneRefs(), []string{"acct/INBOX/7/12", "acct/INBOX/7/12/2", "acct/INBOX/7/12/3.1"}; !slices.Equal(got, want) {
+		t.Fatalf("under acct/INBOX/7/12: gone %v, want %v", got, want)
+	}
+	now = t0.Add(time.Hour)
+	mark(workspace.Mark{Source: "s", Ref: "share/a.txt", Gone: true}, workspace.Mark{Source: "s", Ref: "acct/INBOX/7/12/2", Gone: true})
+	for _, s := range sightings(t, c) {
+		if s.Ref == "acct/INBOX/7/12/2" && !s.Gone.Equal(t0) {
+			t.Errorf("marked gone again: time %v, want the first %v", s.Gone, t0)
+		}
+	}
+	mark(workspace.Mark{Source: "s", Ref: "acct/INBOX/7/12/2"}, workspace.Mark{Source: "other", Ref: "share/a.txt"})
+	if got, want := goneRefs(), []string{"acct/INBOX/7/12", "acct/INBOX/7/12/3.1", "share/a.txt"}; !slices.Equal(got, want) {
+		t.Fatalf("after one came back: gone %v, want %v", got, want)
+	}
+	if known, gone, err := c.KnownSighting(ctx, "s", "share/a.txt", "f"); !known || !gone || err != nil {
+		t.Errorf("KnownSighting of a gone copy: known %v gone %v %v", known, gone, err)
+	}
+}
+
+// documents fills c through historytest and returns what Documents loads.
+func documents(t *testing.T, c *workspace.Catalog, n int) []workspace.Document {
+	historytest.Fill(t, c, n, nil)
+	docs, err := c.Documents(context.Background())
+	must(t, err)
+	if len(docs) != n {
+		t.Fatalf("%d documents stored, want %d", len(docs), n)
+	}
+	return docs
+}
+
+func testDocuments(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	want := documents(t, c, 40)
+	for i := 1; i < len(want); i++ {
+		if want[i-1].Key >= want[i].Key {
+			t.Fatalf("documents not in key order: %s, %s", want[i-1].Key, want[i].Key)
+		}
+	}
+	var got []workspace.Document
+	must(t, c.EachDocument(ctx, func(d workspace.Document) error { got = append(got, d); return nil }))
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("EachDocument differs from Documents")
+	}
+	byID := map[int64]workspace.Sighting{}
+	for _, s := range sightings(t, c) {
+		byID[s.ID] = s
+	}
+	n := 0
+	must(t, c.EachDocumentSightings(ctx, workspace.DocFilter{}, func(d workspace.Document, ss []workspace.Sighting) error {
+		var ids []int64
+		for _, v := range d.Versions {
+			ids = append(ids, v.Sightings...)
+		}
+		slices.Sort(ids)
+		if len(ss) != len(ids) {
+			t.Fatalf("document %s: %d sightings for %d ids", d.Key, len(ss), len(ids))
+		}
+		for i, s := range ss {
+			if s.ID != ids[i] || !reflect.DeepEqual(s, byID[s.ID]) {
+				t.Fatalf("document %s: sighting %d differs", d.Key, s.ID)
+			}
+		}
+		n++
+		return nil
+	}))
+	if n != len(want) {
+		t.Errorf("EachDocumentSightings: %d documents", n)
+	}
+	wss, err := c.DocumentWorkspaces(ctx)
+	must(t, err)
+	if len(wss) < 2 || !slices.IsSorted(wss) {
+		t.Fatalf("workspaces %q", wss)
+	}
+	for _, ws := range wss {
+		var folders []string
+		firsts := map[string]string{}
+		must(t, c.EachDocumentFolder(ctx, ws, func(folder, first string) error {
+			folders = append(folders, folder)
+			firsts[folder] = first
+			return nil
+		}))
+		wantFirst := map[string]string{}
+		var wantFolders []string
+		for _, d := range want {
+			if d.Workspace != ws {
+				continue
+			}
+			if _, ok := wantFirst[d.Folder]; !ok {
+				wantFirst[d.Folder] = d.Key
+				wantFolders = append(wantFolders, d.Folder)
+			}
+		}
+		sort.Strings(wantFolders)
+		if !slices.Equal(folders, wantFolders) || !reflect.DeepEqual(firsts, wantFirst) {
+			t.Errorf("workspace %s: folders %q (firsts %v), want %q (%v)", ws, folders, firsts, wantFolders, wantFirst)
+		}
+		f := workspace.DocFilter{Workspace: ws, Folders: wantFolders[:1]}
+		var in []workspace.Document
+		must(t, c.EachDocumentIn(ctx, f, func(d workspace.Document) error { in = append(in, d); return nil }))
+		var wantIn []workspace.Document
+		for _, d := range want {
+			if d.Workspace == ws && d.Folder == wantFolders[0] {
+				wantIn = append(wantIn, d)
+			}
+		}
+		if !reflect.DeepEqual(in, wantIn) {
+			t.Errorf("EachDocumentIn %+v: %d documents, want %d", f, len(in), len(wantIn))
+		}
+	}
+	d := want[7]
+	got1, ss, ok, err := c.DocumentByKey(ctx, d.Key)
+	if !ok || err != nil || !reflect.DeepEqual(got1, d) || len(ss) == 0 {
+		t.Errorf("DocumentByKey: %v %v, equal %v", ok, err, reflect.DeepEqual(got1, d))
+	}
+	if _, _, ok, err := c.DocumentByKey(ctx, "no such key"); ok || err != nil {
+		t.Errorf("DocumentByKey of an unknown key: %v %v", ok, err)
+	}
+	st, err := c.Stats(ctx)
+	must(t, err)
+	if st.Documents != int64(len(want)) || st.Workspaces != int64(len(wss)) {
+		t.Errorf("stats %+v", st)
+	}
+	if probs, err := c.Check(ctx); err != nil || len(probs) != 0 {
+		t.Errorf("check: %q %v", probs, err)
+	}
+	// The same history again changes nothing; one document less removes it.
+	diff, err := c.ReplaceHistoryDiff(ctx, want)
+	must(t, err)
+	if diff.Written != 0 || diff.Unchanged != len(want) || diff.Removed != 0 {
+		t.Errorf("replace with the same history: %+v", diff)
+	}
+	diff, err = c.ReplaceHistoryDiff(ctx, want[1:])
+	must(t, err)
+	if diff.Written != 0 || diff.Removed != 1 {
+		t.Errorf("replace without the first document: %+v", diff)
+	}
+	if _, _, ok, _ := c.DocumentByKey(ctx, want[0].Key); ok {
+		t.Error("removed document still stored")
+	}
+}
+
+// joinPath is report.joinPath (path.Join, or name alone at the top).
+func joinPath(folder, name string) string {
+	if folder == "" {
+		return name
+	}
+	return path.Join(folder, name)
+}
+
+func testDocumentsByVersions(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	docs := documents(t, c, 30)
+	// Folders that path.Join cleans: the order must follow the cleaned path.
+	run, _ := c.StartRun(ctx, "extra", "sync")
+	var extra []workspace.Document
+	for i, place := range [][2]string{{"a/../z", "n"}, {"./b//", "n"}, {"", "../x"}, {"/abs/", "y"}, {"q/..", ""}, {"m", "k/../../l"}} {
+		b := batch(run, fmt.Sprintf("extra %d", i), fmt.Sprintf("extra/%d", i))
+		_, err := c.Commit(ctx, b)
+		must(t, err)
+		extra = append(extra, workspace.Document{Key: fmt.Sprintf("x-%d", i), Workspace: "ws0", Folder: place[0], Name: place[1],
+			Versions: []workspace.Version{{Key: fmt.Sprintf("xv-%d", i), Blob: b.Blobs[0].Sums.ID, Seq: 1, Time: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)}}})
+	}
+	ids := map[string]int64{}
+	for _, s := range sightings(t, c) {
+		ids[s.Source+"\x00"+s.Ref] = s.ID
+	}
+	for i := range extra {
+		extra[i].Versions[0].Sightings = []int64{ids[fmt.Sprintf("s\x00extra/%d", i)]}
+	}
+	all := append(slices.Clone(docs), extra...)
+	must(t, c.ReplaceHistory(ctx, all))
+	type key struct {
+		vers, copies int
+		ws, path     string
+		key          string
+	}
+	keyOf := func(d workspace.Document) key {
+		k := key{vers: len(d.Versions), ws: d.Workspace, path: joinPath(d.Folder, d.Name), key: d.Key}
+		for _, v := range d.Versions {
+			k.copies += len(v.Sightings)
+		}
+		return k
+	}
+	var want []string
+	ks := make([]key, len(all))
+	for i, d := range all {
+		ks[i] = keyOf(d)
+	}
+	sort.Slice(ks, func(i, j int) bool {
+		a, b := ks[i], ks[j]
+		if a.vers != b.vers {
+			return a.vers > b.vers
+		}
+		if a.copies != b.copies {
+			return a.copies > b.copies
+		}
+		if a.ws != b.ws {
+			return a.ws < b.ws
+		}
+		if a.path != b.path {
+			return a.path < b.path
+		}
+		return a.key < b.key
+	})
+	for _, k := range ks {
+		want = append(want, k.key)
+	}
+	var got []string
+	must(t, c.EachDocumentByVersions(ctx, func(d workspace.Document, ss []workspace.Sighting) error {
+		got = append(got, d.Key)
+		if len(ss) != keyOf(d).copies {
+			t.Errorf("document %s: %d sightings, want %d", d.Key, len(ss), keyOf(d).copies)
+		}
+		return nil
+	}))
+	if !slices.Equal(got, want) {
+		t.Fatalf("EachDocumentByVersions order\n got %q\nwant %q", got, want)
+	}
+}
+
+func testPins(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	id1, err := c.AddPin(ctx, "merge", map[string]any{"a": "d-1", "b": "d-2"}, "alice")
+	must(t, err)
+	id2, err := c.AddPin(ctx, "split", []string{"v-1"}, "bob")
+	must(t, err)
+	if id1 >= id2 {
+		t.Errorf("pin ids %d %d", id1, id2)
+	}
+	pins, err := c.Pins(ctx)
+	must(t, err)
+	if len(pins) != 2 || pins[0].ID != id1 || pins[0].Kind != "merge" || pins[1].Actor != "bob" || !strings.Contains(string(pins[0].Args), "d-2") {
+		t.Errorf("pins %+v", pins)
+	}
+	if log, _ := c.AuditLog(ctx, 10); len(log) != 2 || log[0].Action != "history.split" {
+		t.Errorf("audit of pins %+v", log)
+	}
+}
+
+func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	run, _ := c.StartRun(ctx, "job", "sync")
+	var blobs []dedupe.ID
+	for i := range 4 {
+		b := batch(run, fmt.Sprintf("indexed %d", i), fmt.Sprintf("ix/%d", i))
+		b.Contents = []workspace.Content{{Blob: b.Blobs[0].Sums.ID, Kind: "text", Tokens: 3, Sketch: []uint64{uint64(i), 1<<64 - 1}}}
+		_, err := c.Commit(ctx, b)
+		must(t, err)
+		blobs = append(blobs, b.Blobs[0].Sums.ID)
+	}
+	_, err := c.AddPin(ctx, "merge", []string{"x"}, "alice")
+	must(t, err)
+	st, err := c.HistoryIndex(ctx)
+	must(t, err)
+	if !st.Pending || st.Nodes != 0 || st.Cap != 0 {
+		t.Fatalf("index state before indexing %+v", st)
+	}
+	const keyCap = 2
+	ix, err := c.NewIndexer(ctx, keyCap)
+	must(t, err)
+	defer ix.Close()
+	x, err := ix.Begin(ctx)
+	must(t, err)
+	todo, err := x.TodoSightings(ctx, 10)
+	must(t, err)
+	if len(todo) != 4 || todo[0].Workspace != "w" || todo[0].Blob != blobs[0] {
+		t.Fatalf("todo sightings %+v", todo)
+	}
+	cts, err := x.TodoContents(ctx, 10)
+	must(t, err)
+	if len(cts) != 4 {
+		t.Fatalf("todo contents %+v", cts)
+	}
+	ct, err := x.ContentOf(ctx, blobs[2])
+	must(t, err)
+	if ct.Tokens != 3 || !slices.Equal(ct.Sketch, []uint64{2, 1<<64 - 1}) {
+		t.Errorf("ContentOf %+v", ct)
+	}
+	pins, err := x.TodoPins(ctx)
+	must(t, err)
+	if len(pins) != 1 {
+		t.Errorf("todo pins %+v", pins)
+	}
+	// Three nodes share a key past the cap (2): it is capped and its
+	// nodes dirty. A key with the high bit set round-trips.
+	const shared, big = uint64(7), uint64(1<<63 + 5)
+	var nodes []int64
+	for i, b := range blobs {
+		id, created, err := x.Node(ctx, "w", b)
+		must(t, err)
+		if !created {
+			t.Fatalf("node %d not created", i)
+		}
+		keys := []workspace.KeyRef{{Key: uint64(100 + i), Kind: workspace.KeyText}}
+		if i < 3 {
+			keys = append(keys, workspace.KeyRef{Key: shared, Kind: workspace.KeyPlace, What: "name family", Label: "report"})
+		}
+		if i == 3 {
+			keys = append(keys, workspace.KeyRef{Key: big, Kind: workspace.KeyPin})
+		}
+		must(t, x.AddKeys(ctx, id, true, keys))
+		nodes = append(nodes, id)
+	}
+	if id, created, err := x.Node(ctx, "w", blobs[0]); err != nil || created || id != nodes[0] {
+		t.Errorf("Node again: %d %v %v", id, created, err)
+	}
+	must(t, x.AddKeys(ctx, nodes[3], false, []workspace.KeyRef{{Key: 100 + 3, Kind: workspace.KeyText}, {Key: 100, Kind: workspace.KeyText}}))
+	if refs, err := x.NodesOfBlob(ctx, blobs[1]); err != nil || len(refs) != 1 || refs[0].ID != nodes[1] || refs[0].Workspace != "w" {
+		t.Errorf("NodesOfBlob %+v %v", refs, err)
+	}
+	must(t, x.DoneSightings(ctx, todo[len(todo)-1].ID))
+	for _, ct := range cts {
+		must(t, x.DoneContent(ctx, ct.Blob))
+	}
+	must(t, x.DonePins(ctx))
+	must(t, x.TodoOrphans(ctx))
+	must(t, x.Commit())
+
+	capped, err := c.CappedKeys(ctx, keyCap)
+	must(t, err)
+	if !reflect.DeepEqual(capped, map[uint64]int{shared: 3}) {
+		t.Errorf("capped keys %v", capped)
+	}
+	ck, hubs, err := c.Caps(ctx, keyCap)
+	must(t, err)
+	if len(ck) != 1 || ck[0].Key != shared || ck[0].What != "name family" || ck[0].Label != "report" || len(hubs) != 0 {
+		t.Errorf("caps %+v hubs %+v", ck, hubs)
+	}
+	if h, err := c.Hubs(ctx, keyCap); err != nil || len(h) != 0 {
+		t.Errorf("hubs %v %v", h, err)
+	}
+	var groups [][]workspace.KeyRef
+	must(t, c.EachKeyGroup(ctx, func(rows []workspace.KeyRef) { groups = append(groups, slices.Clone(rows)) }))
+	var groupKeys []uint64
+	for _, g := range groups {
+		groupKeys = append(groupKeys, g[0].Key)
+	}
+	if len(groups) != 6 || !slices.Contains(groupKeys, big) || !slices.Contains(groupKeys, shared) {
+		t.Errorf("key groups %v", groupKeys)
+	}
+	st, err = c.HistoryIndex(ctx)
+	must(t, err)
+	if st.Pending || st.Nodes != int(nodes[3]) || st.Dirty != 3 {
+		t.Errorf("index state after indexing %+v (nodes %v)", st, nodes)
+	}
+
+	r := c.HistoryReader()
+	defer r.Close()
+	dirty, err := r.DirtyNodes(ctx)
+	must(t, err)
+	if !slices.Equal(dirty, nodes[:3]) {
+		t.Errorf("dirty %v, want %v", dirty, nodes[:3])
+	}
+	keys, err := r.KeysOf(ctx, nodes[3])
+	must(t, err)
+	var ks []uint64
+	for _, k := range keys {
+		ks = append(ks, k.Key)
+	}
+	slices.Sort(ks)
+	if !slices.Equal(ks, []uint64{100, 103, big}) {
+		t.Errorf("keys of node %d: %v", nodes[3], ks)
+	}
+	of, err := r.NodesOf(ctx, big)
+	must(t, err)
+	if len(of) != 1 || of[0].Node != nodes[3] || of[0].Kind != workspace.KeyPin {
+		t.Errorf("nodes of the big key %+v", of)
+	}
+	if n, err := r.Node(ctx, nodes[2]); err != nil || n.Blob != blobs[2] {
+		t.Errorf("Node %+v %v", n, err)
+	}
+	refs, err := r.Nodes(ctx, nodes)
+	must(t, err)
+	if len(refs) != 4 {
+		t.Fatalf("Nodes %+v", refs)
+	}
+	var refsOf []string
+	must(t, r.SightingsOfNodes(ctx, refs, func(s workspace.Sighting) error { refsOf = append(refsOf, s.Ref); return nil }))
+	sort.Strings(refsOf)
+	if !slices.Equal(refsOf, []string{"ix/0", "ix/1", "ix/2", "ix/3"}) {
+		t.Errorf("sightings of nodes %v", refsOf)
+	}
+	// Rebuild the dirty component: one document of nodes 0-2.
+	ss := sightings(t, c)
+	doc := workspace.Document{Key: "d-ix", Workspace: "w", Folder: "f", Name: "0"}
+	for i := range 3 {
+		doc.Versions = append(doc.Versions, workspace.Version{Key: fmt.Sprintf("v-ix-%d", i), Blob: blobs[i], Seq: i + 1, Sightings: []int64{ss[i].ID}})
+	}
+	diff, err := c.ReplaceComponents(ctx, refs[:3], []workspace.Document{doc})
+	must(t, err)
+	if diff.Written != 1 {
+		t.Errorf("ReplaceComponents %+v", diff)
+	}
+	if dirty, _ := r.DirtyNodes(ctx); len(dirty) != 0 {
+		t.Errorf("dirty after the rebuild %v", dirty)
+	}
+	must(t, c.FinishFull(ctx, keyCap))
+	st, err = c.HistoryIndex(ctx)
+	must(t, err)
+	if st.Full || st.Cap != keyCap || st.Dirty != 0 {
+		t.Errorf("index state after FinishFull %+v", st)
+	}
+	if got, _, ok, _ := c.DocumentByKey(ctx, "d-ix"); !ok || len(got.Versions) != 3 {
+		t.Errorf("rebuilt document %+v", got)
+	}
+	// A lower cap recounts.
+	ix2, err := c.NewIndexer(ctx, 1)
+	must(t, err)
+	defer ix2.Close()
+	x2, err := ix2.Begin(ctx)
+	must(t, err)
+	must(t, x2.SetFull(ctx, 1))
+	must(t, x2.Commit())
+	if capped, _ := c.CappedKeys(ctx, 1); len(capped) != 2 || capped[shared] != 3 || capped[100] != 2 {
+		t.Errorf("capped keys at cap 1: %v", capped)
+	}
+}
+
+// RunCopy checks CopyFrom from a catalog openSrc returns to one openDst
+// returns: everything a catalog answers is the same after the copy, and
+// the copy goes on taking new rows (its ids continue past the copied
+// ones).
+func RunCopy(t *testing.T, openSrc, openDst func(t *testing.T) *workspace.Catalog) {
+	ctx := context.Background()
+	src, dst := openSrc(t), openDst(t)
+	now := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	src.SetClock(func() time.Time { return now })
+	documents(t, src, 30)
+	run, err := src.StartRun(ctx, "job", "sync")
+	must(t, err)
+	for i := range 3 {
+		b := batch(run, fmt.Sprintf("copied %d", i), fmt.Sprintf("copy/%d.txt", i))
+		b.Items = []workspace.RunItem{{Source: "s", Ref: fmt.Sprintf("copy/%d.txt", i), Name: fmt.Sprintf("%d.txt", i), Size: b.Blobs[0].Sums.Size, Action: "new", Blob: b.Blobs[0].Sums.ID},
+			{Source: "s", Ref: fmt.Sprintf("copy/skip%d", i), Name: "skip", Action: "skip", Reason: "too large"}}
+		_, err := src.Commit(ctx, b)
+		must(t, err)
+	}
+	must(t, src.FinishRun(ctx, run, "ok", workspace.Counts{}, ""))
+	_, err = src.AddPin(ctx, "merge", []string{"a", "b"}, "alice")
+	must(t, err)
+
+	type answers struct {
+		Sightings []workspace.Sighting
+		Documents []workspace.Document
+		Items     []workspace.RunItem
+		Runs      []workspace.Run
+		Pins      []workspace.Pin
+		Audit     []workspace.AuditEntry
+		Stats     workspace.Stats
+		Index     workspace.HistoryIndexState
+		Blobs     []workspace.BlobRecord
+	}
+	read := func(c *workspace.Catalog) answers {
+		var a answers
+		var err error
+		a.Sightings = sightings(t, c)
+		a.Documents, err = c.Documents(ctx)
+		must(t, err)
+		a.Items, err = c.RunItems(ctx, run)
+		must(t, err)
+		a.Runs, err = c.Runs(ctx, "", 0)
+		must(t, err)
+		a.Pins, err = c.Pins(ctx)
+		must(t, err)
+		a.Audit, err = c.AuditLog(ctx, 1000)
+		must(t, err)
+		a.Stats, err = c.Stats(ctx)
+		must(t, err)
+		a.Index, err = c.HistoryIndex(ctx)
+		must(t, err)
+		must(t, c.EachBlob(ctx, func(b workspace.BlobRecord) error { a.Blobs = append(a.Blobs, b); return nil }))
+		return a
+	}
+	want := read(src)
+	if len(want.Documents) != 30 || len(want.Items) != 6 || len(want.Pins) != 1 || len(want.Runs) == 0 {
+		t.Fatalf("the source catalog: %d documents, %d items, %d pins, %d runs", len(want.Documents), len(want.Items), len(want.Pins), len(want.Runs))
+	}
+	must(t, dst.CopyFrom(ctx, src, "tester"))
+	if ok, err := dst.CopiedFrom(ctx, src.Path()); !ok || err != nil {
+		t.Errorf("CopiedFrom(the source) = %v %v", ok, err)
+	}
+	if ok, err := dst.CopiedFrom(ctx, "elsewhere"); ok || err != nil {
+		t.Errorf("CopiedFrom(another) = %v %v", ok, err)
+	}
+	got := read(dst)
+	// The copy's own audit entry comes first (newest); the rest is the
+	// source's.
+	if len(got.Audit) == 0 || got.Audit[0].Action != "store.copy" || got.Audit[0].Actor != "tester" {
+		t.Errorf("no store.copy audit entry first: %+v", got.Audit)
+	} else {
+		got.Audit = got.Audit[1:]
+	}
+	if !reflect.DeepEqual(got, want) {
+		gv, wv := reflect.ValueOf(got), reflect.ValueOf(want)
+		for i := range gv.NumField() {
+			if !reflect.DeepEqual(gv.Field(i).Interface(), wv.Field(i).Interface()) {
+				t.Errorf("%s differ after the copy:\n got %+v\nwant %+v", gv.Type().Field(i).Name, gv.Field(i).Interface(), wv.Field(i).Interface())
+			}
+		}
+	}
+	// A second copy into a catalog with data is refused.
+	if err := dst.CopyFrom(ctx, src, "tester"); !errors.Is(err, workspace.ErrNotEmpty) {
+		t.Errorf("copy into a catalog with data: %v, want ErrNotEmpty", err)
+	}
+	// New rows get ids past the copied ones.
+	run2, err := dst.StartRun(ctx, "job", "sync")
+	must(t, err)
+	if run2 <= run {
+		t.Errorf("a new run after the copy has id %d, the copied run %d", run2, run)
+	}
+	b := batch(run2, "after the copy", "copy/after.txt")
+	if n, err := dst.Commit(ctx, b); n != 1 || err != nil {
+		t.Fatalf("commit after the copy: %d %v", n, err)
+	}
+	ss := sightings(t, dst)
+	if last := ss[len(ss)-1]; last.Ref != "copy/after.txt" || last.ID <= want.Sightings[len(want.Sightings)-1].ID {
+		t.Errorf("the new sighting %+v, the last copied id %d", last, want.Sightings[len(want.Sightings)-1].ID)
+	}
+	pin, err := dst.AddPin(ctx, "split", []string{"c"}, "bob")
+	must(t, err)
+	if pin <= want.Pins[0].ID {
+		t.Errorf("a new pin after the copy has id %d, the copied pin %d", pin, want.Pins[0].ID)
+	}
+}
