@@ -39,6 +39,24 @@ type StoreConfig struct {
 	// Blobs, when set, keeps the blobs on an rclone remote instead of
 	// under Path (the catalog stays at Path).
 	Blobs *BlobsConfig `yaml:"blobs"`
+	// Catalog, when set, keeps the catalog in PostgreSQL instead of
+	// catalog.db under Path.
+	Catalog *CatalogConfig `yaml:"catalog"`
+}
+
+// CatalogConfig is a catalog on a database server.
+type CatalogConfig struct {
+	Postgres *PostgresConfig `yaml:"postgres"`
+}
+
+// PostgresConfig names the PostgreSQL database, by reference: the DSN
+// ("postgres://user:password@host/db" or "host=... dbname=...") carries
+// the password, so it comes from an environment variable, a file or a
+// command, never the config.
+type PostgresConfig struct {
+	DSNEnv     string `yaml:"dsn_env"`
+	DSNFile    string `yaml:"dsn_file"`
+	DSNCommand string `yaml:"dsn_command"`
 }
 
 // BlobsConfig is a blob store on an rclone remote; the keys mean what they
@@ -254,6 +272,22 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.Store.Blobs != nil && c.Store.Blobs.Remote == "" {
 		return errAt(lineOf(root, "store"), "store.blobs.remote", "required")
+	}
+	if cc := c.Store.Catalog; cc != nil {
+		n := 0
+		if cc.Postgres != nil {
+			for _, v := range []string{cc.Postgres.DSNEnv, cc.Postgres.DSNFile, cc.Postgres.DSNCommand} {
+				if v != "" {
+					n++
+				}
+			}
+		}
+		switch {
+		case cc.Postgres == nil:
+			return errAt(lineOf(root, "store"), "store.catalog.postgres", "required (the one catalog server syncd knows)")
+		case n != 1:
+			return errAt(lineOf(root, "store"), "store.catalog.postgres", "set exactly one of dsn_env, dsn_file, dsn_command")
+		}
 	}
 	if c.History.KeyCap < 0 || c.History.KeyCap > 0 && c.History.KeyCap < 2 {
 		return errAt(lineOf(root, "history"), "history.key_cap", "must be at least 2 (or left out for the default)")

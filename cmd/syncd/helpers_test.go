@@ -98,8 +98,15 @@ func storeContent(t *testing.T, storeDir string) []string {
 		t.Fatal(err)
 	}
 	defer cat.Close()
+	return catalogContent(t, cat)
+}
+
+// catalogContent lists what a catalog holds, sorted, without ids or times.
+func catalogContent(t *testing.T, cat *workspace.Catalog) []string {
+	t.Helper()
+	ctx := context.Background()
 	var out []string
-	err = cat.EachSighting(ctx, func(s workspace.Sighting) error {
+	err := cat.EachSighting(ctx, func(s workspace.Sighting) error {
 		out = append(out, fmt.Sprintf("sighting %s|%s|%s|%s|%s", s.Source, s.Ref, s.Fingerprint, s.Blob, s.Workspace))
 		return nil
 	})

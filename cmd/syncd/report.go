@@ -32,9 +32,9 @@ func cmdReport(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		cat, err := workspace.Open(ctx, catalogPath(cfg.Store.Path), workspace.Options{ReadOnly: true})
+		cat, err := openCatalog(ctx, cfg.Store, workspace.Options{ReadOnly: true})
 		if err != nil {
-			return storeErr(err)
+			return err
 		}
 		defer cat.Close()
 		run, err := pickRun(ctx, cat, *runID, *job)

@@ -116,13 +116,13 @@ func cmdRuns(fs *pflag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		if !exists(catalogPath(cfg.Store.Path)) {
+		if !catalogExists(cfg.Store) {
 			fmt.Fprintf(stdout, "no runs yet: no store at %s\n", cfg.Store.Path)
 			return nil
 		}
-		cat, err := workspace.Open(ctx, catalogPath(cfg.Store.Path), workspace.Options{ReadOnly: true})
+		cat, err := openCatalog(ctx, cfg.Store, workspace.Options{ReadOnly: true})
 		if err != nil {
-			return storeErr(err)
+			return err
 		}
 		defer cat.Close()
 		runs, err := listRuns(ctx, cat, *job, *limit, *problems)

@@ -182,11 +182,43 @@ func (remoteBlobs) Close() error { return nil }
 
 func catalogPath(dir string) string { return filepath.Join(dir, "catalog.db") }
 
+// openCatalog opens the configured catalog: catalog.db under store.path,
+// or the PostgreSQL database of store.catalog.postgres (created and
+// migrated on first open; opt.ReadOnly does not apply there).
+func openCatalog(ctx context.Context, sc engine.StoreConfig, opt workspace.Options) (*workspace.Catalog, error) {
+	if sc.Catalog == nil || sc.Catalog.Postgres == nil {
+		cat, err := workspace.Open(ctx, catalogPath(sc.Path), opt)
+		if err != nil {
+			return nil, storeErr(err)
+		}
+		return cat, nil
+	}
+	pc := sc.Catalog.Postgres
+	dsn, err := connectors.ResolveSecret("dsn", pc.DSNEnv, pc.DSNFile, pc.DSNCommand)
+	if err != nil {
+		return nil, fmt.Errorf("store.catalog.postgres: %w", err)
+	}
+	cat, err := workspace.OpenPostgres(ctx, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("store.catalog.postgres: %w", err)
+	}
+	return cat, nil
+}
+
+// catalogExists: the store has a catalog to read. A PostgreSQL catalog
+// always has one (an empty database is an empty catalog).
+func catalogExists(sc engine.StoreConfig) bool {
+	if sc.Catalog != nil && sc.Catalog.Postgres != nil {
+		return true
+	}
+	return exists(catalogPath(sc.Path))
+}
+
 func openStore(ctx context.Context, sc engine.StoreConfig) (*store, error) {
 	dir := sc.Path
-	cat, err := workspace.Open(ctx, catalogPath(dir), workspace.Options{})
+	cat, err := openCatalog(ctx, sc, workspace.Options{})
 	if err != nil {
-		return nil, storeErr(err)
+		return nil, err
 	}
 	blobs, err := openBlobs(ctx, sc)
 	if err != nil {
@@ -283,7 +315,7 @@ func (c *common) openExisting(ctx context.Context) (*engine.Config, *store, erro
 	if err != nil {
 		return nil, nil, err
 	}
-	if !exists(catalogPath(cfg.Store.Path)) {
+	if !catalogExists(cfg.Store) {
 		return nil, nil, usagef("no store at %s: run 'syncd sync' first", cfg.Store.Path)
 	}
 	st, err := openStore(ctx, cfg.Store)

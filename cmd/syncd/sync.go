@@ -169,7 +169,7 @@ func openPlanStore(ctx context.Context, sc engine.StoreConfig) (*planStore, erro
 		return nil, err
 	}
 	dst := filepath.Join(scratch, "catalog.db")
-	if exists(catalogPath(dir)) {
+	if catalogExists(sc) && sc.Catalog == nil {
 		src, err := workspace.Open(ctx, catalogPath(dir), workspace.Options{ReadOnly: true})
 		if err != nil {
 			os.RemoveAll(scratch)
@@ -186,6 +186,23 @@ func openPlanStore(ctx context.Context, sc engine.StoreConfig) (*planStore, erro
 	if err != nil {
 		os.RemoveAll(scratch)
 		return nil, err
+	}
+	if sc.Catalog != nil {
+		// A catalog on a server: the scratch copy is an embedded one
+		// holding the same rows, read from one snapshot.
+		err := func() error {
+			src, err := openCatalog(ctx, sc, workspace.Options{ReadOnly: true})
+			if err != nil {
+				return err
+			}
+			defer src.Close()
+			return cat.CopyFrom(ctx, src, "syncd plan")
+		}()
+		if err != nil {
+			cat.Close()
+			os.RemoveAll(scratch)
+			return nil, err
+		}
 	}
 	var real dedupe.BlobStore = dedupe.NewMem()
 	if sc.Blobs != nil || exists(filepath.Join(dir, "blobs")) {
