@@ -44,6 +44,7 @@ var allowed = map[string][]string{
 	"connectors/connectortest":  {"connectors", "internal/yamlx"},
 	"workspace":                 {"connectors", "dedupe"},
 	"workspace/historytest":     {"connectors", "dedupe", "workspace"},
+	"workspace/catalogtest":     {"connectors", "dedupe", "workspace", "workspace/historytest"},
 	"engine/history/...":        {"connectors", "engine/history/...", "engine/textsketch", "internal/splitmix"},
 	"engine/textsketch":         {"engine/history", "internal/splitmix"},
 	"engine":                    {"connectors", "dedupe", "workspace", "engine/history", "engine/textsketch", "internal/jsonx", "internal/yamlx"},
