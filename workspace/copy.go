@@ -14,7 +14,7 @@ import (
 var copyTables = []string{
 	"workspaces", "blobs", "blob_hashes", "blob_content", "sightings", "cursors",
 	"documents", "versions", "version_parents", "version_sightings",
-	"runs", "run_items", "audit", "pins", "retries",
+	"runs", "run_units", "run_items", "audit", "pins", "retries",
 	"history_nodes", "history_keys", "history_capped", "history_dirty",
 	"history_todo_sightings", "history_todo_contents", "history_todo_pins", "history_meta",
 }

@@ -19,6 +19,8 @@ type Run struct {
 	Status   string    `json:"status"`
 	Counts   Counts    `json:"counts"`
 	Error    string    `json:"error,omitempty"`
+	// Holder is the process that started the run (host:pid).
+	Holder string `json:"holder,omitempty"`
 }
 
 // Run statuses.
@@ -62,7 +64,7 @@ func (c *Catalog) Runs(ctx context.Context, job string, limit int) ([]Run, error
 	if limit <= 0 {
 		limit = 50
 	}
-	rows, err := c.db.QueryContext(ctx, `SELECT id, job, mode, started, finished, status, counts, error FROM runs WHERE (? = '' OR job = ?) ORDER BY id DESC LIMIT ?`, job, job, limit)
+	rows, err := c.db.QueryContext(ctx, `SELECT id, job, mode, started, finished, status, counts, error, holder FROM runs WHERE (? = '' OR job = ?) ORDER BY id DESC LIMIT ?`, job, job, limit)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: runs: %w", err)
 	}
@@ -80,7 +82,7 @@ func (c *Catalog) Runs(ctx context.Context, job string, limit int) ([]Run, error
 
 // GetRun returns one run.
 func (c *Catalog) GetRun(ctx context.Context, id int64) (Run, error) {
-	row := c.db.QueryRowContext(ctx, `SELECT id, job, mode, started, finished, status, counts, error FROM runs WHERE id = ?`, id)
+	row := c.db.QueryRowContext(ctx, `SELECT id, job, mode, started, finished, status, counts, error, holder FROM runs WHERE id = ?`, id)
 	r, err := scanRun(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("run %d: %w", id, ErrNotFound)
@@ -93,7 +95,7 @@ type scanner interface{ Scan(...any) error }
 func scanRun(s scanner) (Run, error) {
 	var r Run
 	var started, finished, counts string
-	if err := s.Scan(&r.ID, &r.Job, &r.Mode, &started, &finished, &r.Status, &counts, &r.Error); err != nil {
+	if err := s.Scan(&r.ID, &r.Job, &r.Mode, &started, &finished, &r.Status, &counts, &r.Error, &r.Holder); err != nil {
 		return r, err
 	}
 	r.Started, r.Finished = parseTime(started), parseTime(finished)

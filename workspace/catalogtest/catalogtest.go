@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) *workspace.Catalog) {
 		{"DocumentsByVersions", testDocumentsByVersions},
 		{"Pins", testPins},
 		{"HistoryIndex", testHistoryIndex},
+		{"Units", testUnits},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -890,5 +891,80 @@ func RunCopy(t *testing.T, openSrc, openDst func(t *testing.T) *workspace.Catalo
 	must(t, err)
 	if pin <= want.Pins[0].ID {
 		t.Errorf("a new pin after the copy has id %d, the copied pin %d", pin, want.Pins[0].ID)
+	}
+}
+
+func testUnits(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	now := time.Date(2026, 2, 3, 4, 5, 6, 0, time.UTC)
+	c.SetClock(func() time.Time { return now })
+	run, err := c.StartRunBy(ctx, "job", "sync", "host-a:1")
+	must(t, err)
+	if _, ok, err := c.OpenRun(ctx, "job", "host-a:1"); ok || err != nil {
+		t.Fatalf("a run without units is open: %v %v", ok, err)
+	}
+	must(t, c.AddUnits(ctx, run, []string{"mail", "share", "sp"}))
+	must(t, c.AddUnits(ctx, run, []string{"mail"})) // again: kept as it is
+	if id, ok, err := c.OpenRun(ctx, "job", "host-a:1"); !ok || err != nil || id != run {
+		t.Fatalf("OpenRun = %d %v %v, want %d", id, ok, err, run)
+	}
+	if _, ok, _ := c.OpenRun(ctx, "job", "host-b:2"); ok {
+		t.Error("OpenRun found a run another holder started")
+	}
+	us, err := c.Units(ctx, run)
+	must(t, err)
+	if len(us) != 3 || us[0].Name != "mail" || us[0].State != workspace.UnitTodo || us[0].Job != "job" {
+		t.Fatalf("units %+v", us)
+	}
+	// Two claim the same unit: one gets it.
+	ok1, err := c.ClaimUnit(ctx, us[0], "host-a:1", time.Minute)
+	must(t, err)
+	ok2, err := c.ClaimUnit(ctx, us[0], "host-b:2", time.Minute)
+	must(t, err)
+	if !ok1 || ok2 {
+		t.Fatalf("claims of one unit: %v %v, want exactly the first", ok1, ok2)
+	}
+	if err := c.RenewUnit(ctx, run, "mail", "host-b:2", time.Minute); !errors.Is(err, workspace.ErrLostUnit) {
+		t.Errorf("renew by a non-holder: %v", err)
+	}
+	now = now.Add(30 * time.Second)
+	must(t, c.RenewUnit(ctx, run, "mail", "host-a:1", time.Minute))
+	us, _ = c.Units(ctx, run)
+	if us[0].State != workspace.UnitRunning || us[0].Holder != "host-a:1" || !us[0].Expires.Equal(now.Add(time.Minute)) {
+		t.Fatalf("renewed unit %+v", us[0])
+	}
+	// The lease runs out: host-b takes it over; host-a has lost it.
+	now = now.Add(2 * time.Minute)
+	if ok, err := c.ClaimUnit(ctx, us[0], "host-b:2", time.Minute); !ok || err != nil {
+		t.Fatalf("takeover of an expired unit: %v %v", ok, err)
+	}
+	if err := c.FinishUnit(ctx, run, "mail", "host-a:1", "imap", workspace.Counts{}, ""); !errors.Is(err, workspace.ErrLostUnit) {
+		t.Errorf("finish by the old holder: %v", err)
+	}
+	must(t, c.FinishUnit(ctx, run, "mail", "host-b:2", "imap", workspace.Counts{Scanned: 7, New: 2}, ""))
+	if log, _ := c.AuditLog(ctx, 10); len(log) == 0 || log[0].Action != "unit.takeover" || log[0].Detail != "from host-a:1" {
+		t.Errorf("no takeover in the audit log: %+v", log)
+	}
+	// A unit handed back is to do again, for anyone.
+	us, _ = c.Units(ctx, run)
+	if ok, err := c.ClaimUnit(ctx, us[1], "host-a:1", time.Minute); !ok || err != nil {
+		t.Fatalf("claim of share: %v %v", ok, err)
+	}
+	must(t, c.ReleaseUnit(ctx, run, "share", "host-b:2")) // not its holder: no change
+	if us, _ = c.Units(ctx, run); us[1].State != workspace.UnitRunning {
+		t.Fatalf("released by a non-holder: %+v", us[1])
+	}
+	must(t, c.ReleaseUnit(ctx, run, "share", "host-a:1"))
+	if us, _ = c.Units(ctx, run); us[1].State != workspace.UnitTodo || us[1].Holder != "" {
+		t.Fatalf("released unit %+v", us[1])
+	}
+	open, err := c.OpenUnits(ctx)
+	must(t, err)
+	if len(open) != 3 || open[0].Name != "mail" || open[0].State != workspace.UnitDone || open[0].Counts.New != 2 || open[0].Kind != "imap" || open[0].Holder != "host-b:2" {
+		t.Fatalf("open units %+v", open)
+	}
+	must(t, c.FinishRun(ctx, run, workspace.StatusOK, workspace.Counts{}, ""))
+	if open, _ := c.OpenUnits(ctx); len(open) != 0 {
+		t.Errorf("units of a finished run are open: %+v", open)
 	}
 }
