@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"sort"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/syncd/syncd/connectors"
@@ -34,8 +32,11 @@ type Engine struct {
 	Open func(connectors.Config) (connectors.Source, error)
 	// Mode is ModeSync or ModePlan (recorded on the run).
 	Mode string
-	// Holder identifies this process for job locks.
+	// Holder identifies this process for job locks and units of work.
 	Holder string
+	// Join: when another process runs the job, help its run (take units
+	// of its work) instead of failing with workspace.ErrLocked.
+	Join bool
 	// KeyCap: an evidence key carried by more than this many blobs is no
 	// evidence for history (0: history.DefaultKeyCap).
 	KeyCap int
@@ -88,6 +89,10 @@ type Result struct {
 	Sources  []SourceResult
 	Started  time.Time
 	Finished time.Time
+	// Joined: this process helped the run of that process (Join), and
+	// Sources and Counts are what it did itself; the run's holder
+	// rebuilds the history and finishes the run.
+	Joined string
 }
 
 // SourceResult is one source's share of a run.
@@ -96,6 +101,9 @@ type SourceResult struct {
 	Kind   string
 	Counts workspace.Counts
 	Err    string
+	// Worker is the process that ran the source when it was another
+	// (one that joined the run).
+	Worker string
 }
 
 // sourcePanic is a panic raised while a source ran, carried to RunJob's
@@ -131,23 +139,39 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 		e.Holder = holderID()
 	}
 	lockName := "job:" + job.Name
-	if err := e.lockJob(ctx, lockName); err != nil {
-		return nil, fmt.Errorf("job %s: %w", job.Name, err)
+	for {
+		err := e.lockJob(ctx, lockName)
+		if err == nil {
+			break
+		}
+		if !e.Join || !errors.Is(err, workspace.ErrLocked) {
+			return nil, fmt.Errorf("job %s: %w", job.Name, err)
+		}
+		res, joined, err := e.joinRun(ctx, cfgFile, job)
+		if joined || err != nil {
+			return res, err
+		}
+		if err := waitPoll(ctx); err != nil {
+			return nil, err
+		}
 	}
 	stopRefresh := e.refreshLock(ctx, lockName)
 	defer func() {
 		stopRefresh()
 		_ = e.Catalog.Unlock(context.WithoutCancel(ctx), lockName, e.Holder)
 	}()
-	runID, err := e.Catalog.StartRun(ctx, job.Name, mode)
+	runID, err := e.Catalog.StartRunBy(ctx, job.Name, mode, e.Holder)
 	if err != nil {
+		return nil, err
+	}
+	if err := e.Catalog.AddUnits(ctx, runID, enabledNames(job)); err != nil {
 		return nil, err
 	}
 	res := &Result{RunID: runID, Job: job.Name, Started: time.Now()}
 	log := e.logger().With("job", job.Name, "run", runID)
 	log.Info("run started", "mode", mode, "sources", len(job.Sources))
 	var runErr error
-	for _, sr := range e.runSources(ctx, log, cfgFile, job, runID) {
+	for _, sr := range e.runUnits(ctx, log, cfgFile, job, runID, true) {
 		res.Sources = append(res.Sources, sr)
 		res.Counts.Add(sr.Counts)
 	}
@@ -246,61 +270,6 @@ func (e *Engine) refreshLock(ctx context.Context, name string) func() {
 		}
 	}()
 	return func() { cancel(); wg.Wait() }
-}
-
-// runSources runs the job's enabled sources side by side (job.Parallel at
-// a time): a job of forty mailboxes waits on forty servers' round trips,
-// not on the CPU. Results come in the config's order, without the sources
-// a stop kept from starting. A panic in one source stops the others and is
-// raised again here, on the caller's goroutine, as it was when sources ran
-// one by one.
-func (e *Engine) runSources(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, runID int64) []SourceResult {
-	var sources []SourceConfig
-	for _, sc := range job.Sources {
-		if sc.Enabled == nil || *sc.Enabled {
-			sources = append(sources, sc)
-		}
-	}
-	results := make([]*SourceResult, len(sources))
-	shared := newRunShared()
-	sem := make(chan struct{}, job.parallel())
-	sctx, stopSources := context.WithCancel(ctx)
-	defer stopSources()
-	var panicked atomic.Pointer[sourcePanic]
-	var wg sync.WaitGroup
-	for i, sc := range sources {
-		select {
-		case sem <- struct{}{}:
-		case <-sctx.Done():
-		}
-		if sctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() {
-				if v := recover(); v != nil {
-					panicked.CompareAndSwap(nil, &sourcePanic{source: sc.Name, value: v, stack: debug.Stack()})
-					stopSources()
-				}
-				<-sem
-				wg.Done()
-			}()
-			sr := e.runSource(sctx, log, cfgFile, job, sc, runID, shared)
-			results[i] = &sr
-		}()
-	}
-	wg.Wait()
-	if p := panicked.Load(); p != nil {
-		panic(p)
-	}
-	out := make([]SourceResult, 0, len(results))
-	for _, sr := range results {
-		if sr != nil {
-			out = append(out, *sr)
-		}
-	}
-	return out
 }
 
 // runSource scans one source and ingests what it finds.

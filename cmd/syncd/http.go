@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -46,6 +47,7 @@ func (a *api) handler() http.Handler {
 	mux.Handle("GET /api/v1/runs", a.auth(http.HandlerFunc(a.runs)))
 	mux.Handle("GET /api/v1/runs/{id}", a.auth(http.HandlerFunc(a.run)))
 	mux.Handle("POST /api/v1/jobs/{name}/run", a.auth(http.HandlerFunc(a.trigger)))
+	mux.Handle("GET /api/v1/cluster", a.auth(http.HandlerFunc(a.cluster)))
 	return a.guard(mux)
 }
 
@@ -159,6 +161,49 @@ func (a *api) runs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"runs": out, "retries": retries})
+}
+
+// clusterView is what every process sharing the store holds: the locks
+// (jobs, maintenance, history) and the units of the runs under way.
+type clusterView struct {
+	Locks []clusterLock    `json:"locks"`
+	Units []workspace.Unit `json:"units"`
+}
+
+type clusterLock struct {
+	Name    string    `json:"name"`
+	Holder  string    `json:"holder"`
+	Expires time.Time `json:"expires"`
+}
+
+func readCluster(ctx context.Context, cat *workspace.Catalog) (clusterView, error) {
+	v := clusterView{Locks: []clusterLock{}, Units: []workspace.Unit{}}
+	ls, err := cat.Locks(ctx, "")
+	if err != nil {
+		return v, err
+	}
+	for _, l := range ls {
+		v.Locks = append(v.Locks, clusterLock{Name: l.Name, Holder: l.Holder, Expires: l.Expires})
+	}
+	us, err := cat.OpenUnits(ctx)
+	if err != nil {
+		return v, err
+	}
+	if us != nil {
+		v.Units = us
+	}
+	return v, nil
+}
+
+// cluster shows what every process sharing the store holds and does.
+func (a *api) cluster(w http.ResponseWriter, r *http.Request) {
+	v, err := readCluster(r.Context(), a.cat)
+	if err != nil {
+		a.log.Error("api: cluster", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "could not read the cluster's state"})
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }
 
 func (a *api) run(w http.ResponseWriter, r *http.Request) {

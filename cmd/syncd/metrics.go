@@ -204,3 +204,52 @@ func (m *metrics) reloaded(err error) {
 	m.reloads.WithLabelValues("ok").Inc()
 	m.reloadTime.Set(float64(m.now().Unix()))
 }
+
+// clusterCollector reports, at each scrape, what every process sharing the
+// store holds: the same on every worker.
+type clusterCollector struct {
+	cat        *workspace.Catalog
+	lock, unit *prometheus.Desc
+	log        func(err error)
+}
+
+func newClusterCollector(cat *workspace.Catalog, log func(error)) *clusterCollector {
+	return &clusterCollector{
+		cat: cat, log: log,
+		lock: prometheus.NewDesc("syncd_cluster_lock_expiry_timestamp_seconds",
+			"Locks held in the store, by any process: when the holder's lease runs out.", []string{"lock", "holder"}, nil),
+		unit: prometheus.NewDesc("syncd_cluster_units",
+			"Units of work (sources) of the runs under way, by job, state and holding process.", []string{"job", "state", "holder"}, nil),
+	}
+}
+
+func (c *clusterCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.lock
+	ch <- c.unit
+}
+
+func (c *clusterCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	v, err := readCluster(ctx, c.cat)
+	if err != nil {
+		c.log(err)
+		return
+	}
+	for _, l := range v.Locks {
+		ch <- prometheus.MustNewConstMetric(c.lock, prometheus.GaugeValue, float64(l.Expires.UnixMilli())/1000, l.Name, l.Holder)
+	}
+	type key struct{ job, state, holder string }
+	n := map[key]int{}
+	var keys []key
+	for _, u := range v.Units {
+		k := key{u.Job, u.State, u.Holder}
+		if n[k] == 0 {
+			keys = append(keys, k)
+		}
+		n[k]++
+	}
+	for _, k := range keys {
+		ch <- prometheus.MustNewConstMetric(c.unit, prometheus.GaugeValue, float64(n[k]), k.job, k.state, k.holder)
+	}
+}

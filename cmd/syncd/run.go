@@ -67,7 +67,8 @@ func cmdRun(fs *pflag.FlagSet) runFunc {
 type daemon struct {
 	file        string
 	storePath   string
-	blobs       *engine.BlobsConfig // store.blobs at start
+	blobs       *engine.BlobsConfig   // store.blobs at start
+	catalog     *engine.CatalogConfig // store.catalog at start
 	st          *store
 	sched       *scheduler.Scheduler
 	metrics     *metrics
@@ -105,10 +106,14 @@ func startDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) (*daemo
 	}
 	st.keyCap = cfg.History.KeyCap
 	st.cat.SetIndexCache(cfg.Store.CacheMB)
-	d := &daemon{file: o.config, storePath: cfg.Store.Path, blobs: cfg.Store.Blobs, st: st, metrics: newMetrics(), log: log, stopTimeout: o.stopTimeout}
+	d := &daemon{file: o.config, storePath: cfg.Store.Path, blobs: cfg.Store.Blobs, catalog: cfg.Store.Catalog, st: st, metrics: newMetrics(), log: log, stopTimeout: o.stopTimeout}
 	eng := st.engine(log)
 	host, _ := os.Hostname()
 	eng.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+	// A schedule that fires while another daemon (on this store) runs the
+	// job helps that run: several daemons share a job's sources.
+	eng.Join = true
+	d.metrics.reg.MustRegister(newClusterCollector(st.cat, func(err error) { log.Error("metrics: reading the cluster's state", "err", err) }))
 	eng.Observer = d.metrics
 	d.sched = scheduler.New(scheduler.Options{
 		Runner: eng, Catalog: st.cat, Log: log, MaxConcurrent: o.maxJobs,
@@ -203,6 +208,9 @@ func (d *daemon) reload() error {
 	}
 	if err == nil && !reflect.DeepEqual(cfg.Store.Blobs, d.blobs) {
 		err = errors.New("store.blobs changed: restart syncd to use another blob store")
+	}
+	if err == nil && !reflect.DeepEqual(cfg.Store.Catalog, d.catalog) {
+		err = errors.New("store.catalog changed: restart syncd to use another catalog")
 	}
 	if err == nil && cfg.History.KeyCap != d.st.keyCap {
 		err = fmt.Errorf("history.key_cap changed from %d to %d: restart syncd to apply it (the next run then rebuilds every document's history)", d.st.keyCap, cfg.History.KeyCap)

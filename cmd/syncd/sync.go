@@ -30,6 +30,7 @@ func cmdSync(fs *pflag.FlagSet) runFunc {
 	job := fs.String("job", "", "run only this job (default: all jobs)")
 	progressMode := fs.String("progress", progressAuto, "live progress: auto (bars on a terminal, log lines otherwise), bar, log or none")
 	progressEvery := fs.Duration("progress-every", 10*time.Second, "interval of progress log lines")
+	join := fs.Bool("join", false, "if another process runs the job, help its run (take sources it has not started) instead of exiting 3")
 	return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
 		cfg, err := c.loadForSources()
 		if err != nil {
@@ -58,6 +59,7 @@ func cmdSync(fs *pflag.FlagSet) runFunc {
 		prog.SetLogger(log)
 		eng := st.engine(log)
 		eng.Observer = prog
+		eng.Join = *join
 		results, err := runJobs(ctx, eng, cfg, jobs)
 		prog.Stop()
 		printSummary(stdout, results)
@@ -129,9 +131,23 @@ func printSummary(w io.Writer, results []*engine.Result) {
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", termSafe(r.Job), termSafe(s.Name), countsRow(s.Counts), st)
 		}
-		fmt.Fprintf(tw, "%s\t(all, run %d)\t%s\t%s\t\n", termSafe(r.Job), r.RunID, countsRow(r.Counts), r.Status)
+		all := fmt.Sprintf("(all, run %d)", r.RunID)
+		if r.Joined != "" {
+			all = fmt.Sprintf("(this process, run %d)", r.RunID)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t\n", termSafe(r.Job), all, countsRow(r.Counts), r.Status)
 	}
 	tw.Flush()
+	for _, r := range results {
+		if r.Joined != "" {
+			fmt.Fprintf(w, "job %s: helped run %d of %s (it rebuilds the history and finishes the run)\n", termSafe(r.Job), r.RunID, termSafe(r.Joined))
+		}
+		for _, s := range r.Sources {
+			if s.Worker != "" {
+				fmt.Fprintf(w, "source %s: run by %s\n", termSafe(s.Name), termSafe(s.Worker))
+			}
+		}
+	}
 	for _, r := range results {
 		for _, s := range r.Sources {
 			if s.Err != "" {

@@ -29,7 +29,11 @@ func (s *Scheduler) run(file string, job *engine.Job, trigger string) {
 			ev.Err = fmt.Errorf("job %s: panic: %v", job.Name, v)
 			log.Error("job panicked", "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
 			if s.opt.Catalog != nil {
-				id, err := RecordPanic(context.WithoutCancel(s.ctx), s.opt.Catalog, job.Name, ev.Err.Error())
+				holder := ""
+				if e, ok := s.opt.Runner.(*engine.Engine); ok {
+					holder = e.Holder // a panic fails only a run this process started
+				}
+				id, err := RecordPanic(context.WithoutCancel(s.ctx), s.opt.Catalog, job.Name, holder, ev.Err.Error())
 				if err != nil {
 					log.Error("recording the panic as a failed run failed", "err", err)
 				}
@@ -81,11 +85,19 @@ func (s *Scheduler) finish(ev Event) {
 
 // RecordPanic records a panicked job as a failed run: the run the engine
 // left "running" is finished as failed, or, if the panic came before the
-// run was recorded, a failed run is added. It returns the run's id.
-func RecordPanic(ctx context.Context, cat *workspace.Catalog, job, msg string) (int64, error) {
+// run was recorded, a failed run is added. A panic in a process that
+// joined another's run leaves that run running and goes to the audit log.
+// It returns the run's id.
+func RecordPanic(ctx context.Context, cat *workspace.Catalog, job, holder, msg string) (int64, error) {
 	runs, err := cat.Runs(ctx, job, 1)
 	if err != nil {
 		return 0, err
+	}
+	if len(runs) == 1 && runs[0].Status == workspace.StatusRunning && runs[0].Holder != holder && runs[0].Holder != "" {
+		// The run of another process this one joined: it goes on (the
+		// source that panicked here was handed back); the audit log
+		// keeps the panic.
+		return runs[0].ID, cat.Audit(ctx, holder, "job.panic", job, msg)
 	}
 	if len(runs) == 1 && runs[0].Status == workspace.StatusRunning {
 		return runs[0].ID, cat.FinishRun(ctx, runs[0].ID, workspace.StatusFailed, runs[0].Counts, msg)

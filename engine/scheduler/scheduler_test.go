@@ -211,13 +211,38 @@ func TestPanicIsRecordedAndNextRunRuns(t *testing.T) {
 
 func TestRecordPanicBeforeRunRecord(t *testing.T) {
 	st := newStore(t)
-	id, err := scheduler.RecordPanic(context.Background(), st.cat, "early", "job early: panic: x")
+	id, err := scheduler.RecordPanic(context.Background(), st.cat, "early", "", "job early: panic: x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, err := st.cat.GetRun(context.Background(), id)
 	if err != nil || r.Status != workspace.StatusFailed || r.Job != "early" {
 		t.Fatalf("run %+v err %v", r, err)
+	}
+}
+
+// A panic in a process that joined another's run leaves that run to its
+// holder: it stays running, and the audit log keeps the panic.
+func TestRecordPanicInAJoinedRun(t *testing.T) {
+	st := newStore(t)
+	ctx := context.Background()
+	run, err := st.cat.StartRunBy(ctx, "shared", "sync", "other-host:1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := scheduler.RecordPanic(ctx, st.cat, "shared", "this-host:2", "job shared: panic: y")
+	if err != nil || id != run {
+		t.Fatalf("RecordPanic = %d %v, want the joined run %d", id, err, run)
+	}
+	r, _ := st.cat.GetRun(ctx, run)
+	if r.Status != workspace.StatusRunning || r.Holder != "other-host:1" {
+		t.Errorf("the joined run %+v: want it still running", r)
+	}
+	if log, _ := st.cat.AuditLog(ctx, 5); len(log) == 0 || log[0].Action != "job.panic" || log[0].Actor != "this-host:2" || !strings.Contains(log[0].Detail, "panic: y") {
+		t.Errorf("audit %+v: want the panic", log)
+	}
+	if runs, _ := st.cat.Runs(ctx, "shared", 10); len(runs) != 1 {
+		t.Errorf("runs %+v: want no run added", runs)
 	}
 }
 

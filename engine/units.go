@@ -1,0 +1,250 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/syncd/syncd/workspace"
+)
+
+// A run's sources are its units of work (workspace.Unit). The process
+// holding the job's lock starts the run and adds them; it and any process
+// joining the run (Engine.Join: a daemon whose schedule fires while
+// another runs the job, or `syncd sync --join`) claim them one at a time,
+// each under a lease renewed while the source runs. A unit whose holder
+// died (on this host: at once; elsewhere: when its lease runs out,
+// unitTTL) is claimed again and its source resumes from the cursor it
+// last committed: nothing is lost, and a content already stored is never
+// stored again. The run's holder waits for every unit, then rebuilds the
+// history and finishes the run, so one process rebuilds at a time.
+
+// unitTTL is how long a unit stays with a process that stopped renewing
+// it: the longest a dead worker on another host keeps its unit.
+const unitTTL = lockTTL
+
+// enabledNames lists the job's enabled sources, in config order.
+func enabledNames(job *Job) []string {
+	var out []string
+	for _, sc := range job.Sources {
+		if sc.Enabled == nil || *sc.Enabled {
+			out = append(out, sc.Name)
+		}
+	}
+	return out
+}
+
+// runUnits runs units of the run, job.parallel() at a time, until none is
+// left to claim. The run's holder (own) also waits for units others run,
+// taking over those whose holder died, and returns every unit's result in
+// config order; a joining process returns what it ran. A panic in one
+// source stops the others and is raised again here, on the caller's
+// goroutine.
+func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, runID int64, own bool) []SourceResult {
+	configs := map[string]SourceConfig{}
+	for _, sc := range job.Sources {
+		if sc.Enabled == nil || *sc.Enabled {
+			configs[sc.Name] = sc
+		}
+	}
+	var (
+		mu   sync.Mutex
+		ran  = map[string]SourceResult{}
+		wg   sync.WaitGroup
+		pmu  sync.Mutex // one claim at a time in this process
+		stop atomic.Bool
+	)
+	shared := newRunShared()
+	sctx, stopSources := context.WithCancel(ctx)
+	defer stopSources()
+	var panicked atomic.Pointer[sourcePanic]
+	worker := func() {
+		defer wg.Done()
+		for sctx.Err() == nil && !stop.Load() {
+			pmu.Lock()
+			u, ok, busy, err := e.claimUnit(sctx, runID, configs)
+			pmu.Unlock()
+			if err != nil {
+				if sctx.Err() == nil {
+					log.Error("claiming work failed", "err", err)
+				}
+				return
+			}
+			if !ok {
+				if !own || !busy {
+					return
+				}
+				if waitPoll(sctx) != nil {
+					return
+				}
+				continue
+			}
+			sr := e.runUnit(sctx, log, cfgFile, job, configs[u.Name], runID, shared, &panicked, stopSources)
+			mu.Lock()
+			ran[u.Name] = sr
+			mu.Unlock()
+		}
+	}
+	for range job.parallel() {
+		wg.Add(1)
+		go worker()
+	}
+	wg.Wait()
+	if p := panicked.Load(); p != nil {
+		panic(p)
+	}
+	var out []SourceResult
+	if !own {
+		for _, sc := range job.Sources {
+			if sr, ok := ran[sc.Name]; ok {
+				out = append(out, sr)
+			}
+		}
+		return out
+	}
+	units, err := e.Catalog.Units(context.WithoutCancel(ctx), runID)
+	if err != nil {
+		log.Error("reading the run's units failed", "err", err)
+	}
+	byName := map[string]workspace.Unit{}
+	for _, u := range units {
+		byName[u.Name] = u
+	}
+	for _, sc := range job.Sources {
+		u, ok := byName[sc.Name]
+		if ok && u.State == workspace.UnitDone && u.Holder != e.Holder {
+			out = append(out, SourceResult{Name: u.Name, Kind: u.Kind, Counts: u.Counts, Err: u.Error, Worker: u.Holder})
+		} else if sr, ok := ran[sc.Name]; ok {
+			out = append(out, sr)
+		}
+	}
+	return out
+}
+
+// claimUnit claims a unit of the run this process has a source for: one
+// to do, or one whose holder's lease is over or who died. busy says units
+// remain that others run.
+func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]SourceConfig) (workspace.Unit, bool, bool, error) {
+	units, err := e.Catalog.Units(ctx, runID)
+	if err != nil {
+		return workspace.Unit{}, false, false, err
+	}
+	busy := false
+	for _, u := range units {
+		if _, ok := configs[u.Name]; !ok {
+			continue // another worker's config has it; this one cannot run it
+		}
+		switch {
+		case u.State == workspace.UnitTodo:
+		case u.State == workspace.UnitRunning && u.Holder != e.Holder &&
+			(!u.Expires.After(e.Catalog.Now()) || deadHolder(u.Holder)):
+			e.logger().Warn("taking over the work of a process that stopped", "run", runID, "source", u.Name, "holder", u.Holder)
+		case u.State == workspace.UnitRunning:
+			busy = true
+			continue
+		default:
+			continue
+		}
+		ok, err := e.Catalog.ClaimUnit(ctx, u, e.Holder, unitTTL)
+		if err != nil {
+			return workspace.Unit{}, false, false, err
+		}
+		if ok {
+			return u, true, true, nil
+		}
+		busy = true // someone else claimed it just now
+	}
+	return workspace.Unit{}, false, busy, nil
+}
+
+// runUnit runs one claimed unit's source, renewing its lease, and records
+// the outcome. A unit stopped before its end is handed back, to be done
+// by whoever comes next; one lost to another process (this one failed to
+// renew it in time) is left to that process.
+func (e *Engine) runUnit(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, sc SourceConfig, runID int64, shared *runShared,
+	panicked *atomic.Pointer[sourcePanic], stopSources func()) (sr SourceResult) {
+	uctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var lost atomic.Bool
+	var rwg sync.WaitGroup
+	rwg.Add(1)
+	go func() {
+		defer rwg.Done()
+		t := time.NewTicker(unitTTL / 4)
+		defer t.Stop()
+		for {
+			select {
+			case <-uctx.Done():
+				return
+			case <-t.C:
+				err := e.Catalog.RenewUnit(uctx, runID, sc.Name, e.Holder, unitTTL)
+				if errors.Is(err, workspace.ErrLostUnit) {
+					lost.Store(true)
+					log.Error("another process took this source over: stopping it here", "source", sc.Name)
+					cancel()
+					return
+				}
+				if err != nil && uctx.Err() == nil {
+					log.Error("renewing the source's lease failed", "source", sc.Name, "err", err)
+				}
+			}
+		}
+	}()
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				panicked.CompareAndSwap(nil, &sourcePanic{source: sc.Name, value: v, stack: debug.Stack()})
+				stopSources()
+			}
+		}()
+		sr = e.runSource(uctx, log, cfgFile, job, sc, runID, shared)
+	}()
+	cancel()
+	rwg.Wait()
+	bg := context.WithoutCancel(ctx)
+	switch {
+	case lost.Load():
+	case ctx.Err() != nil || panicked.Load() != nil:
+		if err := e.Catalog.ReleaseUnit(bg, runID, sc.Name, e.Holder); err != nil {
+			log.Error("handing the source back failed", "source", sc.Name, "err", err)
+		}
+	default:
+		if err := e.Catalog.FinishUnit(bg, runID, sc.Name, e.Holder, sr.Kind, sr.Counts, sr.Err); err != nil {
+			log.Error("recording the source's outcome failed", "source", sc.Name, "err", err)
+		}
+	}
+	return sr
+}
+
+// joinRun helps the run of the process holding the job's lock, if it has
+// started one: joined is false when there is none to help yet (or the
+// lock was just freed), and the caller tries the lock again.
+func (e *Engine) joinRun(ctx context.Context, cfgFile string, job *Job) (res *Result, joined bool, err error) {
+	holder, err := e.Catalog.LockHolder(ctx, "job:"+job.Name)
+	if err != nil || holder == "" {
+		return nil, false, err
+	}
+	runID, ok, err := e.Catalog.OpenRun(ctx, job.Name, holder)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	log := e.logger().With("job", job.Name, "run", runID)
+	log.Info("joining the run of another process", "holder", holder)
+	res = &Result{RunID: runID, Job: job.Name, Started: time.Now(), Joined: holder}
+	res.Sources = e.runUnits(ctx, log, cfgFile, job, runID, false)
+	for _, sr := range res.Sources {
+		res.Counts.Add(sr.Counts)
+	}
+	res.Finished = time.Now()
+	var runErr error
+	if ctx.Err() != nil {
+		runErr = ctx.Err()
+	}
+	res.Status = status(res, runErr)
+	log.Info("left the run of another process", "holder", holder, "sources", len(res.Sources), "status", res.Status)
+	return res, true, runErr
+}
