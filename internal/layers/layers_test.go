@@ -51,7 +51,7 @@ var allowed = map[string][]string{
 	"engine/report/...":         {"engine", "engine/history", "engine/report/...", "workspace", "dedupe", "internal/jsonx"},
 	"engine/scheduler":          {"engine", "workspace"},
 	"cmd/syncd":                 {"connectors/...", "dedupe/...", "workspace", "engine/...", "fixtures/...", "internal/jsonx", "internal/yamlx"},
-	"bench/...":                 {"bench/...", "connectors/...", "dedupe/...", "workspace", "engine/...", "internal/jsonx", "internal/yamlx"},
+	"bench/...":                 {"bench/...", "connectors/...", "dedupe/...", "workspace", "engine/...", "internal/jsonx", "internal/yamlx", "internal/pgtest"},
 	"eval/...":                  {"connectors/...", "dedupe/...", "workspace", "engine/...", "fixtures/...", "internal/jsonx", "internal/yamlx"},
 }
 

@@ -77,7 +77,7 @@ func DSN(t testing.TB) string {
 	if !mainCalled {
 		t.Fatal("pgtest: call pgtest.Main from the package's TestMain")
 	}
-	once.Do(func() { srv, srvErr = start() })
+	once.Do(func() { srv, srvErr = start(false) })
 	if missingMsg != "" {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("CI: %s", missingMsg)
@@ -150,7 +150,38 @@ func account() (*syscall.Credential, error) {
 	return nil, errors.New("running as root and neither a postgres nor a nobody account exists")
 }
 
-func start() (s *server, err error) {
+// Server is a private PostgreSQL server outside tests (benchmarks).
+type Server struct{ s *server }
+
+// Start starts a private server. durable keeps PostgreSQL's defaults
+// (fsync, synchronous commits), as a deployment has them; tests turn them
+// off.
+func Start(durable bool) (*Server, error) {
+	s, err := start(durable)
+	if err == nil && s == nil {
+		err = errors.New(missingMsg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &Server{s}, nil
+}
+
+// CreateDB creates a database sorting by bytes and returns its DSN.
+func (S *Server) CreateDB(name string) (string, error) {
+	if _, err := S.s.admin.Exec(`CREATE DATABASE ` + name + ` TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'`); err != nil {
+		return "", err
+	}
+	return S.s.dsn(name), nil
+}
+
+// Stop stops the server and removes its files.
+func (S *Server) Stop() { S.s.stop() }
+
+// Pid is the postmaster's process id.
+func (S *Server) Pid() int { return S.s.cmd.Process.Pid }
+
+func start(durable bool) (s *server, err error) {
 	bin := binDir()
 	if bin == "" {
 		missingMsg = "PostgreSQL not installed (Debian: apt-get install postgresql)"
@@ -203,9 +234,12 @@ func start() (s *server, err error) {
 	}
 	s.port = l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	cmd := exec.Command(filepath.Join(bin, "postgres"), "-D", data, "-k", sock, "-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
-		"-c", "lc_messages=C", "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=100", "-c", "logging_collector=off", "-c", "log_min_messages=log")
+	args := []string{"-D", data, "-k", sock, "-h", "127.0.0.1", "-p", strconv.Itoa(s.port),
+		"-c", "lc_messages=C", "-c", "max_connections=100", "-c", "logging_collector=off", "-c", "log_min_messages=log"}
+	if !durable {
+		args = append(args, "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off")
+	}
+	cmd := exec.Command(filepath.Join(bin, "postgres"), args...)
 	// Pdeathsig: a test binary killed (a timeout) takes the server with it.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGQUIT}
 	cmd.Env = append(os.Environ(), "LC_ALL=C")

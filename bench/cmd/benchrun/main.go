@@ -68,7 +68,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.scaleReps, "scale-reps", 1, "runs of each store-scale command (each takes minutes at 1M sightings)")
 	fs.StringVar(&o.scaleOps, "scale-ops", "sync,touch,daemon,plan,report,export,verify", "store-scale commands to run (sync: the full rebuild; touch: a sync touching 1% of documents; daemon: a daemon run after another touch, and its size once idle; report: the report of the import run, an item per sighting)")
 	fs.DurationVar(&o.limit, "limit", 5*time.Minute, "time limit of each timed command (store-scale commands: twice that)")
-	fs.StringVar(&o.sections, "sections", "imap,share,hash,big,scale", "comma-separated sections to run")
+	fs.StringVar(&o.sections, "sections", "imap,share,hash,big,scale,cluster", "comma-separated sections to run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch dir")
 	fs.StringVar(&o.docs, "docs", "", "also put the table into this Markdown `file`, between its results markers")
 	if err := fs.Parse(args); err != nil {
@@ -106,7 +106,7 @@ func (b *bench) runAll(ctx context.Context) error {
 	for _, s := range strings.Split(b.o.sections, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
-	if want["imap"] || want["share"] {
+	if want["imap"] || want["share"] || want["cluster"] {
 		if err := b.generate(); err != nil {
 			return err
 		}
@@ -114,7 +114,7 @@ func (b *bench) runAll(ctx context.Context) error {
 	sections := []struct {
 		name string
 		fn   func(context.Context) error
-	}{{"imap", b.imap}, {"share", b.share}, {"hash", b.hashing}, {"big", b.big}, {"scale", b.scale}}
+	}{{"imap", b.imap}, {"share", b.share}, {"hash", b.hashing}, {"big", b.big}, {"scale", b.scale}, {"cluster", b.cluster}}
 	for _, s := range sections {
 		if !want[s.name] {
 			continue

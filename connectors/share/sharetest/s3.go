@@ -2,6 +2,8 @@ package sharetest
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"strings"
@@ -29,19 +31,42 @@ type S3 struct {
 // generated access key; it stops when the test ends.
 func StartS3(t testing.TB) *S3 {
 	t.Helper()
-	s := &S3{KeyID: randomHex(t), Secret: randomHex(t), Dir: t.TempDir()}
+	s, stop, err := StartS3In(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("stop rclone serve s3: %v", err)
+		}
+	})
+	return s
+}
+
+// StartS3In starts the server over dir with one generated access key
+// (for benchmarks; tests use StartS3). stop stops it.
+func StartS3In(dir string) (s *S3, stop func() error, err error) {
+	id1, err := randomKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	id2, err := randomKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	s = &S3{KeyID: id1, Secret: id2, Dir: dir}
 	// The server logs that it started from its own goroutine, through
 	// rclone's process-wide logger, maybe after serve/start returns:
 	// wait for that line, so a later fs.SetLogger (every syncd command
 	// sets it) does not race with it.
 	started := &startedSignal{Handler: slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}), ch: make(chan struct{})}
 	fs.SetLogger(started)
-	start := rc.Calls.Get("serve/start")
-	stop := rc.Calls.Get("serve/stop")
-	if start == nil || stop == nil {
-		t.Fatal("rclone serve rc calls not registered")
+	startCall := rc.Calls.Get("serve/start")
+	stopCall := rc.Calls.Get("serve/stop")
+	if startCall == nil || stopCall == nil {
+		return nil, nil, errors.New("rclone serve rc calls not registered")
 	}
-	out, err := start.Fn(context.Background(), rc.Params{
+	out, err := startCall.Fn(context.Background(), rc.Params{
 		"type":             "s3",
 		"fs":               s.Dir,
 		"addr":             "127.0.0.1:0",
@@ -49,24 +74,24 @@ func StartS3(t testing.TB) *S3 {
 		"force_path_style": true,
 	})
 	if err != nil {
-		t.Fatalf("start rclone serve s3: %v", err)
+		return nil, nil, fmt.Errorf("start rclone serve s3: %w", err)
 	}
 	id, _ := out.GetString("id")
 	addr, _ := out.GetString("addr")
 	s.Endpoint = "http://" + addr
+	stop = func() error {
+		_, err := stopCall.Fn(context.Background(), rc.Params{"id": id})
+		return err
+	}
 	timer := time.NewTimer(startTimeout)
 	defer timer.Stop()
 	select {
 	case <-started.ch:
 	case <-timer.C:
-		t.Fatalf("rclone serve s3 did not log that it started within %s", startTimeout)
+		stop()
+		return nil, nil, fmt.Errorf("rclone serve s3 did not log that it started within %s", startTimeout)
 	}
-	t.Cleanup(func() {
-		if _, err := stop.Fn(context.Background(), rc.Params{"id": id}); err != nil {
-			t.Errorf("stop rclone serve s3: %v", err)
-		}
-	})
-	return s
+	return s, stop, nil
 }
 
 // startedSignal passes records on to Handler (those it enables) and

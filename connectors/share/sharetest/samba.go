@@ -100,11 +100,20 @@ func (s *Samba) Remote(sub string) string {
 }
 
 func randomHex(t testing.TB) string {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
+	k, err := randomKey()
+	if err != nil {
 		t.Fatal(err)
 	}
-	return hex.EncodeToString(b)
+	return k
+}
+
+// randomKey is 24 random hex digits.
+func randomKey() (string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(b), nil
 }
 
 // CLIRemote is Remote with the password inlined (obscured), for the
