@@ -20,6 +20,46 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
+// clusterStore gives t a PostgreSQL database and an S3 server (their
+// secrets in SYNCD_TEST_PG_DSN and SYNCD_TEST_S3_SECRET) and returns the
+// DSN, the server and the store: lines that put a config's catalog and
+// blobs there.
+func clusterStore(t *testing.T) (dsn string, s3 *sharetest.S3, lines string) {
+	t.Helper()
+	dsn = pgtest.DSN(t)
+	t.Setenv("SYNCD_TEST_PG_DSN", dsn)
+	s3 = sharetest.StartS3(t)
+	t.Setenv("SYNCD_TEST_S3_SECRET", s3.Secret)
+	lines = "  catalog:\n    postgres: {dsn_env: SYNCD_TEST_PG_DSN}\n" +
+		"  blobs:\n    remote: \":s3:syncd/blobs\"\n" +
+		"    options: {provider: Other, endpoint: \"" + s3.Endpoint + "\", access_key_id: " + s3.KeyID + ", force_path_style: \"true\"}\n" +
+		"    password_env: SYNCD_TEST_S3_SECRET\n"
+	return dsn, s3, lines
+}
+
+// rewriteConfig writes to dst the config file src with the store lines
+// added to its store section and each replacement (old, new, ...) made.
+func rewriteConfig(t *testing.T, src, dst, lines string, replace ...string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Replace(string(b), "\njobs:\n", "\n"+lines+"jobs:\n", 1)
+	for i := 0; i+1 < len(replace); i += 2 {
+		if !strings.Contains(text, replace[i]) {
+			t.Fatalf("no %q in the config:\n%s", replace[i], text)
+		}
+		text = strings.Replace(text, replace[i], replace[i+1], 1)
+	}
+	if text == string(b) || !strings.Contains(text, lines) {
+		t.Fatalf("no jobs: line in the config:\n%s", b)
+	}
+	if err := os.WriteFile(dst, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The cluster store: the catalog on PostgreSQL, the blobs on an S3 server.
 // The demo job (IMAP, SharePoint, a share) synced into it gives the same
 // catalog content and the same export as the embedded store, a second
@@ -27,10 +67,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 // read it, and the DSN's password appears in no output.
 func TestClusterStore(t *testing.T) {
 	corpus := testCorpus(t, 200)
-	dsn := pgtest.DSN(t)
-	t.Setenv("SYNCD_TEST_PG_DSN", dsn)
-	s3 := sharetest.StartS3(t)
-	t.Setenv("SYNCD_TEST_S3_SECRET", s3.Secret)
+	dsn, _, lines := clusterStore(t)
 	password := regexp.MustCompile(`://[^:]+:([^@]+)@`).FindStringSubmatch(dsn)[1]
 
 	syncExport := func(cluster bool) (cfg string, tree map[string]string, content []string) {
@@ -38,21 +75,7 @@ func TestClusterStore(t *testing.T) {
 		store := filepath.Join(dir, "store")
 		cfg = writeTestConfig(t, corpus, store)
 		if cluster {
-			b, err := os.ReadFile(cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			extra := "  catalog:\n    postgres: {dsn_env: SYNCD_TEST_PG_DSN}\n" +
-				"  blobs:\n    remote: \":s3:syncd/blobs\"\n" +
-				"    options: {provider: Other, endpoint: \"" + s3.Endpoint + "\", access_key_id: " + s3.KeyID + ", force_path_style: \"true\"}\n" +
-				"    password_env: SYNCD_TEST_S3_SECRET\n"
-			text := strings.Replace(string(b), "\njobs:\n", "\n"+extra+"jobs:\n", 1)
-			if text == string(b) {
-				t.Fatalf("no jobs: line in the test config:\n%s", b)
-			}
-			if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			rewriteConfig(t, cfg, cfg, lines)
 		}
 		var outs []string
 		step := func(want int, args ...string) string {
@@ -140,24 +163,9 @@ func TestStoreCopyResumes(t *testing.T) {
 		t.Fatalf("export: exit %d\n%s", code, out)
 	}
 
-	dsn := pgtest.DSN(t)
-	t.Setenv("SYNCD_TEST_PG_DSN", dsn)
-	s3 := sharetest.StartS3(t)
-	t.Setenv("SYNCD_TEST_S3_SECRET", s3.Secret)
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	extra := "  catalog:\n    postgres: {dsn_env: SYNCD_TEST_PG_DSN}\n" +
-		"  blobs:\n    remote: \":s3:syncd/blobs\"\n" +
-		"    options: {provider: Other, endpoint: \"" + s3.Endpoint + "\", access_key_id: " + s3.KeyID + ", force_path_style: \"true\"}\n" +
-		"    password_env: SYNCD_TEST_S3_SECRET\n"
-	text := strings.Replace(string(b), "\njobs:\n", "\n"+extra+"jobs:\n", 1)
-	text = strings.Replace(text, embedded, filepath.Join(dir, "cluster-spool"), 1)
+	dsn, _, lines := clusterStore(t)
 	clusterCfg := filepath.Join(dir, "cluster.yaml")
-	if err := os.WriteFile(clusterCfg, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rewriteConfig(t, cfg, clusterCfg, lines, embedded, filepath.Join(dir, "cluster-spool"))
 
 	// copyUntil runs the copy, SIGKILLing it at the first log line for
 	// which stop says so; it reports whether the kill happened.

@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncd/syncd/connectors/share/sharetest"
 	"github.com/syncd/syncd/internal/pgtest"
 	"github.com/syncd/syncd/workspace"
 )
@@ -147,28 +146,11 @@ func TestWorkersShareAndSurviveKills(t *testing.T) {
 		t.Fatalf("export: exit %d\n%s", code, out)
 	}
 
-	dsn := pgtest.DSN(t)
-	t.Setenv("SYNCD_TEST_PG_DSN", dsn)
-	s3 := sharetest.StartS3(t)
-	t.Setenv("SYNCD_TEST_S3_SECRET", s3.Secret)
+	dsn, s3, lines := clusterStore(t)
 	cfg := writeTestConfig(t, corpus, filepath.Join(dir, "spool"))
 	withBigs(cfg)
-	b, err := os.ReadFile(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.Replace(string(b), "\njobs:\n", "\n  catalog:\n    postgres: {dsn_env: SYNCD_TEST_PG_DSN}\n"+
-		"  blobs:\n    remote: \":s3:syncd/blobs\"\n"+
-		"    options: {provider: Other, endpoint: \""+s3.Endpoint+"\", access_key_id: "+s3.KeyID+", force_path_style: \"true\"}\n"+
-		"    password_env: SYNCD_TEST_S3_SECRET\njobs:\n", 1)
 	// One source at a time per worker, so the sources spread over them.
-	text = strings.Replace(text, "    workspace: department\n", "    workspace: department\n    parallel: 1\n", 1)
-	if !strings.Contains(text, "parallel: 1") || !strings.Contains(text, "postgres:") {
-		t.Fatalf("config not rewritten:\n%s", text)
-	}
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	rewriteConfig(t, cfg, cfg, lines, "    workspace: department\n", "    workspace: department\n    parallel: 1\n")
 
 	// round starts the run's holder, then two helpers once it has
 	// started its run; victim picks the worker to kill (nil: none) and
