@@ -56,14 +56,7 @@ func TestRemoteBlobsOnS3(t *testing.T) {
 	if len(want) < 40 {
 		t.Fatalf("the local export has %d files", len(want))
 	}
-	if len(got) != len(want) {
-		t.Errorf("export from S3 blobs: %d files, local store: %d", len(got), len(want))
-	}
-	for p, sum := range want {
-		if got[p] != sum {
-			t.Errorf("%s: %q from S3 blobs, %q from the local store", p, got[p], sum)
-		}
-	}
+	sameExport(t, got, want, "from S3 blobs", "from the local store")
 	// The blobs went to the bucket, none to the local store.
 	objects := 0
 	filepath.WalkDir(filepath.Join(srv.Dir, "syncd", "blobs"), func(p string, d os.DirEntry, err error) error {

@@ -285,15 +285,7 @@ func TestWorkersShareAndSurviveKills(t *testing.T) {
 	if out, code := runSyncd(t, "export", "--config", cfg, "--format", "tree", "--to", gotTree); code != exitOK {
 		t.Fatalf("export: exit %d\n%s", code, out)
 	}
-	wt, gt := exportContents(t, wantTree), exportContents(t, gotTree)
-	if len(gt) != len(wt) {
-		t.Errorf("export: %d files, clean run %d", len(gt), len(wt))
-	}
-	for p, sum := range wt {
-		if gt[p] != sum {
-			t.Errorf("%s: %q after the kills, %q in a clean run", p, gt[p], sum)
-		}
-	}
+	sameExport(t, exportContents(t, gotTree), exportContents(t, wantTree), "after the kills", "in a clean run")
 	if out, code := runSyncd(t, "verify", "--config", cfg); code != exitOK {
 		t.Errorf("verify: exit %d\n%s", code, out)
 	}
