@@ -136,7 +136,7 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 		mode = ModeSync
 	}
 	if e.Holder == "" {
-		e.Holder = holderID()
+		e.Holder = HolderID()
 	}
 	lockName := "job:" + job.Name
 	for {
@@ -164,7 +164,8 @@ func (e *Engine) RunJob(ctx context.Context, cfgFile string, job *Job) (*Result,
 	if err != nil {
 		return nil, err
 	}
-	if err := e.Catalog.AddUnits(ctx, runID, enabledNames(job)); err != nil {
+	_, sources := enabledSources(job)
+	if err := e.Catalog.AddUnits(ctx, runID, sources); err != nil {
 		return nil, err
 	}
 	res := &Result{RunID: runID, Job: job.Name, Started: time.Now()}

@@ -38,7 +38,7 @@ func (e *Engine) lockHistory(ctx context.Context) (func(), error) {
 	mu, _ := historyMu.LoadOrStore(e.Catalog.Path(), &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	if e.Holder == "" {
-		e.Holder = holderID()
+		e.Holder = HolderID()
 	}
 	for {
 		err := e.takeLock(ctx, historyLock)
@@ -126,7 +126,7 @@ func (e *Engine) live(l workspace.LockInfo) bool {
 // runs and released after.
 func (e *Engine) Maintain(ctx context.Context, waiting func(jobs []workspace.LockInfo), fn func(context.Context) error) error {
 	if e.Holder == "" {
-		e.Holder = holderID()
+		e.Holder = HolderID()
 	}
 	for {
 		err := e.takeLock(ctx, maintenanceLock)
@@ -184,8 +184,9 @@ func waitPoll(ctx context.Context) error {
 	}
 }
 
-// holderID names this process: host:pid.
-func holderID() string {
+// HolderID names this process in locks, units and audit entries:
+// host:pid.
+func HolderID() string {
 	host, _ := os.Hostname()
 	return fmt.Sprintf("%s:%d", host, os.Getpid())
 }

@@ -27,15 +27,17 @@ import (
 // it: the longest a dead worker on another host keeps its unit.
 const unitTTL = lockTTL
 
-// enabledNames lists the job's enabled sources, in config order.
-func enabledNames(job *Job) []string {
-	var out []string
+// enabledSources maps the job's enabled sources by name; names lists
+// them in config order.
+func enabledSources(job *Job) (configs map[string]SourceConfig, names []string) {
+	configs = map[string]SourceConfig{}
 	for _, sc := range job.Sources {
 		if sc.Enabled == nil || *sc.Enabled {
-			out = append(out, sc.Name)
+			configs[sc.Name] = sc
+			names = append(names, sc.Name)
 		}
 	}
-	return out
+	return configs, names
 }
 
 // runUnits runs units of the run, job.parallel() at a time, until none is
@@ -45,18 +47,12 @@ func enabledNames(job *Job) []string {
 // source stops the others and is raised again here, on the caller's
 // goroutine.
 func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, runID int64, own bool) []SourceResult {
-	configs := map[string]SourceConfig{}
-	for _, sc := range job.Sources {
-		if sc.Enabled == nil || *sc.Enabled {
-			configs[sc.Name] = sc
-		}
-	}
+	configs, _ := enabledSources(job)
 	var (
-		mu   sync.Mutex
-		ran  = map[string]SourceResult{}
-		wg   sync.WaitGroup
-		pmu  sync.Mutex // one claim at a time in this process
-		stop atomic.Bool
+		mu  sync.Mutex
+		ran = map[string]SourceResult{}
+		wg  sync.WaitGroup
+		pmu sync.Mutex // one claim at a time in this process
 	)
 	shared := newRunShared()
 	sctx, stopSources := context.WithCancel(ctx)
@@ -64,7 +60,7 @@ func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string,
 	var panicked atomic.Pointer[sourcePanic]
 	worker := func() {
 		defer wg.Done()
-		for sctx.Err() == nil && !stop.Load() {
+		for sctx.Err() == nil {
 			pmu.Lock()
 			u, ok, busy, err := e.claimUnit(sctx, runID, configs)
 			pmu.Unlock()

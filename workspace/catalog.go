@@ -103,7 +103,7 @@ func open(ctx context.Context, path string, opt Options) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
 	}
-	c := &Catalog{db: db, path: path, now: timeNow, stmts: map[string]*sql.Stmt{}}
+	c := &Catalog{db: db, path: path, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
@@ -153,11 +153,6 @@ func (c *Catalog) queryRow(ctx context.Context, q string, args ...any) *sql.Row 
 // Path is the database file (on PostgreSQL: the database's address,
 // without its password).
 func (c *Catalog) Path() string { return c.path }
-
-// Postgres reports whether the catalog is on PostgreSQL.
-func (c *Catalog) Postgres() bool { return c.pg }
-
-var timeNow = time.Now
 
 // DB exposes the database for read-only reporting queries.
 func (c *Catalog) DB() *sql.DB { return c.db }
@@ -296,14 +291,11 @@ func (c *Catalog) dialect() string {
 	return "sqlite"
 }
 
-// ErrUnsupported: the operation needs the SQLite catalog.
-var ErrUnsupported = errors.New("not supported by a catalog on PostgreSQL")
-
 // Snapshot writes a consistent copy of the catalog to dst (used by dry
 // runs, which work on a scratch copy so the real store is never touched).
 func (c *Catalog) Snapshot(ctx context.Context, dst string) error {
 	if c.pg {
-		return fmt.Errorf("catalog snapshot: %w", ErrUnsupported)
+		return errors.New("catalog snapshot: not on PostgreSQL (CopyFrom copies it)")
 	}
 	if _, err := c.db.ExecContext(ctx, `VACUUM INTO ?`, dst); err != nil {
 		return fmt.Errorf("catalog snapshot: %w", err)

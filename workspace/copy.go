@@ -91,10 +91,8 @@ func (c *Catalog) CopiedFrom(ctx context.Context, path string) (bool, error) {
 	return n > 0, nil
 }
 
-// columns lists the columns of table t on conn.
-func columns(ctx context.Context, q interface {
-	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
-}, t string) ([]string, error) {
+// columns lists the columns of table t.
+func columns(ctx context.Context, q querier, t string) ([]string, error) {
 	rows, err := q.QueryContext(ctx, `SELECT * FROM `+t+` LIMIT 0`)
 	if err != nil {
 		return nil, err

@@ -662,10 +662,9 @@ func (c *Catalog) Caps(ctx context.Context, keyCap int) ([]CappedKey, []Hub, err
 // HistoryReader reads the history index and the sightings of nodes, with
 // its statements prepared once.
 type HistoryReader struct {
-	c       *Catalog
-	conn    *sql.Conn // a RebuildReader's own connection; nil: the pool
-	st      map[string]*sql.Stmt
-	pragmas bool // SQLite: cache_size set on conn, reset by Close
+	c    *Catalog
+	conn *sql.Conn // a RebuildReader's own connection; nil: the pool
+	st   map[string]*sql.Stmt
 }
 
 // HistoryReader returns a reader; Close it after use.
@@ -683,15 +682,14 @@ func (c *Catalog) RebuildReader(ctx context.Context) (*HistoryReader, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: history: %w", err)
 	}
-	if c.pg {
-		// The server's shared buffers serve every connection.
-		return &HistoryReader{c: c, conn: conn, st: map[string]*sql.Stmt{}}, nil
+	// On PostgreSQL the server's shared buffers serve every connection.
+	if !c.pg {
+		if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = -`+strconv.Itoa(c.indexCache()<<10)); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("catalog: history: %w", err)
+		}
 	}
-	if _, err := conn.ExecContext(ctx, `PRAGMA cache_size = -`+strconv.Itoa(c.indexCache()<<10)); err != nil {
-		conn.Close()
-		return nil, fmt.Errorf("catalog: history: %w", err)
-	}
-	return &HistoryReader{c: c, conn: conn, st: map[string]*sql.Stmt{}, pragmas: true}, nil
+	return &HistoryReader{c: c, conn: conn, st: map[string]*sql.Stmt{}}, nil
 }
 
 // Close releases the prepared statements and a RebuildReader's
@@ -701,7 +699,7 @@ func (r *HistoryReader) Close() {
 		st.Close()
 	}
 	if r.conn != nil {
-		if r.pragmas {
+		if !r.c.pg { // SQLite: the cache_size RebuildReader set
 			r.conn.ExecContext(context.Background(), `PRAGMA cache_size = -2000`)
 		}
 		r.conn.Close()

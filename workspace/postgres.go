@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
@@ -43,7 +44,7 @@ func openPostgres(ctx context.Context, dsn string) (*Catalog, error) {
 	}
 	where := "postgres://" + cfg.User + "@" + net.JoinHostPort(cfg.Host, strconv.Itoa(int(cfg.Port))) + "/" + cfg.Database
 	db := sql.OpenDB(rebindConnector{stdlib.GetConnector(*cfg)})
-	c := &Catalog{db: db, path: where, pg: true, now: timeNow, stmts: map[string]*sql.Stmt{}}
+	c := &Catalog{db: db, path: where, pg: true, now: time.Now, stmts: map[string]*sql.Stmt{}}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog %s: %w", where, err)

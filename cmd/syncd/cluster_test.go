@@ -37,6 +37,19 @@ func clusterStore(t *testing.T) (dsn string, s3 *sharetest.S3, lines string) {
 	return dsn, s3, lines
 }
 
+// syncAndExport syncs the embedded store of config cfg, exports its tree
+// to tree and returns its catalog content (storeContent).
+func syncAndExport(t *testing.T, cfg, store, tree string) []string {
+	t.Helper()
+	if out, code := runSyncd(t, "sync", "--config", cfg, "--log-level", "error"); code != exitOK {
+		t.Fatalf("sync: exit %d\n%s", code, out)
+	}
+	if out, code := runSyncd(t, "export", "--config", cfg, "--format", "tree", "--to", tree); code != exitOK {
+		t.Fatalf("export: exit %d\n%s", code, out)
+	}
+	return storeContent(t, store)
+}
+
 // sameExport reports how the tree export got (exportContents) differs from
 // want; gotName and wantName say where each came from.
 func sameExport(t *testing.T, got, want map[string]string, gotName, wantName string) {
@@ -161,14 +174,8 @@ func TestStoreCopyResumes(t *testing.T) {
 	dir := t.TempDir()
 	embedded := filepath.Join(dir, "embedded")
 	cfg := writeTestConfig(t, corpus, embedded)
-	if out, code := runSyncd(t, "sync", "--config", cfg, "--log-level", "error"); code != exitOK {
-		t.Fatalf("sync: exit %d\n%s", code, out)
-	}
-	want := storeContent(t, embedded)
 	wantTree := filepath.Join(dir, "want")
-	if out, code := runSyncd(t, "export", "--config", cfg, "--format", "tree", "--to", wantTree); code != exitOK {
-		t.Fatalf("export: exit %d\n%s", code, out)
-	}
+	want := syncAndExport(t, cfg, embedded, wantTree)
 
 	dsn, _, lines := clusterStore(t)
 	clusterCfg := filepath.Join(dir, "cluster.yaml")

@@ -108,8 +108,7 @@ func startDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) (*daemo
 	st.cat.SetIndexCache(cfg.Store.CacheMB)
 	d := &daemon{file: o.config, storePath: cfg.Store.Path, blobs: cfg.Store.Blobs, catalog: cfg.Store.Catalog, st: st, metrics: newMetrics(), log: log, stopTimeout: o.stopTimeout}
 	eng := st.engine(log)
-	host, _ := os.Hostname()
-	eng.Holder = fmt.Sprintf("%s:%d", host, os.Getpid())
+	eng.Holder = engine.HolderID()
 	// A schedule that fires while another daemon (on this store) runs the
 	// job helps that run: several daemons share a job's sources.
 	eng.Join = true

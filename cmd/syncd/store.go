@@ -186,7 +186,7 @@ func catalogPath(dir string) string { return filepath.Join(dir, "catalog.db") }
 // or the PostgreSQL database of store.catalog.postgres (created and
 // migrated on first open; opt.ReadOnly does not apply there).
 func openCatalog(ctx context.Context, sc engine.StoreConfig, opt workspace.Options) (*workspace.Catalog, error) {
-	if sc.Catalog == nil || sc.Catalog.Postgres == nil {
+	if !onPostgres(sc) {
 		cat, err := workspace.Open(ctx, catalogPath(sc.Path), opt)
 		if err != nil {
 			return nil, storeErr(err)
@@ -205,13 +205,13 @@ func openCatalog(ctx context.Context, sc engine.StoreConfig, opt workspace.Optio
 	return cat, nil
 }
 
+// onPostgres: the store's catalog is a PostgreSQL database.
+func onPostgres(sc engine.StoreConfig) bool { return sc.Catalog != nil && sc.Catalog.Postgres != nil }
+
 // catalogExists: the store has a catalog to read. A PostgreSQL catalog
 // always has one (an empty database is an empty catalog).
 func catalogExists(sc engine.StoreConfig) bool {
-	if sc.Catalog != nil && sc.Catalog.Postgres != nil {
-		return true
-	}
-	return exists(catalogPath(sc.Path))
+	return onPostgres(sc) || exists(catalogPath(sc.Path))
 }
 
 func openStore(ctx context.Context, sc engine.StoreConfig) (*store, error) {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"log/slog"
 	"os"
@@ -149,7 +147,7 @@ func copyStore(ctx context.Context, srcCfg, dstCfg engine.StoreConfig, say func(
 				say("catalog: already copied from %s", src.cat.Path())
 			} else {
 				log.Info("copying the catalog", "from", src.cat.Path(), "to", dst.cat.Path())
-				if err := dst.cat.CopyFrom(ctx, src.cat, holderName()); err != nil {
+				if err := dst.cat.CopyFrom(ctx, src.cat, "syncd store copy ("+engine.HolderID()+")"); err != nil {
 					if errors.Is(err, workspace.ErrNotEmpty) {
 						return usageError{err}
 					}
@@ -216,17 +214,17 @@ func copyBlobs(ctx context.Context, src, dst *store, cat *workspace.Catalog, rep
 		}
 		// Checked as it is read: a damaged source blob fails its Put,
 		// which then stores nothing.
-		vr := &verifyingReader{r: rc, want: id, h: sha256.New()}
-		sums, err := dst.blobs.Put(ctx, dedupe.ContextReader(ctx, vr))
-		rc.Close()
-		switch {
+		vr := dedupe.NewVerifier(ctx, rc, id)
+		sums, err := dst.blobs.Put(ctx, vr)
+		vr.Close()
+		switch rerr := vr.Err(); {
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case vr.bad:
+		case errors.Is(rerr, dedupe.ErrCorrupt):
 			rep.Problems = append(rep.Problems, fmt.Sprintf("blob %s: damaged in the source (%v); run 'syncd verify' there", id, dedupe.ErrCorrupt))
 			return nil
-		case vr.readErr != nil:
-			rep.Problems = append(rep.Problems, fmt.Sprintf("blob %s: cannot read it from the source: %v", id, vr.readErr))
+		case rerr != nil:
+			rep.Problems = append(rep.Problems, fmt.Sprintf("blob %s: cannot read it from the source: %v", id, rerr))
 			return nil
 		case err != nil:
 			return fmt.Errorf("new store: blob %s: %w", id, err)
@@ -238,36 +236,4 @@ func copyBlobs(ctx context.Context, src, dst *store, cat *workspace.Catalog, rep
 		log.Debug("blob copied", "blob", id.String(), "size", sums.Size)
 		return nil
 	})
-}
-
-// verifyingReader hashes what it reads and fails at the end when the
-// bytes are not the content want names.
-type verifyingReader struct {
-	r       io.Reader
-	want    dedupe.ID
-	h       hash.Hash
-	bad     bool
-	readErr error
-}
-
-func (v *verifyingReader) Read(p []byte) (int, error) {
-	n, err := v.r.Read(p)
-	v.h.Write(p[:n])
-	if err == io.EOF {
-		var got dedupe.ID
-		v.h.Sum(got[:0])
-		if got != v.want {
-			v.bad = true
-			return n, dedupe.ErrCorrupt
-		}
-	} else if err != nil {
-		v.readErr = err
-	}
-	return n, err
-}
-
-// holderName names this process in audit entries.
-func holderName() string {
-	host, _ := os.Hostname()
-	return fmt.Sprintf("syncd store copy (%s:%d)", host, os.Getpid())
 }

@@ -185,7 +185,7 @@ func openPlanStore(ctx context.Context, sc engine.StoreConfig) (*planStore, erro
 		return nil, err
 	}
 	dst := filepath.Join(scratch, "catalog.db")
-	if catalogExists(sc) && sc.Catalog == nil {
+	if !onPostgres(sc) && exists(catalogPath(dir)) {
 		src, err := workspace.Open(ctx, catalogPath(dir), workspace.Options{ReadOnly: true})
 		if err != nil {
 			os.RemoveAll(scratch)
@@ -203,7 +203,7 @@ func openPlanStore(ctx context.Context, sc engine.StoreConfig) (*planStore, erro
 		os.RemoveAll(scratch)
 		return nil, err
 	}
-	if sc.Catalog != nil {
+	if onPostgres(sc) {
 		// A catalog on a server: the scratch copy is an embedded one
 		// holding the same rows, read from one snapshot.
 		err := func() error {

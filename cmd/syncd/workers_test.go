@@ -137,14 +137,8 @@ func TestWorkersShareAndSurviveKills(t *testing.T) {
 	refStore := filepath.Join(dir, "ref")
 	refCfg := writeTestConfig(t, corpus, refStore)
 	withBigs(refCfg)
-	if out, code := runSyncd(t, "sync", "--config", refCfg, "--log-level", "error"); code != exitOK {
-		t.Fatalf("reference sync: exit %d\n%s", code, out)
-	}
-	want := storeContent(t, refStore)
 	wantTree := filepath.Join(dir, "want")
-	if out, code := runSyncd(t, "export", "--config", refCfg, "--format", "tree", "--to", wantTree); code != exitOK {
-		t.Fatalf("export: exit %d\n%s", code, out)
-	}
+	want := syncAndExport(t, refCfg, refStore, wantTree)
 
 	dsn, s3, lines := clusterStore(t)
 	cfg := writeTestConfig(t, corpus, filepath.Join(dir, "spool"))

@@ -254,41 +254,8 @@ func (s *Store) Open(ctx context.Context, id dedupe.ID) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", id.Short(), err)
 	}
-	return &verifier{rc: rc, ctx: ctx, id: id, h: dedupe.NewHasher()}, nil
+	return dedupe.NewVerifier(ctx, rc, id), nil
 }
-
-// verifier checks a blob's bytes against its id as they are read.
-type verifier struct {
-	rc  io.ReadCloser
-	ctx context.Context
-	id  dedupe.ID
-	h   *dedupe.Hasher
-	err error // sticky: the end's verdict
-}
-
-func (v *verifier) Read(p []byte) (int, error) {
-	if v.err != nil {
-		return 0, v.err
-	}
-	if err := v.ctx.Err(); err != nil {
-		return 0, err
-	}
-	n, err := v.rc.Read(p)
-	v.h.Write(p[:n])
-	switch {
-	case err == io.EOF:
-		if got := v.h.Sums().ID; got != v.id {
-			v.err = fmt.Errorf("blob %s: %w (read %s)", v.id, dedupe.ErrCorrupt, got.Short())
-			return n, v.err
-		}
-		v.err = io.EOF
-	case err != nil:
-		err = fmt.Errorf("blob %s: %w", v.id.Short(), err)
-	}
-	return n, err
-}
-
-func (v *verifier) Close() error { return v.rc.Close() }
 
 // Walk implements dedupe.BlobStore. It lists the remote: it is for verify
 // and gc, not for the hot path.
