@@ -69,6 +69,28 @@ type Retrier interface {
 	Retry(ctx context.Context, refs []Ref, sink Sink) error
 }
 
+// Partitioner is implemented by sources whose work splits into parts
+// that can be scanned independently, each with a cursor of its own: an
+// account's mailboxes, a share's top-level folders, a site's libraries.
+// The engine then hands parts to different workers (a source's
+// `partition: true`), so one huge account does not pin one worker.
+//
+// Contract (enforced by connectortest):
+//   - Parts lists the parts as they are now, sorted, without repeats.
+//   - ScanPart is Scan limited to one part, with that part's cursor: the
+//     items of ScanPart over every listed part (from nil cursors) are the
+//     items of Scan(nil), each in exactly one part.
+//   - ScanPart of a part no longer listed (its cursor from an earlier
+//     ScanPart) reports gone everything its cursor covered and returns an
+//     error only when the source cannot be reached; from a nil cursor it
+//     reports nothing.
+//   - Retry is not split: the engine drains a source's retry list once
+//     per run, before its parts are scanned.
+type Partitioner interface {
+	Parts(ctx context.Context) ([]string, error)
+	ScanPart(ctx context.Context, part string, cur Cursor, sink Sink) (Cursor, error)
+}
+
 // Sink receives what a scan finds.
 type Sink interface {
 	// Item reports one item. Items with a Skip reason are recorded but never

@@ -310,6 +310,9 @@ func run(t tb, h Harness) {
 			checkRetry(t, s, s.(connectors.Retrier), rec.Items)
 		})
 	}
+	if _, ok := probe.(connectors.Partitioner); ok {
+		t.run("Parts", func(t tb) { checkParts(t, h) })
+	}
 	t.run("OpenMissingNamesItem", func(t tb) {
 		s := h.New(t.harness())
 		defer s.Close()
@@ -333,6 +336,77 @@ func run(t tb, h Harness) {
 	})
 	if h.Break != nil {
 		t.run("ProblemAndScanGoesOn", func(t tb) { checkProblem(t, h) })
+	}
+}
+
+// checkParts: the parts' scans, from nil cursors, report exactly the
+// items of a whole scan, each in one part; a rescan of a part from its
+// cursor reports nothing new; a part that is not there reports nothing.
+func checkParts(t tb, h Harness) {
+	s := h.New(t.harness())
+	defer s.Close()
+	p := s.(connectors.Partitioner)
+	ctx := context.Background()
+	whole, _ := scan(t, s, nil)
+	parts, err := p.Parts(ctx)
+	if err != nil {
+		t.Fatalf("%s: parts: %v", s.Name(), err)
+	}
+	if len(parts) == 0 {
+		t.Fatalf("%s: no parts, but a whole scan reported %d items", s.Name(), len(whole.Items))
+	}
+	if !sort.StringsAreSorted(parts) {
+		t.Errorf("parts not sorted: %q", parts)
+	}
+	inPart := map[string]string{}
+	cursors := map[string]connectors.Cursor{}
+	for i, part := range parts {
+		if i > 0 && parts[i-1] == part {
+			t.Errorf("part %q listed twice", part)
+		}
+		rec := &Recorder{}
+		cur, err := p.ScanPart(ctx, part, nil, rec)
+		if err != nil {
+			t.Fatalf("%s: scan part %q: %v", s.Name(), part, err)
+		}
+		cursors[part] = cur
+		if len(rec.Gones) > 0 {
+			t.Errorf("part %q from a nil cursor reported %d items gone", part, len(rec.Gones))
+		}
+		for _, it := range rec.Items {
+			k := key(it)
+			if other, ok := inPart[k]; ok && other != part {
+				t.Errorf("item %s reported in part %q and in part %q", it.Ref, other, part)
+			}
+			inPart[k] = part
+		}
+	}
+	for _, it := range whole.Items {
+		if _, ok := inPart[key(it)]; !ok {
+			t.Errorf("item %s of a whole scan is in no part", it.Ref)
+		}
+		delete(inPart, key(it))
+	}
+	for k, part := range inPart {
+		t.Errorf("part %q reported %q, which a whole scan did not", part, strings.ReplaceAll(k, "\x00", " "))
+	}
+	if !h.Repeats {
+		for _, part := range parts {
+			rec := &Recorder{}
+			if _, err := p.ScanPart(ctx, part, cursors[part], rec); err != nil {
+				t.Fatalf("%s: rescan part %q: %v", s.Name(), part, err)
+			}
+			if n := len(rec.Content()); n != 0 {
+				t.Errorf("rescan of unchanged part %q reported %d items (first: %s)", part, n, rec.Content()[0].Ref)
+			}
+		}
+	}
+	rec := &Recorder{}
+	if _, err := p.ScanPart(ctx, "no such part \x01", nil, rec); err != nil {
+		t.Errorf("scan of a part that is not there: %v, want nothing reported and no error", err)
+	}
+	if len(rec.Items)+len(rec.Gones)+len(rec.Problems) > 0 {
+		t.Errorf("scan of a part that is not there reported %d items, %d gone, %d problems", len(rec.Items), len(rec.Gones), len(rec.Problems))
 	}
 }
 

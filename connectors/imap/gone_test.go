@@ -3,6 +3,7 @@ package imap_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"testing"
 
@@ -182,6 +183,72 @@ func TestGoneUIDValidityAndOldCursor(t *testing.T) {
 	for name, b := range boxStates(t, cur3) {
 		if b["tracked"] != true {
 			t.Errorf("mailbox %s: UID set not learnt from an old cursor", name)
+		}
+	}
+}
+
+// TestPartGoneOnDovecot: scanned by parts (one mailbox each), a deleted
+// mailbox is no longer listed; scanning its part from its cursor reports
+// it gone, and the parts still listed report nothing.
+func TestPartGoneOnDovecot(t *testing.T) {
+	srv := startDovecot(t)
+	s1 := newSource(t, srv, alice, "")
+	defer s1.Close()
+	p1 := s1.(connectors.Partitioner)
+	ctx := t.Context()
+	parts, err := p1.Parts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(parts, "Projects/Budget 2024") || !slices.Contains(parts, "INBOX") {
+		t.Fatalf("parts %q: want every mailbox, INBOX and Projects/Budget 2024 among them", parts)
+	}
+	cursors := map[string]connectors.Cursor{}
+	for _, part := range parts {
+		rec := &connectortest.Recorder{}
+		cur, err := p1.ScanPart(ctx, part, nil, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, it := range rec.Items {
+			if it.Lineage.Mailbox != part {
+				t.Errorf("part %q reported %s of mailbox %q", part, it.Ref, it.Lineage.Mailbox)
+			}
+		}
+		if got := slices.Collect(maps.Keys(boxStates(t, cur))); !slices.Equal(got, []string{part}) {
+			t.Errorf("part %q: cursor holds mailboxes %q, want only its own", part, got)
+		}
+		cursors[part] = cur
+	}
+	c := login(t, srv.addr, alice)
+	if err := c.Delete("Projects/Budget 2024").Wait(); err != nil {
+		t.Fatal(err)
+	}
+	s2 := newSource(t, srv, alice, "")
+	defer s2.Close()
+	p2 := s2.(connectors.Partitioner)
+	parts2, err := p2.Parts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if slices.Contains(parts2, "Projects/Budget 2024") || len(parts2) != len(parts)-1 {
+		t.Fatalf("parts after the delete: %q", parts2)
+	}
+	for _, part := range parts {
+		rec := &connectortest.Recorder{}
+		cur, err := p2.ScanPart(ctx, part, cursors[part], rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		if part == "Projects/Budget 2024" {
+			want = []string{fmt.Sprintf("mailbox-gone %s/Projects/Budget 2024/%d under=true", alice, validity(t, cursors[part], part))}
+			if len(boxStates(t, cur)) != 0 {
+				t.Errorf("the deleted mailbox's part kept a cursor: %s", cur)
+			}
+		}
+		if got := gones(rec); !slices.Equal(got, want) || len(rec.Items) != 0 {
+			t.Errorf("part %q after the delete: gone %q, %d items; want gone %q and no items", part, got, len(rec.Items), want)
 		}
 	}
 }

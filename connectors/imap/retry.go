@@ -15,7 +15,10 @@ import (
 	"github.com/syncd/syncd/connectors"
 )
 
-var _ connectors.Retrier = (*Source)(nil)
+var (
+	_ connectors.Retrier     = (*Source)(nil)
+	_ connectors.Partitioner = (*Source)(nil)
+)
 
 // Retry implements connectors.Retrier. Refs name parts
 // ("account/mailbox/uidvalidity/uid/part[#n]") or, for problems the scan

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"sync"
@@ -38,12 +39,53 @@ type scanner struct {
 // connections/2 workers, each on its own connection; the rest of the
 // connections serve Open. Sink calls are serialised.
 func (s *Source) Scan(ctx context.Context, c connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	return s.scan(ctx, c, sink, nil)
+}
+
+// Parts implements connectors.Partitioner: the mailboxes the config
+// selects, by display name.
+func (s *Source) Parts(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	sc := s.newScanner(&scanState{cur: cursor{Mailboxes: map[string]boxState{}}})
+	defer sc.close()
+	stop := context.AfterFunc(ctx, sc.abort)
+	defer stop()
+	if err := sc.redial(ctx); err != nil {
+		return nil, sc.fail(ctx, err)
+	}
+	boxes, err := s.listMailboxes(sc.conn())
+	if err != nil {
+		return nil, sc.fail(ctx, err)
+	}
+	names := make([]string, 0, len(boxes))
+	for _, mb := range boxes {
+		names = append(names, mb.Display)
+	}
+	slices.Sort(names)
+	return slices.Compact(names), nil
+}
+
+// ScanPart implements connectors.Partitioner: Scan of one mailbox, whose
+// cursor is the mailbox's state alone. A mailbox no longer listed is
+// reported gone, as Scan does.
+func (s *Source) ScanPart(ctx context.Context, part string, c connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	return s.scan(ctx, c, sink, &part)
+}
+
+// scan scans the mailboxes the config selects, or only the one named by
+// only.
+func (s *Source) scan(ctx context.Context, c connectors.Cursor, sink connectors.Sink, only *string) (connectors.Cursor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	cur, err := parseCursor(c)
 	if err != nil {
 		return nil, fmt.Errorf("imap %s: %w", s.name, err)
+	}
+	if only != nil {
+		maps.DeleteFunc(cur.Mailboxes, func(name string, _ boxState) bool { return name != *only })
 	}
 	shared := &scanState{sink: sink, cur: cur}
 	first := s.newScanner(shared)
@@ -56,6 +98,9 @@ func (s *Source) Scan(ctx context.Context, c connectors.Cursor, sink connectors.
 	boxes, err := s.listMailboxes(first.conn())
 	if err != nil {
 		return nil, first.fail(ctx, err)
+	}
+	if only != nil {
+		boxes = slices.DeleteFunc(boxes, func(mb mailbox) bool { return mb.Display != *only })
 	}
 	if err := first.mailboxesGone(ctx, boxes); err != nil {
 		return nil, err

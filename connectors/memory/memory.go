@@ -43,7 +43,10 @@ type Source struct {
 	failScan func(path string) error
 }
 
-var _ connectors.Retrier = (*Source)(nil)
+var (
+	_ connectors.Retrier     = (*Source)(nil)
+	_ connectors.Partitioner = (*Source)(nil)
+)
 
 type entry struct {
 	f    File
@@ -140,6 +143,51 @@ type cursor struct {
 
 // Scan implements connectors.Source.
 func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	return s.scan(ctx, cur, sink, func(string) bool { return true })
+}
+
+// RootPart names the files at the top of the source, outside any folder,
+// as a part (see Parts).
+const RootPart = "."
+
+// partOf is the part a path belongs to: its top-level folder, or RootPart.
+func partOf(p string) string {
+	for i := 0; i < len(p); i++ {
+		if p[i] == '/' {
+			return p[:i]
+		}
+	}
+	return RootPart
+}
+
+// Parts implements connectors.Partitioner: the top-level folders, and
+// RootPart when files lie outside them.
+func (s *Source) Parts(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	set := map[string]bool{}
+	for p, e := range s.files {
+		if !e.gone {
+			set[partOf(p)] = true
+		}
+	}
+	s.mu.Unlock()
+	out := make([]string, 0, len(set))
+	for p := range set {
+		out = append(out, p)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// ScanPart implements connectors.Partitioner.
+func (s *Source) ScanPart(ctx context.Context, part string, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	return s.scan(ctx, cur, sink, func(p string) bool { return partOf(p) == part })
+}
+
+func (s *Source) scan(ctx context.Context, cur connectors.Cursor, sink connectors.Sink, in func(path string) bool) (connectors.Cursor, error) {
 	var c cursor
 	if len(cur) > 0 {
 		if err := json.Unmarshal(cur, &c); err != nil {
@@ -149,8 +197,8 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 	s.mu.Lock()
 	gen, fail := s.gen, s.failScan
 	var todo []entry
-	for _, e := range s.files {
-		if e.gen > c.Gen && !(e.gone && len(cur) == 0) {
+	for p, e := range s.files {
+		if in(p) && e.gen > c.Gen && !(e.gone && len(cur) == 0) {
 			todo = append(todo, e)
 		}
 	}

@@ -16,6 +16,8 @@ func TestConformance(t *testing.T) {
 	for i := 0; i < 5; i++ {
 		src.Put(memory.File{Path: fmt.Sprintf("Team/Report v%d.docx", i), Data: []byte(fmt.Sprintf("content %d", i)), ModTime: time.Unix(int64(i), 0)})
 	}
+	src.Put(memory.File{Path: "Board/Minutes.docx", Data: []byte("minutes")})
+	src.Put(memory.File{Path: "Read me.txt", Data: []byte("at the top")}) // in the root part
 	connectortest.Run(t, connectortest.Harness{
 		New: func(*testing.T) connectors.Source { return src },
 		Mutate: func(*testing.T) []string {

@@ -12,7 +12,10 @@ import (
 	"github.com/syncd/syncd/connectors"
 )
 
-var _ connectors.Retrier = (*Source)(nil)
+var (
+	_ connectors.Retrier     = (*Source)(nil)
+	_ connectors.Partitioner = (*Source)(nil)
+)
 
 // Retry implements connectors.Retrier. A file's Ref is its path: the file
 // is looked up (one stat) and reported as a scan reports it. A Ref ending

@@ -2,9 +2,11 @@ package share
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os/user"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -31,8 +33,9 @@ type scan struct {
 	paths    []connectors.Ref
 	failed   []string
 	hashes   []hash.Type
-	since    int   // items emitted since the last checkpoint
-	abort    error // why the walk stopped
+	since    int    // items emitted since the last checkpoint
+	top      string // the folder listed ("" for the whole share)
+	abort    error  // why the walk stopped
 }
 
 // Scan implements connectors.Source. It lists the remote recursively (one
@@ -40,6 +43,54 @@ type scan struct {
 // checkers at a time) and reports files whose (path, size, modtime) is not
 // in the cursor. It reads no content.
 func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	return s.scan(ctx, cur, sink, "", -1)
+}
+
+// RootPart names the files at the top of the share, outside any folder,
+// as a part (see Parts).
+const RootPart = "."
+
+// Parts implements connectors.Partitioner: the share's top-level folders,
+// and RootPart for the files beside them.
+func (s *Source) Parts(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f, ctx, err := s.fs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := f.List(ctx, "")
+	if err != nil {
+		return nil, s.wrap("list", "", err)
+	}
+	out := []string{RootPart}
+	for _, e := range entries {
+		if d, ok := e.(fs.Directory); ok {
+			out = append(out, d.Remote())
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// ScanPart implements connectors.Partitioner: Scan of one top-level
+// folder (RootPart: of the files beside them), whose cursor lists that
+// part's files alone. A folder no longer there lists nothing: what its
+// cursor listed is reported gone.
+func (s *Source) ScanPart(ctx context.Context, part string, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	if part == RootPart {
+		return s.scan(ctx, cur, sink, "", 1)
+	}
+	if part == "" || strings.Contains(part, "/") {
+		return nil, fmt.Errorf("share %s: %q is not a top-level folder", s.name, part)
+	}
+	return s.scan(ctx, cur, sink, part, -1)
+}
+
+// scan lists dir, down to depth levels (-1: all), and reports what changed
+// since cur.
+func (s *Source) scan(ctx context.Context, cur connectors.Cursor, sink connectors.Sink, dir string, depth int) (connectors.Cursor, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -56,7 +107,8 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 	}
 	sc := &scan{s: s, sink: sink, old: st.keys, seen: make(keySet, len(st.keys)), hashes: s.hashTypes(f),
 		oldPaths: st.paths, listed: make(keySet, len(st.keys))}
-	werr := walk.Walk(ctx, f, "", false, -1, func(dir string, entries fs.DirEntries, err error) error {
+	sc.top = dir
+	werr := walk.Walk(ctx, f, dir, false, depth, func(dir string, entries fs.DirEntries, err error) error {
 		return sc.dir(ctx, dir, entries, err)
 	})
 	if err := ctx.Err(); err != nil {
@@ -98,6 +150,9 @@ func (sc *scan) dir(ctx context.Context, dir string, entries fs.DirEntries, err 
 		return cerr
 	}
 	if err != nil {
+		if dir == sc.top && sc.top != "" && errors.Is(err, fs.ErrorDirNotFound) {
+			return nil // a part's folder that is gone: so is every file in it
+		}
 		return sc.listError(ctx, dir, err)
 	}
 	for _, e := range entries {
@@ -117,7 +172,7 @@ func (sc *scan) dir(ctx context.Context, dir string, entries fs.DirEntries, err 
 // unreadable root or a lost connection stops the scan.
 func (sc *scan) listError(ctx context.Context, dir string, err error) error {
 	werr := sc.s.wrap("list folder", dir+"/", err)
-	if dir == "" || (kind(err) == nil && retryable(err)) {
+	if dir == sc.top || (kind(err) == nil && retryable(err)) {
 		sc.abort = werr
 		return werr
 	}

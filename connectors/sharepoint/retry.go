@@ -12,7 +12,10 @@ import (
 	"github.com/syncd/syncd/connectors"
 )
 
-var _ connectors.Retrier = (*Source)(nil)
+var (
+	_ connectors.Retrier     = (*Source)(nil)
+	_ connectors.Partitioner = (*Source)(nil)
+)
 
 // Retry implements connectors.Retrier. A version ref
 // ("drive/<d>/item/<i>/version/<v>") is answered by getting the item, its

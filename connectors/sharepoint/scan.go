@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/syncd/syncd/connectors"
@@ -27,19 +29,85 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 		return nil, fmt.Errorf("sharepoint %s: %w", s.name, err)
 	}
 	for _, d := range drvs {
-		ds := st.Drives[d.ID]
-		if ds == nil {
-			ds = &driveState{Items: map[string]*itemState{}}
-			st.Drives[d.ID] = ds
+		if err := s.scanDrive(ctx, st, d, sink); err != nil {
+			return nil, err
 		}
-		ds.Name, ds.Site = d.Name, d.Site
-		sc := &driveScan{s: s, st: st, ds: ds, drv: d, sink: sink}
-		if err := sc.run(ctx); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+	}
+	return st.encode(), nil
+}
+
+func (s *Source) scanDrive(ctx context.Context, st *cursorState, d driveRef, sink connectors.Sink) error {
+	ds := st.Drives[d.ID]
+	if ds == nil {
+		ds = &driveState{Items: map[string]*itemState{}}
+		st.Drives[d.ID] = ds
+	}
+	ds.Name, ds.Site = d.Name, d.Site
+	sc := &driveScan{s: s, st: st, ds: ds, drv: d, sink: sink}
+	if err := sc.run(ctx); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("sharepoint %s: library %q: %w", s.name, d.Name, err)
+	}
+	return nil
+}
+
+// Parts implements connectors.Partitioner: the configured libraries and
+// drives, by drive id.
+func (s *Source) Parts(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	drvs, err := s.resolveDrives(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sharepoint %s: %w", s.name, err)
+	}
+	out := make([]string, 0, len(drvs))
+	for _, d := range drvs {
+		out = append(out, d.ID)
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+// ScanPart implements connectors.Partitioner: Scan of one library, whose
+// cursor holds that library's state alone. A library no longer configured
+// or found has every item its cursor listed reported gone.
+func (s *Source) ScanPart(ctx context.Context, part string, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	st, err := decodeCursor(cur)
+	if err != nil {
+		return nil, fmt.Errorf("sharepoint %s: %w", s.name, err)
+	}
+	maps.DeleteFunc(st.Drives, func(id string, _ *driveState) bool { return id != part })
+	drvs, err := s.resolveDrives(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("sharepoint %s: %w", s.name, err)
+	}
+	for _, d := range drvs {
+		if d.ID == part {
+			if err := s.scanDrive(ctx, st, d, sink); err != nil {
+				return nil, err
 			}
-			return nil, fmt.Errorf("sharepoint %s: library %q: %w", s.name, d.Name, err)
+			return st.encode(), nil
 		}
+	}
+	if ds := st.Drives[part]; ds != nil {
+		sc := &driveScan{s: s, st: st, ds: ds, drv: driveRef{ID: part, Name: ds.Name, Site: ds.Site}, sink: sink}
+		for _, id := range slices.Sorted(maps.Keys(ds.Items)) {
+			it := ds.Items[id]
+			if len(it.Seen) == 0 {
+				continue
+			}
+			g := connectors.Gone{Ref: sc.itemRef(id), Under: true, Name: joinPath(ds.path(it.Parent), it.Name), Why: "out-of-scope"}
+			if err := sink.Gone(ctx, g); err != nil {
+				return nil, err
+			}
+		}
+		delete(st.Drives, part)
 	}
 	return st.encode(), nil
 }
