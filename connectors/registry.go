@@ -86,7 +86,7 @@ func (e *Env) Shared(key string, mk func() any) any {
 
 // EngineKeys are the keys of a source entry that the engine consumes; they
 // are not passed to the connector's Decode.
-var EngineKeys = []string{"name", "type", "workspace", "routes", "enabled"}
+var EngineKeys = []string{"name", "type", "workspace", "routes", "enabled", "partition"}
 
 // Factory builds a Source from its config.
 type Factory func(cfg Config) (Source, error)

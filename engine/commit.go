@@ -54,7 +54,7 @@ func (in *ingest) finish(ctx context.Context, next connectors.Cursor, scanErr er
 	}
 	var cursors map[string]connectors.Cursor
 	if scanErr == nil && next != nil {
-		cursors = map[string]connectors.Cursor{in.sc.Name: next}
+		cursors = map[string]connectors.Cursor{in.key: next}
 	}
 	// Commit what was ingested even when the scan failed or was cancelled:
 	// sightings are safe to keep; only the cursor waits for a clean end.
@@ -124,7 +124,7 @@ func (in *ingest) commitLoop(ctx context.Context) {
 			if in.blocked {
 				continue // the cursor stays where it was
 			}
-			if err := in.flush(context.WithoutCancel(ctx), map[string]connectors.Cursor{in.sc.Name: t.cursor}); err != nil {
+			if err := in.flush(context.WithoutCancel(ctx), map[string]connectors.Cursor{in.key: t.cursor}); err != nil {
 				in.fail(err)
 			}
 		case <-in.kick:
@@ -143,7 +143,7 @@ func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Curso
 	in.batch = workspace.Batch{RunID: in.runID}
 	in.mu.Unlock()
 	b.Cursors = cursors
-	if c, ok := cursors[in.sc.Name]; ok && len(cursors) == 1 && bytes.Equal(c, in.committed) {
+	if c, ok := cursors[in.key]; ok && len(cursors) == 1 && bytes.Equal(c, in.committed) {
 		b.Cursors = nil // already stored: a re-scan of something unchanged
 	}
 	if b.Empty() {
@@ -182,7 +182,7 @@ func (in *ingest) flush(ctx context.Context, cursors map[string]connectors.Curso
 	if storeErr != nil {
 		return fmt.Errorf("blob store: %w", storeErr)
 	}
-	if c, ok := b.Cursors[in.sc.Name]; ok {
+	if c, ok := b.Cursors[in.key]; ok {
 		in.committed = c
 	}
 	return nil

@@ -106,6 +106,10 @@ type SourceConfig struct {
 	Type      string `yaml:"type"`
 	Workspace string `yaml:"workspace"`
 	Enabled   *bool  `yaml:"enabled"`
+	// Partition splits the source's work into units per part (mailbox,
+	// top-level folder, library), each with a cursor of its own, so that
+	// several workers share one large source (connectors.Partitioner).
+	Partition bool `yaml:"partition"`
 	node      *yaml.Node
 	line      int
 	key       string // "jobs[0].sources[1]", set by validate
@@ -118,12 +122,13 @@ func (s *SourceConfig) UnmarshalYAML(n *yaml.Node) error {
 		Type      string `yaml:"type"`
 		Workspace string `yaml:"workspace"`
 		Enabled   *bool  `yaml:"enabled"`
+		Partition bool   `yaml:"partition"`
 	}
 	var p plain
 	if err := n.Decode(&p); err != nil {
 		return err
 	}
-	*s = SourceConfig{Name: p.Name, Type: p.Type, Workspace: p.Workspace, Enabled: p.Enabled, node: n, line: n.Line}
+	*s = SourceConfig{Name: p.Name, Type: p.Type, Workspace: p.Workspace, Enabled: p.Enabled, Partition: p.Partition, node: n, line: n.Line}
 	return nil
 }
 
@@ -338,6 +343,9 @@ func (c *Config) validate(root *yaml.Node) error {
 			if other, dup := sources[s.Name]; dup {
 				return errAt(s.line, skey+".name", fmt.Sprintf("source name %q already used in job %q: source names are global (they key cursors)", s.Name, other))
 			}
+			if s.Partition && strings.Contains(s.Name, "/") {
+				return errAt(s.line, skey+".name", fmt.Sprintf("a partitioned source's name may not contain '/' (%q): its parts' cursors are keyed name/part", s.Name))
+			}
 			sources[s.Name] = j.Name
 			src := &c.Jobs[i].Sources[k]
 			src.key = skey
@@ -351,7 +359,26 @@ func (c *Config) validate(root *yaml.Node) error {
 			}
 		}
 	}
+	for _, j := range c.Jobs {
+		for _, s := range j.Sources {
+			if p, _, ok := strings.Cut(s.Name, "/"); ok && c.partitioned(p) {
+				return errAt(s.line, s.key+".name", fmt.Sprintf("source name %q would share cursors with the parts of partitioned source %q", s.Name, p))
+			}
+		}
+	}
 	return nil
+}
+
+// partitioned reports whether the named source is partitioned.
+func (c *Config) partitioned(name string) bool {
+	for _, j := range c.Jobs {
+		for _, s := range j.Sources {
+			if s.Name == name {
+				return s.Partition
+			}
+		}
+	}
+	return false
 }
 
 func lineOf(m *yaml.Node, key string) int {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -274,11 +275,21 @@ func (e *Engine) refreshLock(ctx context.Context, name string) func() {
 }
 
 // runSource scans one source and ingests what it finds.
-func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, sc SourceConfig, runID int64, shared *runShared) SourceResult {
+func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, sc SourceConfig, part *string, runID int64, shared *runShared) SourceResult {
 	log = log.With("source", sc.Name)
+	if part != nil {
+		log = log.With("part", *part)
+	}
 	sr := SourceResult{Name: sc.Name, Kind: sc.Type}
-	if e.Observer != nil {
+	// The observer hears of a partitioned source once, from its own
+	// unit; its parts only add counts (and failures).
+	if e.Observer != nil && part == nil {
 		e.Observer.SourceStarted(job.Name, sc.Name)
+	}
+	finish := func(err error) {
+		if part == nil || err != nil {
+			e.finishObserve(job, sc, sr.Counts, err)
+		}
 	}
 	openFn := e.Open
 	if openFn == nil {
@@ -290,14 +301,30 @@ func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string
 		sr.Counts = workspace.Counts{Problems: 1}
 		e.recordSourceProblem(ctx, runID, sc.Name, err)
 		log.Error("source could not start", "err", err)
-		e.finishObserve(job, sc, sr.Counts, err)
+		finish(err)
 		return sr
 	}
 	defer src.Close()
 	sr.Kind = src.Kind()
 	ing := newIngest(e, job, sc, src, runID, log, shared)
-	err = ing.run(ctx)
+	parts, partitioned := src.(connectors.Partitioner)
+	switch {
+	case part != nil && !partitioned:
+		err = fmt.Errorf("source %s: a %s source has no parts", sc.Name, sr.Kind)
+	case part != nil:
+		ing.key, ing.part = partKey(sc.Name, *part), part
+	case sc.Partition && !partitioned:
+		log.Warn("this kind of source cannot be partitioned: it is scanned whole", "kind", sr.Kind)
+	case sc.Partition:
+		ing.split = true
+	}
+	if err == nil {
+		err = ing.run(ctx)
+	}
 	sr.Counts = ing.finalCounts()
+	if err == nil && ing.split && !ing.rescan {
+		err = e.splitSource(ctx, log, job, sc, src, parts, runID, shared, &sr)
+	}
 	if err != nil {
 		sr.Err = err.Error()
 		if ctx.Err() == nil {
@@ -306,8 +333,51 @@ func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string
 		}
 		log.Error("source stopped", "err", err)
 	}
-	e.finishObserve(job, sc, sr.Counts, err)
+	finish(err)
 	return sr
+}
+
+// partKey is the cursor key, and the unit name, of one part of a
+// partitioned source.
+func partKey(source, part string) string { return source + "/" + part }
+
+// splitSource lists a partitioned source's parts and adds one unit of the
+// run per part, for whichever worker comes next. A part that had a
+// cursor and is no longer listed (a mailbox deleted, a folder removed, a
+// library no longer configured) is scanned here once from that cursor,
+// which reports what it held gone, and its cursor is dropped.
+func (e *Engine) splitSource(ctx context.Context, log *slog.Logger, job *Job, sc SourceConfig, src connectors.Source, p connectors.Partitioner,
+	runID int64, shared *runShared, sr *SourceResult) error {
+	parts, err := p.Parts(ctx)
+	if err != nil {
+		return fmt.Errorf("listing the parts of source %s: %w", sc.Name, err)
+	}
+	had, err := e.Catalog.PartCursors(ctx, sc.Name)
+	if err != nil {
+		return err
+	}
+	for _, old := range had {
+		if slices.Contains(parts, old) {
+			continue
+		}
+		log.Info("part no longer at the source", "part", old)
+		ing := newIngest(e, job, sc, src, runID, log.With("part", old), shared)
+		ing.key, ing.part = partKey(sc.Name, old), &old
+		err := ing.run(ctx)
+		sr.Counts.Add(ing.finalCounts())
+		if err != nil {
+			return err
+		}
+		if err := e.Catalog.ResetCursor(ctx, ing.key); err != nil {
+			return err
+		}
+	}
+	units := make([]string, len(parts))
+	for i, part := range parts {
+		units[i] = partKey(sc.Name, part)
+	}
+	log.Info("source split into parts", "parts", len(parts))
+	return e.Catalog.AddUnits(ctx, runID, units)
 }
 
 func (e *Engine) finishObserve(job *Job, sc SourceConfig, counts workspace.Counts, err error) {

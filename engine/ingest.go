@@ -61,6 +61,14 @@ type ingest struct {
 	// rescan: the source has items on its retry list and cannot list
 	// them by ref, so this run scans it from the start.
 	rescan bool
+
+	// key is the cursor's key: the source's name, or name/part for one
+	// part of a partitioned source (part set). split: this is a
+	// partitioned source's own unit, which only drains the retry list
+	// (its parts are scanned as units of their own).
+	key   string
+	part  *string
+	split bool
 }
 
 func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runID int64, log *slog.Logger, shared *runShared) *ingest {
@@ -80,21 +88,32 @@ func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runI
 		tasks:   make(chan commitTask, 2),
 		kick:    make(chan struct{}, 1),
 		stopped: make(chan struct{}),
+		key:     sc.Name,
 	}
 }
 
 func (in *ingest) run(ctx context.Context) error {
-	cur, err := in.e.Catalog.Cursor(ctx, in.sc.Name)
+	cur, err := in.e.Catalog.Cursor(ctx, in.key)
 	if err != nil {
 		return err
 	}
 	in.ctx = ctx
 	in.committed = cur
 	go in.commitLoop(ctx)
+	if in.part != nil {
+		// A part: the source's unit drained the retry list.
+		next, scanErr := in.src.(connectors.Partitioner).ScanPart(ctx, *in.part, cur, in)
+		return in.finish(ctx, next, scanErr)
+	}
 	if err := in.drainRetries(ctx); err != nil && ctx.Err() == nil {
 		// The items stay on the list; the scan still runs.
 		in.Problem(ctx, connectors.Problem{Name: in.sc.Name, Err: fmt.Errorf("retrying earlier failures: %w", err)})
 	}
+	if in.split && !in.rescan {
+		return in.finish(ctx, nil, nil)
+	}
+	// A source that cannot retry by ref is scanned whole from the start,
+	// partitioned or not, so that the scan settles its retry list.
 	if in.rescan {
 		cur = nil
 	}

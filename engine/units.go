@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"runtime/debug"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,7 +81,8 @@ func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string,
 				}
 				continue
 			}
-			sr := e.runUnit(sctx, log, cfgFile, job, configs[u.Name], runID, shared, &panicked, stopSources)
+			sc, part, _ := unitSource(configs, u.Name)
+			sr := e.runUnit(sctx, log, cfgFile, job, sc, part, u.Name, runID, shared, &panicked, stopSources)
 			mu.Lock()
 			ran[u.Name] = sr
 			mu.Unlock()
@@ -93,32 +96,70 @@ func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string,
 	if p := panicked.Load(); p != nil {
 		panic(p)
 	}
-	var out []SourceResult
-	if !own {
-		for _, sc := range job.Sources {
-			if sr, ok := ran[sc.Name]; ok {
-				out = append(out, sr)
+	// Each source's result: what its units did (its own, and its parts'
+	// if partitioned), here or, for the run's holder, elsewhere.
+	results := map[string][]SourceResult{}
+	for _, sr := range ran {
+		results[sr.Name] = append(results[sr.Name], sr)
+	}
+	if own {
+		units, err := e.Catalog.Units(context.WithoutCancel(ctx), runID)
+		if err != nil {
+			log.Error("reading the run's units failed", "err", err)
+		}
+		for _, u := range units {
+			if _, mine := ran[u.Name]; mine || u.State != workspace.UnitDone {
+				continue
+			}
+			if sc, _, ok := unitSource(configs, u.Name); ok {
+				results[sc.Name] = append(results[sc.Name], SourceResult{Name: sc.Name, Kind: u.Kind, Counts: u.Counts, Err: u.Error, Worker: u.Holder})
 			}
 		}
-		return out
 	}
-	units, err := e.Catalog.Units(context.WithoutCancel(ctx), runID)
-	if err != nil {
-		log.Error("reading the run's units failed", "err", err)
-	}
-	byName := map[string]workspace.Unit{}
-	for _, u := range units {
-		byName[u.Name] = u
-	}
+	var out []SourceResult
 	for _, sc := range job.Sources {
-		u, ok := byName[sc.Name]
-		if ok && u.State == workspace.UnitDone && u.Holder != e.Holder {
-			out = append(out, SourceResult{Name: u.Name, Kind: u.Kind, Counts: u.Counts, Err: u.Error, Worker: u.Holder})
-		} else if sr, ok := ran[sc.Name]; ok {
-			out = append(out, sr)
+		if rs, ok := results[sc.Name]; ok {
+			out = append(out, mergeResults(rs))
 		}
 	}
 	return out
+}
+
+// mergeResults adds up the results of one source's units: its counts,
+// its errors (each once) and the other processes that ran some of them.
+func mergeResults(rs []SourceResult) SourceResult {
+	out := SourceResult{Name: rs[0].Name, Kind: rs[0].Kind}
+	var errs, workers []string
+	for _, r := range rs {
+		out.Counts.Add(r.Counts)
+		if r.Err != "" && !slices.Contains(errs, r.Err) {
+			errs = append(errs, r.Err)
+		}
+		if r.Worker != "" && !slices.Contains(workers, r.Worker) {
+			workers = append(workers, r.Worker)
+		}
+		if out.Kind == "" {
+			out.Kind = r.Kind
+		}
+	}
+	slices.Sort(workers)
+	out.Err = strings.Join(errs, "; ")
+	out.Worker = strings.Join(workers, ", ")
+	return out
+}
+
+// unitSource returns the source a unit of work belongs to, and the part
+// when it is one part of a partitioned source (named source/part).
+func unitSource(configs map[string]SourceConfig, name string) (SourceConfig, *string, bool) {
+	if sc, ok := configs[name]; ok {
+		return sc, nil, true
+	}
+	if src, part, ok := strings.Cut(name, "/"); ok {
+		if sc, ok := configs[src]; ok && sc.Partition {
+			return sc, &part, true
+		}
+	}
+	return SourceConfig{}, nil, false
 }
 
 // claimUnit claims a unit of the run this process has a source for: one
@@ -131,7 +172,7 @@ func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]
 	}
 	busy := false
 	for _, u := range units {
-		if _, ok := configs[u.Name]; !ok {
+		if _, _, ok := unitSource(configs, u.Name); !ok {
 			continue // another worker's config has it; this one cannot run it
 		}
 		switch {
@@ -161,7 +202,7 @@ func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]
 // the outcome. A unit stopped before its end is handed back, to be done
 // by whoever comes next; one lost to another process (this one failed to
 // renew it in time) is left to that process.
-func (e *Engine) runUnit(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, sc SourceConfig, runID int64, shared *runShared,
+func (e *Engine) runUnit(ctx context.Context, log *slog.Logger, cfgFile string, job *Job, sc SourceConfig, part *string, unit string, runID int64, shared *runShared,
 	panicked *atomic.Pointer[sourcePanic], stopSources func()) (sr SourceResult) {
 	uctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -177,15 +218,15 @@ func (e *Engine) runUnit(ctx context.Context, log *slog.Logger, cfgFile string, 
 			case <-uctx.Done():
 				return
 			case <-t.C:
-				err := e.Catalog.RenewUnit(uctx, runID, sc.Name, e.Holder, unitTTL)
+				err := e.Catalog.RenewUnit(uctx, runID, unit, e.Holder, unitTTL)
 				if errors.Is(err, workspace.ErrLostUnit) {
 					lost.Store(true)
-					log.Error("another process took this source over: stopping it here", "source", sc.Name)
+					log.Error("another process took this source over: stopping it here", "unit", unit)
 					cancel()
 					return
 				}
 				if err != nil && uctx.Err() == nil {
-					log.Error("renewing the source's lease failed", "source", sc.Name, "err", err)
+					log.Error("renewing the source's lease failed", "unit", unit, "err", err)
 				}
 			}
 		}
@@ -193,11 +234,11 @@ func (e *Engine) runUnit(ctx context.Context, log *slog.Logger, cfgFile string, 
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
-				panicked.CompareAndSwap(nil, &sourcePanic{source: sc.Name, value: v, stack: debug.Stack()})
+				panicked.CompareAndSwap(nil, &sourcePanic{source: unit, value: v, stack: debug.Stack()})
 				stopSources()
 			}
 		}()
-		sr = e.runSource(uctx, log, cfgFile, job, sc, runID, shared)
+		sr = e.runSource(uctx, log, cfgFile, job, sc, part, runID, shared)
 	}()
 	cancel()
 	rwg.Wait()
@@ -205,12 +246,12 @@ func (e *Engine) runUnit(ctx context.Context, log *slog.Logger, cfgFile string, 
 	switch {
 	case lost.Load():
 	case ctx.Err() != nil || panicked.Load() != nil:
-		if err := e.Catalog.ReleaseUnit(bg, runID, sc.Name, e.Holder); err != nil {
-			log.Error("handing the source back failed", "source", sc.Name, "err", err)
+		if err := e.Catalog.ReleaseUnit(bg, runID, unit, e.Holder); err != nil {
+			log.Error("handing the source back failed", "unit", unit, "err", err)
 		}
 	default:
-		if err := e.Catalog.FinishUnit(bg, runID, sc.Name, e.Holder, sr.Kind, sr.Counts, sr.Err); err != nil {
-			log.Error("recording the source's outcome failed", "source", sc.Name, "err", err)
+		if err := e.Catalog.FinishUnit(bg, runID, unit, e.Holder, sr.Kind, sr.Counts, sr.Err); err != nil {
+			log.Error("recording the source's outcome failed", "unit", unit, "err", err)
 		}
 	}
 	return sr

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/syncd/syncd/connectors"
@@ -338,6 +339,29 @@ func (c *Catalog) Cursor(ctx context.Context, source string) (connectors.Cursor,
 func (c *Catalog) ResetCursor(ctx context.Context, source string) error {
 	_, err := c.db.ExecContext(ctx, `DELETE FROM cursors WHERE source = ?`, source)
 	return err
+}
+
+// PartCursors lists the parts of source that have a cursor of their own,
+// sorted: a partitioned source's cursors are keyed source + "/" + part.
+func (c *Catalog) PartCursors(ctx context.Context, source string) ([]string, error) {
+	// "/" + 1 is "0": every key that starts with source + "/", by bytes.
+	rows, err := c.db.QueryContext(ctx, `SELECT source FROM cursors WHERE source > ? AND source < ? ORDER BY source`, source+"/", source+"0")
+	if err != nil {
+		return nil, fmt.Errorf("catalog: part cursors of %s: %w", source, err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("catalog: part cursors of %s: %w", source, err)
+		}
+		out = append(out, strings.TrimPrefix(k, source+"/"))
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("catalog: part cursors of %s: %w", source, err)
+	}
+	return out, nil
 }
 
 func boolInt(b bool) int {

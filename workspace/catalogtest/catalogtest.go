@@ -117,6 +117,26 @@ func testCommitAndLookups(t *testing.T, c *workspace.Catalog) {
 	if cur, err := c.Cursor(ctx, "s"); len(cur) != 0 || err != nil {
 		t.Errorf("cursor after reset %q %v", cur, err)
 	}
+	// A partitioned source's parts keep cursors of their own, keyed
+	// source/part; another source's never show among them.
+	b = &workspace.Batch{Cursors: map[string]connectors.Cursor{"s/INBOX": connectors.Cursor("i"), "s/Projects/2024": connectors.Cursor("p"),
+		"s": connectors.Cursor("whole"), "s0": connectors.Cursor("x"), "s-2/INBOX": connectors.Cursor("y"), "t/INBOX": connectors.Cursor("z")}}
+	if _, err := c.Commit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if parts, err := c.PartCursors(ctx, "s"); !slices.Equal(parts, []string{"INBOX", "Projects/2024"}) || err != nil {
+		t.Errorf("PartCursors(s) = %q %v, want INBOX and Projects/2024", parts, err)
+	}
+	must(t, c.ResetCursor(ctx, "s/INBOX"))
+	if parts, err := c.PartCursors(ctx, "s"); !slices.Equal(parts, []string{"Projects/2024"}) || err != nil {
+		t.Errorf("PartCursors(s) after a reset = %q %v", parts, err)
+	}
+	if cur, err := c.Cursor(ctx, "s"); string(cur) != "whole" || err != nil {
+		t.Errorf("the whole source's cursor: %q %v", cur, err)
+	}
+	for _, k := range []string{"s", "s0", "s-2/INBOX", "t/INBOX", "s/Projects/2024"} {
+		must(t, c.ResetCursor(ctx, k))
+	}
 	hello := sums("hello")
 	for kind, val := range map[string]string{connectors.HashSHA256: hello.ID.String(), connectors.HashQuickXor: hello.QuickXor, "imap-part": "key-dir/a.txt"} {
 		got, ok, err := c.BlobByHash(ctx, kind, val)
