@@ -147,7 +147,25 @@ type broken struct {
 	// open replaces Open while a scan runs.
 	open func(ctx context.Context, it *connectors.Item) (io.ReadCloser, error)
 
+	// parts and scanPart replace Parts and ScanPart.
+	parts    func(ctx context.Context) ([]string, error)
+	scanPart func(ctx context.Context, part string, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error)
+
 	scanning atomic.Int32
+}
+
+func (b *broken) Parts(ctx context.Context) ([]string, error) {
+	if b.parts != nil {
+		return b.parts(ctx)
+	}
+	return b.Source.Parts(ctx)
+}
+
+func (b *broken) ScanPart(ctx context.Context, part string, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	if b.scanPart != nil {
+		return b.scanPart(ctx, part, cur, sink)
+	}
+	return b.Source.ScanPart(ctx, part, cur, sink)
 }
 
 func (b *broken) Scan(ctx context.Context, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
@@ -263,6 +281,19 @@ func TestSuiteCatchesBrokenSources(t *testing.T) {
 				data, err := io.ReadAll(rc)
 				rc.Close()
 				return io.NopCloser(bytes.NewReader(data[:len(data)-1])), err
+			}
+		}},
+		{"a folder is in no part", "Parts", func(t *testing.T, b *broken) {
+			b.parts = func(context.Context) ([]string, error) { return []string{"Elsewhere"}, nil }
+		}},
+		{"a part scans the whole source", "Parts", func(t *testing.T, b *broken) {
+			b.scanPart = func(ctx context.Context, _ string, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+				return b.Source.Scan(ctx, cur, sink)
+			}
+		}},
+		{"a part's cursor covers nothing", "Parts", func(t *testing.T, b *broken) {
+			b.scanPart = func(ctx context.Context, part string, _ connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+				return b.Source.ScanPart(ctx, part, nil, sink)
 			}
 		}},
 		{"a problem stops the scan", "ProblemAndScanGoesOn", func(t *testing.T, b *broken) {
