@@ -128,6 +128,12 @@ func (s *Source) login(c *imapclient.Client) error {
 			// shutting down accepts, then resets).
 			return connectors.Retryable{Err: err}
 		}
+		if ie.Code == imap.ResponseCodeLimit || ie.Code == imap.ResponseCodeUnavailable {
+			// Too many connections for the user (Dovecot's
+			// mail_max_userip_connections, Exchange's per-mailbox
+			// limit) or the server is busy: wait and log in again.
+			return connectors.Retryable{Err: fmt.Errorf("%w: %w", ErrThrottled, err)}
+		}
 		return err
 	}
 	return nil

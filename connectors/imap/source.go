@@ -2,6 +2,7 @@ package imap
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -124,27 +125,41 @@ func (s *Source) Close() error {
 	return nil
 }
 
-// acquire takes an idle Open connection or dials a new one.
+// acquire takes an idle Open connection or dials a new one. A login the
+// server refuses for too many connections (several workers, or several
+// parts of one account, at once) is tried again after a back-off, up to
+// retries times: by then a connection of this or another process may
+// have been given back.
 func (s *Source) acquire(ctx context.Context) (*conn, error) {
-	select {
-	case s.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-	s.mu.Lock()
-	if n := len(s.idle); n > 0 {
-		cn := s.idle[n-1]
-		s.idle = s.idle[:n-1]
+	for attempt := 0; ; attempt++ {
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		s.mu.Lock()
+		if n := len(s.idle); n > 0 {
+			cn := s.idle[n-1]
+			s.idle = s.idle[:n-1]
+			s.mu.Unlock()
+			return cn, nil
+		}
 		s.mu.Unlock()
-		return cn, nil
-	}
-	s.mu.Unlock()
-	cn, err := s.dial(ctx)
-	if err != nil {
+		cn, err := s.dial(ctx)
+		if err == nil {
+			return cn, nil
+		}
 		<-s.slots
-		return nil, err
+		if !errors.Is(err, ErrThrottled) || attempt >= s.cfg.Retries {
+			return nil, err
+		}
+		s.counters.throttled.Add(1)
+		wait := backoff(attempt, err)
+		s.log.Warn("imap: login refused, trying again", "attempt", attempt+1, "wait", wait, "err", err)
+		if err := sleepCtx(ctx, wait); err != nil {
+			return nil, err
+		}
 	}
-	return cn, nil
 }
 
 // release returns cn to the pool, or drops it when broken is set.
