@@ -163,6 +163,10 @@ func TestLoginLimitIsWaitedOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	select {
+	case <-refused: // s1 waited for the scan's connection to be closed
+	default:
+	}
 	s2 := newSource(t, server{"limited", ln.Addr().String()}, bob, "")
 	defer s2.Close()
 	type result struct {
