@@ -3,9 +3,11 @@ package engine_test
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/syncd/syncd/connectors"
@@ -235,5 +237,115 @@ func TestPartsShareOneSourceAcrossWorkers(t *testing.T) {
 	}
 	if got, want := snapshot(t, e.cat), snapshot(t, whole.cat); !slices.Equal(got, want) {
 		t.Errorf("store shared by two workers\n%s\nwant (one process, whole)\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// gatedSplit holds the listing of parts, and every part's scan, until
+// released.
+type gatedSplit struct {
+	countingSource
+	listing, parts chan struct{}
+	listed         chan struct{}
+}
+
+func (g gatedSplit) Parts(ctx context.Context) ([]string, error) {
+	close(g.listing)
+	<-g.listed
+	return g.countingSource.Parts(ctx)
+}
+
+func (g gatedSplit) ScanPart(ctx context.Context, part string, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
+	select {
+	case <-g.parts:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return g.countingSource.ScanPart(ctx, part, cur, sink)
+}
+
+// msgSignal closes ch the first time a record with message msg is
+// handled.
+type msgSignal struct {
+	slog.Handler
+	msg  string
+	once *sync.Once
+	ch   chan struct{}
+}
+
+func (h msgSignal) Enabled(context.Context, slog.Level) bool { return true }
+
+func (h msgSignal) Handle(_ context.Context, r slog.Record) error {
+	if r.Message == h.msg {
+		h.once.Do(func() { close(h.ch) })
+	}
+	return nil
+}
+
+func (h msgSignal) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h msgSignal) WithGroup(string) slog.Handler      { return h }
+
+// A process that joins a run while a partitioned source is being split
+// waits for its parts instead of leaving with nothing to do, and then
+// takes the parts the holder (held in its first part) has not.
+func TestJoinerWaitsForTheSplit(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	text := strings.Replace(cfgText, "{name: drive, type: memory}", "{name: drive, type: memory, partition: true}", 1)
+	text = strings.Replace(text, "    workspace: finance\n", "    workspace: finance\n    parallel: 1\n", 1)
+	cfg, err := engine.ParseConfig(filepath.Join(t.TempDir(), "syncd.yaml"), []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.cfg = cfg
+	for _, team := range []string{"A", "B", "C"} {
+		for i := range 3 {
+			e.src.Put(memory.File{Path: fmt.Sprintf("%s/Plan %d.txt", team, i), Data: []byte(fmt.Sprintf("plan %d of team %s", i, team))})
+		}
+	}
+	gate := gatedSplit{countingSource: countingSource{e.src, e}, listing: make(chan struct{}), listed: make(chan struct{}), parts: make(chan struct{})}
+	holder := &engine.Engine{Catalog: e.cat, Blobs: e.blobs, Holder: "worker-1", Open: func(connectors.Config) (connectors.Source, error) { return gate, nil }}
+	done := make(chan error, 1)
+	var res *engine.Result
+	go func() {
+		var err error
+		res, err = holder.RunJob(ctx, e.cfg.File, &e.cfg.Jobs[0])
+		done <- err
+	}()
+	<-gate.listing // the holder is splitting the source
+
+	waiting := make(chan struct{})
+	helper := &engine.Engine{Catalog: e.cat, Blobs: e.blobs, Holder: "worker-2", Join: true,
+		Log: slog.New(msgSignal{msg: "waiting for a source being split into parts", once: new(sync.Once), ch: waiting}),
+		Open: func(connectors.Config) (connectors.Source, error) { return countingSource{e.src, e}, nil }}
+	type outcome struct {
+		res *engine.Result
+		err error
+	}
+	joined := make(chan outcome, 1)
+	go func() {
+		r, err := helper.RunJob(ctx, e.cfg.File, &e.cfg.Jobs[0])
+		joined <- outcome{r, err}
+	}()
+	select {
+	case <-waiting:
+	case o := <-joined:
+		t.Fatalf("the helper left while the source was being split: %+v %v", o.res, o.err)
+	}
+	close(gate.listed) // the parts are added; the holder takes one and is held in it
+	o := <-joined
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	close(gate.parts)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	// The helper takes every part the holder has not claimed first: two,
+	// or all three if it woke first.
+	if len(o.res.Sources) != 1 || (o.res.Sources[0].Counts.New != 6 && o.res.Sources[0].Counts.New != 9) {
+		t.Errorf("helper: %+v; want the parts the holder did not take (3 new each)", o.res.Sources)
+	}
+	if res.Counts.New != 9 || res.Status != workspace.StatusOK {
+		t.Errorf("holder: %s %+v; want the whole source's 9 new", res.Status, res.Counts)
 	}
 }

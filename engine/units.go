@@ -73,8 +73,14 @@ func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string,
 				return
 			}
 			if !ok {
-				if !own || !busy {
+				// The run's holder waits for every unit; a process that
+				// joined leaves when nothing is left to claim, unless a
+				// partitioned source being split will add parts.
+				if !busy.running || (!own && !busy.splitting) {
 					return
+				}
+				if !own {
+					log.Debug("waiting for a source being split into parts")
 				}
 				if waitPoll(sctx) != nil {
 					return
@@ -162,17 +168,23 @@ func unitSource(configs map[string]SourceConfig, name string) (SourceConfig, *st
 	return SourceConfig{}, nil, false
 }
 
+// busyUnits says whether units of the run remain that others run, and
+// whether one of them is a partitioned source's own unit, which will add
+// its parts when it ends.
+type busyUnits struct{ running, splitting bool }
+
 // claimUnit claims a unit of the run this process has a source for: one
-// to do, or one whose holder's lease is over or who died. busy says units
-// remain that others run.
-func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]SourceConfig) (workspace.Unit, bool, bool, error) {
+// to do, or one whose holder's lease is over or who died. busy says what
+// remains that others run.
+func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]SourceConfig) (workspace.Unit, bool, busyUnits, error) {
+	var busy busyUnits
 	units, err := e.Catalog.Units(ctx, runID)
 	if err != nil {
-		return workspace.Unit{}, false, false, err
+		return workspace.Unit{}, false, busy, err
 	}
-	busy := false
 	for _, u := range units {
-		if _, _, ok := unitSource(configs, u.Name); !ok {
+		sc, part, ok := unitSource(configs, u.Name)
+		if !ok {
 			continue // another worker's config has it; this one cannot run it
 		}
 		switch {
@@ -181,19 +193,21 @@ func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]
 			(!u.Expires.After(e.Catalog.Now()) || deadHolder(u.Holder)):
 			e.logger().Warn("taking over the work of a process that stopped", "run", runID, "source", u.Name, "holder", u.Holder)
 		case u.State == workspace.UnitRunning:
-			busy = true
+			busy.running = true
+			busy.splitting = busy.splitting || (part == nil && sc.Partition)
 			continue
 		default:
 			continue
 		}
 		ok, err := e.Catalog.ClaimUnit(ctx, u, e.Holder, unitTTL)
 		if err != nil {
-			return workspace.Unit{}, false, false, err
+			return workspace.Unit{}, false, busy, err
 		}
 		if ok {
-			return u, true, true, nil
+			return u, true, busy, nil
 		}
-		busy = true // someone else claimed it just now
+		busy.running = true // someone else claimed it just now
+		busy.splitting = busy.splitting || (part == nil && sc.Partition)
 	}
 	return workspace.Unit{}, false, busy, nil
 }
