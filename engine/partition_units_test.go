@@ -315,7 +315,7 @@ func TestJoinerWaitsForTheSplit(t *testing.T) {
 
 	waiting := make(chan struct{})
 	helper := &engine.Engine{Catalog: e.cat, Blobs: e.blobs, Holder: "worker-2", Join: true,
-		Log: slog.New(msgSignal{msg: "waiting for a source being split into parts", once: new(sync.Once), ch: waiting}),
+		Log:  slog.New(msgSignal{msg: "waiting for a source being split into parts", once: new(sync.Once), ch: waiting}),
 		Open: func(connectors.Config) (connectors.Source, error) { return countingSource{e.src, e}, nil }}
 	type outcome struct {
 		res *engine.Result

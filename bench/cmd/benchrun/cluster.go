@@ -85,7 +85,7 @@ func (b *bench) cluster(ctx context.Context) error {
 		}
 		fmt.Fprintf(&st, "jobs:\n  - name: %s\n    workspace: department\n    parallel: %d\n    sources:\n", clusterJobName, clusterParallel)
 		for _, u := range srv.Users {
-			fmt.Fprintf(&st, "      - name: %q\n        type: imap\n        address: %q\n        tls: none\n        username: %q\n        password_env: %s\n",
+			fmt.Fprintf(&st, "      - name: %q\n        type: imap\n        partition: true\n        address: %q\n        tls: none\n        username: %q\n        password_env: %s\n",
 				"mail-"+u, proxy.Addr, u, imapPasswordEnv)
 		}
 		cfg = filepath.Join(d, "syncd.yaml")
