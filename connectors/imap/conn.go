@@ -39,12 +39,21 @@ type conn struct {
 	selected string // server mailbox name, "" when none
 	validity uint32
 	binary   bool
+	key      string // its session key (see sessions)
 }
 
 // dial connects and authenticates one connection.
 func (s *Source) dial(ctx context.Context) (*conn, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
+	}
+	cr, err := s.credentials()
+	if err != nil {
+		return nil, err
+	}
+	key := s.sessionKey(cr)
+	if cn := sessions.take(key); cn != nil {
+		return cn, nil
 	}
 	opts := &imapclient.Options{
 		WordDecoder: wordDecoder,
@@ -69,16 +78,19 @@ func (s *Source) dial(ctx context.Context) (*conn, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	if err := s.login(c); err != nil {
+	if err := s.login(c, cr); err != nil {
 		c.Close()
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if errors.Is(err, ErrThrottled) {
+			sessions.drop(key) // the sessions kept here count against the server's limit
 		}
 		return nil, err
 	}
 	s.counters.logins.Add(1)
 	caps := c.Caps()
-	return &conn{c: c, binary: s.cfg.Binary == "auto" && caps.Has(imap.CapBinary)}, nil
+	return &conn{c: c, binary: s.cfg.Binary == "auto" && caps.Has(imap.CapBinary), key: key}, nil
 }
 
 func (s *Source) tlsConfig() (*tls.Config, error) {
@@ -100,27 +112,41 @@ func (s *Source) tlsConfig() (*tls.Config, error) {
 	return cfg, nil
 }
 
-// login authenticates with XOAUTH2 when a token is configured, else LOGIN.
-func (s *Source) login(c *imapclient.Client) error {
+// credentials are the secret a login presents: an OAuth2 token when one
+// is configured, else the password.
+type credentials struct {
+	token, password string
+}
+
+func (s *Source) credentials() (credentials, error) {
 	o := s.cfg
 	tok, err := connectors.ResolveSecret("oauth2_token", o.OAuth2TokenEnv, o.OAuth2TokenFile, o.OAuth2TokenCommand)
 	switch {
 	case err == nil:
-		if !c.Caps().Has(imap.AuthCap("XOAUTH2")) {
-			return fmt.Errorf("imap %s: server does not offer AUTH=XOAUTH2: %w", s.name, ErrNoMechanism)
-		}
-		if err := c.Authenticate(&xoauth2{user: o.Username, token: tok}); err != nil {
-			return fmt.Errorf("imap %s: authenticate %s with XOAUTH2: %w", s.name, o.Username, err)
-		}
-		return nil
+		return credentials{token: tok}, nil
 	case !errors.Is(err, connectors.ErrNoSecret):
-		return fmt.Errorf("imap %s: %w", s.name, err)
+		return credentials{}, fmt.Errorf("imap %s: %w", s.name, err)
 	}
 	pw, err := connectors.ResolveSecret("password", o.PasswordEnv, o.PasswordFile, o.PasswordCommand)
 	if err != nil {
-		return fmt.Errorf("imap %s: %w", s.name, err)
+		return credentials{}, fmt.Errorf("imap %s: %w", s.name, err)
 	}
-	if err := c.Login(o.Username, pw).Wait(); err != nil {
+	return credentials{password: pw}, nil
+}
+
+// login authenticates with XOAUTH2 when a token is configured, else LOGIN.
+func (s *Source) login(c *imapclient.Client, cr credentials) error {
+	o := s.cfg
+	if cr.token != "" {
+		if !c.Caps().Has(imap.AuthCap("XOAUTH2")) {
+			return fmt.Errorf("imap %s: server does not offer AUTH=XOAUTH2: %w", s.name, ErrNoMechanism)
+		}
+		if err := c.Authenticate(&xoauth2{user: o.Username, token: cr.token}); err != nil {
+			return fmt.Errorf("imap %s: authenticate %s with XOAUTH2: %w", s.name, o.Username, err)
+		}
+		return nil
+	}
+	if err := c.Login(o.Username, cr.password).Wait(); err != nil {
 		err = fmt.Errorf("imap %s: login %s: %w", s.name, o.Username, err)
 		var ie *imap.Error
 		if !errors.As(err, &ie) {

@@ -178,7 +178,9 @@ func TestUnchangedRescanLogsInOnce(t *testing.T) {
 		t.Errorf("first scan of 4 mailboxes with new mail: %d logins, want the second scan worker to join", n)
 	}
 
-	s2 := newSource(t, srv, alice, "")
+	// Another dial timeout: s1's sessions, kept for the next Source of
+	// the same config, are not s2's.
+	s2 := newSource(t, srv, alice, "dial_timeout: 29s\n")
 	defer s2.Close()
 	rec, _ = connectortest.Scan(t, s2, cur)
 	if len(rec.Items) != 0 {
@@ -186,6 +188,47 @@ func TestUnchangedRescanLogsInOnce(t *testing.T) {
 	}
 	if n := logins(s2); n != 1 {
 		t.Fatalf("re-scan of an unchanged account: %d logins, want 1", n)
+	}
+}
+
+// The next Source of the same config in this process (the next part of
+// an account) takes the sessions the last one kept, with no mailbox
+// selected, and sees the server as it is now; a Source with another
+// password does not get them.
+func TestSessionsKeptForTheNextSource(t *testing.T) {
+	srv := startDovecot(t)
+	logins := func(s connectors.Source) int64 { return s.(connectors.Metered).Counters().Logins }
+	s1 := newSource(t, srv, alice, "")
+	_, cur := connectortest.Scan(t, s1, nil)
+	s1.Close()
+	if logins(s1) == 0 {
+		t.Fatal("the first source did not log in")
+	}
+	appendMessage(t, srv.addr, alice, "INBOX", "Arrived between.pdf")
+	s2 := newSource(t, srv, alice, "")
+	defer s2.Close()
+	rec, _ := connectortest.Scan(t, s2, cur)
+	if n := logins(s2); n != 0 {
+		t.Errorf("the next source of the same config logged in %d times, want 0 (the kept session)", n)
+	}
+	if len(rec.Content()) != 1 || rec.Content()[0].Name != "Arrived between.pdf" {
+		t.Errorf("the kept session's scan found %d items, want the message that arrived since", len(rec.Content()))
+	}
+	connectortest.ReadAll(t, s2, rec.Content()[0])
+	s2.Close()
+
+	// s2 kept its sessions; a source of the same account and name that
+	// presents another password gets none of them: it logs in, and fails.
+	t.Setenv("SYNCD_TEST_IMAP_PW", "not the password")
+	s3, err := connectors.New(connectortest.Config(t, fmt.Sprintf(
+		"name: %s-mail\ntype: imap\naddress: %s\ntls: none\nusername: %s\npassword_env: SYNCD_TEST_IMAP_PW\nconnections: 4\nbatch_size: 4\n",
+		srv.kind, srv.addr, alice)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s3.Close()
+	if _, err := s3.Scan(t.Context(), nil, &connectortest.Recorder{}); err == nil {
+		t.Error("a source with the wrong password scanned the account: it was given another source's session")
 	}
 }
 

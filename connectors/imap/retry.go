@@ -56,6 +56,7 @@ func (s *Source) Retry(ctx context.Context, refs []connectors.Ref, sink connecto
 			return sc.fail(ctx, err)
 		}
 	}
+	sc.keep = ctx.Err() == nil
 	return ctx.Err()
 }
 

@@ -33,6 +33,9 @@ type scanner struct {
 	// after a batch that dropped the connection.
 	degradedTo uint32
 	drops      map[imap.UID]int // connection drops per batch's first UID
+	// keep: the scanner ended cleanly; its connection may serve the next
+	// Source of the account (see sessions).
+	keep bool
 }
 
 // Scan implements connectors.Source. Mailboxes are scanned by up to
@@ -63,6 +66,7 @@ func (s *Source) Parts(ctx context.Context) ([]string, error) {
 	for _, mb := range boxes {
 		names = append(names, mb.Display)
 	}
+	sc.keep = true
 	slices.Sort(names)
 	return slices.Compact(names), nil
 }
@@ -111,6 +115,7 @@ func (s *Source) scan(ctx context.Context, c connectors.Cursor, sink connectors.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	first.keep = true
 	return shared.bytes(), nil
 }
 
@@ -145,6 +150,7 @@ func (s *Source) scanParallel(ctx context.Context, first *scanner, boxes []mailb
 				return
 			}
 		}
+		sc.keep = wctx.Err() == nil
 	}
 	helpers := min(s.scanWorkers(), max(len(boxes), 1)) - 1
 	var once sync.Once
@@ -239,11 +245,23 @@ func (sc *scanner) abort() {
 	}
 }
 
+// close ends the scanner's connection: kept for the next Source of the
+// account if the scanner ended cleanly (keep), else logged out.
 func (sc *scanner) close() {
-	if cn := sc.conn(); cn != nil {
-		_ = cn.c.Logout().Wait()
-		cn.c.Close()
+	cn := sc.conn()
+	if cn == nil {
+		return
 	}
+	select {
+	case <-cn.c.Closed():
+		return
+	default:
+	}
+	if sc.keep {
+		sessions.put(cn)
+		return
+	}
+	logout(cn)
 }
 
 func (sc *scanner) redial(ctx context.Context) error {

@@ -118,10 +118,12 @@ func (s *Source) Close() error {
 	idle := s.idle
 	s.idle = nil
 	s.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, cn := range idle {
-		_ = cn.c.Logout().Wait()
-		cn.c.Close()
+		wg.Add(1)
+		go func() { defer wg.Done(); sessions.put(cn) }()
 	}
+	wg.Wait()
 	return nil
 }
 
