@@ -2,7 +2,7 @@
 GO ?= go
 PKGS := ./...
 
-.PHONY: test fmt-check vet unit faults demo eval bench build cross
+.PHONY: test fmt-check vet unit faults demo eval bench build cross image
 
 # The version `syncd version` prints (the build info adds the VCS revision
 # when the build can read it).
@@ -11,6 +11,20 @@ LDFLAGS := -s -w -X main.version=$(VERSION)
 
 build:
 	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o syncd ./cmd/syncd
+
+# The container image (Containerfile): a static binary (tzdata built in,
+# for CRON_TZ) and the host's CA bundle in build/image/, then the first
+# engine found (podman, docker, buildah; IMAGE_ENGINE to choose).
+IMAGE ?= syncd:$(VERSION)
+CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+IMAGE_ENGINE ?= $(firstword $(foreach e,podman docker buildah,$(if $(shell command -v $(e) 2>/dev/null),$(e))))
+
+image:
+	@test -n "$(IMAGE_ENGINE)" || { echo "make image: no podman, docker or buildah found"; exit 1; }
+	rm -rf build/image && mkdir -p build/image/data
+	CGO_ENABLED=0 $(GO) build -trimpath -tags timetzdata -ldflags "$(LDFLAGS)" -o build/image/syncd ./cmd/syncd
+	cp $(CA_BUNDLE) build/image/ca-certificates.crt
+	$(IMAGE_ENGINE) $(if $(filter buildah,$(IMAGE_ENGINE)),bud $(BUILDAH_FLAGS),build) -f Containerfile -t $(IMAGE) build/image
 
 # Platforms that must build; Linux is the one the tests run on.
 CROSS := darwin/arm64 windows/amd64

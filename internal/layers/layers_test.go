@@ -52,6 +52,7 @@ var allowed = map[string][]string{
 	"engine/scheduler":          {"engine", "workspace"},
 	"cmd/syncd":                 {"connectors/...", "dedupe/...", "workspace", "engine/...", "fixtures/...", "internal/jsonx", "internal/yamlx"},
 	"bench/...":                 {"bench/...", "connectors/...", "dedupe/...", "workspace", "engine/...", "internal/jsonx", "internal/yamlx", "internal/pgtest"},
+	"deploy":                    {"engine"},
 	"eval/...":                  {"connectors/...", "dedupe/...", "workspace", "engine/...", "fixtures/...", "internal/jsonx", "internal/yamlx"},
 }
 
