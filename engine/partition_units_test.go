@@ -17,10 +17,14 @@ import (
 )
 
 // partitioned rewrites the env's config so that its source is
-// partitioned: one unit per top-level folder.
-func partitioned(t *testing.T, e *env) {
+// partitioned: one unit per top-level folder; serial: one unit at a time
+// per process (parallel: 1).
+func partitioned(t *testing.T, e *env, serial bool) {
 	t.Helper()
 	text := strings.Replace(cfgText, "{name: drive, type: memory}", "{name: drive, type: memory, partition: true}", 1)
+	if serial {
+		text = strings.Replace(text, "    workspace: finance\n", "    workspace: finance\n    parallel: 1\n", 1)
+	}
 	cfg, err := engine.ParseConfig(filepath.Join(t.TempDir(), "syncd.yaml"), []byte(text))
 	if err != nil {
 		t.Fatal(err)
@@ -55,7 +59,7 @@ func unitNames(t *testing.T, cat *workspace.Catalog, run int64) []string {
 func TestPartitionedSource(t *testing.T) {
 	ctx := context.Background()
 	whole, e := newEnv(t), newEnv(t)
-	partitioned(t, e)
+	partitioned(t, e, false)
 	for _, env := range []*env{whole, e} {
 		seed(env.src)
 		env.src.Put(memory.File{Path: "Read me.txt", Data: []byte("at the top of the drive")})
@@ -136,6 +140,22 @@ func TestPartitionedSourceName(t *testing.T) {
 	}
 }
 
+// outcome is what RunJob returned.
+type outcome struct {
+	res *engine.Result
+	err error
+}
+
+// runAsync runs the env's job with eng and hands over what it returned.
+func runAsync(ctx context.Context, eng *engine.Engine, e *env) <-chan outcome {
+	ch := make(chan outcome, 1)
+	go func() {
+		res, err := eng.RunJob(ctx, e.cfg.File, &e.cfg.Jobs[0])
+		ch <- outcome{res, err}
+	}()
+	return ch
+}
+
 // gatedPart holds the scan of one part until released.
 type gatedPart struct {
 	countingSource
@@ -165,13 +185,7 @@ func (g gatedPart) ScanPart(ctx context.Context, part string, cur connectors.Cur
 func TestPartsShareOneSourceAcrossWorkers(t *testing.T) {
 	ctx := context.Background()
 	whole, e := newEnv(t), newEnv(t)
-	text := strings.Replace(cfgText, "{name: drive, type: memory}", "{name: drive, type: memory, partition: true}", 1)
-	text = strings.Replace(text, "    workspace: finance\n", "    workspace: finance\n    parallel: 1\n", 1)
-	cfg, err := engine.ParseConfig(filepath.Join(t.TempDir(), "syncd.yaml"), []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cfg = cfg
+	partitioned(t, e, true)
 	for _, env := range []*env{whole, e} {
 		for _, team := range []string{"A", "B", "C", "D"} {
 			for i := range 5 {
@@ -186,15 +200,7 @@ func TestPartsShareOneSourceAcrossWorkers(t *testing.T) {
 
 	gate := gatedPart{countingSource: countingSource{e.src, e}, part: "A", entered: make(chan struct{}), release: make(chan struct{})}
 	holder := &engine.Engine{Catalog: e.cat, Blobs: e.blobs, Holder: "worker-1", Open: func(connectors.Config) (connectors.Source, error) { return gate, nil }}
-	type outcome struct {
-		res *engine.Result
-		err error
-	}
-	done := make(chan outcome, 1)
-	go func() {
-		res, err := holder.RunJob(ctx, e.cfg.File, &e.cfg.Jobs[0])
-		done <- outcome{res, err}
-	}()
+	done := runAsync(ctx, holder, e)
 	<-gate.entered // split into parts, and inside part A
 
 	cat2, err := workspace.Open(ctx, e.cat.Path(), workspace.Options{})
@@ -290,13 +296,7 @@ func (h msgSignal) WithGroup(string) slog.Handler      { return h }
 func TestJoinerWaitsForTheSplit(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t)
-	text := strings.Replace(cfgText, "{name: drive, type: memory}", "{name: drive, type: memory, partition: true}", 1)
-	text = strings.Replace(text, "    workspace: finance\n", "    workspace: finance\n    parallel: 1\n", 1)
-	cfg, err := engine.ParseConfig(filepath.Join(t.TempDir(), "syncd.yaml"), []byte(text))
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.cfg = cfg
+	partitioned(t, e, true)
 	for _, team := range []string{"A", "B", "C"} {
 		for i := range 3 {
 			e.src.Put(memory.File{Path: fmt.Sprintf("%s/Plan %d.txt", team, i), Data: []byte(fmt.Sprintf("plan %d of team %s", i, team))})
@@ -304,28 +304,14 @@ func TestJoinerWaitsForTheSplit(t *testing.T) {
 	}
 	gate := gatedSplit{countingSource: countingSource{e.src, e}, listing: make(chan struct{}), listed: make(chan struct{}), parts: make(chan struct{})}
 	holder := &engine.Engine{Catalog: e.cat, Blobs: e.blobs, Holder: "worker-1", Open: func(connectors.Config) (connectors.Source, error) { return gate, nil }}
-	done := make(chan error, 1)
-	var res *engine.Result
-	go func() {
-		var err error
-		res, err = holder.RunJob(ctx, e.cfg.File, &e.cfg.Jobs[0])
-		done <- err
-	}()
+	done := runAsync(ctx, holder, e)
 	<-gate.listing // the holder is splitting the source
 
 	waiting := make(chan struct{})
 	helper := &engine.Engine{Catalog: e.cat, Blobs: e.blobs, Holder: "worker-2", Join: true,
 		Log:  slog.New(msgSignal{msg: "waiting for a source being split into parts", once: new(sync.Once), ch: waiting}),
 		Open: func(connectors.Config) (connectors.Source, error) { return countingSource{e.src, e}, nil }}
-	type outcome struct {
-		res *engine.Result
-		err error
-	}
-	joined := make(chan outcome, 1)
-	go func() {
-		r, err := helper.RunJob(ctx, e.cfg.File, &e.cfg.Jobs[0])
-		joined <- outcome{r, err}
-	}()
+	joined := runAsync(ctx, helper, e)
 	select {
 	case <-waiting:
 	case o := <-joined:
@@ -337,9 +323,11 @@ func TestJoinerWaitsForTheSplit(t *testing.T) {
 		t.Fatal(o.err)
 	}
 	close(gate.parts)
-	if err := <-done; err != nil {
-		t.Fatal(err)
+	out := <-done
+	if out.err != nil {
+		t.Fatal(out.err)
 	}
+	res := out.res
 	// The helper takes every part the holder has not claimed first: two,
 	// or all three if it woke first.
 	if len(o.res.Sources) != 1 || (o.res.Sources[0].Counts.New != 6 && o.res.Sources[0].Counts.New != 9) {

@@ -34,7 +34,11 @@ func (t throttling) Fetch(w *imapserver.FetchWriter, set imap.NumSet, o *imap.Fe
 	return t.Session.Fetch(w, set, o)
 }
 
-func TestThrottledServer(t *testing.T) {
+// startWrapped serves bob's INBOX (two messages of the fixture) from an
+// in-process server whose sessions wrap passes through; it returns the
+// address.
+func startWrapped(t *testing.T, wrap func(imapserver.Session) imapserver.Session) string {
+	t.Helper()
 	mem := imapmemserver.New()
 	u := imapmemserver.NewUser(bob, imaptest.Password)
 	u.Create("INBOX", nil)
@@ -46,11 +50,9 @@ func TestThrottledServer(t *testing.T) {
 		u.Append("INBOX", literal{strings.NewReader(string(raw)), int64(len(raw))}, &imap.AppendOptions{})
 	}
 	mem.AddUser(u)
-	var left atomic.Int32
-	left.Store(2)
 	srv := imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return throttling{mem.NewSession(), &left}, nil, nil
+			return wrap(mem.NewSession()), nil, nil
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}},
 		InsecureAuth: true,
@@ -60,8 +62,15 @@ func TestThrottledServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	go srv.Serve(ln)
-	defer srv.Close()
-	s := newSource(t, server{"throttled", ln.Addr().String()}, bob, "")
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String()
+}
+
+func TestThrottledServer(t *testing.T) {
+	var left atomic.Int32
+	left.Store(2)
+	addr := startWrapped(t, func(s imapserver.Session) imapserver.Session { return throttling{s, &left} })
+	s := newSource(t, server{"throttled", addr}, bob, "")
 	defer s.Close()
 	rec, _ := connectortest.Scan(t, s, nil)
 	c := s.(connectors.Metered).Counters()
@@ -113,33 +122,12 @@ func (l *limited) Close() error {
 // not reported as the item's problem: an Open made while two others hold
 // the server's two connections waits for one to be given back.
 func TestLoginLimitIsWaitedOut(t *testing.T) {
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser(bob, imaptest.Password)
-	u.Create("INBOX", nil)
-	for _, f := range []string{"0001.eml", "0002.eml"} {
-		raw, err := os.ReadFile(filepath.Join(fixtureDir(t), bob, "INBOX", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		u.Append("INBOX", literal{strings.NewReader(string(raw)), int64(len(raw))}, &imap.AppendOptions{})
-	}
-	mem.AddUser(u)
 	var active atomic.Int32
 	refused := make(chan struct{}, 1)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &limited{Session: mem.NewSession(), active: &active, max: 2, refused: refused}, nil, nil
-		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}},
-		InsecureAuth: true,
+	addr := startWrapped(t, func(s imapserver.Session) imapserver.Session {
+		return &limited{Session: s, active: &active, max: 2, refused: refused}
 	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	defer srv.Close()
-	s := newSource(t, server{"limited", ln.Addr().String()}, bob, "")
+	s := newSource(t, server{"limited", addr}, bob, "")
 	defer s.Close()
 	rec, _ := connectortest.Scan(t, s, nil)
 	items := rec.Content()
@@ -154,7 +142,7 @@ func TestLoginLimitIsWaitedOut(t *testing.T) {
 	// Another process (s1) holds the account's two connections: the
 	// Open of this one (s2) is refused until s1 gives them back.
 	ctx := t.Context()
-	s1 := newSource(t, server{"limited", ln.Addr().String()}, bob, "")
+	s1 := newSource(t, server{"limited", addr}, bob, "")
 	a, err := s1.Open(ctx, items[0])
 	if err != nil {
 		t.Fatal(err)
@@ -167,7 +155,7 @@ func TestLoginLimitIsWaitedOut(t *testing.T) {
 	case <-refused: // s1 waited for the scan's connection to be closed
 	default:
 	}
-	s2 := newSource(t, server{"limited", ln.Addr().String()}, bob, "")
+	s2 := newSource(t, server{"limited", addr}, bob, "")
 	defer s2.Close()
 	type result struct {
 		data []byte
