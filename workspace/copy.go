@@ -178,6 +178,13 @@ func (c *Catalog) copyTable(ctx context.Context, tx *sql.Tx, from *sql.Conn, src
 		if err := rows.Scan(ptrs...); err != nil {
 			return n, err
 		}
+		for i, v := range vals {
+			// An empty BLOB reads back as a nil []byte, which the
+			// other side would store as NULL: keep it empty.
+			if b, ok := v.([]byte); ok && b == nil {
+				vals[i] = []byte{}
+			}
+		}
 		n++
 		args = append(args, vals...)
 		if len(args) == copyChunk*len(cols) {

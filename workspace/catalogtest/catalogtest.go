@@ -829,6 +829,22 @@ func RunCopy(t *testing.T, openSrc, openDst func(t *testing.T) *workspace.Catalo
 	must(t, src.FinishRun(ctx, run, "ok", workspace.Counts{}, ""))
 	_, err = src.AddPin(ctx, "merge", []string{"a", "b"}, "alice")
 	must(t, err)
+	// A history node with no keys yet: its keyset is the empty blob,
+	// which must not arrive as NULL (found copying a 1M store into
+	// PostgreSQL).
+	ix, err := src.NewIndexer(ctx, 100)
+	must(t, err)
+	x, err := ix.Begin(ctx)
+	must(t, err)
+	docs, err := src.Documents(ctx)
+	must(t, err)
+	_, created, err := x.Node(ctx, "keyless", docs[0].Versions[0].Blob)
+	must(t, err)
+	if !created {
+		t.Fatal("no new history node")
+	}
+	must(t, x.Commit())
+	ix.Close()
 
 	type answers struct {
 		Sightings []workspace.Sighting

@@ -66,7 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	big := fs.Int64("big-mb", 1024, "size of the large attachment and the large file, MiB")
 	fs.IntVar(&o.sightings, "sightings", 1_000_000, "sightings in the store-scale catalog")
 	fs.IntVar(&o.scaleReps, "scale-reps", 1, "runs of each store-scale command (each takes minutes at 1M sightings)")
-	fs.StringVar(&o.scaleOps, "scale-ops", "sync,touch,daemon,plan,report,export,verify", "store-scale commands to run (sync: the full rebuild; touch: a sync touching 1% of documents; daemon: a daemon run after another touch, and its size once idle; report: the report of the import run, an item per sighting)")
+	fs.StringVar(&o.scaleOps, "scale-ops", "sync,postgres,touch,daemon,plan,report,export,verify", "store-scale commands to run (sync: the full rebuild; postgres: the store copied into PostgreSQL, a full rebuild there beside SQLite's; touch: a sync touching 1% of documents; daemon: a daemon run after another touch, and its size once idle; report: the report of the import run, an item per sighting)")
 	fs.DurationVar(&o.limit, "limit", 5*time.Minute, "time limit of each timed command (store-scale commands: twice that)")
 	fs.StringVar(&o.sections, "sections", "imap,share,hash,big,scale,cluster", "comma-separated sections to run")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch dir")

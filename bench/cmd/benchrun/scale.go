@@ -13,6 +13,7 @@ import (
 	"github.com/syncd/syncd/bench/internal/measure"
 	"github.com/syncd/syncd/bench/internal/results"
 	"github.com/syncd/syncd/bench/internal/scale"
+	"github.com/syncd/syncd/internal/pgtest"
 	"github.com/syncd/syncd/workspace"
 )
 
@@ -54,6 +55,11 @@ func (b *bench) scale(ctx context.Context) error {
 	r := row(sec, "first sync after the import: full history rebuild over "+n, "", first, errs, "sync", "", results.Target{})
 	b.add(r)
 	b.fact("store scale: catalog after the rebuild %s", human(catalogSize(store)))
+	if b.scaleOp("postgres") {
+		if err := b.scalePostgres(ctx, work, store, tiny, n, long); err != nil {
+			return fmt.Errorf("store scale on PostgreSQL: %w", err)
+		}
+	}
 	spec := scaleSpec(b.o.sightings)
 	round := 0
 	touch := func() error {
@@ -105,6 +111,47 @@ func (b *bench) scale(ctx context.Context) error {
 		}
 	}
 	return os.RemoveAll(work)
+}
+
+// scalePostgres copies the store, its history rebuilt, into a private
+// PostgreSQL (`syncd store copy`, untimed but reported), then times the
+// full history rebuild (`syncd history rebuild --full`) on it beside the
+// same on the embedded SQLite catalog.
+func (b *bench) scalePostgres(ctx context.Context, work, store, tiny, n string, long func(measure.Cmd) measure.Cmd) error {
+	pg, err := pgtest.Start(true)
+	if err != nil {
+		return err
+	}
+	defer pg.Stop()
+	dsn, err := pg.CreateDB("scale")
+	if err != nil {
+		return err
+	}
+	env := []string{clusterDSNEnv + "=" + dsn}
+	cfg := filepath.Join(work, "syncd.yaml")
+	pgCfg := filepath.Join(work, "postgres.yaml")
+	text := fmt.Sprintf("store:\n  path: %q\n  catalog:\n    postgres: {dsn_env: %s}\njobs:\n  - name: scale\n    workspace: department\n    sources:\n      - name: tiny\n        type: folder\n        path: %q\n",
+		filepath.Join(work, "pg-store"), clusterDSNEnv, tiny)
+	if err := os.WriteFile(pgCfg, []byte(text), 0o644); err != nil {
+		return err
+	}
+	copied := func() error {
+		start := time.Now()
+		c := long(b.syncdCmd("syncd store copy", env, "store", "copy", "--from", store, "--to", pgCfg, "--log-level", "warn"))
+		if _, err := measure.Run(ctx, c); err != nil {
+			return err
+		}
+		b.fact("store scale on PostgreSQL: `syncd store copy` of the store (%s, its history rebuilt) into PostgreSQL, verified, took %s", n, time.Since(start).Round(time.Second))
+		return nil
+	}
+	s, errs := b.repeat(ctx, 1, []step{
+		{key: "sqlite", cmd: long(b.syncdCmd("syncd history rebuild --full (SQLite)", nil, "history", "rebuild", "--full", "--config", cfg))},
+		{key: "postgres", setup: copied, cmd: long(b.syncdCmd("syncd history rebuild --full (PostgreSQL)", env, "history", "rebuild", "--full", "--config", pgCfg))},
+	})
+	r := row("store scale", "full history rebuild over "+n+" on PostgreSQL", "the same on SQLite", s, errs, "postgres", "sqlite", results.Target{})
+	r.Note = "PostgreSQL started privately on this machine with fsync and synchronous commit on; `history rebuild --full` over a catalog whose history is already built, on both"
+	b.add(r)
+	return nil
 }
 
 // scaleStore returns the store directory holding o.sightings synthetic
