@@ -14,6 +14,7 @@ import (
 
 	"github.com/syncd/syncd/connectors"
 	"github.com/syncd/syncd/connectors/connectortest"
+	imapsrc "github.com/syncd/syncd/connectors/imap"
 	"github.com/syncd/syncd/connectors/imap/imaptest"
 )
 
@@ -196,6 +197,7 @@ func TestUnchangedRescanLogsInOnce(t *testing.T) {
 // selected, and sees the server as it is now; a Source with another
 // password does not get them.
 func TestSessionsKeptForTheNextSource(t *testing.T) {
+	imapsrc.KeepSessionsFor(t, time.Hour) // however slow the machine is between the two sources
 	srv := startDovecot(t)
 	logins := func(s connectors.Source) int64 { return s.(connectors.Metered).Counters().Logins }
 	s1 := newSource(t, srv, alice, "")

@@ -17,10 +17,12 @@ import (
 // Exchange: 30 minutes), and few are kept, since idle sessions count
 // against the server's connections per user (Dovecot's
 // mail_max_userip_connections) for every worker.
-const (
-	sessionTTL  = 3 * time.Second
-	sessionKeep = 2 // per account
-)
+const sessionKeep = 2 // per account
+
+// sessionTTL is how long a session is kept (a variable for tests, which
+// must not depend on how fast the machine gets from one Source to the
+// next).
+var sessionTTL = 3 * time.Second
 
 // sessions keeps the connections of Sources that ended, logged in, for a
 // short while: the parts of one account (connectors.Partitioner) run
