@@ -91,6 +91,11 @@ type Partitioner interface {
 	ScanPart(ctx context.Context, part string, cur Cursor, sink Sink) (Cursor, error)
 }
 
+// RootPart is the part of the files at the top of a tree-shaped source
+// (a share, a folder), beside its top-level folders, which are parts of
+// their own.
+const RootPart = "."
+
 // Sink receives what a scan finds.
 type Sink interface {
 	// Item reports one item. Items with a Skip reason are recorded but never

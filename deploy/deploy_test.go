@@ -200,7 +200,7 @@ func TestKubernetesExample(t *testing.T) {
 // isolation needs.
 func refused(out string) bool {
 	out = strings.ToLower(out)
-	return strings.Contains(out, "operation not permitted") || strings.Contains(out, "permission denied") && strings.Contains(out, "chroot")
+	return strings.Contains(out, "operation not permitted") || (strings.Contains(out, "permission denied") && strings.Contains(out, "chroot"))
 }
 
 func regexpAll(expr, s string) []string {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/syncd/syncd/connectors"
@@ -253,25 +252,11 @@ func status(res *Result, runErr error) string {
 }
 
 func (e *Engine) refreshLock(ctx context.Context, name string) func() {
-	ctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(lockTTL / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if err := e.Catalog.Lock(ctx, name, e.Holder, lockTTL); err != nil && ctx.Err() == nil {
-					e.logger().Error("lock refresh failed", "lock", name, "err", err)
-				}
-			}
+	return every(ctx, lockTTL/4, func(ctx context.Context) {
+		if err := e.Catalog.Lock(ctx, name, e.Holder, lockTTL); err != nil && ctx.Err() == nil {
+			e.logger().Error("lock refresh failed", "lock", name, "err", err)
 		}
-	}()
-	return func() { cancel(); wg.Wait() }
+	})
 }
 
 // runSource scans one source and ingests what it finds.
@@ -312,7 +297,7 @@ func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string
 	case part != nil && !partitioned:
 		err = fmt.Errorf("source %s: a %s source has no parts", sc.Name, sr.Kind)
 	case part != nil:
-		ing.key, ing.part = partKey(sc.Name, *part), part
+		ing.onPart(*part)
 	case sc.Partition && !partitioned:
 		log.Warn("this kind of source cannot be partitioned: it is scanned whole", "kind", sr.Kind)
 	case sc.Partition:
@@ -337,10 +322,6 @@ func (e *Engine) runSource(ctx context.Context, log *slog.Logger, cfgFile string
 	return sr
 }
 
-// partKey is the cursor key, and the unit name, of one part of a
-// partitioned source.
-func partKey(source, part string) string { return source + "/" + part }
-
 // splitSource lists a partitioned source's parts and adds one unit of the
 // run per part, for whichever worker comes next. A part that had a
 // cursor and is no longer listed (a mailbox deleted, a folder removed, a
@@ -362,7 +343,7 @@ func (e *Engine) splitSource(ctx context.Context, log *slog.Logger, job *Job, sc
 		}
 		log.Info("part no longer at the source", "part", old)
 		ing := newIngest(e, job, sc, src, runID, log.With("part", old), shared)
-		ing.key, ing.part = partKey(sc.Name, old), &old
+		ing.onPart(old)
 		err := ing.run(ctx)
 		sr.Counts.Add(ing.finalCounts())
 		if err != nil {
@@ -374,7 +355,7 @@ func (e *Engine) splitSource(ctx context.Context, log *slog.Logger, job *Job, sc
 	}
 	units := make([]string, len(parts))
 	for i, part := range parts {
-		units[i] = partKey(sc.Name, part)
+		units[i] = workspace.PartKey(sc.Name, part)
 	}
 	log.Info("source split into parts", "parts", len(parts))
 	return e.Catalog.AddUnits(ctx, runID, units)

@@ -92,6 +92,12 @@ func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runI
 	}
 }
 
+// onPart makes the ingest scan one part of its partitioned source, under
+// the part's own cursor.
+func (in *ingest) onPart(part string) {
+	in.key, in.part = workspace.PartKey(in.sc.Name, part), &part
+}
+
 func (in *ingest) run(ctx context.Context) error {
 	cur, err := in.e.Catalog.Cursor(ctx, in.key)
 	if err != nil {

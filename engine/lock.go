@@ -173,6 +173,28 @@ func (e *Engine) Maintain(ctx context.Context, waiting func(jobs []workspace.Loc
 	return fn(ctx)
 }
 
+// every calls fn every d in the background until ctx ends or stop is
+// called; stop returns once fn has returned for the last time.
+func every(ctx context.Context, d time.Duration, fn func(context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn(ctx)
+			}
+		}
+	}()
+	return func() { cancel(); wg.Wait() }
+}
+
 func waitPoll(ctx context.Context) error {
 	t := time.NewTimer(lockPoll)
 	defer t.Stop()

@@ -173,6 +173,13 @@ func unitSource(configs map[string]SourceConfig, name string) (SourceConfig, *st
 // its parts when it ends.
 type busyUnits struct{ running, splitting bool }
 
+// add counts a unit another process runs: a part, or a source's own unit
+// (split if the source is partitioned).
+func (b *busyUnits) add(sc SourceConfig, part *string) {
+	b.running = true
+	b.splitting = b.splitting || (part == nil && sc.Partition)
+}
+
 // claimUnit claims a unit of the run this process has a source for: one
 // to do, or one whose holder's lease is over or who died. busy says what
 // remains that others run.
@@ -193,8 +200,7 @@ func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]
 			(!u.Expires.After(e.Catalog.Now()) || deadHolder(u.Holder)):
 			e.logger().Warn("taking over the work of a process that stopped", "run", runID, "source", u.Name, "holder", u.Holder)
 		case u.State == workspace.UnitRunning:
-			busy.running = true
-			busy.splitting = busy.splitting || (part == nil && sc.Partition)
+			busy.add(sc, part)
 			continue
 		default:
 			continue
@@ -206,8 +212,7 @@ func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]
 		if ok {
 			return u, true, busy, nil
 		}
-		busy.running = true // someone else claimed it just now
-		busy.splitting = busy.splitting || (part == nil && sc.Partition)
+		busy.add(sc, part) // someone else claimed it just now
 	}
 	return workspace.Unit{}, false, busy, nil
 }
@@ -221,30 +226,18 @@ func (e *Engine) runUnit(ctx context.Context, log *slog.Logger, cfgFile string, 
 	uctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var lost atomic.Bool
-	var rwg sync.WaitGroup
-	rwg.Add(1)
-	go func() {
-		defer rwg.Done()
-		t := time.NewTicker(unitTTL / 4)
-		defer t.Stop()
-		for {
-			select {
-			case <-uctx.Done():
-				return
-			case <-t.C:
-				err := e.Catalog.RenewUnit(uctx, runID, unit, e.Holder, unitTTL)
-				if errors.Is(err, workspace.ErrLostUnit) {
-					lost.Store(true)
-					log.Error("another process took this source over: stopping it here", "unit", unit)
-					cancel()
-					return
-				}
-				if err != nil && uctx.Err() == nil {
-					log.Error("renewing the source's lease failed", "unit", unit, "err", err)
-				}
-			}
+	stopRenew := every(uctx, unitTTL/4, func(rctx context.Context) {
+		err := e.Catalog.RenewUnit(rctx, runID, unit, e.Holder, unitTTL)
+		if errors.Is(err, workspace.ErrLostUnit) {
+			lost.Store(true)
+			log.Error("another process took this source over: stopping it here", "unit", unit)
+			cancel() // ends the renewals too
+			return
 		}
-	}()
+		if err != nil && rctx.Err() == nil {
+			log.Error("renewing the source's lease failed", "unit", unit, "err", err)
+		}
+	})
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
@@ -255,7 +248,7 @@ func (e *Engine) runUnit(ctx context.Context, log *slog.Logger, cfgFile string, 
 		sr = e.runSource(uctx, log, cfgFile, job, sc, part, runID, shared)
 	}()
 	cancel()
-	rwg.Wait()
+	stopRenew()
 	bg := context.WithoutCancel(ctx)
 	switch {
 	case lost.Load():

@@ -341,11 +341,15 @@ func (c *Catalog) ResetCursor(ctx context.Context, source string) error {
 	return err
 }
 
-// PartCursors lists the parts of source that have a cursor of their own,
-// sorted: a partitioned source's cursors are keyed source + "/" + part.
+// PartKey is the cursor key, and the unit name, of one part of a
+// partitioned source.
+func PartKey(source, part string) string { return source + "/" + part }
+
+// PartCursors lists the parts of source that have a cursor of their own
+// (under PartKey), sorted.
 func (c *Catalog) PartCursors(ctx context.Context, source string) ([]string, error) {
 	// "/" + 1 is "0": every key that starts with source + "/", by bytes.
-	rows, err := c.db.QueryContext(ctx, `SELECT source FROM cursors WHERE source > ? AND source < ? ORDER BY source`, source+"/", source+"0")
+	rows, err := c.db.QueryContext(ctx, `SELECT source FROM cursors WHERE source > ? AND source < ? ORDER BY source`, PartKey(source, ""), source+"0")
 	if err != nil {
 		return nil, fmt.Errorf("catalog: part cursors of %s: %w", source, err)
 	}
@@ -356,7 +360,7 @@ func (c *Catalog) PartCursors(ctx context.Context, source string) ([]string, err
 		if err := rows.Scan(&k); err != nil {
 			return nil, fmt.Errorf("catalog: part cursors of %s: %w", source, err)
 		}
-		out = append(out, strings.TrimPrefix(k, source+"/"))
+		out = append(out, strings.TrimPrefix(k, PartKey(source, "")))
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("catalog: part cursors of %s: %w", source, err)

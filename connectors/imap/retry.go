@@ -35,16 +35,12 @@ func (s *Source) Retry(ctx context.Context, refs []connectors.Ref, sink connecto
 		return nil
 	}
 	rs := &retrySink{inner: sink, emitted: map[connectors.Ref]bool{}, msgs: map[string]bool{}, problems: map[string]error{}}
-	sc := s.newScanner(&scanState{sink: rs, cur: cursor{Mailboxes: map[string]boxState{}}})
-	defer sc.close()
-	stop := context.AfterFunc(ctx, sc.abort)
-	defer stop()
-	if err := sc.redial(ctx); err != nil {
-		return sc.fail(ctx, err)
+	// The listing maps display names to the server's (serverName).
+	sc, _, done, err := s.openScanner(ctx, &scanState{sink: rs, cur: cursor{Mailboxes: map[string]boxState{}}})
+	if err != nil {
+		return err
 	}
-	if _, err := s.listMailboxes(sc.conn()); err != nil {
-		return sc.fail(ctx, err)
-	}
+	defer done()
 	groups, bad := s.groupRefs(refs)
 	for _, r := range bad {
 		if err := sc.refProblem(ctx, r, fmt.Sprintf("%s %s", s.cfg.Account, r), fmt.Errorf("%w: %w", ErrBadRef, connectors.ErrNotFound)); err != nil {

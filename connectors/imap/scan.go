@@ -51,17 +51,11 @@ func (s *Source) Parts(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	sc := s.newScanner(&scanState{cur: cursor{Mailboxes: map[string]boxState{}}})
-	defer sc.close()
-	stop := context.AfterFunc(ctx, sc.abort)
-	defer stop()
-	if err := sc.redial(ctx); err != nil {
-		return nil, sc.fail(ctx, err)
-	}
-	boxes, err := s.listMailboxes(sc.conn())
+	sc, boxes, done, err := s.openScanner(ctx, &scanState{cur: cursor{Mailboxes: map[string]boxState{}}})
 	if err != nil {
-		return nil, sc.fail(ctx, err)
+		return nil, err
 	}
+	defer done()
 	names := make([]string, 0, len(boxes))
 	for _, mb := range boxes {
 		names = append(names, mb.Display)
@@ -92,17 +86,11 @@ func (s *Source) scan(ctx context.Context, c connectors.Cursor, sink connectors.
 		maps.DeleteFunc(cur.Mailboxes, func(name string, _ boxState) bool { return name != *only })
 	}
 	shared := &scanState{sink: sink, cur: cur}
-	first := s.newScanner(shared)
-	defer first.close()
-	stop := context.AfterFunc(ctx, first.abort)
-	defer stop()
-	if err := first.redial(ctx); err != nil {
-		return nil, first.fail(ctx, err)
-	}
-	boxes, err := s.listMailboxes(first.conn())
+	first, boxes, done, err := s.openScanner(ctx, shared)
 	if err != nil {
-		return nil, first.fail(ctx, err)
+		return nil, err
 	}
+	defer done()
 	if only != nil {
 		boxes = slices.DeleteFunc(boxes, func(mb mailbox) bool { return mb.Display != *only })
 	}
@@ -121,6 +109,26 @@ func (s *Source) scan(ctx context.Context, c connectors.Cursor, sink connectors.
 
 func (s *Source) newScanner(shared *scanState) *scanner {
 	return &scanner{s: s, shared: shared}
+}
+
+// openScanner starts a scanner on shared: its connection dialled (and
+// closed if ctx ends) and the mailboxes the config selects listed. done
+// ends it (see scanner.close).
+func (s *Source) openScanner(ctx context.Context, shared *scanState) (sc *scanner, boxes []mailbox, done func(), err error) {
+	sc = s.newScanner(shared)
+	stop := context.AfterFunc(ctx, sc.abort)
+	done = func() {
+		stop()
+		sc.close()
+	}
+	if err = sc.redial(ctx); err == nil {
+		boxes, err = s.listMailboxes(sc.conn())
+	}
+	if err != nil {
+		done()
+		return nil, nil, nil, sc.fail(ctx, err)
+	}
+	return sc, boxes, done, nil
 }
 
 // scanParallel hands mailboxes to workers; the first error stops them all.

@@ -146,22 +146,19 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 	return s.scan(ctx, cur, sink, func(string) bool { return true })
 }
 
-// RootPart names the files at the top of the source, outside any folder,
-// as a part (see Parts).
-const RootPart = "."
-
-// partOf is the part a path belongs to: its top-level folder, or RootPart.
+// partOf is the part a path belongs to: its top-level folder, or
+// connectors.RootPart.
 func partOf(p string) string {
 	for i := 0; i < len(p); i++ {
 		if p[i] == '/' {
 			return p[:i]
 		}
 	}
-	return RootPart
+	return connectors.RootPart
 }
 
 // Parts implements connectors.Partitioner: the top-level folders, and
-// RootPart when files lie outside them.
+// connectors.RootPart when files lie outside them.
 func (s *Source) Parts(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err

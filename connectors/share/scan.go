@@ -46,12 +46,8 @@ func (s *Source) Scan(ctx context.Context, cur connectors.Cursor, sink connector
 	return s.scan(ctx, cur, sink, "", -1)
 }
 
-// RootPart names the files at the top of the share, outside any folder,
-// as a part (see Parts).
-const RootPart = "."
-
 // Parts implements connectors.Partitioner: the share's top-level folders,
-// and RootPart for the files beside them.
+// and connectors.RootPart for the files beside them.
 func (s *Source) Parts(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -64,7 +60,7 @@ func (s *Source) Parts(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, s.wrap("list", "", err)
 	}
-	out := []string{RootPart}
+	out := []string{connectors.RootPart}
 	for _, e := range entries {
 		if d, ok := e.(fs.Directory); ok {
 			out = append(out, d.Remote())
@@ -75,11 +71,11 @@ func (s *Source) Parts(ctx context.Context) ([]string, error) {
 }
 
 // ScanPart implements connectors.Partitioner: Scan of one top-level
-// folder (RootPart: of the files beside them), whose cursor lists that
-// part's files alone. A folder no longer there lists nothing: what its
+// folder (connectors.RootPart: of the files beside them), whose cursor
+// lists that part's files alone. A folder no longer there lists nothing: what its
 // cursor listed is reported gone.
 func (s *Source) ScanPart(ctx context.Context, part string, cur connectors.Cursor, sink connectors.Sink) (connectors.Cursor, error) {
-	if part == RootPart {
+	if part == connectors.RootPart {
 		return s.scan(ctx, cur, sink, "", 1)
 	}
 	if part == "" || strings.Contains(part, "/") {
@@ -106,8 +102,7 @@ func (s *Source) scan(ctx context.Context, cur connectors.Cursor, sink connector
 		return nil, err
 	}
 	sc := &scan{s: s, sink: sink, old: st.keys, seen: make(keySet, len(st.keys)), hashes: s.hashTypes(f),
-		oldPaths: st.paths, listed: make(keySet, len(st.keys))}
-	sc.top = dir
+		oldPaths: st.paths, listed: make(keySet, len(st.keys)), top: dir}
 	werr := walk.Walk(ctx, f, dir, false, depth, func(dir string, entries fs.DirEntries, err error) error {
 		return sc.dir(ctx, dir, entries, err)
 	})

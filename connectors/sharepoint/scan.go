@@ -102,8 +102,7 @@ func (s *Source) ScanPart(ctx context.Context, part string, cur connectors.Curso
 			if len(it.Seen) == 0 {
 				continue
 			}
-			g := connectors.Gone{Ref: sc.itemRef(id), Under: true, Name: joinPath(ds.path(it.Parent), it.Name), Why: "out-of-scope"}
-			if err := sink.Gone(ctx, g); err != nil {
+			if err := sc.gone(ctx, id, it, "out-of-scope"); err != nil {
 				return nil, err
 			}
 		}
@@ -253,7 +252,12 @@ func (sc *driveScan) finishResync(ctx context.Context) error {
 
 // emitDeleted reports an item and all its versions gone from the library.
 func (sc *driveScan) emitDeleted(ctx context.Context, id string, it *itemState) error {
-	return sc.sink.Gone(ctx, connectors.Gone{Ref: sc.itemRef(id), Under: true, Name: joinPath(sc.ds.path(it.Parent), it.Name), Why: "deleted"})
+	return sc.gone(ctx, id, it, "deleted")
+}
+
+// gone reports an item and all its versions gone, for why.
+func (sc *driveScan) gone(ctx context.Context, id string, it *itemState, why string) error {
+	return sc.sink.Gone(ctx, connectors.Gone{Ref: sc.itemRef(id), Under: true, Name: joinPath(sc.ds.path(it.Parent), it.Name), Why: why})
 }
 
 // outOfScope reports an item that was listed before and now lies outside

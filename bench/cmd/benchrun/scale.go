@@ -44,8 +44,7 @@ func (b *bench) scale(ctx context.Context) error {
 		return err
 	}
 	cfg := filepath.Join(work, "syncd.yaml")
-	text := fmt.Sprintf("store:\n  path: %q\njobs:\n  - name: scale\n    workspace: department\n    sources:\n      - name: tiny\n        type: folder\n        path: %q\n", store, tiny)
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+	if err := writeScaleConfig(cfg, store, "", tiny); err != nil {
 		return err
 	}
 	const sec = "store scale"
@@ -56,7 +55,7 @@ func (b *bench) scale(ctx context.Context) error {
 	b.add(r)
 	b.fact("store scale: catalog after the rebuild %s", human(catalogSize(store)))
 	if b.scaleOp("postgres") {
-		if err := b.scalePostgres(ctx, work, store, tiny, n, long); err != nil {
+		if err := b.scalePostgres(ctx, work, cfg, store, tiny, n, long); err != nil {
 			return fmt.Errorf("store scale on PostgreSQL: %w", err)
 		}
 	}
@@ -117,7 +116,7 @@ func (b *bench) scale(ctx context.Context) error {
 // PostgreSQL (`syncd store copy`, untimed but reported), then times the
 // full history rebuild (`syncd history rebuild --full`) on it beside the
 // same on the embedded SQLite catalog.
-func (b *bench) scalePostgres(ctx context.Context, work, store, tiny, n string, long func(measure.Cmd) measure.Cmd) error {
+func (b *bench) scalePostgres(ctx context.Context, work, cfg, store, tiny, n string, long func(measure.Cmd) measure.Cmd) error {
 	pg, err := pgtest.Start(true)
 	if err != nil {
 		return err
@@ -128,11 +127,8 @@ func (b *bench) scalePostgres(ctx context.Context, work, store, tiny, n string, 
 		return err
 	}
 	env := []string{clusterDSNEnv + "=" + dsn}
-	cfg := filepath.Join(work, "syncd.yaml")
 	pgCfg := filepath.Join(work, "postgres.yaml")
-	text := fmt.Sprintf("store:\n  path: %q\n  catalog:\n    postgres: {dsn_env: %s}\njobs:\n  - name: scale\n    workspace: department\n    sources:\n      - name: tiny\n        type: folder\n        path: %q\n",
-		filepath.Join(work, "pg-store"), clusterDSNEnv, tiny)
-	if err := os.WriteFile(pgCfg, []byte(text), 0o644); err != nil {
+	if err := writeScaleConfig(pgCfg, filepath.Join(work, "pg-store"), fmt.Sprintf("  catalog:\n    postgres: {dsn_env: %s}\n", clusterDSNEnv), tiny); err != nil {
 		return err
 	}
 	copied := func() error {
@@ -152,6 +148,13 @@ func (b *bench) scalePostgres(ctx context.Context, work, store, tiny, n string, 
 	r.Note = "PostgreSQL started privately on this machine with fsync and synchronous commit on; `history rebuild --full` over a catalog whose history is already built, on both"
 	b.add(r)
 	return nil
+}
+
+// writeScaleConfig writes the scale section's config to path: the store
+// at store (more store keys in catalog), the job syncing the tiny folder.
+func writeScaleConfig(path, store, catalog, tiny string) error {
+	text := fmt.Sprintf("store:\n  path: %q\n%sjobs:\n  - name: scale\n    workspace: department\n    sources:\n      - name: tiny\n        type: folder\n        path: %q\n", store, catalog, tiny)
+	return os.WriteFile(path, []byte(text), 0o644)
 }
 
 // scaleStore returns the store directory holding o.sightings synthetic
