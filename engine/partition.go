@@ -11,6 +11,7 @@ import (
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine/history"
 	"github.com/syncd/syncd/workspace"
+	"golang.org/x/sync/errgroup"
 )
 
 // The history rebuild, one component at a time (docs/design.md, "History
@@ -108,11 +109,18 @@ func (e *Engine) RebuildStats(ctx context.Context, full bool) (RebuildStats, err
 	if err != nil {
 		return st, err
 	}
-	r, err := cat.RebuildReader(ctx)
+	// Two connections: one reads and rebuilds the next batch while the
+	// other stores the last (docs/design.md, "History in bounded
+	// memory"); one after the other, on one connection, a full rebuild
+	// kept one of two cores busy. The writer has the page cache
+	// (store.cache_mb): its index pages are what it reads again.
+	r := cat.HistoryReader()
+	defer r.Close()
+	w, err := cat.RebuildReader(ctx)
 	if err != nil {
 		return st, err
 	}
-	defer r.Close()
+	defer w.Close()
 	hubs := map[string]bool{}
 	for id := range hubIDs {
 		n, err := r.Node(ctx, id)
@@ -123,17 +131,43 @@ func (e *Engine) RebuildStats(ctx context.Context, full bool) (RebuildStats, err
 	}
 	st.Hubs = len(hubs)
 	ev := evidence{oversized: oversized, hubs: hubIDs}
-	b := &rebuildBatch{ctx: ctx, cat: cat, r: r, pins: pins, oversized: oversized, hubs: hubs, st: &st, stored: e.OnRebuildBatch, limit: cmp.Or(e.RebuildBatch, defaultBatch)}
 	st.Full = idx.Full || idx.Dirty*fullShare > idx.Nodes
-	if st.Full {
-		err = eachComponentFull(ctx, cat, idx.Nodes, ev, b.add)
-	} else {
-		err = eachDirtyComponent(ctx, r, ev, b.add)
+	g, gctx := errgroup.WithContext(ctx)
+	batches := make(chan rebuilt)
+	b := &rebuildBatch{ctx: gctx, cat: cat, r: r, pins: pins, oversized: oversized, hubs: hubs, out: batches, limit: cmp.Or(e.RebuildBatch, defaultBatch)}
+	g.Go(func() error {
+		defer close(batches)
+		var err error
+		if st.Full {
+			err = eachComponentFull(gctx, cat, idx.Nodes, ev, b.add)
+		} else {
+			err = eachDirtyComponent(gctx, r, ev, b.add)
+		}
+		if err != nil {
+			return err
+		}
+		return b.flush()
+	})
+	g.Go(func() error {
+		for x := range batches {
+			diff, err := w.ReplaceComponents(gctx, x.nodes, x.docs)
+			if err != nil {
+				return err
+			}
+			st.add(x.counts, diff)
+			if e.OnRebuildBatch != nil {
+				e.OnRebuildBatch(st)
+			}
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err := g.Wait(); err != nil {
+		return st, err
 	}
-	if err == nil {
-		err = b.flush()
-	}
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return st, err
 	}
 	if idx.Full || idx.Cap != keyCap {
@@ -189,20 +223,22 @@ func indexHistory(ctx context.Context, cat *workspace.Catalog, keyCap int) (int,
 		return 0, err
 	}
 	defer ix.Close()
-	names := history.NewNameMemo()
 	done := 0
 	for {
-		n, err := indexSightings(ctx, ix, pinsOf, names)
+		// A pass indexes what was queued when it read; the next finds
+		// what was queued meanwhile (on PostgreSQL, possibly with smaller
+		// ids than those read), and normally nothing.
+		n, err := indexQueued(ctx, cat, ix, pinsOf)
+		done += n
 		if err != nil {
 			return done, err
 		}
-		done += n
 		if n == 0 {
 			break
 		}
-		if len(names) > 100000 {
-			names = history.NewNameMemo() // a memo, not a catalog-sized map
-		}
+	}
+	if err := orphans(ctx, ix); err != nil {
+		return done, err
 	}
 	for more := true; more; {
 		if more, err = indexContents(ctx, ix); err != nil {
@@ -212,23 +248,67 @@ func indexHistory(ctx context.Context, cat *workspace.Catalog, keyCap int) (int,
 	return done, indexPins(ctx, ix)
 }
 
-// indexSightings indexes one chunk of queued sightings.
-func indexSightings(ctx context.Context, ix *workspace.Indexer, pinsOf map[string][]int64, names history.NameMemo) (int, error) {
+// queued is a chunk of queued sightings and the place keys of each.
+type queued struct {
+	ss   []workspace.Sighting
+	keys [][]workspace.KeyRef
+}
+
+// indexQueued indexes the queued sightings a chunk per transaction: one
+// goroutine reads the next chunk and works out its keys while the other
+// writes the last (one after the other they kept one of two cores busy).
+// It returns how many sightings it indexed.
+func indexQueued(ctx context.Context, cat *workspace.Catalog, ix *workspace.Indexer, pinsOf map[string][]int64) (int, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	chunks := make(chan queued)
+	g.Go(func() error {
+		defer close(chunks)
+		names := history.NewNameMemo()
+		after := int64(0)
+		for {
+			ss, err := cat.TodoSightings(gctx, after, indexChunk)
+			if err != nil || len(ss) == 0 {
+				return err
+			}
+			q := queued{ss: ss, keys: make([][]workspace.KeyRef, len(ss))}
+			for i := range ss {
+				hs := rebuildSighting(ss[i])
+				for _, k := range history.SightingKeys(&hs, names) {
+					q.keys[i] = append(q.keys[i], workspace.KeyRef{Key: k.Hash, Kind: workspace.KeyPlace, What: k.Kind, Label: k.Label})
+				}
+			}
+			select {
+			case chunks <- q:
+			case <-gctx.Done():
+				return gctx.Err()
+			}
+			after = ss[len(ss)-1].ID
+			if len(names) > 100000 {
+				names = history.NewNameMemo() // a memo, not a catalog-sized map
+			}
+		}
+	})
+	done := 0
+	g.Go(func() error {
+		for q := range chunks {
+			if err := indexSightings(gctx, ix, pinsOf, q); err != nil {
+				return err
+			}
+			done += len(q.ss)
+		}
+		return nil
+	})
+	err := g.Wait()
+	return done, err
+}
+
+// indexSightings indexes one chunk of queued sightings, in a transaction.
+func indexSightings(ctx context.Context, ix *workspace.Indexer, pinsOf map[string][]int64, q queued) error {
 	tx, err := ix.Begin(ctx)
 	if err != nil {
-		return 0, err
+		return err
 	}
 	defer tx.Rollback()
-	ss, err := tx.TodoSightings(ctx, indexChunk)
-	if err != nil {
-		return 0, err
-	}
-	if len(ss) == 0 {
-		if err := tx.TodoOrphans(ctx); err != nil {
-			return 0, err
-		}
-		return 0, tx.Commit()
-	}
 	// One node's sightings together: its keys are added at once.
 	type nodeKeys struct {
 		id      int64
@@ -237,39 +317,52 @@ func indexSightings(ctx context.Context, ix *workspace.Indexer, pinsOf map[strin
 	}
 	var order []*nodeKeys
 	byNode := map[string]*nodeKeys{} // workspace + "\x00" + blob
-	for _, s := range ss {
+	ids := make([]int64, len(q.ss))
+	for i, s := range q.ss {
+		ids[i] = s.ID
 		nk := byNode[s.Workspace+"\x00"+s.Blob.String()]
 		if nk == nil {
 			node, created, err := tx.Node(ctx, s.Workspace, s.Blob)
 			if err != nil {
-				return 0, err
+				return err
 			}
 			nk = &nodeKeys{id: node, created: created}
 			byNode[s.Workspace+"\x00"+s.Blob.String()] = nk
 			order = append(order, nk)
 			if created {
 				if nk.keys, err = blobKeys(ctx, tx, s.Workspace, s.Blob, pinsOf); err != nil {
-					return 0, err
+					return err
 				}
 			}
 		}
-		hs := rebuildSighting(s)
-		for _, k := range history.SightingKeys(&hs, names) {
-			nk.keys = append(nk.keys, workspace.KeyRef{Key: k.Hash, Kind: workspace.KeyPlace, What: k.Kind, Label: k.Label})
-		}
+		nk.keys = append(nk.keys, q.keys[i]...)
 	}
 	for _, nk := range order {
 		if err := tx.AddKeys(ctx, nk.id, nk.created, nk.keys); err != nil {
-			return 0, err
+			return err
 		}
 		if err := tx.MarkDirty(ctx, nk.id); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	if err := tx.DoneSightings(ctx, ss[len(ss)-1].ID); err != nil {
-		return 0, err
+	if err := tx.DoneSightings(ctx, ids); err != nil {
+		return err
 	}
-	return len(ss), tx.Commit()
+	return tx.Commit()
+}
+
+// orphans takes off the queue the sightings deleted since they were
+// queued.
+func orphans(ctx context.Context, ix *workspace.Indexer) error {
+	tx, err := ix.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := tx.TodoOrphans(ctx); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // textKeys are the text-band keys of a sketch in a workspace.
@@ -506,8 +599,9 @@ func eachDirtyComponent(ctx context.Context, r *workspace.HistoryReader, ev evid
 }
 
 // rebuildBatch gathers components until it holds its limit of
-// sightings, then rebuilds and stores them together (components are
-// independent, so a batch's result is theirs one by one).
+// sightings, then rebuilds them together (components are independent, so
+// a batch's result is theirs one by one) and hands the documents to the
+// writer on out.
 type rebuildBatch struct {
 	ctx       context.Context
 	cat       *workspace.Catalog
@@ -515,18 +609,38 @@ type rebuildBatch struct {
 	pins      []history.Pin
 	oversized map[uint64]bool
 	hubs      map[string]bool
-	st        *RebuildStats
-	stored    func(RebuildStats)
+	out       chan<- rebuilt
 	limit     int // sightings
 	pending   []int64
 	nodes     []workspace.NodeRef
 	in        history.Input
+	counts    RebuildStats // of the components in nodes and pending
+}
+
+// rebuilt is a batch's documents, to be stored in place of what held
+// its nodes.
+type rebuilt struct {
+	nodes  []workspace.NodeRef
+	docs   []workspace.Document
+	counts RebuildStats // Components, Nodes, Sightings, Largest
+}
+
+// add counts a stored batch in.
+func (st *RebuildStats) add(c RebuildStats, diff workspace.HistoryDiff) {
+	st.Components += c.Components
+	st.Nodes += c.Nodes
+	st.Sightings += c.Sightings
+	st.Largest = max(st.Largest, c.Largest)
+	st.Diff.Documents += diff.Documents
+	st.Diff.Written += diff.Written
+	st.Diff.Removed += diff.Removed
+	st.Diff.Unchanged += diff.Unchanged
 }
 
 func (b *rebuildBatch) add(comp []int64) error {
-	b.st.Components++
-	b.st.Nodes += len(comp)
-	b.st.Largest = max(b.st.Largest, len(comp))
+	b.counts.Components++
+	b.counts.Nodes += len(comp)
+	b.counts.Largest = max(b.counts.Largest, len(comp))
 	b.pending = append(b.pending, comp...)
 	if len(b.pending) < min(pendingNodes, max(1, b.limit/8)) {
 		return nil
@@ -562,11 +676,12 @@ func (b *rebuildBatch) load() error {
 	if err != nil {
 		return err
 	}
-	b.st.Sightings += len(b.in.Sightings) - before
+	b.counts.Sightings += len(b.in.Sightings) - before
 	b.nodes = append(b.nodes, nodes...)
 	return nil
 }
 
+// flush rebuilds the batch and hands it to the writer.
 func (b *rebuildBatch) flush() error {
 	if err := b.load(); err != nil {
 		return err
@@ -591,20 +706,14 @@ func (b *rebuildBatch) flush() error {
 	if err != nil {
 		return err
 	}
-	diff, err := b.r.ReplaceComponents(b.ctx, b.nodes, docs)
-	if err != nil {
-		return err
+	select {
+	case b.out <- rebuilt{nodes: b.nodes, docs: docs, counts: b.counts}:
+	case <-b.ctx.Done():
+		return b.ctx.Err()
 	}
-	b.st.Diff.Documents += diff.Documents
-	b.st.Diff.Written += diff.Written
-	b.st.Diff.Removed += diff.Removed
-	b.st.Diff.Unchanged += diff.Unchanged
 	// The next batch reuses the sightings' array (regrowing it each batch
-	// was a tenth of a full rebuild); what the old elements point to is
-	// overwritten as it refills.
-	b.nodes, b.in = b.nodes[:0], history.Input{Sightings: b.in.Sightings[:0]}
-	if b.stored != nil {
-		b.stored(*b.st)
-	}
-	return b.ctx.Err()
+	// was a tenth of a full rebuild): the documents sent hold none of it.
+	// What the old elements point to is overwritten as it refills.
+	b.nodes, b.counts, b.in = nil, RebuildStats{}, history.Input{Sightings: b.in.Sightings[:0]}
+	return nil
 }

@@ -180,12 +180,19 @@ func (x *IndexTx) finish() {
 	}
 }
 
-// TodoSightings returns up to limit queued sightings, in id order, with
-// what their history keys are made of: of the lineage, only the mail
-// thread ids and the SharePoint item (decoding the rest was half the time
-// of indexing).
-func (x *IndexTx) TodoSightings(ctx context.Context, limit int) ([]Sighting, error) {
-	rows, err := x.tc.query(ctx, `SELECT sightings.id, sightings.source, sightings.kind, sightings.blob_id, sightings.name, sightings.workspace, sightings.lineage FROM history_todo_sightings JOIN sightings ON sightings.id = history_todo_sightings.id ORDER BY history_todo_sightings.id LIMIT ?`, limit)
+// TodoSightings returns up to limit queued sightings after the id
+// after, in id order, with what their history keys are made of: of the
+// lineage, only the mail thread ids and the SharePoint item (decoding the
+// rest was half the time of indexing). It reads outside the indexer's
+// transaction, so that the next chunk is read while the last is written:
+// take exactly the sightings returned off the queue (DoneSightings).
+func (c *Catalog) TodoSightings(ctx context.Context, after int64, limit int) ([]Sighting, error) {
+	st, err := prepare(ctx, c.db, `SELECT sightings.id, sightings.source, sightings.kind, sightings.blob_id, sightings.name, sightings.workspace, sightings.lineage FROM history_todo_sightings JOIN sightings ON sightings.id = history_todo_sightings.id WHERE history_todo_sightings.id > ? ORDER BY history_todo_sightings.id LIMIT ?`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	defer st.Close()
+	rows, err := st.QueryContext(ctx, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: history index: %w", err)
 	}
@@ -229,13 +236,20 @@ func (x *IndexTx) TodoOrphans(ctx context.Context) error {
 	return err
 }
 
-// DoneSightings takes the sightings up to id off the queue (those
-// TodoSightings returned: the front of the queue, in this transaction).
-func (x *IndexTx) DoneSightings(ctx context.Context, upTo int64) error {
-	if _, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_sightings WHERE id <= ?`, upTo); err != nil {
-		return fmt.Errorf("catalog: history index: %w", err)
+// DoneSightings takes the sightings off the queue. By id, not up to the
+// last: on PostgreSQL ids are drawn before their transactions commit, so
+// a sighting with a smaller id can be queued after a larger one was read.
+func (x *IndexTx) DoneSightings(ctx context.Context, ids []int64) error {
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
 	}
-	return nil
+	return eachChunk(args, func(part []any) error {
+		if _, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_sightings WHERE id IN (`+rowsOf("?", len(part))+`)`, part...); err != nil {
+			return fmt.Errorf("catalog: history index: %w", err)
+		}
+		return nil
+	})
 }
 
 // TodoContents returns up to limit queued text sketches.
@@ -436,6 +450,17 @@ func (x *IndexTx) capCrossed(ctx context.Context, keys []KeyRef) error {
 const keyRowsPerStatement = 128
 
 // rowsOf is n copies of row, comma separated.
+// eachChunk calls fn with the args inChunk at a time (the arguments of
+// one statement's IN list).
+func eachChunk(args []any, fn func([]any) error) error {
+	for lo := 0; lo < len(args); lo += inChunk {
+		if err := fn(args[lo:min(lo+inChunk, len(args))]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func rowsOf(row string, n int) string {
 	return strings.TrimSuffix(strings.Repeat(row+", ", n), ", ")
 }
@@ -920,24 +945,42 @@ func (c *Catalog) replaceComponents(ctx context.Context, db interface {
 	}
 	defer tx.Rollback()
 	tc := &txStmts{tx: tx, st: map[string]*sql.Stmt{}}
-	old := map[string]bool{}
+	// What held the nodes, a chunk of blobs a statement (a statement a
+	// node was a third of a full rebuild's writing on SQLite, and a round
+	// trip each on PostgreSQL).
+	want := make(map[NodeRef]bool, len(nodes))
+	var blobs []any
 	for _, n := range nodes {
-		rows, err := tc.query(ctx, `SELECT DISTINCT v.document_key FROM versions v JOIN documents d ON d.key = v.document_key WHERE v.blob_id = ? AND d.workspace = ?`, n.Blob.String(), n.Workspace)
+		k := NodeRef{Workspace: n.Workspace, Blob: n.Blob}
+		if !want[k] {
+			want[k] = true
+			blobs = append(blobs, n.Blob.String())
+		}
+	}
+	old := map[string]bool{}
+	err = eachChunk(blobs, func(part []any) error {
+		rows, err := tc.query(ctx, `SELECT DISTINCT v.document_key, d.workspace, v.blob_id FROM versions v JOIN documents d ON d.key = v.document_key WHERE v.blob_id IN (`+rowsOf("?", len(part))+`)`, part...)
 		if err != nil {
-			return diff, fmt.Errorf("catalog: history: %w", err)
+			return fmt.Errorf("catalog: history: %w", err)
 		}
+		defer rows.Close()
 		for rows.Next() {
-			var k string
-			if err := rows.Scan(&k); err != nil {
-				rows.Close()
-				return diff, err
+			var k, ws, blob string
+			if err := rows.Scan(&k, &ws, &blob); err != nil {
+				return err
 			}
-			old[k] = true
+			id, err := dedupe.ParseID(blob)
+			if err != nil {
+				return fmt.Errorf("catalog: history: document %s: %w", k, err)
+			}
+			if want[NodeRef{Workspace: ws, Blob: id}] {
+				old[k] = true
+			}
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return diff, err
-		}
+		return rows.Err()
+	})
+	if err != nil {
+		return diff, err
 	}
 	h := newRowHasher()
 	stored := map[string]digest{}
@@ -948,6 +991,7 @@ func (c *Catalog) replaceComponents(ctx context.Context, db interface {
 	}
 	var write []Document
 	var drop []string
+	var fresh []any // keys not stored for these nodes
 	keep := make(map[string]bool, len(docs))
 	for _, d := range docs {
 		if keep[d.Key] {
@@ -956,15 +1000,7 @@ func (c *Catalog) replaceComponents(ctx context.Context, db interface {
 		keep[d.Key] = true
 		old, ok := stored[d.Key]
 		if !ok {
-			// A key held by a document of another component would be
-			// overwritten: never expected (keys name a node), refused.
-			var n int
-			if err := tc.queryRow(ctx, `SELECT COUNT(*) FROM documents WHERE key = ?`, d.Key).Scan(&n); err != nil {
-				return diff, err
-			}
-			if n > 0 {
-				return diff, fmt.Errorf("catalog: history: document %s already stored for other blobs", d.Key)
-			}
+			fresh = append(fresh, d.Key)
 		}
 		if ok && old == documentDigest(h, d) {
 			diff.Unchanged++
@@ -974,6 +1010,22 @@ func (c *Catalog) replaceComponents(ctx context.Context, db interface {
 			drop = append(drop, d.Key)
 		}
 		write = append(write, d)
+	}
+	// A key held by a document of another component would be
+	// overwritten: never expected (keys name a node), refused.
+	err = eachChunk(fresh, func(part []any) error {
+		var k string
+		err := tc.queryRow(ctx, `SELECT key FROM documents WHERE key IN (`+rowsOf("?", len(part))+`) LIMIT 1`, part...).Scan(&k)
+		if err == nil {
+			return fmt.Errorf("catalog: history: document %s already stored for other blobs", k)
+		}
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return diff, err
 	}
 	for k := range old {
 		if !keep[k] {
@@ -988,10 +1040,18 @@ func (c *Catalog) replaceComponents(ctx context.Context, db interface {
 		return diff, err
 	}
 	diff.Written = len(write)
-	for _, n := range nodes {
-		if _, err := tc.ExecContext(ctx, `DELETE FROM history_dirty WHERE node = ?`, n.ID); err != nil {
-			return diff, fmt.Errorf("catalog: history: %w", err)
+	ids := make([]any, len(nodes))
+	for i, n := range nodes {
+		ids[i] = n.ID
+	}
+	err = eachChunk(ids, func(part []any) error {
+		if _, err := tc.ExecContext(ctx, `DELETE FROM history_dirty WHERE node IN (`+rowsOf("?", len(part))+`)`, part...); err != nil {
+			return fmt.Errorf("catalog: history: %w", err)
 		}
+		return nil
+	})
+	if err != nil {
+		return diff, err
 	}
 	if err := tx.Commit(); err != nil {
 		return diff, fmt.Errorf("catalog: history: commit: %w", err)

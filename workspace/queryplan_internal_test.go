@@ -127,7 +127,7 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ss, err := tx.TodoSightings(ctx, 10)
+	ss, err := c.TodoSightings(ctx, 0, 10)
 	if err != nil || len(ss) != 3 {
 		t.Fatalf("queued sightings: %d, %v", len(ss), err)
 	}
@@ -154,7 +154,7 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 		if _, err := tx.NodesOfBlob(ctx, s.Blob); err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.DoneSightings(ctx, s.ID); err != nil {
+		if err := tx.DoneSightings(ctx, []int64{s.ID}); err != nil {
 			t.Fatal(err)
 		}
 	}

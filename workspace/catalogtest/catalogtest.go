@@ -652,7 +652,7 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 	defer ix.Close()
 	x, err := ix.Begin(ctx)
 	must(t, err)
-	todo, err := x.TodoSightings(ctx, 10)
+	todo, err := c.TodoSightings(ctx, 0, 10)
 	must(t, err)
 	if len(todo) != 4 || todo[0].Workspace != "w" || todo[0].Blob != blobs[0] {
 		t.Fatalf("todo sightings %+v", todo)
@@ -699,13 +699,23 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 	if refs, err := x.NodesOfBlob(ctx, blobs[1]); err != nil || len(refs) != 1 || refs[0].ID != nodes[1] || refs[0].Workspace != "w" {
 		t.Errorf("NodesOfBlob %+v %v", refs, err)
 	}
-	must(t, x.DoneSightings(ctx, todo[len(todo)-1].ID))
+	if after, err := c.TodoSightings(ctx, todo[1].ID, 10); err != nil || len(after) != 2 || after[0].ID != todo[2].ID {
+		t.Errorf("todo sightings after the second: %+v %v", after, err)
+	}
+	var ids []int64
+	for _, s := range todo {
+		ids = append(ids, s.ID)
+	}
+	must(t, x.DoneSightings(ctx, ids))
 	for _, ct := range cts {
 		must(t, x.DoneContent(ctx, ct.Blob))
 	}
 	must(t, x.DonePins(ctx))
 	must(t, x.TodoOrphans(ctx))
 	must(t, x.Commit())
+	if left, err := c.TodoSightings(ctx, 0, 10); err != nil || len(left) != 0 {
+		t.Errorf("sightings still queued once done: %+v %v", left, err)
+	}
 
 	capped, err := c.CappedKeys(ctx, keyCap)
 	must(t, err)
