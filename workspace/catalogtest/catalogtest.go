@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) *workspace.Catalog) {
 		{"DocumentsByVersions", testDocumentsByVersions},
 		{"Pins", testPins},
 		{"HistoryIndex", testHistoryIndex},
+		{"HistoryQueue", testHistoryQueue},
 		{"Units", testUnits},
 	}
 	for _, tc := range tests {
@@ -625,6 +626,46 @@ func testPins(t *testing.T, c *workspace.Catalog) {
 	}
 	if log, _ := c.AuditLog(ctx, 10); len(log) != 2 || log[0].Action != "history.split" {
 		t.Errorf("audit of pins %+v", log)
+	}
+}
+
+// testHistoryQueue: the indexer takes exactly the sightings it indexed
+// off the queue. On PostgreSQL a sighting with a smaller id can be queued
+// after a larger one was read; taking off "up to the last id read" would
+// drop it unindexed.
+func testHistoryQueue(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	run, _ := c.StartRun(ctx, "job", "sync")
+	for i := range 4 {
+		_, err := c.Commit(ctx, batch(run, fmt.Sprintf("queued %d", i), fmt.Sprintf("q/%d", i)))
+		must(t, err)
+	}
+	todo, err := c.TodoSightings(ctx, 0, 10)
+	must(t, err)
+	if len(todo) != 4 {
+		t.Fatalf("queued %d sightings, want 4", len(todo))
+	}
+	ix, err := c.NewIndexer(ctx, 10)
+	must(t, err)
+	defer ix.Close()
+	done := func(ids ...int64) {
+		x, err := ix.Begin(ctx)
+		must(t, err)
+		must(t, x.DoneSightings(ctx, ids))
+		must(t, x.Commit())
+	}
+	done(todo[3].ID, todo[1].ID)
+	left, err := c.TodoSightings(ctx, 0, 10)
+	must(t, err)
+	if len(left) != 2 || left[0].ID != todo[0].ID || left[1].ID != todo[2].ID {
+		t.Fatalf("after taking off the second and fourth: %+v", left)
+	}
+	if after, err := c.TodoSightings(ctx, todo[0].ID, 1); err != nil || len(after) != 1 || after[0].ID != todo[2].ID {
+		t.Errorf("one after the first: %+v %v", after, err)
+	}
+	done(todo[0].ID, todo[2].ID)
+	if left, err := c.TodoSightings(ctx, 0, 10); err != nil || len(left) != 0 {
+		t.Errorf("queue not empty: %+v %v", left, err)
 	}
 }
 
