@@ -1036,6 +1036,9 @@ func (c *Catalog) replaceComponents(ctx context.Context, db interface {
 	if err := deleteDocuments(ctx, tx, drop, false); err != nil {
 		return diff, err
 	}
+	// In key order: the inserts walk the documents' and versions' indexes
+	// from one end to the other instead of all over them.
+	slices.SortFunc(write, func(a, b Document) int { return strings.Compare(a.Key, b.Key) })
 	if err := c.insertDocuments(ctx, tx, docs, write); err != nil {
 		return diff, err
 	}
