@@ -43,7 +43,7 @@ func Caps(ctx context.Context, cat *workspace.Catalog, keyCap int) ([]CappedEvid
 // explainKey names one blob that carries the key and, where the index
 // kept no label, finds which of that blob's keys it is.
 func explainKey(ctx context.Context, r *workspace.HistoryReader, key uint64, ce *CappedEvidence) error {
-	nodes, err := r.NodesOf(ctx, key)
+	nodes, err := r.NodesOf(ctx, []uint64{key})
 	if err != nil || len(nodes) == 0 {
 		return err
 	}

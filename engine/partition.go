@@ -567,26 +567,31 @@ func eachDirtyComponent(ctx context.Context, r *workspace.HistoryReader, ev evid
 			continue
 		}
 		visited[d] = true
+		// Breadth first, a level a pair of statements: the keys of the
+		// level's nodes, then the nodes of the keys not followed yet.
 		comp := []int64{d}
-		for i := 0; i < len(comp); i++ {
-			keys, err := r.KeysOf(ctx, comp[i])
+		for lo := 0; lo < len(comp); {
+			level := comp[lo:]
+			lo = len(comp)
+			keys, err := r.KeysOf(ctx, level)
 			if err != nil {
 				return err
 			}
+			var follow []uint64
 			for _, k := range keys {
-				if !ev.joins(k) || seenKey[k.Key] {
-					continue
+				if ev.joins(k) && !seenKey[k.Key] {
+					seenKey[k.Key] = true
+					follow = append(follow, k.Key)
 				}
-				seenKey[k.Key] = true
-				nodes, err := r.NodesOf(ctx, k.Key)
-				if err != nil {
-					return err
-				}
-				for _, n := range nodes {
-					if ev.joins(n) && !visited[n.Node] {
-						visited[n.Node] = true
-						comp = append(comp, n.Node)
-					}
+			}
+			nodes, err := r.NodesOf(ctx, follow)
+			if err != nil {
+				return err
+			}
+			for _, n := range nodes {
+				if ev.joins(n) && !visited[n.Node] {
+					visited[n.Node] = true
+					comp = append(comp, n.Node)
 				}
 			}
 		}

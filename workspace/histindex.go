@@ -240,11 +240,7 @@ func (x *IndexTx) TodoOrphans(ctx context.Context) error {
 // last: on PostgreSQL ids are drawn before their transactions commit, so
 // a sighting with a smaller id can be queued after a larger one was read.
 func (x *IndexTx) DoneSightings(ctx context.Context, ids []int64) error {
-	args := make([]any, len(ids))
-	for i, id := range ids {
-		args[i] = id
-	}
-	return eachChunk(args, func(part []any) error {
+	return eachChunk(int64Args(ids), func(part []any) error {
 		if _, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_sightings WHERE id IN (`+rowsOf("?", len(part))+`)`, part...); err != nil {
 			return fmt.Errorf("catalog: history index: %w", err)
 		}
@@ -459,6 +455,15 @@ func eachChunk(args []any, fn func([]any) error) error {
 		}
 	}
 	return nil
+}
+
+// int64Args is ids as the arguments of a statement.
+func int64Args(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
 }
 
 func rowsOf(row string, n int) string {
@@ -769,45 +774,59 @@ func (r *HistoryReader) DirtyNodes(ctx context.Context) ([]int64, error) {
 	return r.int64s(ctx, `SELECT node FROM history_dirty WHERE node > ? ORDER BY node`, -1)
 }
 
-func (r *HistoryReader) keyRefs(ctx context.Context, q string, arg int64) ([]KeyRef, error) {
-	rows, err := r.query(ctx, q, arg)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: history index: %w", err)
-	}
-	defer rows.Close()
+// KeysOf lists the keys the nodes carry, a chunk of nodes a statement
+// (a statement a node was a round trip each on PostgreSQL).
+func (r *HistoryReader) KeysOf(ctx context.Context, nodes []int64) ([]KeyRef, error) {
 	var out []KeyRef
-	for rows.Next() {
-		var k KeyRef
-		var key int64
-		if err := rows.Scan(&key, &k.Node, &k.Kind); err != nil {
-			return nil, err
+	err := eachChunk(int64Args(nodes), func(part []any) error {
+		rows, err := r.query(ctx, `SELECT id, keyset FROM history_nodes WHERE id IN (`+rowsOf("?", len(part))+`)`, part...)
+		if err != nil {
+			return fmt.Errorf("catalog: keys of history node %v: %w", part[0], err)
 		}
-		k.Key = uint64(key)
-		out = append(out, k)
-	}
-	return out, rows.Err()
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			var b []byte
+			if err := rows.Scan(&id, &b); err != nil {
+				return err
+			}
+			ks, err := decodeKeyset(id, b)
+			if err != nil {
+				return err
+			}
+			out = append(out, ks...)
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
-// KeysOf lists the keys a node carries.
-func (r *HistoryReader) KeysOf(ctx context.Context, node int64) ([]KeyRef, error) {
-	rows, err := r.query(ctx, `SELECT keyset FROM history_nodes WHERE id = ?`, node)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: history node %d: %w", node, err)
+// NodesOf lists the nodes that carry the keys, a chunk of keys a
+// statement.
+func (r *HistoryReader) NodesOf(ctx context.Context, keys []uint64) ([]KeyRef, error) {
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = int64(k)
 	}
-	defer rows.Close()
-	if !rows.Next() {
-		return nil, rows.Err()
-	}
-	var b []byte
-	if err := rows.Scan(&b); err != nil {
-		return nil, err
-	}
-	return decodeKeyset(node, b)
-}
-
-// NodesOf lists the nodes that carry a key.
-func (r *HistoryReader) NodesOf(ctx context.Context, key uint64) ([]KeyRef, error) {
-	return r.keyRefs(ctx, `SELECT key, node, kind FROM history_keys WHERE key = ?`, int64(key))
+	var out []KeyRef
+	err := eachChunk(args, func(part []any) error {
+		rows, err := r.query(ctx, `SELECT key, node, kind FROM history_keys WHERE key IN (`+rowsOf("?", len(part))+`)`, part...)
+		if err != nil {
+			return fmt.Errorf("catalog: history index: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var k KeyRef
+			var key int64
+			if err := rows.Scan(&key, &k.Node, &k.Kind); err != nil {
+				return err
+			}
+			k.Key = uint64(key)
+			out = append(out, k)
+		}
+		return rows.Err()
+	})
+	return out, err
 }
 
 // Node returns a node's workspace and blob.
@@ -838,33 +857,27 @@ const inChunk = 200
 // Nodes returns the nodes with the given ids (in any order).
 func (r *HistoryReader) Nodes(ctx context.Context, ids []int64) ([]NodeRef, error) {
 	out := make([]NodeRef, 0, len(ids))
-	for lo := 0; lo < len(ids); lo += inChunk {
-		part := ids[lo:min(lo+inChunk, len(ids))]
-		args := make([]any, len(part))
-		for i, id := range part {
-			args[i] = id
-		}
-		rows, err := r.query(ctx, `SELECT id, blob_id, workspace FROM history_nodes WHERE id IN (`+rowsOf("?", len(part))+`)`, args...)
+	err := eachChunk(int64Args(ids), func(part []any) error {
+		rows, err := r.query(ctx, `SELECT id, blob_id, workspace FROM history_nodes WHERE id IN (`+rowsOf("?", len(part))+`)`, part...)
 		if err != nil {
-			return nil, fmt.Errorf("catalog: history nodes: %w", err)
+			return fmt.Errorf("catalog: history nodes: %w", err)
 		}
+		defer rows.Close()
 		for rows.Next() {
 			var n NodeRef
 			var blob string
 			if err := rows.Scan(&n.ID, &blob, &n.Workspace); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			if n.Blob, err = dedupe.ParseID(blob); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("catalog: history node %d: %w", n.ID, err)
+				return fmt.Errorf("catalog: history node %d: %w", n.ID, err)
 			}
 			out = append(out, n)
 		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	if len(out) != len(ids) {
 		return nil, fmt.Errorf("catalog: history nodes: %d of %d found", len(out), len(ids))
@@ -984,10 +997,12 @@ func (c *Catalog) replaceComponents(ctx context.Context, db interface {
 	}
 	h := newRowHasher()
 	stored := map[string]digest{}
+	oldKeys := make([]any, 0, len(old))
 	for k := range old {
-		if err := storedDigestOf(ctx, tc, h, k, stored); err != nil {
-			return diff, err
-		}
+		oldKeys = append(oldKeys, k)
+	}
+	if err := storedDigestOf(ctx, tc, h, oldKeys, stored); err != nil {
+		return diff, err
 	}
 	var write []Document
 	var drop []string
@@ -1043,11 +1058,11 @@ func (c *Catalog) replaceComponents(ctx context.Context, db interface {
 		return diff, err
 	}
 	diff.Written = len(write)
-	ids := make([]any, len(nodes))
+	ids := make([]int64, len(nodes))
 	for i, n := range nodes {
 		ids[i] = n.ID
 	}
-	err = eachChunk(ids, func(part []any) error {
+	err = eachChunk(int64Args(ids), func(part []any) error {
 		if _, err := tc.ExecContext(ctx, `DELETE FROM history_dirty WHERE node IN (`+rowsOf("?", len(part))+`)`, part...); err != nil {
 			return fmt.Errorf("catalog: history: %w", err)
 		}
@@ -1071,30 +1086,33 @@ func (c *Catalog) FinishFull(ctx context.Context, keyCap int) error {
 	return nil
 }
 
-// storedDigestOf adds the digest of one stored document's rows to out.
-func storedDigestOf(ctx context.Context, tc *txStmts, h *rowHasher, key string, out map[string]digest) error {
+// storedDigestOf adds the digests of stored documents' rows to out, a
+// chunk of documents a statement.
+func storedDigestOf(ctx context.Context, tc *txStmts, h *rowHasher, keys []any, out map[string]digest) error {
 	queries := []struct {
 		q    string
 		kind string
 		cols int
 	}{
-		{`SELECT key, workspace, folder, name FROM documents WHERE key = ?`, "d", 4},
-		{`SELECT document_key, key, blob_id, CAST(seq AS TEXT), time, author FROM versions WHERE document_key = ?`, "v", 6},
-		{`SELECT document_key, version_key, parent_key, reason, confidence FROM version_parents WHERE document_key = ?`, "p", 5},
-		{`SELECT document_key, version_key, CAST(sighting_id AS TEXT) FROM version_sightings WHERE document_key = ?`, "s", 3},
+		{`SELECT key, workspace, folder, name FROM documents WHERE key IN `, "d", 4},
+		{`SELECT document_key, key, blob_id, CAST(seq AS TEXT), time, author FROM versions WHERE document_key IN `, "v", 6},
+		{`SELECT document_key, version_key, parent_key, reason, confidence FROM version_parents WHERE document_key IN `, "p", 5},
+		{`SELECT document_key, version_key, CAST(sighting_id AS TEXT) FROM version_sightings WHERE document_key IN `, "s", 3},
 	}
-	for _, q := range queries {
-		rows, err := tc.query(ctx, q.q, key)
-		if err != nil {
-			return fmt.Errorf("catalog: history: read stored %s rows of %s: %w", q.kind, key, err)
+	return eachChunk(keys, func(part []any) error {
+		for _, q := range queries {
+			rows, err := tc.query(ctx, q.q+"("+rowsOf("?", len(part))+")", part...)
+			if err != nil {
+				return fmt.Errorf("catalog: history: read stored %s rows of %s: %w", q.kind, part[0], err)
+			}
+			err = digestScan(rows, h, q.kind, q.cols, out)
+			rows.Close()
+			if err != nil {
+				return fmt.Errorf("catalog: history: read stored %s rows of %s: %w", q.kind, part[0], err)
+			}
 		}
-		err = digestScan(rows, h, q.kind, q.cols, out)
-		rows.Close()
-		if err != nil {
-			return fmt.Errorf("catalog: history: read stored %s rows of %s: %w", q.kind, key, err)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // ContentOf returns a blob's text sketch (zero when it has none).

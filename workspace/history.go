@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/maphash"
 	"math"
@@ -145,34 +144,6 @@ func deleteDocuments(ctx context.Context, tx *sql.Tx, keys []string, all bool) e
 	return nil
 }
 
-// historyStmts are the prepared inserts of one ReplaceHistory.
-type historyStmts struct{ doc *sql.Stmt }
-
-func (s historyStmts) close() {
-	for _, st := range []*sql.Stmt{s.doc} {
-		if st != nil {
-			st.Close()
-		}
-	}
-}
-
-func prepareHistory(ctx context.Context, tx *sql.Tx) (historyStmts, error) {
-	var s historyStmts
-	var err error
-	for _, p := range []struct {
-		st **sql.Stmt
-		q  string
-	}{
-		{&s.doc, `INSERT INTO documents (key, workspace, folder, name) VALUES (?, ?, ?, ?)`},
-	} {
-		if *p.st, err = prepare(ctx, tx, p.q); err != nil {
-			s.close()
-			return s, fmt.Errorf("catalog: history: %w", err)
-		}
-	}
-	return s, nil
-}
-
 // insertDocuments makes sure every workspace of docs exists, then inserts
 // the documents of write.
 func (c *Catalog) insertDocuments(ctx context.Context, tx *sql.Tx, docs, write []Document) error {
@@ -188,22 +159,18 @@ func (c *Catalog) insertDocuments(ctx context.Context, tx *sql.Tx, docs, write [
 	if len(write) == 0 {
 		return nil
 	}
-	st, err := prepareHistory(ctx, tx)
-	if err != nil {
-		return err
-	}
-	defer st.close()
 	rb := func(head, row string, cols int) *rowBatch {
 		return &rowBatch{tx: tx, head: head, row: row, cols: cols, stmts: map[int]*sql.Stmt{}}
 	}
 	b := versionRows{
+		doc:      rb(`INSERT INTO documents (key, workspace, folder, name) VALUES `, "(?, ?, ?, ?)", 4),
 		ver:      rb(`INSERT INTO versions (document_key, key, blob_id, seq, time, author) VALUES `, "(?, ?, ?, ?, ?, ?)", 6),
 		parent:   rb(`INSERT INTO version_parents (document_key, version_key, parent_key, reason, confidence) VALUES `, "(?, ?, ?, ?, ?)", 5),
 		sighting: rb(`INSERT INTO version_sightings (sighting_id, document_key, version_key) VALUES `, "(?, ?, ?)", 3),
 	}
 	defer b.close()
 	for _, d := range write {
-		if _, err := st.doc.ExecContext(ctx, d.Key, d.Workspace, d.Folder, d.Name); err != nil {
+		if err := b.doc.add(ctx, d.Key, d.Workspace, d.Folder, d.Name); err != nil {
 			return fmt.Errorf("catalog: document %s: %w", d.Key, err)
 		}
 		for _, v := range d.Versions {
@@ -215,8 +182,8 @@ func (c *Catalog) insertDocuments(ctx context.Context, tx *sql.Tx, docs, write [
 	return b.flush(ctx)
 }
 
-// versionRows batches the rows of versions.
-type versionRows struct{ ver, parent, sighting *rowBatch }
+// versionRows batches the rows of documents and their versions.
+type versionRows struct{ doc, ver, parent, sighting *rowBatch }
 
 func (b versionRows) add(ctx context.Context, doc string, v Version) error {
 	if err := b.ver.add(ctx, doc, v.Key, v.Blob.String(), v.Seq, formatTime(v.Time), v.Author); err != nil {
@@ -236,7 +203,7 @@ func (b versionRows) add(ctx context.Context, doc string, v Version) error {
 }
 
 func (b versionRows) flush(ctx context.Context) error {
-	for _, r := range []*rowBatch{b.ver, b.parent, b.sighting} {
+	for _, r := range []*rowBatch{b.doc, b.ver, b.parent, b.sighting} {
 		if err := r.flush(ctx); err != nil {
 			return fmt.Errorf("catalog: history: %w", err)
 		}
@@ -245,6 +212,7 @@ func (b versionRows) flush(ctx context.Context) error {
 }
 
 func (b versionRows) close() {
+	b.doc.close()
 	b.ver.close()
 	b.parent.close()
 	b.sighting.close()
@@ -470,23 +438,39 @@ func (c *Catalog) ContentsOf(ctx context.Context, ids []dedupe.ID) (map[dedupe.I
 	if len(ids) == 0 {
 		return out, nil
 	}
-	st, err := prepare(ctx, c.db, `SELECT kind, tokens, sketch FROM blob_content WHERE blob_id = ?`)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: contents: %w", err)
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id.String()
 	}
-	defer st.Close()
-	for _, id := range ids {
-		var sk string
-		ct := Content{Blob: id}
-		err := st.QueryRowContext(ctx, id.String()).Scan(&ct.Kind, &ct.Tokens, &sk)
-		if errors.Is(err, sql.ErrNoRows) {
-			continue
-		}
+	// A chunk of blobs a statement: a statement a blob was a round trip
+	// each on PostgreSQL.
+	err := eachChunk(args, func(part []any) error {
+		st, err := prepare(ctx, c.db, `SELECT blob_id, kind, tokens, sketch FROM blob_content WHERE blob_id IN (`+rowsOf("?", len(part))+`)`)
 		if err != nil {
-			return nil, fmt.Errorf("catalog: content %s: %w", id.Short(), err)
+			return fmt.Errorf("catalog: contents: %w", err)
 		}
-		ct.Sketch = parseSketch(sk)
-		out[id] = ct
+		defer st.Close()
+		rows, err := st.QueryContext(ctx, part...)
+		if err != nil {
+			return fmt.Errorf("catalog: contents: %w", err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var blob, sk string
+			var ct Content
+			if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk); err != nil {
+				return err
+			}
+			if ct.Blob, err = dedupe.ParseID(blob); err != nil {
+				return fmt.Errorf("catalog: content %q: %w", blob, err)
+			}
+			ct.Sketch = parseSketch(sk)
+			out[ct.Blob] = ct
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -186,10 +186,10 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 		t.Fatalf("dirty: %v %v", dirty, err)
 	}
 	for _, n := range nodes {
-		if _, err := r.KeysOf(ctx, n.ID); err != nil {
+		if _, err := r.KeysOf(ctx, []int64{n.ID}); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.NodesOf(ctx, 7); err != nil {
+		if _, err := r.NodesOf(ctx, []uint64{7}); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := r.Node(ctx, n.ID); err != nil {

@@ -5,6 +5,7 @@
 package catalogtest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -793,7 +794,7 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 	if !slices.Equal(dirty, nodes[:3]) {
 		t.Errorf("dirty %v, want %v", dirty, nodes[:3])
 	}
-	keys, err := r.KeysOf(ctx, nodes[3])
+	keys, err := r.KeysOf(ctx, nodes[3:])
 	must(t, err)
 	var ks []uint64
 	for _, k := range keys {
@@ -803,7 +804,37 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 	if !slices.Equal(ks, []uint64{100, 103, big}) {
 		t.Errorf("keys of node %d: %v", nodes[3], ks)
 	}
-	of, err := r.NodesOf(ctx, big)
+	// Many nodes and keys a call: the union of the calls one by one.
+	var one, oneOf []workspace.KeyRef
+	for _, n := range nodes {
+		ks, err := r.KeysOf(ctx, []int64{n})
+		must(t, err)
+		one = append(one, ks...)
+		for _, k := range ks {
+			of, err := r.NodesOf(ctx, []uint64{k.Key})
+			must(t, err)
+			oneOf = append(oneOf, of...)
+		}
+	}
+	all, err := r.KeysOf(ctx, nodes)
+	must(t, err)
+	var allKeys []uint64
+	for _, k := range all {
+		allKeys = append(allKeys, k.Key)
+	}
+	allOf, err := r.NodesOf(ctx, allKeys)
+	must(t, err)
+	byRef := func(a, b workspace.KeyRef) int {
+		return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Kind, b.Kind))
+	}
+	for _, l := range [][]workspace.KeyRef{one, oneOf, all, allOf} {
+		slices.SortFunc(l, byRef)
+	}
+	oneOf, allOf = slices.Compact(oneOf), slices.Compact(allOf)
+	if len(one) == 0 || !slices.Equal(one, all) || !slices.Equal(oneOf, allOf) {
+		t.Errorf("keys of all nodes %v, one by one %v; their nodes %v, one by one %v", all, one, allOf, oneOf)
+	}
+	of, err := r.NodesOf(ctx, []uint64{big})
 	must(t, err)
 	if len(of) != 1 || of[0].Node != nodes[3] || of[0].Kind != workspace.KeyPin {
 		t.Errorf("nodes of the big key %+v", of)
