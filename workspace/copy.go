@@ -74,6 +74,15 @@ func (c *Catalog) CopyFrom(ctx context.Context, src *Catalog, actor string) erro
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("catalog copy: %w", err)
 	}
+	// The planner's statistics of the rows just written, as after a
+	// restore: without them PostgreSQL plans the first queries on the new
+	// catalog blind, until autovacuum gets round to it. (SQLite plans
+	// without statistics, and the catalog's queries are written for that.)
+	if c.pg {
+		if _, err := c.db.ExecContext(ctx, `ANALYZE`); err != nil {
+			return fmt.Errorf("catalog copy: analyze: %w", err)
+		}
+	}
 	return nil
 }
 
