@@ -542,7 +542,8 @@ func joinPath(folder, name string) string {
 
 func testDocumentsByVersions(t *testing.T, c *workspace.Catalog) {
 	ctx := context.Background()
-	docs := documents(t, c, 30)
+	// More documents than the reader takes a chunk at a time (200).
+	docs := documents(t, c, 450)
 	// Folders that path.Join cleans: the order must follow the cleaned path.
 	run, _ := c.StartRun(ctx, "extra", "sync")
 	var extra []workspace.Document
@@ -598,11 +599,24 @@ func testDocumentsByVersions(t *testing.T, c *workspace.Catalog) {
 	for _, k := range ks {
 		want = append(want, k.key)
 	}
+	type docSightings struct {
+		d  workspace.Document
+		ss []workspace.Sighting
+	}
+	byKey := map[string]docSightings{}
+	must(t, c.EachDocumentSightings(ctx, workspace.DocFilter{}, func(d workspace.Document, ss []workspace.Sighting) error {
+		byKey[d.Key] = docSightings{d, ss}
+		return nil
+	}))
 	var got []string
 	must(t, c.EachDocumentByVersions(ctx, func(d workspace.Document, ss []workspace.Sighting) error {
 		got = append(got, d.Key)
 		if len(ss) != keyOf(d).copies {
 			t.Errorf("document %s: %d sightings, want %d", d.Key, len(ss), keyOf(d).copies)
+		}
+		// The same document, read the other way.
+		if w := byKey[d.Key]; !reflect.DeepEqual(w, docSightings{d, ss}) {
+			t.Errorf("document %s by versions\n%+v\nin key order\n%+v", d.Key, docSightings{d, ss}, w)
 		}
 		return nil
 	}))
