@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"sync"
@@ -179,4 +180,67 @@ func TestReportMemoryIsBounded(t *testing.T) {
 		t.Fatalf("the report grows with the store: held %d then %d bytes, writing %d then %d bytes, for %d then %d documents",
 			held[0], held[1], writing[0], writing[1], sizes[0], sizes[1])
 	}
+}
+
+// TestFirstPageIsTheListsHead: Build reads the catalog in key order and
+// keeps the first documents, forks and conflicts of the report's order for
+// the page; the lists are read again in that order when written. The page
+// must be the head of each list, element for element (a store with more
+// forks and conflicts than the page holds, and many ties between
+// documents of equal versions and copies).
+func TestFirstPageIsTheListsHead(t *testing.T) {
+	ctx := context.Background()
+	cat, err := workspace.Open(ctx, filepath.Join(t.TempDir(), "catalog.db"), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cat.Close()
+	runID := historytest.Fill(t, cat, 3300, nil)
+	// Fill gives every document of three versions six copies: take a copy
+	// off some, so that copies order documents of equal versions too.
+	docs, err := cat.Documents(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range docs {
+		if v := &docs[i].Versions[0]; len(docs[i].Versions) == 3 && i%3 == 0 && len(v.Sightings) > 1 {
+			v.Sightings = v.Sightings[1:]
+		}
+	}
+	if err := cat.ReplaceHistory(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	run, err := cat.GetRun(ctx, runID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := report.Build(ctx, cat, []report.Run{report.FromStored(run)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := func(name string, top int, all func(fn func(any) error) error, want func(i int) any) {
+		t.Helper()
+		n := 0
+		if err := all(func(x any) error {
+			if n < top && !reflect.DeepEqual(x, want(n)) {
+				t.Fatalf("%s %d: the page has\n%+v\nthe list\n%+v", name, n, want(n), x)
+			}
+			n++
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if n <= top {
+			t.Fatalf("%s: %d in the list, %d on the page: the store must hold more than the page", name, n, top)
+		}
+	}
+	head("document", len(r.Documents.Top), func(fn func(any) error) error {
+		return r.Documents.All(func(d report.Document) error { return fn(d) })
+	}, func(i int) any { return r.Documents.Top[i] })
+	head("fork", len(r.Forks.Top), func(fn func(any) error) error {
+		return r.Forks.All(func(f report.Fork) error { return fn(f) })
+	}, func(i int) any { return r.Forks.Top[i] })
+	head("conflict", len(r.Conflicts.Top), func(fn func(any) error) error {
+		return r.Conflicts.All(func(c report.Conflict) error { return fn(c) })
+	}, func(i int) any { return r.Conflicts.Top[i] })
 }
