@@ -195,7 +195,15 @@ func TestFirstPageIsTheListsHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	runID := historytest.Fill(t, cat, 3300, nil)
+	// 3,300 documents give more forks and conflicts (about 550 each)
+	// than the page holds (500). Under the race detector, which slows
+	// SQLite tenfold and has nothing concurrent to watch here, 1,200: the
+	// documents' page is still checked, the forks and conflicts fit.
+	n := 3300
+	if raceEnabled {
+		n = 1200
+	}
+	runID := historytest.Fill(t, cat, n, nil)
 	// Fill gives every document of three versions six copies: take a copy
 	// off some, so that copies order documents of equal versions too.
 	docs, err := cat.Documents(ctx)
@@ -219,6 +227,7 @@ func TestFirstPageIsTheListsHead(t *testing.T) {
 		t.Fatal(err)
 	}
 	head := func(name string, top int, all func(fn func(any) error) error, want func(i int) any) {
+		more := name == "document" || !raceEnabled
 		t.Helper()
 		n := 0
 		if err := all(func(x any) error {
@@ -230,7 +239,7 @@ func TestFirstPageIsTheListsHead(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if n <= top {
+		if more && n <= top {
 			t.Fatalf("%s: %d in the list, %d on the page: the store must hold more than the page", name, n, top)
 		}
 	}
