@@ -471,6 +471,24 @@ func eachChunk(args []any, fn func([]any) error) error {
 	return nil
 }
 
+// eachRowIn runs head, a statement ending in "IN ", with a chunk of args
+// at a time as its list, and calls scan for each row.
+func eachRowIn(ctx context.Context, query func(context.Context, string, ...any) (*sql.Rows, error), head string, args []any, scan func(*sql.Rows) error) error {
+	return eachChunk(args, func(part []any) error {
+		rows, err := query(ctx, head+"("+rowsOf("?", len(part))+")", part...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := scan(rows); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	})
+}
+
 // int64Args is ids as the arguments of a statement.
 func int64Args(ids []int64) []any {
 	out := make([]any, len(ids))
@@ -792,27 +810,20 @@ func (r *HistoryReader) DirtyNodes(ctx context.Context) ([]int64, error) {
 // (a statement a node was a round trip each on PostgreSQL).
 func (r *HistoryReader) KeysOf(ctx context.Context, nodes []int64) ([]KeyRef, error) {
 	var out []KeyRef
-	err := eachChunk(int64Args(nodes), func(part []any) error {
-		rows, err := r.query(ctx, `SELECT id, keyset FROM history_nodes WHERE id IN (`+rowsOf("?", len(part))+`)`, part...)
-		if err != nil {
-			return fmt.Errorf("catalog: keys of history node %v: %w", part[0], err)
+	err := eachRowIn(ctx, r.query, `SELECT id, keyset FROM history_nodes WHERE id IN `, int64Args(nodes), func(rows *sql.Rows) error {
+		var id int64
+		var b []byte
+		if err := rows.Scan(&id, &b); err != nil {
+			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var id int64
-			var b []byte
-			if err := rows.Scan(&id, &b); err != nil {
-				return err
-			}
-			ks, err := decodeKeyset(id, b)
-			if err != nil {
-				return err
-			}
-			out = append(out, ks...)
-		}
-		return rows.Err()
+		ks, err := decodeKeyset(id, b)
+		out = append(out, ks...)
+		return err
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("catalog: keys of history nodes: %w", err)
+	}
+	return out, nil
 }
 
 // NodesOf lists the nodes that carry the keys, a chunk of keys a
@@ -823,24 +834,20 @@ func (r *HistoryReader) NodesOf(ctx context.Context, keys []uint64) ([]KeyRef, e
 		args[i] = int64(k)
 	}
 	var out []KeyRef
-	err := eachChunk(args, func(part []any) error {
-		rows, err := r.query(ctx, `SELECT key, node, kind FROM history_keys WHERE key IN (`+rowsOf("?", len(part))+`)`, part...)
-		if err != nil {
-			return fmt.Errorf("catalog: history index: %w", err)
+	err := eachRowIn(ctx, r.query, `SELECT key, node, kind FROM history_keys WHERE key IN `, args, func(rows *sql.Rows) error {
+		var k KeyRef
+		var key int64
+		if err := rows.Scan(&key, &k.Node, &k.Kind); err != nil {
+			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var k KeyRef
-			var key int64
-			if err := rows.Scan(&key, &k.Node, &k.Kind); err != nil {
-				return err
-			}
-			k.Key = uint64(key)
-			out = append(out, k)
-		}
-		return rows.Err()
+		k.Key = uint64(key)
+		out = append(out, k)
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("catalog: history index: %w", err)
+	}
+	return out, nil
 }
 
 // Node returns a node's workspace and blob.
@@ -871,27 +878,21 @@ const inChunk = 200
 // Nodes returns the nodes with the given ids (in any order).
 func (r *HistoryReader) Nodes(ctx context.Context, ids []int64) ([]NodeRef, error) {
 	out := make([]NodeRef, 0, len(ids))
-	err := eachChunk(int64Args(ids), func(part []any) error {
-		rows, err := r.query(ctx, `SELECT id, blob_id, workspace FROM history_nodes WHERE id IN (`+rowsOf("?", len(part))+`)`, part...)
-		if err != nil {
-			return fmt.Errorf("catalog: history nodes: %w", err)
+	err := eachRowIn(ctx, r.query, `SELECT id, blob_id, workspace FROM history_nodes WHERE id IN `, int64Args(ids), func(rows *sql.Rows) error {
+		var n NodeRef
+		var blob string
+		if err := rows.Scan(&n.ID, &blob, &n.Workspace); err != nil {
+			return err
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var n NodeRef
-			var blob string
-			if err := rows.Scan(&n.ID, &blob, &n.Workspace); err != nil {
-				return err
-			}
-			if n.Blob, err = dedupe.ParseID(blob); err != nil {
-				return fmt.Errorf("catalog: history node %d: %w", n.ID, err)
-			}
-			out = append(out, n)
+		var err error
+		if n.Blob, err = dedupe.ParseID(blob); err != nil {
+			return fmt.Errorf("history node %d: %w", n.ID, err)
 		}
-		return rows.Err()
+		out = append(out, n)
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("catalog: history nodes: %w", err)
 	}
 	if len(out) != len(ids) {
 		return nil, fmt.Errorf("catalog: history nodes: %d of %d found", len(out), len(ids))

@@ -444,33 +444,22 @@ func (c *Catalog) ContentsOf(ctx context.Context, ids []dedupe.ID) (map[dedupe.I
 	}
 	// A chunk of blobs a statement: a statement a blob was a round trip
 	// each on PostgreSQL.
-	err := eachChunk(args, func(part []any) error {
-		st, err := prepare(ctx, c.db, `SELECT blob_id, kind, tokens, sketch FROM blob_content WHERE blob_id IN (`+rowsOf("?", len(part))+`)`)
-		if err != nil {
-			return fmt.Errorf("catalog: contents: %w", err)
+	err := eachRowIn(ctx, c.db.QueryContext, `SELECT blob_id, kind, tokens, sketch FROM blob_content WHERE blob_id IN `, args, func(rows *sql.Rows) error {
+		var blob, sk string
+		var ct Content
+		if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk); err != nil {
+			return err
 		}
-		defer st.Close()
-		rows, err := st.QueryContext(ctx, part...)
-		if err != nil {
-			return fmt.Errorf("catalog: contents: %w", err)
+		var err error
+		if ct.Blob, err = dedupe.ParseID(blob); err != nil {
+			return fmt.Errorf("content %q: %w", blob, err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var blob, sk string
-			var ct Content
-			if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk); err != nil {
-				return err
-			}
-			if ct.Blob, err = dedupe.ParseID(blob); err != nil {
-				return fmt.Errorf("catalog: content %q: %w", blob, err)
-			}
-			ct.Sketch = parseSketch(sk)
-			out[ct.Blob] = ct
-		}
-		return rows.Err()
+		ct.Sketch = parseSketch(sk)
+		out[ct.Blob] = ct
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("catalog: contents: %w", err)
 	}
 	return out, nil
 }
