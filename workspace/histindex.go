@@ -986,29 +986,22 @@ func (c *Catalog) replaceComponents(ctx context.Context, db interface {
 		}
 	}
 	old := map[string]bool{}
-	err = eachChunk(blobs, func(part []any) error {
-		rows, err := tc.query(ctx, `SELECT DISTINCT v.document_key, d.workspace, v.blob_id FROM versions v JOIN documents d ON d.key = v.document_key WHERE v.blob_id IN (`+rowsOf("?", len(part))+`)`, part...)
+	err = eachRowIn(ctx, tc.query, `SELECT DISTINCT v.document_key, d.workspace, v.blob_id FROM versions v JOIN documents d ON d.key = v.document_key WHERE v.blob_id IN `, blobs, func(rows *sql.Rows) error {
+		var k, ws, blob string
+		if err := rows.Scan(&k, &ws, &blob); err != nil {
+			return err
+		}
+		id, err := dedupe.ParseID(blob)
 		if err != nil {
-			return fmt.Errorf("catalog: history: %w", err)
+			return fmt.Errorf("document %s: %w", k, err)
 		}
-		defer rows.Close()
-		for rows.Next() {
-			var k, ws, blob string
-			if err := rows.Scan(&k, &ws, &blob); err != nil {
-				return err
-			}
-			id, err := dedupe.ParseID(blob)
-			if err != nil {
-				return fmt.Errorf("catalog: history: document %s: %w", k, err)
-			}
-			if want[NodeRef{Workspace: ws, Blob: id}] {
-				old[k] = true
-			}
+		if want[NodeRef{Workspace: ws, Blob: id}] {
+			old[k] = true
 		}
-		return rows.Err()
+		return nil
 	})
 	if err != nil {
-		return diff, err
+		return diff, fmt.Errorf("catalog: history: %w", err)
 	}
 	h := newRowHasher()
 	stored := map[string]digest{}
