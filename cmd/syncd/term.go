@@ -7,58 +7,13 @@ import (
 	"strings"
 	"sync"
 	"unicode/utf8"
+
+	"github.com/syncd/syncd/internal/safetext"
 )
 
-// termSafe is the one function that makes a string safe to print on a
-// terminal: names and paths come from whoever sent a mail or wrote to a
-// share. Control characters (C0 including ESC, BEL, CR, LF and TAB, DEL,
-// C1), bidi overrides and isolates (U+202A-202E, U+2066-2069, and the
-// marks U+200E, U+200F, U+061C), line and paragraph separators and
-// invalid UTF-8 are shown as escapes (\x1b for C0 and bad bytes, \u202e
-// from DEL up, which keeps JSON output valid JSON), so the reader sees
-// them and the terminal never acts on them.
-func termSafe(s string) string {
-	clean := true
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		if (r == utf8.RuneError && n == 1) || termUnsafe(r) {
-			clean = false
-			break
-		}
-		i += n
-	}
-	if clean {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); {
-		r, n := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && n == 1:
-			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r < 0x20:
-			fmt.Fprintf(&b, `\x%02x`, r)
-		case termUnsafe(r):
-			fmt.Fprintf(&b, `\u%04x`, r)
-		default:
-			b.WriteString(s[i : i+n])
-		}
-		i += n
-	}
-	return b.String()
-}
-
-func termUnsafe(r rune) bool {
-	switch {
-	case r < 0x20, r >= 0x7f && r < 0xa0:
-		return true
-	case r >= 0x202a && r <= 0x202e, r >= 0x2066 && r <= 0x2069:
-		return true
-	case r == 0x200e, r == 0x200f, r == 0x061c, r == 0x2028, r == 0x2029:
-		return true
-	}
-	return false
-}
+// termSafe makes a string safe to print on a terminal: safetext.Visible,
+// the one function for that (see there).
+func termSafe(s string) string { return safetext.Visible(s) }
 
 // termLines is termSafe for text of several lines or columns: line breaks
 // and tabs are kept, everything else goes through termSafe. For messages
