@@ -26,7 +26,46 @@ type Config struct {
 	Timezone string        `yaml:"timezone"`
 	Log      LogConfig     `yaml:"log"`
 	History  HistoryConfig `yaml:"history"`
+	Serve    ServeConfig   `yaml:"serve"`
 	Jobs     []Job         `yaml:"jobs"`
+}
+
+// ServeConfig sets up `syncd serve`, the workspace's web interface.
+type ServeConfig struct {
+	Listen string `yaml:"listen"` // host:port (default 127.0.0.1:8380)
+	// Local is the role a request without credentials gets while the
+	// server listens on a loopback address only (none, viewer, curator,
+	// admin; default none). `syncd demo` serves its sample this way.
+	Local string `yaml:"local"`
+	// Tokens are API tokens for service accounts: "Authorization: Bearer
+	// <token>", each with its roles.
+	Tokens []ServeToken `yaml:"tokens"`
+	// MaxUploadMB bounds a file dropped on "is this the current version?"
+	// (default 1024; it is hashed as it arrives, never stored).
+	MaxUploadMB int `yaml:"max_upload_mb"`
+}
+
+// ServeToken is one API token, by reference, and what it may do.
+type ServeToken struct {
+	Name         string `yaml:"name"` // who, in the audit log
+	TokenEnv     string `yaml:"token_env"`
+	TokenFile    string `yaml:"token_file"`
+	TokenCommand string `yaml:"token_command"`
+	// Roles maps a workspace ("*": every workspace) to viewer, curator
+	// or admin.
+	Roles map[string]string `yaml:"roles"`
+}
+
+// ServeRoles are the roles of `syncd serve`, weakest first.
+var ServeRoles = []string{"viewer", "curator", "admin"}
+
+func validRole(r string) bool {
+	for _, v := range ServeRoles {
+		if r == v {
+			return true
+		}
+	}
+	return false
 }
 
 // StoreConfig says where the workspace store lives.
@@ -262,6 +301,42 @@ func ParseConfig(file string, text []byte) (*Config, error) {
 	return &c, c.validate(node)
 }
 
+func (s *ServeConfig) validate(errAt func(key, msg string) error) error {
+	if s.Local != "" && s.Local != "none" && !validRole(s.Local) {
+		return errAt("serve.local", "must be none, viewer, curator or admin")
+	}
+	if s.MaxUploadMB < 0 {
+		return errAt("serve.max_upload_mb", "must not be negative")
+	}
+	names := map[string]bool{}
+	for i, t := range s.Tokens {
+		key := fmt.Sprintf("serve.tokens[%d]", i)
+		n := 0
+		for _, v := range []string{t.TokenEnv, t.TokenFile, t.TokenCommand} {
+			if v != "" {
+				n++
+			}
+		}
+		switch {
+		case t.Name == "":
+			return errAt(key+".name", "required (the audit log names the token by it)")
+		case names[t.Name]:
+			return errAt(key+".name", fmt.Sprintf("%q is used twice", t.Name))
+		case n != 1:
+			return errAt(key, "set exactly one of token_env, token_file, token_command (a token is never written in the config)")
+		case len(t.Roles) == 0:
+			return errAt(key+".roles", "required: a workspace (or \"*\") and viewer, curator or admin")
+		}
+		names[t.Name] = true
+		for ws, r := range t.Roles {
+			if !validRole(r) {
+				return errAt(key+".roles."+ws, "must be viewer, curator or admin")
+			}
+		}
+	}
+	return nil
+}
+
 // validate checks what the schema cannot.
 func (c *Config) validate(root *yaml.Node) error {
 	errAt := func(line int, key, msg string) error {
@@ -296,6 +371,9 @@ func (c *Config) validate(root *yaml.Node) error {
 	}
 	if c.History.KeyCap < 0 || c.History.KeyCap > 0 && c.History.KeyCap < 2 {
 		return errAt(lineOf(root, "history"), "history.key_cap", "must be at least 2 (or left out for the default)")
+	}
+	if err := c.Serve.validate(func(key, msg string) error { return errAt(lineOfPath(root, "serve"), key, msg) }); err != nil {
+		return err
 	}
 	if len(c.Jobs) == 0 {
 		return errAt(root.Line, "jobs", "no jobs configured")

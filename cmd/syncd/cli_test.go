@@ -32,8 +32,9 @@ func TestFlagsAnywhere(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := richestDocument(t.Context(), st)
+	d, _ := richestDocument(t.Context(), st)
 	st.Close()
+	doc := d.Name
 	if doc == "" {
 		t.Fatal("the demo store has no document")
 	}

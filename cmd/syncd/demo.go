@@ -36,6 +36,7 @@ func cmdDemo(fs *pflag.FlagSet) runFunc {
 	server := fs.String("imap-server", "memory", "IMAP server for the mail: memory (in-process go-imap) or dovecot (real Dovecot on loopback)")
 	logFormat := fs.String("log-format", "auto", "log format: auto, text or json")
 	logLevel := fs.String("log-level", "warn", "log level")
+	serveAddr := fs.String("serve", "", "then serve the sample workspace's web interface on this `address` (e.g. 127.0.0.1:8380) until Ctrl-C")
 	return func(ctx context.Context, _ []string, stdout, stderr io.Writer) error {
 		if *dir == "" {
 			d, err := os.MkdirTemp("", "syncd-demo-")
@@ -80,7 +81,8 @@ func cmdDemo(fs *pflag.FlagSet) runFunc {
 		st.keyCap = cfg.History.KeyCap
 		st.cat.SetIndexCache(cfg.Store.CacheMB)
 		defer st.Close()
-		eng := st.engine(newLogger(stderr, *logFormat, *logLevel))
+		log := newLogger(stderr, *logFormat, *logLevel)
+		eng := st.engine(log)
 		results, err := runJobs(ctx, eng, cfg, []*engine.Job{&cfg.Jobs[0]})
 		if err != nil {
 			return err
@@ -89,7 +91,22 @@ func cmdDemo(fs *pflag.FlagSet) runFunc {
 		if err := writePlan(ctx, st.cat, results, reportDir); err != nil {
 			return err
 		}
-		return demoSummary(ctx, stdout, st, results, cfgPath, reportDir)
+		addr := *serveAddr
+		if addr == "" {
+			addr = defaultServeListen
+		}
+		sumErr := demoSummary(ctx, stdout, st, results, cfgPath, reportDir, addr, *serveAddr != "")
+		if *serveAddr == "" {
+			return sumErr
+		}
+		web, err := startWeb(cfg.Serve, st, addr, log)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Serving the sample workspace on http://%s/ (Ctrl-C stops)\n", web.ln.Addr())
+		<-ctx.Done()
+		web.stop()
+		return sumErr
 	}
 }
 
@@ -171,7 +188,11 @@ func manifestSites(path string) ([]string, error) {
 // account, the share, and the SharePoint site(s).
 func (s *demoServers) config(corpus, store string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Written by `syncd demo`. The servers it names live only while the demo runs.\nstore:\n  path: %q\njobs:\n  - name: department\n    workspace: department\n    sources:\n", store)
+	fmt.Fprintf(&b, "# Written by `syncd demo`. The servers it names live only while the demo runs.\nstore:\n  path: %q\n", store)
+	// The web interface (`syncd serve`): anyone on this machine may view
+	// and correct. No serve.listen: `syncd run` on this config serves none.
+	b.WriteString("serve:\n  local: curator\n")
+	fmt.Fprintf(&b, "jobs:\n  - name: department\n    workspace: department\n    sources:\n")
 	if s.hasShare {
 		fmt.Fprintf(&b, "      - name: share\n        type: folder\n        path: %q\n", filepath.Join(corpus, "share"))
 	}
@@ -188,7 +209,7 @@ func (s *demoServers) config(corpus, store string) string {
 	return b.String()
 }
 
-func demoSummary(ctx context.Context, w io.Writer, st *store, results []*engine.Result, cfgPath, reportDir string) error {
+func demoSummary(ctx context.Context, w io.Writer, st *store, results []*engine.Result, cfgPath, reportDir, addr string, serving bool) error {
 	stats, err := st.cat.Stats(ctx)
 	if err != nil {
 		return err
@@ -207,23 +228,24 @@ func demoSummary(ctx context.Context, w io.Writer, st *store, results []*engine.
 	fmt.Fprintf(w, "  store               %s\n", filepath.Dir(catalogPath(st.dir)))
 	fmt.Fprintf(w, "  config              %s\n", cfgPath)
 	fmt.Fprintf(w, "  report              %s\n", filepath.Join(reportDir, "report.html"))
-	if name := richestDocument(ctx, st); name != "" {
-		fmt.Fprintf(w, "Try: syncd history --config %s %q\n", cfgPath, name)
+	if !serving {
+		fmt.Fprintf(w, "  web interface       syncd serve --config %s  (then open http://%s/)\n", cfgPath, addr)
+	}
+	if d, ok := richestDocument(ctx, st); ok {
+		fmt.Fprintf(w, "Try: syncd history --config %s %q\n", cfgPath, termSafe(d.Name))
+		fmt.Fprintf(w, " or: http://%s/d/%s\n", addr, url.PathEscape(d.Key))
 	}
 	return problemsErr(results)
 }
 
 // richestDocument names the document with the most versions, to show off.
-func richestDocument(ctx context.Context, st *store) string {
-	best, n := "", 0
+func richestDocument(ctx context.Context, st *store) (workspace.Document, bool) {
+	var best workspace.Document
 	err := st.cat.EachDocument(ctx, func(d workspace.Document) error {
-		if len(d.Versions) > n || (len(d.Versions) == n && d.Name < best) {
-			best, n = d.Name, len(d.Versions)
+		if len(d.Versions) > len(best.Versions) || (len(d.Versions) == len(best.Versions) && d.Name < best.Name) {
+			best = d
 		}
 		return nil
 	})
-	if err != nil {
-		return ""
-	}
-	return best
+	return best, err == nil && len(best.Versions) > 0
 }

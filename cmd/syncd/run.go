@@ -75,6 +75,7 @@ type daemon struct {
 	log         *slog.Logger
 	srv         *http.Server
 	ln          net.Listener
+	web         *web // the workspace's web interface (serve.listen), or nil
 	stopTimeout time.Duration
 
 	mu       sync.Mutex
@@ -125,6 +126,15 @@ func startDaemon(ctx context.Context, o daemonOptions, stderr io.Writer) (*daemo
 	d.metrics.reloaded(nil)
 	if o.listen != "" {
 		if err := d.listen(o.listen, token); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	if cfg.Serve.Listen != "" {
+		if d.web, err = startWeb(cfg.Serve, st, cfg.Serve.Listen, log); err != nil {
+			if d.srv != nil {
+				d.srv.Close()
+			}
 			st.Close()
 			return nil, err
 		}
@@ -284,6 +294,9 @@ func (d *daemon) shutdown(force <-chan os.Signal) error {
 		}
 	}()
 	err := d.sched.Stop(ctx)
+	if d.web != nil {
+		d.web.stop()
+	}
 	if d.srv != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), 5*time.Second)
 		_ = d.srv.Shutdown(sctx)

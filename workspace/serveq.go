@@ -1,0 +1,147 @@
+package workspace
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/syncd/syncd/dedupe"
+)
+
+// The reads behind `syncd serve`: a page at a time, through indexes.
+
+// NameCount is a name and how many documents it holds.
+type NameCount struct {
+	Name string
+	N    int
+}
+
+// WorkspaceCounts lists the workspaces that hold documents, sorted, with
+// their document counts (the documents_place index, read once).
+func (c *Catalog) WorkspaceCounts(ctx context.Context) ([]NameCount, error) {
+	return c.nameCounts(ctx, "workspaces", `SELECT workspace, COUNT(*) FROM documents GROUP BY workspace ORDER BY workspace`)
+}
+
+// FolderCounts lists the folders of a workspace at or under folder (""
+// for the whole workspace), sorted, with the documents each holds itself.
+func (c *Catalog) FolderCounts(ctx context.Context, workspace, folder string) ([]NameCount, error) {
+	if folder == "" {
+		return c.nameCounts(ctx, "folders", `SELECT folder, COUNT(*) FROM documents WHERE workspace = ? GROUP BY folder ORDER BY folder`, workspace)
+	}
+	// folder itself, then everything after "folder/" and before "folder0"
+	// ('0' is the byte after '/'): its subfolders, in order.
+	return c.nameCounts(ctx, "folders", `SELECT folder, COUNT(*) FROM documents
+		WHERE workspace = ? AND (folder = ? OR (folder > ? AND folder < ?)) GROUP BY folder ORDER BY folder`,
+		workspace, folder, folder+"/", folder+"0")
+}
+
+func (c *Catalog) nameCounts(ctx context.Context, what, q string, args ...any) ([]NameCount, error) {
+	rows, err := c.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []NameCount
+	for rows.Next() {
+		var nc NameCount
+		if err := rows.Scan(&nc.Name, &nc.N); err != nil {
+			return nil, fmt.Errorf("catalog: %s: %w", what, err)
+		}
+		out = append(out, nc)
+	}
+	return out, rows.Err()
+}
+
+// DocSummary is a document in a listing.
+type DocSummary struct {
+	Key       string
+	Workspace string
+	Folder    string
+	Name      string
+	Versions  int
+}
+
+// DocumentsInFolder lists a folder's documents by name (then key), the
+// first limit after (afterName, afterKey): the next page starts after the
+// last row of this one.
+func (c *Catalog) DocumentsInFolder(ctx context.Context, workspace, folder, afterName, afterKey string, limit int) ([]DocSummary, error) {
+	return c.docSummaries(ctx, "documents of a folder", `SELECT d.key, d.workspace, d.folder, d.name,
+		(SELECT COUNT(*) FROM versions v WHERE v.document_key = d.key)
+		FROM documents d WHERE d.workspace = ? AND d.folder = ? AND (d.name > ? OR (d.name = ? AND d.key > ?))
+		ORDER BY d.name, d.key LIMIT ?`, workspace, folder, afterName, afterName, afterKey, limit)
+}
+
+// SearchNames finds the documents of the given workspaces whose name
+// holds text (case-insensitively for ASCII), by name, at most limit.
+func (c *Catalog) SearchNames(ctx context.Context, workspaces []string, text string, limit int) ([]DocSummary, error) {
+	if len(workspaces) == 0 || text == "" {
+		return nil, nil
+	}
+	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(text))
+	args := []any{"%" + esc + "%"}
+	for _, w := range workspaces {
+		args = append(args, w)
+	}
+	args = append(args, limit)
+	return c.docSummaries(ctx, "search", `SELECT d.key, d.workspace, d.folder, d.name,
+		(SELECT COUNT(*) FROM versions v WHERE v.document_key = d.key)
+		FROM documents d WHERE LOWER(d.name) LIKE ? ESCAPE '\' AND d.workspace IN (`+placeholders(len(workspaces))+`)
+		ORDER BY d.name, d.key LIMIT ?`, args...)
+}
+
+func (c *Catalog) docSummaries(ctx context.Context, what, q string, args ...any) ([]DocSummary, error) {
+	rows, err := c.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []DocSummary
+	for rows.Next() {
+		var d DocSummary
+		if err := rows.Scan(&d.Key, &d.Workspace, &d.Folder, &d.Name, &d.Versions); err != nil {
+			return nil, fmt.Errorf("catalog: %s: %w", what, err)
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// VersionRef names a version of a document.
+type VersionRef struct {
+	Document string
+	Version  string
+}
+
+// VersionsOfBlob lists the versions whose content is blob, by document
+// and version key (the versions_blob index).
+func (c *Catalog) VersionsOfBlob(ctx context.Context, blob dedupe.ID) ([]VersionRef, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT document_key, key FROM versions WHERE blob_id = ? ORDER BY document_key, key`, blob.String())
+	if err != nil {
+		return nil, fmt.Errorf("catalog: versions of %s: %w", blob.Short(), err)
+	}
+	defer rows.Close()
+	var out []VersionRef
+	for rows.Next() {
+		var r VersionRef
+		if err := rows.Scan(&r.Document, &r.Version); err != nil {
+			return nil, fmt.Errorf("catalog: versions of %s: %w", blob.Short(), err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// BlobKnown says whether the catalog holds blob (as a content seen
+// anywhere, in a document or not).
+func (c *Catalog) BlobKnown(ctx context.Context, blob dedupe.ID) (bool, error) {
+	var one int
+	err := c.db.QueryRowContext(ctx, `SELECT 1 FROM blobs WHERE id = ?`, blob.String()).Scan(&one)
+	if err == sql.ErrNoRows {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("catalog: blob %s: %w", blob.Short(), err)
+	}
+	return true, nil
+}
