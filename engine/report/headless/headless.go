@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"time"
 )
 
 // ErrNoBrowser means no Chromium binary was found.
@@ -37,7 +38,7 @@ func Browser() (string, error) {
 	return "", ErrNoBrowser
 }
 
-// Options for Load.
+// Options for Load and Open.
 type Options struct {
 	Width, Height int    // viewport; default 1200 x 900
 	Screenshot    string // if set, write a PNG of the page (up to MaxHeight tall) here
@@ -62,12 +63,7 @@ func Load(ctx context.Context, url string, opt Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if opt.Width == 0 {
-		opt.Width, opt.Height = 1200, 900
-	}
-	if opt.MaxHeight == 0 {
-		opt.MaxHeight = 2400
-	}
+	opt = opt.withDefaults()
 	profile, err := os.MkdirTemp("", "syncd-chromium-")
 	if err != nil {
 		return nil, err
@@ -79,6 +75,16 @@ func Load(ctx context.Context, url string, opt Options) (*Result, error) {
 	}
 	defer c.close()
 	return c.load(ctx, url, opt)
+}
+
+func (opt Options) withDefaults() Options {
+	if opt.Width == 0 {
+		opt.Width, opt.Height = 1200, 900
+	}
+	if opt.MaxHeight == 0 {
+		opt.MaxHeight = 2400
+	}
+	return opt
 }
 
 // conn is one browser over the debugging pipe.
@@ -95,6 +101,7 @@ type conn struct {
 	res     Result
 	loaded  chan struct{}
 	isLoad  bool
+	subs    map[*sub]struct{} // guarded by mu: see subscribe
 }
 
 type message struct {
@@ -171,6 +178,15 @@ func (c *conn) read(r io.ReadCloser) {
 func (c *conn) event(m message) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for s := range c.subs {
+		if s.want(m) {
+			s.queue = append(s.queue, m)
+			select {
+			case s.signal <- struct{}{}:
+			default:
+			}
+		}
+	}
 	if c.session == "" || m.SessionID != c.session {
 		return
 	}
@@ -221,24 +237,30 @@ func (c *conn) call(ctx context.Context, session, method string, params any, res
 }
 
 func (c *conn) close() {
-	_ = c.call(context.Background(), "", "Browser.close", nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if c.call(ctx, "", "Browser.close", nil, nil) != nil {
+		_ = c.cmd.Process.Kill() // exited already, or hung: do not wait forever below
+	}
 	c.w.Close()
 	<-c.done
 	_ = c.cmd.Wait()
 }
 
-func (c *conn) load(ctx context.Context, url string, opt Options) (*Result, error) {
+// attach opens a blank tab, attaches to it, enables the domains whose
+// events are recorded and sets the viewport; it returns the session id.
+func (c *conn) attach(ctx context.Context, opt Options) (string, error) {
 	var target struct {
 		TargetID string `json:"targetId"`
 	}
 	if err := c.call(ctx, "", "Target.createTarget", map[string]any{"url": "about:blank"}, &target); err != nil {
-		return nil, err
+		return "", err
 	}
 	var att struct {
 		SessionID string `json:"sessionId"`
 	}
 	if err := c.call(ctx, "", "Target.attachToTarget", map[string]any{"targetId": target.TargetID, "flatten": true}, &att); err != nil {
-		return nil, err
+		return "", err
 	}
 	s := att.SessionID
 	c.mu.Lock()
@@ -246,10 +268,18 @@ func (c *conn) load(ctx context.Context, url string, opt Options) (*Result, erro
 	c.mu.Unlock()
 	for _, m := range []string{"Runtime.enable", "Log.enable", "Network.enable", "Page.enable"} {
 		if err := c.call(ctx, s, m, nil, nil); err != nil {
-			return nil, err
+			return "", err
 		}
 	}
 	if err := c.call(ctx, s, "Emulation.setDeviceMetricsOverride", map[string]any{"width": opt.Width, "height": opt.Height, "deviceScaleFactor": 1, "mobile": false}, nil); err != nil {
+		return "", err
+	}
+	return s, nil
+}
+
+func (c *conn) load(ctx context.Context, url string, opt Options) (*Result, error) {
+	s, err := c.attach(ctx, opt)
+	if err != nil {
 		return nil, err
 	}
 	if err := c.call(ctx, s, "Page.navigate", map[string]any{"url": url}, nil); err != nil {
