@@ -128,7 +128,8 @@ func (s *Server) folder(w http.ResponseWriter, r *http.Request, p *Principal) {
 	}
 	s.render(w, r, "folder.html", map[string]any{
 		"Title": title, "Who": p, "Crumbs": crumbs(ws, folder), "Folders": subs,
-		"Docs": docRows(docs), "Next": next,
+		"Docs": docRows(docs), "Next": next, "Curator": p.Role(ws) >= Curator,
+		"AuditHref": "/w/" + url.PathEscape(ws) + "/audit",
 	})
 }
 
@@ -168,7 +169,7 @@ func (s *Server) search(w http.ResponseWriter, r *http.Request, p *Principal) {
 	}
 	var hits []workspace.DocSummary
 	if q != "" {
-		if s.audit(r, p, "serve.search", want, strconv.Quote(q)) != nil {
+		if s.audit(r, p, "serve.search", want, strconv.Quote(q), want, "") != nil {
 			s.fail(w, r, http.StatusServiceUnavailable, "the audit log cannot be written, so nothing is searched")
 			return
 		}
@@ -278,7 +279,11 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, p *Principal) {
 	default:
 		result = "not current"
 	}
-	if s.audit(r, p, "serve.check", sums.ID.String(), strconv.Quote(name)+" "+result) != nil {
+	ws, doc := "", ""
+	if len(answers) > 0 {
+		ws, doc = answers[0].Doc.Workspace, answers[0].Doc.Key
+	}
+	if s.audit(r, p, "serve.check", sums.ID.String(), strconv.Quote(name)+" "+result, ws, doc) != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, "the audit log cannot be written, so nothing is answered")
 		return
 	}

@@ -159,7 +159,7 @@ func (s *Server) document(w http.ResponseWriter, r *http.Request, p *Principal) 
 	if sel != nil {
 		subject += " " + sel.Key
 	}
-	if s.audit(r, p, "serve.view", subject, "") != nil {
+	if s.audit(r, p, "serve.view", subject, "", dv.Workspace, dv.Key) != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, "the audit log cannot be written, so nothing is shown")
 		return
 	}
@@ -170,6 +170,7 @@ func (s *Server) document(w http.ResponseWriter, r *http.Request, p *Principal) 
 		"Selected": sel,
 		"Crumbs":   crumbs(dv.Workspace, dv.Folder),
 		"Graph":    layoutDAG(dv),
+		"Curator":  p.Role(dv.Workspace) >= Curator,
 	})
 }
 
@@ -189,7 +190,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request, p *Principal) 
 		return
 	}
 	defer rc.Close()
-	if s.audit(r, p, "serve.download", dv.Key+" "+v.Key, "sha256 "+v.Blob.String()) != nil {
+	if s.audit(r, p, "serve.download", dv.Key+" "+v.Key, "sha256 "+v.Blob.String(), dv.Workspace, dv.Key) != nil {
 		s.fail(w, r, http.StatusServiceUnavailable, "the audit log cannot be written, so nothing is downloaded")
 		return
 	}

@@ -77,6 +77,10 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /d/{doc}/v/{ver}", s.signedIn(s.document))
 	mux.Handle("GET /d/{doc}/v/{ver}/download", s.signedIn(s.download))
 	mux.Handle("GET /search", s.signedIn(s.search))
+	mux.Handle("GET /w/{ws}/audit", s.signedIn(s.auditPage))
+	mux.Handle("GET /w/{ws}/audit.csv", s.signedIn(s.auditCSV))
+	mux.Handle("GET /d/{doc}/audit", s.signedIn(s.auditPage))
+	mux.Handle("GET /d/{doc}/audit.csv", s.signedIn(s.auditCSV))
 	mux.Handle("GET /check", s.signedIn(s.checkForm))
 	mux.Handle("POST /check", s.signedIn(s.check))
 	csrf := http.NewCrossOriginProtection()
@@ -143,7 +147,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *Principal)
 // audit writes an audit row; a failure is logged and refuses nothing the
 // person already got, but a view whose row cannot be written is not
 // served (see the handlers, which audit first).
-func (s *Server) audit(r *http.Request, p *Principal, action, subject, detail string) error {
+func (s *Server) audit(r *http.Request, p *Principal, action, subject, detail, ws, doc string) error {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
@@ -152,7 +156,8 @@ func (s *Server) audit(r *http.Request, p *Principal, action, subject, detail st
 		detail += " "
 	}
 	detail += "from " + host
-	if err := s.Cat.Audit(r.Context(), p.Name, action, subject, detail); err != nil {
+	e := workspace.AuditEntry{Actor: p.Name, Action: action, Subject: subject, Detail: detail, Workspace: ws, Document: doc}
+	if err := s.Cat.AuditAt(r.Context(), e); err != nil {
 		s.logger().Error("audit", "action", action, "err", err)
 		return err
 	}

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"html"
 	"io"
@@ -338,5 +339,67 @@ func TestSearchIsLiteral(t *testing.T) {
 	a := f.audits(t)
 	if len(a) != 2 || a[0].Action != "serve.search" || !strings.Contains(a[0].Detail, `"100%_"`) || a[1].Subject != "finance" {
 		t.Errorf("search audit rows: %+v", a)
+	}
+}
+
+// TestAuditPages: curators read a workspace's and a document's audit
+// log, as a page and as CSV ("who downloaded version 3?"); viewers are
+// refused; cells a spreadsheet would run are defused.
+func TestAuditPages(t *testing.T) {
+	f := newFixture(t, fixDocs)
+	// finance: a viewer token downloads; legal's curator views the contract.
+	f.get(t, "/d/d-budget/v/v3/download", financeToken)
+	f.get(t, "/d/d-budget", financeToken)
+	f.get(t, "/d/d-contract", legalToken)
+	f.get(t, "/search?q=%3DHYPERLINK(1)&ws=finance", financeToken)
+	mustCode(t, f.get(t, "/w/finance/audit", financeToken).Code, http.StatusForbidden, "viewer's workspace audit")
+	mustCode(t, f.get(t, "/d/d-budget/audit.csv", financeToken).Code, http.StatusForbidden, "viewer's document audit")
+	mustCode(t, f.get(t, "/d/d-budget/audit", legalToken).Code, http.StatusNotFound, "another workspace's document audit")
+	// A curator whose name a spreadsheet would run (names will come from
+	// sign-in claims).
+	f.srv.Auth = NewAuth([]Token{{Secret: financeToken, Who: NewPrincipal(`=HYPERLINK("http://evil.example")`, map[string]Role{"finance": Curator})}}, None, true)
+	f.get(t, "/d/d-plan", financeToken)
+	page := html.UnescapeString(stripTags(f.get(t, "/d/d-budget/audit", financeToken).Body.String()))
+	if !strings.Contains(page, "finance-bot") || !strings.Contains(page, "serve.download") || !strings.Contains(page, "d-budget v3") || strings.Contains(page, "d-contract") {
+		t.Errorf("document audit page:\n%s", page)
+	}
+	w := f.get(t, "/w/finance/audit.csv", financeToken)
+	mustCode(t, w.Code, 200, "workspace audit csv")
+	if ct := w.Header().Get("Content-Type"); !strings.HasPrefix(ct, "text/csv") {
+		t.Errorf("csv content type %q", ct)
+	}
+	recs, err := csv.NewReader(strings.NewReader(strings.TrimPrefix(w.Body.String(), "\ufeff"))).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Header, then newest first: the audit page views are not logged;
+	// the curator's view, the search, the view, the download (legal's
+	// view is not finance's).
+	if len(recs) != 5 || recs[1][2] != `'=HYPERLINK("http://evil.example")` {
+		t.Fatalf("the curator's row: %q", recs)
+	}
+	recs = append(recs[:1], recs[2:]...)
+	if len(recs) != 4 || recs[1][3] != "serve.search" || recs[2][3] != "serve.view" || recs[3][3] != "serve.download" || recs[3][4] != "d-budget v3" || recs[3][2] != "finance-bot" {
+		t.Fatalf("workspace audit csv: %q", recs)
+	}
+	if !strings.HasPrefix(recs[1][5], `"=HYPERLINK`) {
+		t.Errorf("the search detail %q", recs[1][5])
+	}
+	for _, r := range recs[1:] {
+		for _, c := range r {
+			if strings.HasPrefix(c, "=") {
+				t.Errorf("a cell a spreadsheet would run: %q", c)
+			}
+		}
+	}
+	// Paging: one entry a page, older through the link.
+	f.srv.PageSize = 1
+	b := f.get(t, "/w/finance/audit", financeToken).Body.String()
+	next := regexp.MustCompile(`href="(\?before=\d+)" rel="next"`).FindStringSubmatch(b)
+	if next == nil || !strings.Contains(b, "d-plan") {
+		t.Fatalf("first audit page:\n%s", b)
+	}
+	if b := f.get(t, "/w/finance/audit"+next[1], financeToken).Body.String(); !strings.Contains(b, "serve.search") || strings.Contains(b, "d-plan") {
+		t.Errorf("second audit page:\n%s", b)
 	}
 }

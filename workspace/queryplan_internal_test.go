@@ -227,3 +227,16 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 		t.Error("a lookup by an unindexed column was not seen to scan")
 	}
 }
+
+// TestServeReadsUseIndexes: the statements behind the web interface's
+// pages search an index. Counting a whole workspace's documents per
+// folder (its front page) reads the documents_place index whole, and a
+// name search scans the names: both are named here so a new scan is not.
+func TestServeReadsUseIndexes(t *testing.T) {
+	c, _ := catalogWithRun(t)
+	for _, q := range []string{qFolderCountsUnder, qDocsInFolder, qVersionsOfBlob, qBlobKnown, qAuditOfWorkspace, qAuditOfDocument} {
+		if scans := fullScans(t, c, q); len(scans) > 0 {
+			t.Errorf("page statement scans (%s):\n  %s", strings.Join(scans, "; "), q)
+		}
+	}
+}

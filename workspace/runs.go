@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
+	"strings"
 	"time"
 )
 
@@ -151,6 +153,69 @@ type AuditEntry struct {
 	Action  string    `json:"action"`
 	Subject string    `json:"subject"`
 	Detail  string    `json:"detail"`
+	// Workspace and Document: what the entry is about, when it is about
+	// a workspace's document ("" otherwise).
+	Workspace string `json:"workspace,omitempty"`
+	Document  string `json:"document,omitempty"`
+}
+
+// AuditAt appends an entry about a workspace and, if document is not
+// "", one of its documents.
+func (c *Catalog) AuditAt(ctx context.Context, e AuditEntry) error {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO audit (time, actor, action, subject, detail, workspace, document) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		c.stamp(), e.Actor, e.Action, e.Subject, e.Detail, e.Workspace, e.Document)
+	if err != nil {
+		return fmt.Errorf("catalog: audit %s: %w", e.Action, err)
+	}
+	return nil
+}
+
+// AuditOf calls fn for the entries about a workspace (document "") or
+// one document, newest first, those with an id below before (0: from the
+// newest), at most limit (0: all), through the audit_workspace and
+// audit_document indexes.
+func (c *Catalog) AuditOf(ctx context.Context, workspace, document string, before int64, limit int, fn func(AuditEntry) error) error {
+	q, key := qAuditOfWorkspace, workspace
+	if document != "" {
+		q, key = qAuditOfDocument, document
+	}
+	if before <= 0 {
+		before = math.MaxInt64
+	}
+	if limit <= 0 {
+		limit = -1 // no limit, on both databases
+	}
+	if c.pg && limit < 0 {
+		q = strings.Replace(q, "LIMIT ?", "LIMIT ALL", 1)
+		rows, err := c.db.QueryContext(ctx, q, key, before)
+		return scanAudit(rows, err, fn)
+	}
+	rows, err := c.db.QueryContext(ctx, q, key, before, limit)
+	return scanAudit(rows, err, fn)
+}
+
+const (
+	qAuditOfWorkspace = `SELECT id, time, actor, action, subject, detail, workspace, document FROM audit WHERE workspace = ? AND id < ? ORDER BY id DESC LIMIT ?`
+	qAuditOfDocument  = `SELECT id, time, actor, action, subject, detail, workspace, document FROM audit WHERE document = ? AND id < ? ORDER BY id DESC LIMIT ?`
+)
+
+func scanAudit(rows *sql.Rows, err error, fn func(AuditEntry) error) error {
+	if err != nil {
+		return fmt.Errorf("catalog: audit log: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var e AuditEntry
+		var t string
+		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Action, &e.Subject, &e.Detail, &e.Workspace, &e.Document); err != nil {
+			return fmt.Errorf("catalog: audit log: %w", err)
+		}
+		e.Time = parseTime(t)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // AuditLog returns the newest entries first.

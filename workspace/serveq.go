@@ -31,10 +31,20 @@ func (c *Catalog) FolderCounts(ctx context.Context, workspace, folder string) ([
 	}
 	// folder itself, then everything after "folder/" and before "folder0"
 	// ('0' is the byte after '/'): its subfolders, in order.
-	return c.nameCounts(ctx, "folders", `SELECT folder, COUNT(*) FROM documents
-		WHERE workspace = ? AND (folder = ? OR (folder > ? AND folder < ?)) GROUP BY folder ORDER BY folder`,
-		workspace, folder, folder+"/", folder+"0")
+	return c.nameCounts(ctx, "folders", qFolderCountsUnder, workspace, folder, workspace, folder+"/", folder+"0")
 }
+
+// The statements a page runs, named for TestServeReadsUseIndexes.
+const (
+	qFolderCountsUnder = `SELECT folder, COUNT(*) FROM documents WHERE workspace = ? AND folder = ? GROUP BY folder
+		UNION ALL SELECT folder, COUNT(*) FROM (SELECT folder FROM documents WHERE workspace = ? AND folder > ? AND folder < ?) GROUP BY folder ORDER BY 1`
+	qDocsInFolder = `SELECT d.key, d.workspace, d.folder, d.name,
+		(SELECT COUNT(*) FROM versions v WHERE v.document_key = d.key)
+		FROM documents d WHERE d.workspace = ? AND d.folder = ? AND (d.name > ? OR (d.name = ? AND d.key > ?))
+		ORDER BY d.name, d.key LIMIT ?`
+	qVersionsOfBlob = `SELECT document_key, key FROM versions WHERE blob_id = ? ORDER BY document_key, key`
+	qBlobKnown      = `SELECT 1 FROM blobs WHERE id = ?`
+)
 
 func (c *Catalog) nameCounts(ctx context.Context, what, q string, args ...any) ([]NameCount, error) {
 	rows, err := c.db.QueryContext(ctx, q, args...)
@@ -66,10 +76,7 @@ type DocSummary struct {
 // first limit after (afterName, afterKey): the next page starts after the
 // last row of this one.
 func (c *Catalog) DocumentsInFolder(ctx context.Context, workspace, folder, afterName, afterKey string, limit int) ([]DocSummary, error) {
-	return c.docSummaries(ctx, "documents of a folder", `SELECT d.key, d.workspace, d.folder, d.name,
-		(SELECT COUNT(*) FROM versions v WHERE v.document_key = d.key)
-		FROM documents d WHERE d.workspace = ? AND d.folder = ? AND (d.name > ? OR (d.name = ? AND d.key > ?))
-		ORDER BY d.name, d.key LIMIT ?`, workspace, folder, afterName, afterName, afterKey, limit)
+	return c.docSummaries(ctx, "documents of a folder", qDocsInFolder, workspace, folder, afterName, afterName, afterKey, limit)
 }
 
 // SearchNames finds the documents of the given workspaces whose name
@@ -116,7 +123,7 @@ type VersionRef struct {
 // VersionsOfBlob lists the versions whose content is blob, by document
 // and version key (the versions_blob index).
 func (c *Catalog) VersionsOfBlob(ctx context.Context, blob dedupe.ID) ([]VersionRef, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT document_key, key FROM versions WHERE blob_id = ? ORDER BY document_key, key`, blob.String())
+	rows, err := c.db.QueryContext(ctx, qVersionsOfBlob, blob.String())
 	if err != nil {
 		return nil, fmt.Errorf("catalog: versions of %s: %w", blob.Short(), err)
 	}
@@ -136,7 +143,7 @@ func (c *Catalog) VersionsOfBlob(ctx context.Context, blob dedupe.ID) ([]Version
 // anywhere, in a document or not).
 func (c *Catalog) BlobKnown(ctx context.Context, blob dedupe.ID) (bool, error) {
 	var one int
-	err := c.db.QueryRowContext(ctx, `SELECT 1 FROM blobs WHERE id = ?`, blob.String()).Scan(&one)
+	err := c.db.QueryRowContext(ctx, qBlobKnown, blob.String()).Scan(&one)
 	if err == sql.ErrNoRows {
 		return false, nil
 	}

@@ -80,7 +80,7 @@ func WriteDir(dir string, r *Report) error {
 		}
 		cf := &csvFile{atomicFile: f}
 		csvs = append(csvs, cf)
-		if cf.cw, err = startCSV(f.w, c.header); err != nil {
+		if cf.cw, err = StartCSV(f.w, c.header); err != nil {
 			return err
 		}
 	}
@@ -185,7 +185,7 @@ var ItemsHeader = []string{"source", "ref", "name", "size", "action", "workspace
 
 // WriteItemsCSV writes one row per item.
 func WriteItemsCSV(w io.Writer, r *Report) error {
-	cw, err := startCSV(w, ItemsHeader)
+	cw, err := StartCSV(w, ItemsHeader)
 	if err != nil {
 		return err
 	}
@@ -210,8 +210,8 @@ func itemRow(cw *csv.Writer, it Item) error {
 	if it.detail != "" {
 		reason += ": " + it.detail
 	}
-	return cw.Write([]string{cell(it.Source), cell(it.Ref), cell(it.Name), strconv.FormatInt(it.Size, 10), it.Action,
-		cell(it.Workspace), cell(it.Document), ver, cell(reason), it.DocID, it.SHA256})
+	return cw.Write([]string{Cell(it.Source), Cell(it.Ref), Cell(it.Name), strconv.FormatInt(it.Size, 10), it.Action,
+		Cell(it.Workspace), Cell(it.Document), ver, Cell(reason), it.DocID, it.SHA256})
 }
 
 // DocumentsHeader is the header row of documents.csv.
@@ -221,7 +221,7 @@ var DocumentsHeader = []string{"workspace", "folder", "name", "document_id", "ch
 // WriteDocumentsCSV writes one row per document, as the catalog streams
 // them.
 func WriteDocumentsCSV(w io.Writer, r *Report) error {
-	cw, err := startCSV(w, DocumentsHeader)
+	cw, err := StartCSV(w, DocumentsHeader)
 	if err != nil {
 		return err
 	}
@@ -242,9 +242,9 @@ func documentRow(cw *csv.Writer, d Document) error {
 	if len(d.Versions) > 0 {
 		first = csvTime(d.Versions[0].Time)
 	}
-	return cw.Write([]string{cell(d.Workspace), cell(d.Folder), cell(d.Name), d.ID, d.Change,
-		strconv.Itoa(len(d.Versions)), strconv.Itoa(d.Copies), cell(strings.Join(d.Sources, "; ")),
-		first, csvTime(d.LatestAt), cell(d.LatestBy), strconv.FormatInt(d.TotalSize, 10),
+	return cw.Write([]string{Cell(d.Workspace), Cell(d.Folder), Cell(d.Name), d.ID, d.Change,
+		strconv.Itoa(len(d.Versions)), strconv.Itoa(d.Copies), Cell(strings.Join(d.Sources, "; ")),
+		first, csvTime(d.LatestAt), Cell(d.LatestBy), strconv.FormatInt(d.TotalSize, 10),
 		strconv.Itoa(d.Forks), strconv.Itoa(d.Heads), strings.Join(linkReasons(d), "; ")})
 }
 
@@ -267,17 +267,18 @@ func csvTime(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
-// cell defuses text a spreadsheet would run as a formula (a file named
-// "=HYPERLINK(...)"): such cells get a leading apostrophe.
-func cell(s string) string {
+// Cell is the one function that makes a CSV cell safe: text a
+// spreadsheet would run as a formula (a file named "=HYPERLINK(...)") gets
+// a leading apostrophe.
+func Cell(s string) string {
 	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
 		return "'" + s
 	}
 	return s
 }
 
-// startCSV writes the byte-order mark and the header row.
-func startCSV(w io.Writer, header []string) (*csv.Writer, error) {
+// StartCSV writes the byte-order mark and the header row.
+func StartCSV(w io.Writer, header []string) (*csv.Writer, error) {
 	if _, err := io.WriteString(w, bom); err != nil {
 		return nil, fmt.Errorf("report: csv: %w", err)
 	}

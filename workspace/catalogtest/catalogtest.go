@@ -214,6 +214,40 @@ func testAuditAppendOnly(t *testing.T, c *workspace.Catalog) {
 	if log, _ := c.AuditLog(ctx, 1); len(log) != 1 {
 		t.Errorf("limit 1: %d entries", len(log))
 	}
+	// Entries about a workspace's documents, read back by place.
+	for i, e := range []workspace.AuditEntry{
+		{Actor: "ann", Action: "serve.view", Subject: "d-1", Workspace: "w1", Document: "d-1"},
+		{Actor: "bob", Action: "serve.download", Subject: "d-1 v-2", Workspace: "w1", Document: "d-1"},
+		{Actor: "ann", Action: "serve.search", Subject: "w1", Workspace: "w1"},
+		{Actor: "cat", Action: "serve.view", Subject: "d-9", Workspace: "w2", Document: "d-9"},
+	} {
+		e.Detail = fmt.Sprint("n", i)
+		must(t, c.AuditAt(ctx, e))
+	}
+	of := func(ws, doc string, before int64, limit int) (out []string, ids []int64) {
+		must(t, c.AuditOf(ctx, ws, doc, before, limit, func(e workspace.AuditEntry) error {
+			out = append(out, e.Actor+" "+e.Action+" "+e.Subject+" "+e.Workspace+" "+e.Document+" "+e.Detail)
+			ids = append(ids, e.ID)
+			return nil
+		}))
+		return out, ids
+	}
+	got, ids := of("", "d-1", 0, 0)
+	if want := []string{"bob serve.download d-1 v-2 w1 d-1 n1", "ann serve.view d-1 w1 d-1 n0"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("entries of d-1: %q, want %q", got, want)
+	}
+	if got, _ := of("w1", "", 0, 0); len(got) != 3 || !strings.HasPrefix(got[0], "ann serve.search") {
+		t.Errorf("entries of w1: %q", got)
+	}
+	if got, _ := of("w1", "", 0, 1); len(got) != 1 {
+		t.Errorf("entries of w1, limit 1: %q", got)
+	}
+	if got, _ := of("", "d-1", ids[0], 0); len(got) != 1 || !strings.Contains(got[0], "n0") {
+		t.Errorf("entries of d-1 before the newest: %q", got)
+	}
+	if log, _ := c.AuditLog(ctx, 10); len(log) != 6 || log[0].Workspace != "" {
+		t.Errorf("AuditLog after AuditAt: %d entries", len(log))
+	}
 }
 
 func testRunsAndLocks(t *testing.T, c *workspace.Catalog) {

@@ -1,0 +1,138 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/syncd/syncd/engine/report/headless"
+)
+
+// needBrowser skips without Chromium, except under CI where it fails.
+func needBrowser(t *testing.T) {
+	t.Helper()
+	if _, err := headless.Browser(); errors.Is(err, headless.ErrNoBrowser) {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+}
+
+// TestBrowserWalkthrough drives the interface in real Chromium as a
+// person would: sign in (an API token, sent by the browser), browse
+// workspace and folders to a document, download its current version,
+// search, drop a file on "is this the current version?" and read the
+// answer; the audit log then holds each step. A token without the role
+// is refused the same pages and the download URL. No page runs a
+// script, breaks the CSP or logs an error.
+func TestBrowserWalkthrough(t *testing.T) {
+	needBrowser(t)
+	f := newFixture(t, fixDocs)
+	srv := httptest.NewServer(f.srv.Handler())
+	defer srv.Close()
+	f.srv.Listen = srv.Listener.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := headless.Open(ctx, headless.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	text := func(expr string) string {
+		t.Helper()
+		var s string
+		must(b.Eval(ctx, expr, &s))
+		return s
+	}
+	must(b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + financeToken}))
+	must(b.Navigate(ctx, srv.URL+"/"))
+	if got := text(`document.querySelector("p.who strong").textContent`); got != "finance-bot" {
+		t.Fatalf("signed in as %q", got)
+	}
+	must(b.ClickAndWait(ctx, `a[href="/w/finance"]`))
+	must(b.ClickAndWait(ctx, `a[href="/w/finance/f/Budgets"]`))
+	must(b.ClickAndWait(ctx, `a[href="/w/finance/f/Budgets/2026"]`))
+	must(b.ClickAndWait(ctx, `a[href="/d/d-budget"]`))
+	if got := text(`document.querySelector("h1").textContent`); got != "Budget 2026.xlsx" {
+		t.Fatalf("document page heading %q", got)
+	}
+	if got := text(`document.querySelector("#current").parentElement.querySelector("strong").textContent`); got != "version 3" {
+		t.Errorf("current version shown as %q", got)
+	}
+	var circles int
+	must(b.Eval(ctx, `document.querySelectorAll("svg.dag circle").length`, &circles))
+	if circles != 3 {
+		t.Errorf("the graph has %d versions, want 3", circles)
+	}
+	p, err := b.Download(ctx, `a.button[href="/d/d-budget/v/v3/download"]`)
+	must(err)
+	if got, err := os.ReadFile(p); err != nil || string(got) != "budget final" {
+		t.Errorf("downloaded %q (%v), want the current version's bytes", got, err)
+	}
+	// Search from the form.
+	must(b.Navigate(ctx, srv.URL+"/search"))
+	must(b.Eval(ctx, `document.querySelector("#q").value = "plan"`, nil))
+	must(b.ClickAndWait(ctx, `form[role=search] button`))
+	if got := text(`Array.from(document.querySelectorAll("main table a")).map(a => a.textContent).join("|")`); got != "Plan.docx" {
+		t.Errorf("search for plan found %q", got)
+	}
+	// Drop a file someone was sent: an old version.
+	old := filepath.Join(t.TempDir(), "Budget 2026 FINAL (1).xlsx")
+	must(os.WriteFile(old, []byte("budget draft one"), 0o644))
+	must(b.Navigate(ctx, srv.URL+"/check"))
+	must(b.SetFiles(ctx, "#file", old))
+	must(b.ClickAndWait(ctx, `form[action="/check"] button`))
+	if got := text(`document.querySelector("#verdict").textContent`); !strings.Contains(got, "version 1 of Budget 2026.xlsx, and it is not the current version") || !strings.Contains(got, "The current version is version 3") {
+		t.Errorf("check answered %q", got)
+	}
+	// Hostile names are text, and no page has a script.
+	must(b.Navigate(ctx, srv.URL+"/d/d-hostile"))
+	if got := text(`document.querySelector("h1").textContent`); got != hostileName {
+		t.Errorf("hostile heading %q", got)
+	}
+	var scripts int
+	must(b.Eval(ctx, `document.scripts.length + document.querySelectorAll("img, iframe, object, embed").length`, &scripts))
+	if scripts != 0 {
+		t.Errorf("the hostile document's page has %d scripts or embedded objects", scripts)
+	}
+	// Another workspace's person: refused the page and the download URL.
+	must(b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + legalToken}))
+	for _, u := range []string{"/d/d-budget", "/d/d-budget/v/v3/download", "/w/finance"} {
+		must(b.Navigate(ctx, srv.URL+u))
+		if got := text(`document.querySelector("h1").textContent`); got != "Not Found" {
+			t.Errorf("legal opened %s: heading %q", u, got)
+		}
+	}
+	res := b.Result()
+	if len(res.Console) > 0 || len(res.Exceptions) > 0 {
+		t.Errorf("console %q, exceptions %q", res.Console, res.Exceptions)
+	}
+	for _, l := range res.Logs {
+		// 404s of the refused pages are logged by the browser as failed
+		// loads; anything else (a CSP violation) is a failure.
+		if !strings.Contains(l, "404") {
+			t.Errorf("browser log: %s", l)
+		}
+	}
+	var steps []string
+	for _, a := range f.audits(t) {
+		steps = append(steps, a.Actor+" "+a.Action+" "+a.Subject)
+	}
+	want := []string{"finance-bot serve.view d-budget", "finance-bot serve.download d-budget v3", "finance-bot serve.search ",
+		"finance-bot serve.check " + f.blobID(t, "budget draft one"), "finance-bot serve.view d-hostile"}
+	if strings.Join(steps, "\n") != strings.Join(want, "\n") {
+		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"))
+	}
+}
