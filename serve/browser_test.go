@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine/report/headless"
 )
 
@@ -107,6 +108,22 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if scripts != 0 {
 		t.Errorf("the hostile document's page has %d scripts or embedded objects", scripts)
 	}
+	// A curator splits a version off through the document page's form.
+	var corrected []string
+	f.srv.Correct = func(_ context.Context, kind string, blobs []dedupe.ID, actor, note string) error {
+		corrected = append(corrected, kind+" "+blobs[0].String()+" "+actor+" "+note)
+		return nil
+	}
+	must(b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + curatorToken}))
+	must(b.Navigate(ctx, srv.URL+"/d/d-plan"))
+	must(b.Eval(ctx, `document.querySelector("#split-p3").checked = true; document.querySelector("#split-note").value = "carol's copy"`, nil))
+	must(b.ClickAndWait(ctx, `input[name=kind][value=split] ~ p button`))
+	if want := "split " + f.blobID(t, "plan two by carol") + " fiona carol's copy"; len(corrected) != 1 || corrected[0] != want {
+		t.Errorf("the split form sent %q, want %q", corrected, want)
+	}
+	if got := text(`location.pathname`); got != "/d/d-plan" {
+		t.Errorf("after the split the browser is at %q", got)
+	}
 	// Another workspace's person: refused the page and the download URL.
 	must(b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + legalToken}))
 	for _, u := range []string{"/d/d-budget", "/d/d-budget/v/v3/download", "/w/finance"} {
@@ -131,7 +148,8 @@ func TestBrowserWalkthrough(t *testing.T) {
 		steps = append(steps, a.Actor+" "+a.Action+" "+a.Subject)
 	}
 	want := []string{"finance-bot serve.view d-budget", "finance-bot serve.download d-budget v3", "finance-bot serve.search ",
-		"finance-bot serve.check " + f.blobID(t, "budget draft one"), "finance-bot serve.view d-hostile"}
+		"finance-bot serve.check " + f.blobID(t, "budget draft one"), "finance-bot serve.view d-hostile",
+		"fiona serve.view d-plan", "fiona serve.correct d-plan", "fiona serve.view d-plan"}
 	if strings.Join(steps, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"))
 	}

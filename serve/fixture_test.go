@@ -102,6 +102,7 @@ type fixture struct {
 const (
 	financeToken = "finance-viewer-token-0123456789"
 	legalToken   = "legal-curator-token-0123456789"
+	curatorToken = "finance-curator-token-0123456789"
 )
 
 func newFixture(t testing.TB, docs []fixDoc) *fixture {
@@ -165,6 +166,7 @@ func newFixture(t testing.TB, docs []fixDoc) *fixture {
 	auth := NewAuth([]Token{
 		{Secret: financeToken, Who: NewPrincipal("finance-bot", map[string]Role{"finance": Viewer})},
 		{Secret: legalToken, Who: NewPrincipal("legal-bot", map[string]Role{"legal": Curator})},
+		{Secret: curatorToken, Who: NewPrincipal("fiona", map[string]Role{"finance": Curator, "legal": Viewer})},
 	}, Viewer, true)
 	return &fixture{cat: cat, blobs: blobs, docs: byKey, srv: &Server{Cat: cat, Blobs: blobs, Auth: auth, Listen: "127.0.0.1:8380"}}
 }

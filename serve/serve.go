@@ -44,6 +44,8 @@ type Server struct {
 	MaxUpload int64
 	// PageSize is the number of documents a listing shows (default 100).
 	PageSize int
+	// Correct applies a curator's correction (nil: none are taken).
+	Correct Corrector
 }
 
 //go:embed templates/*.html static/*
@@ -76,6 +78,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /d/{doc}", s.signedIn(s.document))
 	mux.Handle("GET /d/{doc}/v/{ver}", s.signedIn(s.document))
 	mux.Handle("GET /d/{doc}/v/{ver}/download", s.signedIn(s.download))
+	mux.Handle("POST /d/{doc}/correct", s.signedIn(s.correct))
 	mux.Handle("GET /search", s.signedIn(s.search))
 	mux.Handle("GET /w/{ws}/audit", s.signedIn(s.auditPage))
 	mux.Handle("GET /w/{ws}/audit.csv", s.signedIn(s.auditCSV))

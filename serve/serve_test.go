@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"html"
 	"io"
 	"mime"
@@ -401,5 +402,87 @@ func TestAuditPages(t *testing.T) {
 	}
 	if b := f.get(t, "/w/finance/audit"+next[1], financeToken).Body.String(); !strings.Contains(b, "serve.search") || strings.Contains(b, "d-plan") {
 		t.Errorf("second audit page:\n%s", b)
+	}
+}
+
+// correction is what a Corrector was asked to do.
+type correction struct {
+	kind, actor, note string
+	blobs             []string
+}
+
+// TestCorrections: curators relink, split and merge from the document
+// page; the form's versions become the pin's contents in order; viewers,
+// other workspaces, bad forms and cross-site posts change nothing; each
+// correction is audited against the document.
+func TestCorrections(t *testing.T) {
+	f := newFixture(t, fixDocs)
+	var got []correction
+	f.srv.Correct = func(_ context.Context, kind string, blobs []dedupe.ID, actor, note string) error {
+		c := correction{kind: kind, actor: actor, note: note}
+		for _, b := range blobs {
+			c.blobs = append(c.blobs, b.String())
+		}
+		got = append(got, c)
+		return nil
+	}
+	f.srv.Auth = NewAuth([]Token{
+		{Secret: financeToken, Who: NewPrincipal("finance-bot", map[string]Role{"finance": Viewer})},
+		{Secret: curatorToken, Who: NewPrincipal("fiona", map[string]Role{"finance": Curator, "legal": Viewer})},
+	}, None, true)
+	post := func(token, doc, form string, hdr map[string]string) *httptest.ResponseRecorder {
+		return f.do(t, request{method: "POST", path: "/d/" + doc + "/correct", token: token, body: strings.NewReader(form),
+			contentType: "application/x-www-form-urlencoded", header: hdr})
+	}
+	page := f.get(t, "/d/d-budget", curatorToken).Body.String()
+	if !strings.Contains(page, `action="/d/d-budget/correct"`) || strings.Contains(f.get(t, "/d/d-budget", financeToken).Body.String(), "/correct") {
+		t.Error("the correction forms are for curators only")
+	}
+	id := func(c string) string { return f.blobID(t, c) }
+	w := post(curatorToken, "d-budget", "kind=relink&version=v3&parent=v1&note=made+from+the+first+draft", nil)
+	mustCode(t, w.Code, http.StatusSeeOther, "relink")
+	if w.Header().Get("Location") != "/d/d-budget" {
+		t.Errorf("relink redirects to %q", w.Header().Get("Location"))
+	}
+	mustCode(t, post(curatorToken, "d-plan", "kind=split&version=p3", nil).Code, http.StatusSeeOther, "split")
+	mustCode(t, post(curatorToken, "d-budget", "kind=merge&other=http%3A%2F%2F127.0.0.1%3A8380%2Fd%2Fd-plan%2Fv%2Fp2", nil).Code, http.StatusSeeOther, "merge")
+	want := []correction{
+		{kind: "relink", actor: "fiona", note: "made from the first draft", blobs: []string{id("budget final"), id("budget draft one")}},
+		{kind: "split", actor: "fiona", blobs: []string{id("plan two by carol")}},
+		{kind: "merge", actor: "fiona", blobs: []string{id("budget final"), id("plan one")}},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("corrections:\n%v\nwant:\n%v", got, want)
+	}
+	// Refused: a viewer, another workspace's document to merge (viewer
+	// there), a version from elsewhere, itself as parent, every version
+	// split, an unknown kind, a cross-site post.
+	for _, c := range []struct {
+		token, doc, form string
+		hdr              map[string]string
+		code             int
+	}{
+		{financeToken, "d-budget", "kind=split&version=v1", nil, http.StatusForbidden},
+		{curatorToken, "d-budget", "kind=merge&other=d-contract", nil, http.StatusForbidden},
+		{curatorToken, "d-budget", "kind=relink&version=v3&parent=p1", nil, http.StatusBadRequest},
+		{curatorToken, "d-budget", "kind=relink&version=v3&parent=v3", nil, http.StatusBadRequest},
+		{curatorToken, "d-plan", "kind=split&version=p1&version=p2&version=p3", nil, http.StatusBadRequest},
+		{curatorToken, "d-budget", "kind=delete", nil, http.StatusBadRequest},
+		{curatorToken, "d-budget", "kind=merge&other=d-nope", nil, http.StatusNotFound},
+		{curatorToken, "d-budget", "kind=split&version=v1", map[string]string{"Sec-Fetch-Site": "cross-site"}, http.StatusForbidden},
+	} {
+		mustCode(t, post(c.token, c.doc, c.form, c.hdr).Code, c.code, c.form)
+	}
+	if len(got) != 3 {
+		t.Errorf("a refused correction reached the store: %v", got[3:])
+	}
+	var audited []string
+	for _, a := range f.audits(t) {
+		if a.Action == "serve.correct" {
+			audited = append(audited, a.Actor+" "+a.Workspace+" "+a.Document+" "+a.Detail)
+		}
+	}
+	if len(audited) != 3 || !strings.HasPrefix(audited[0], "fiona finance d-budget relink "+id("budget final")[:12]) || !strings.Contains(audited[0], `"made from the first draft"`) {
+		t.Errorf("correction audit rows: %q", audited)
 	}
 }

@@ -220,22 +220,10 @@ func scanAudit(rows *sql.Rows, err error, fn func(AuditEntry) error) error {
 
 // AuditLog returns the newest entries first.
 func (c *Catalog) AuditLog(ctx context.Context, limit int) ([]AuditEntry, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT id, time, actor, action, subject, detail FROM audit ORDER BY id DESC LIMIT ?`, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
+	rows, err := c.db.QueryContext(ctx, `SELECT id, time, actor, action, subject, detail, workspace, document FROM audit ORDER BY id DESC LIMIT ?`, limit)
 	var out []AuditEntry
-	for rows.Next() {
-		var e AuditEntry
-		var t string
-		if err := rows.Scan(&e.ID, &t, &e.Actor, &e.Action, &e.Subject, &e.Detail); err != nil {
-			return nil, err
-		}
-		e.Time = parseTime(t)
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	err = scanAudit(rows, err, func(e AuditEntry) error { out = append(out, e); return nil })
+	return out, err
 }
 
 // Lock takes a named lock until expires, for holder. It succeeds if the

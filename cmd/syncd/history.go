@@ -87,17 +87,23 @@ func pin(ctx context.Context, st *store, kind string, args []string, actor, note
 		}
 		ids[i] = id
 	}
-	pa := engine.PinArgs{Blob: ids[0], Blobs: ids[1:], Note: note}
-	id, err := st.cat.AddPin(ctx, kind, pa, actor)
+	id, err := applyPin(ctx, st, kind, ids, actor, note)
 	if err != nil {
-		return err
-	}
-	eng := st.engine(nil)
-	if err := eng.Rebuild(ctx); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "recorded %s #%d by %s; history rebuilt\n", kind, id, termSafe(actor))
 	return nil
+}
+
+// applyPin records a correction (ids[0] its subject, as PinArgs says) and
+// rebuilds what it changes: the CLI's and the web interface's.
+func applyPin(ctx context.Context, st *store, kind string, ids []string, actor, note string) (int64, error) {
+	pa := engine.PinArgs{Blob: ids[0], Blobs: ids[1:], Note: note}
+	id, err := st.cat.AddPin(ctx, kind, pa, actor)
+	if err != nil {
+		return 0, err
+	}
+	return id, st.engine(nil).Rebuild(ctx)
 }
 
 func resolveBlob(ctx context.Context, cat *workspace.Catalog, prefix string) (string, error) {

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/syncd/syncd/connectors"
+	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/engine"
 	"github.com/syncd/syncd/serve"
 )
@@ -111,6 +112,14 @@ func webHandler(sc engine.ServeConfig, st *store, addr string, log *slog.Logger)
 	s := &serve.Server{
 		Cat: st.cat, Blobs: st.blobs, Auth: serve.NewAuth(tokens, local, loop), Log: log, Listen: addr,
 		MaxUpload: int64(sc.MaxUploadMB) << 20,
+		Correct: func(ctx context.Context, kind string, blobs []dedupe.ID, actor, note string) error {
+			ids := make([]string, len(blobs))
+			for i, b := range blobs {
+				ids[i] = b.String()
+			}
+			_, err := applyPin(ctx, st, kind, ids, actor, note)
+			return err
+		},
 	}
 	return s.Handler(), nil
 }

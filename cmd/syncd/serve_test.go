@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,7 +18,10 @@ import (
 	"github.com/syncd/syncd/workspace"
 )
 
-// get fetches url with an optional bearer token.
+// noRedirect is a client that shows redirects instead of following them.
+var noRedirect = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
+// webGet fetches url with an optional bearer token.
 func webGet(t *testing.T, url, token string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequest("GET", url, nil)
@@ -92,6 +96,28 @@ func TestServeCommand(t *testing.T) {
 	if code != 200 || fmt.Sprintf("%x", sha256.Sum256([]byte(file))) != want.Blob.String() {
 		t.Errorf("download %s: %d, %d bytes, not the current version's content %s", dl[1], code, len(file), want.Blob.Short())
 	}
+	// A curator (the demo's local role) splits the first version off: the
+	// history is rebuilt, the version is a document of its own (keys come
+	// from content: it may keep the old key) and the page redirected to
+	// shows it alone.
+	first := doc.Versions[0]
+	for _, v := range doc.Versions {
+		if v.Seq < first.Seq {
+			first = v
+		}
+	}
+	resp, err := noRedirect.PostForm(base+"/d/"+doc.Key+"/correct", url.Values{"kind": {"split"}, "version": {first.Key}, "note": {"not the same paper"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/d/") {
+		t.Fatalf("split: %d, to %q (want the new document)", resp.StatusCode, loc)
+	}
+	if code, page := webGet(t, base+loc, ""); code != 200 || strings.Count(page, "<circle") != 1 {
+		t.Errorf("the split-off document %s: %d, %d versions", loc, code, strings.Count(page, "<circle"))
+	}
 	cancel()
 	if c := <-done; c != exitOK {
 		t.Fatalf("serve exit %d after Ctrl-C: %s", c, errb.String())
@@ -101,9 +127,17 @@ func TestServeCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	log, err := cat.AuditLog(context.Background(), 10)
+	log, err := cat.AuditLog(context.Background(), 20)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The other versions stay together, in another document.
+	refs, err := cat.VersionsOfBlob(context.Background(), want.Blob)
+	if err != nil || len(refs) != 1 || "/d/"+refs[0].Document == loc {
+		t.Fatalf("the current version's documents: %+v (%v)", refs, err)
+	}
+	if rest, _, ok, err := cat.DocumentByKey(context.Background(), refs[0].Document); !ok || err != nil || len(rest.Versions) != len(doc.Versions)-1 {
+		t.Errorf("the rest of the document: %d versions, want %d (%v)", len(rest.Versions), len(doc.Versions)-1, err)
 	}
 	var actions []string
 	for _, e := range log {
@@ -111,7 +145,8 @@ func TestServeCommand(t *testing.T) {
 			actions = append(actions, e.Action+" "+e.Subject)
 		}
 	}
-	if len(actions) != 2 || actions[0] != "serve.download "+doc.Key+" "+want.Key || actions[1] != "serve.view "+doc.Key {
+	if len(actions) != 5 || actions[0] != "serve.view "+strings.TrimPrefix(loc, "/d/") || actions[1] != "history.split 1" || actions[2] != "serve.correct "+doc.Key ||
+		actions[3] != "serve.download "+doc.Key+" "+want.Key || actions[4] != "serve.view "+doc.Key {
 		t.Errorf("audit rows (newest first): %q", actions)
 	}
 }

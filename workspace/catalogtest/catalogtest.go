@@ -245,7 +245,7 @@ func testAuditAppendOnly(t *testing.T, c *workspace.Catalog) {
 	if got, _ := of("", "d-1", ids[0], 0); len(got) != 1 || !strings.Contains(got[0], "n0") {
 		t.Errorf("entries of d-1 before the newest: %q", got)
 	}
-	if log, _ := c.AuditLog(ctx, 10); len(log) != 6 || log[0].Workspace != "" {
+	if log, _ := c.AuditLog(ctx, 10); len(log) != 6 || log[0].Workspace != "w2" || log[0].Document != "d-9" || log[5].Workspace != "" {
 		t.Errorf("AuditLog after AuditAt: %d entries", len(log))
 	}
 }
