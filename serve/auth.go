@@ -107,6 +107,13 @@ func (a *Auth) who(r *http.Request) (p *Principal, bad bool) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		tok, ok := strings.CutPrefix(h, "Bearer ")
 		if !ok {
+			// WebDAV clients (a mapped drive, rclone, cadaver) send
+			// Basic: any user name, the token as the password.
+			if _, pw, basic := r.BasicAuth(); basic {
+				tok, ok = pw, true
+			}
+		}
+		if !ok {
 			return nil, true
 		}
 		sum := sha256.Sum256([]byte(strings.TrimSpace(tok)))

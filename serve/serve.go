@@ -136,6 +136,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *Principal)
 		p, bad := s.Auth.who(r)
 		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="syncd"`)
+			w.Header().Add("WWW-Authenticate", `Basic realm="syncd", charset="UTF-8"`)
 			msg := "sign in: give an API token (Authorization: Bearer ...)"
 			if bad {
 				msg = "that token is not valid"

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/csv"
 	"errors"
 	"fmt"
@@ -58,7 +59,8 @@ func TestRolesRefuseEverywhere(t *testing.T) {
 	for _, r := range []request{
 		{path: "/", remote: "192.0.2.7:4000"},
 		{path: "/d/d-budget", token: "wrong-token-0123456789"},
-		{path: "/d/d-budget/v/v1/download", header: map[string]string{"Authorization": "Basic YWxpY2U6cHc="}},
+		{path: "/d/d-budget/v/v1/download", header: map[string]string{"Authorization": "Basic YWxpY2U6cHc="}}, // alice:pw
+		{path: "/d/d-budget/v/v1/download", header: map[string]string{"Authorization": "Digest username=x"}},
 	} {
 		w := f.do(t, r)
 		mustCode(t, w.Code, http.StatusUnauthorized, r.path+" without valid credentials")
@@ -66,6 +68,9 @@ func TestRolesRefuseEverywhere(t *testing.T) {
 			t.Errorf("%s: a refusal shows the document", r.path)
 		}
 	}
+	// Basic, as WebDAV clients send it: the token is the password.
+	basic := f.do(t, request{path: "/d/d-budget", header: map[string]string{"Authorization": "Basic " + base64.StdEncoding.EncodeToString([]byte("anyone:"+financeToken))}})
+	mustCode(t, basic.Code, 200, "basic auth with the token as password")
 	// The local role: a loopback client of a loopback server.
 	mustCode(t, f.get(t, "/d/d-contract", "").Code, 200, "local viewer")
 	f.srv.Auth = NewAuth(nil, Viewer, false)
