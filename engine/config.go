@@ -43,6 +43,39 @@ type ServeConfig struct {
 	// MaxUploadMB bounds a file dropped on "is this the current version?"
 	// (default 1024; it is hashed as it arrives, never stored).
 	MaxUploadMB int `yaml:"max_upload_mb"`
+	// OIDC signs people in with OpenID Connect.
+	OIDC *ServeOIDC `yaml:"oidc"`
+}
+
+// ServeOIDC is sign-in with OpenID Connect (Microsoft Entra ID: issuer
+// https://login.microsoftonline.com/<tenant>/v2.0, the app's client id,
+// a client secret by reference, the groups claim for roles).
+type ServeOIDC struct {
+	Issuer              string   `yaml:"issuer"`
+	ClientID            string   `yaml:"client_id"`
+	ClientSecretEnv     string   `yaml:"client_secret_env"`
+	ClientSecretFile    string   `yaml:"client_secret_file"`
+	ClientSecretCommand string   `yaml:"client_secret_command"`
+	RedirectURL         string   `yaml:"redirect_url"` // https://syncd.example.gov.uk/auth/callback
+	Scopes              []string `yaml:"scopes"`       // default openid, profile, email
+	NameClaim           string   `yaml:"name_claim"`   // default preferred_username
+	GroupsClaim         string   `yaml:"groups_claim"` // default groups
+	// SessionKey* signs the session cookies (32+ bytes); without one a
+	// key is made at start and a restart signs everyone out.
+	SessionKeyEnv     string        `yaml:"session_key_env"`
+	SessionKeyFile    string        `yaml:"session_key_file"`
+	SessionKeyCommand string        `yaml:"session_key_command"`
+	Session           time.Duration `yaml:"session"` // default 8h
+	// Users and Groups give roles per workspace ("*": every one).
+	Users  []ServeRoleGrant `yaml:"users"`
+	Groups []ServeRoleGrant `yaml:"groups"`
+}
+
+// ServeRoleGrant gives a person (by name claim) or a group (by the
+// groups claim's value) roles.
+type ServeRoleGrant struct {
+	Name  string            `yaml:"name"`
+	Roles map[string]string `yaml:"roles"`
 }
 
 // ServeToken is one API token, by reference, and what it may do.
@@ -307,6 +340,44 @@ func (s *ServeConfig) validate(errAt func(key, msg string) error) error {
 	}
 	if s.MaxUploadMB < 0 {
 		return errAt("serve.max_upload_mb", "must not be negative")
+	}
+	if o := s.OIDC; o != nil {
+		n := 0
+		for _, v := range []string{o.ClientSecretEnv, o.ClientSecretFile, o.ClientSecretCommand} {
+			if v != "" {
+				n++
+			}
+		}
+		k := 0
+		for _, v := range []string{o.SessionKeyEnv, o.SessionKeyFile, o.SessionKeyCommand} {
+			if v != "" {
+				k++
+			}
+		}
+		switch {
+		case o.Issuer == "":
+			return errAt("serve.oidc.issuer", "required (Entra ID: https://login.microsoftonline.com/<tenant>/v2.0)")
+		case o.ClientID == "":
+			return errAt("serve.oidc.client_id", "required")
+		case n != 1:
+			return errAt("serve.oidc", "set exactly one of client_secret_env, client_secret_file, client_secret_command")
+		case k > 1:
+			return errAt("serve.oidc", "set at most one of session_key_env, session_key_file, session_key_command")
+		case !strings.HasPrefix(o.RedirectURL, "https://") && !strings.HasPrefix(o.RedirectURL, "http://") || !strings.HasSuffix(o.RedirectURL, "/auth/callback"):
+			return errAt("serve.oidc.redirect_url", "required: this server's address as people reach it, ending in /auth/callback")
+		}
+		for list, grants := range map[string][]ServeRoleGrant{"users": o.Users, "groups": o.Groups} {
+			for i, g := range grants {
+				if g.Name == "" {
+					return errAt(fmt.Sprintf("serve.oidc.%s[%d].name", list, i), "required")
+				}
+				for ws, r := range g.Roles {
+					if !validRole(r) {
+						return errAt(fmt.Sprintf("serve.oidc.%s[%d].roles.%s", list, i, ws), "must be viewer, curator or admin")
+					}
+				}
+			}
+		}
 	}
 	names := map[string]bool{}
 	for i, t := range s.Tokens {

@@ -39,10 +39,14 @@ func (r Role) String() string {
 
 // Principal is who a request comes from and their roles.
 type Principal struct {
-	Name  string
-	roles map[string]Role // per workspace
-	all   Role            // in every workspace ("*")
+	Name    string
+	roles   map[string]Role // per workspace
+	all     Role            // in every workspace ("*")
+	session bool            // signed in with OpenID Connect (a session cookie)
 }
+
+// Session says whether p signed in through the browser (and may sign out).
+func (p *Principal) Session() bool { return p != nil && p.session }
 
 // NewPrincipal gives name the roles (workspace, or "*" for every one).
 func NewPrincipal(name string, roles map[string]Role) *Principal {
@@ -78,6 +82,13 @@ type Auth struct {
 	// local is the role of a request without credentials from a loopback
 	// address to a server that listens on loopback only.
 	local Role
+	oidc  *OIDC // sign-in with OpenID Connect, or nil
+}
+
+// WithOIDC adds sign-in with OpenID Connect.
+func (a *Auth) WithOIDC(o *OIDC) *Auth {
+	a.oidc = o
+	return a
 }
 
 type tokenSum struct {
@@ -124,6 +135,11 @@ func (a *Auth) who(r *http.Request) (p *Principal, bad bool) {
 			}
 		}
 		return found, found == nil
+	}
+	if a.oidc != nil {
+		if p := a.oidc.fromCookie(r); p != nil {
+			return p, false
+		}
 	}
 	if a.local != None && fromLoopback(r) {
 		return NewPrincipal(localName, map[string]Role{"*": a.local}), false

@@ -59,7 +59,7 @@ func TestBrowserWalkthrough(t *testing.T) {
 	}
 	must(b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + financeToken}))
 	must(b.Navigate(ctx, srv.URL+"/"))
-	if got := text(`document.querySelector("p.who strong").textContent`); got != "finance-bot" {
+	if got := text(`document.querySelector(".who strong").textContent`); got != "finance-bot" {
 		t.Fatalf("signed in as %q", got)
 	}
 	must(b.ClickAndWait(ctx, `a[href="/w/finance"]`))
@@ -152,5 +152,59 @@ func TestBrowserWalkthrough(t *testing.T) {
 		"fiona serve.view d-plan", "fiona serve.correct d-plan", "fiona serve.view d-plan"}
 	if strings.Join(steps, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestBrowserSignIn: Chromium opens a document's link, is sent through
+// the OpenID Connect provider and back to the document, signed in; the
+// session cookie is out of the page's reach (HttpOnly); signing out and
+// in as someone without the workspace's role is refused the document.
+func TestBrowserSignIn(t *testing.T) {
+	needBrowser(t)
+	f := newFixture(t, fixDocs)
+	p := newTestProvider(t)
+	base, _ := oidcServer(t, f, p)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := headless.Open(ctx, headless.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	text := func(expr string) string {
+		t.Helper()
+		var s string
+		if err := b.Eval(ctx, expr, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	p.signInAs("alice")
+	if err := b.Navigate(ctx, base+"/d/d-budget/v/v2"); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(`location.pathname + " " + document.querySelector(".who strong").textContent + " " + document.querySelector("h1").textContent`); got != "/d/d-budget/v/v2 alice Budget 2026.xlsx" {
+		t.Fatalf("after sign-in: %q", got)
+	}
+	if got := text(`document.cookie`); got != "" {
+		t.Errorf("the page can read cookies: %q", got)
+	}
+	if err := b.ClickAndWait(ctx, `form[action="/auth/logout"] button`); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(`location.pathname`); got != "/signed-out" {
+		t.Errorf("after sign-out at %q", got)
+	}
+	p.signInAs("bob", "g-legal")
+	if err := b.Navigate(ctx, base+"/d/d-budget"); err != nil {
+		t.Fatal(err)
+	}
+	if got := text(`document.querySelector("h1").textContent + " " + document.querySelector(".who strong").textContent`); got != "Not Found bob" {
+		t.Errorf("bob at finance's document: %q", got)
+	}
+	for _, l := range b.Result().Logs {
+		if !strings.Contains(l, "404") {
+			t.Errorf("browser log: %s", l)
+		}
 	}
 }

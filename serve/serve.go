@@ -72,6 +72,10 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.Handle("GET /static/", http.FileServerFS(files))
+	mux.HandleFunc("GET /auth/login", s.login)
+	mux.HandleFunc("GET /auth/callback", s.callback)
+	mux.HandleFunc("POST /auth/logout", s.logout)
+	mux.HandleFunc("GET /signed-out", s.signedOut)
 	mux.Handle("GET /{$}", s.signedIn(s.home))
 	mux.Handle("GET /w/{ws}", s.signedIn(s.folder))
 	mux.Handle("GET /w/{ws}/f/{folder...}", s.signedIn(s.folder))
@@ -105,10 +109,18 @@ func (s *Server) headers(next http.Handler) http.Handler {
 }
 
 // hostCheck refuses a request without a token whose Host is neither a
-// loopback name nor the listen address: a page on evil.example resolving
-// to 127.0.0.1 must not read the workspace as the local user.
+// loopback name, the listen address nor the host of the sign-in's
+// redirect URL (the name people use, behind a proxy): a page on
+// evil.example resolving to 127.0.0.1 must not read the workspace as the
+// local user.
 func (s *Server) hostCheck(next http.Handler) http.Handler {
 	listenHost, _, _ := net.SplitHostPort(s.Listen)
+	public := ""
+	if o := s.Auth.oidc; o != nil {
+		if u, err := url.Parse(o.RedirectURL); err == nil {
+			public = u.Hostname()
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") == "" && r.URL.Path != "/healthz" {
 			host := r.Host
@@ -118,7 +130,8 @@ func (s *Server) hostCheck(next http.Handler) http.Handler {
 			host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
 			ip := net.ParseIP(host)
 			ok := strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) ||
-				strings.EqualFold(host, listenHost) || (ip != nil && ip.Equal(net.ParseIP(listenHost)))
+				strings.EqualFold(host, listenHost) || (ip != nil && ip.Equal(net.ParseIP(listenHost))) ||
+				(public != "" && strings.EqualFold(host, public))
 			if !ok {
 				http.Error(w, "this server does not answer for that host name", http.StatusMisdirectedRequest)
 				return
@@ -134,6 +147,11 @@ type ctxKey struct{}
 func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, bad := s.Auth.who(r)
+		if p == nil && !bad && s.Auth.oidc != nil && r.Method == http.MethodGet {
+			// A person's browser: off to sign in, and back here after.
+			http.Redirect(w, r, "/auth/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
+			return
+		}
 		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="syncd"`)
 			w.Header().Add("WWW-Authenticate", `Basic realm="syncd", charset="UTF-8"`)
@@ -144,7 +162,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *Principal)
 			s.fail(w, r, http.StatusUnauthorized, msg)
 			return
 		}
-		h(w, r, p)
+		h(w, r.WithContext(context.WithValue(r.Context(), ctxKey{}, p)), p)
 	})
 }
 
@@ -180,7 +198,8 @@ func (s *Server) logger() *slog.Logger {
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, msg string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
-	pages.ExecuteTemplate(w, "error.html", map[string]any{"Title": http.StatusText(code), "Code": code, "Msg": msg})
+	who, _ := r.Context().Value(ctxKey{}).(*Principal)
+	pages.ExecuteTemplate(w, "error.html", map[string]any{"Title": http.StatusText(code), "Code": code, "Msg": msg, "Who": who})
 }
 
 // internal logs err and answers 500 without its text (it may name paths).

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -109,8 +110,16 @@ func webHandler(sc engine.ServeConfig, st *store, addr string, log *slog.Logger)
 	if local != serve.None && !loop {
 		log.Warn("serve.local applies only on a loopback address: requests without a token are refused", "listen", addr)
 	}
+	auth := serve.NewAuth(tokens, local, loop)
+	if o := sc.OIDC; o != nil {
+		so, err := oidcConfig(o)
+		if err != nil {
+			return nil, usageError{err}
+		}
+		auth.WithOIDC(so)
+	}
 	s := &serve.Server{
-		Cat: st.cat, Blobs: st.blobs, Auth: serve.NewAuth(tokens, local, loop), Log: log, Listen: addr,
+		Cat: st.cat, Blobs: st.blobs, Auth: auth, Log: log, Listen: addr,
 		MaxUpload: int64(sc.MaxUploadMB) << 20,
 		Correct: func(ctx context.Context, kind string, blobs []dedupe.ID, actor, note string) error {
 			ids := make([]string, len(blobs))
@@ -122,6 +131,42 @@ func webHandler(sc engine.ServeConfig, st *store, addr string, log *slog.Logger)
 		},
 	}
 	return s.Handler(), nil
+}
+
+// oidcConfig resolves serve.oidc's secrets and roles.
+func oidcConfig(o *engine.ServeOIDC) (*serve.OIDC, error) {
+	secret, err := connectors.ResolveSecret("serve.oidc.client_secret", o.ClientSecretEnv, o.ClientSecretFile, o.ClientSecretCommand)
+	if err != nil {
+		return nil, err
+	}
+	key := make([]byte, 32)
+	if k, err := connectors.ResolveSecret("serve.oidc.session_key", o.SessionKeyEnv, o.SessionKeyFile, o.SessionKeyCommand); err == nil {
+		if len(k) < 32 {
+			return nil, errors.New("serve.oidc.session_key: shorter than 32 characters")
+		}
+		key = []byte(k)
+	} else if !errors.Is(err, connectors.ErrNoSecret) {
+		return nil, err
+	} else {
+		rand.Read(key)
+	}
+	grants := func(gs []engine.ServeRoleGrant) map[string]map[string]serve.Role {
+		out := map[string]map[string]serve.Role{}
+		for _, g := range gs {
+			if out[g.Name] == nil {
+				out[g.Name] = map[string]serve.Role{}
+			}
+			for ws, r := range g.Roles {
+				out[g.Name][ws], _ = serve.ParseRole(r)
+			}
+		}
+		return out
+	}
+	return &serve.OIDC{
+		Issuer: o.Issuer, ClientID: o.ClientID, ClientSecret: secret, RedirectURL: o.RedirectURL,
+		Scopes: o.Scopes, NameClaim: o.NameClaim, GroupsClaim: o.GroupsClaim,
+		Users: grants(o.Users), Groups: grants(o.Groups), SessionKey: key, Session: o.Session,
+	}, nil
 }
 
 // stop ends the server, letting requests in flight finish for 10 s.

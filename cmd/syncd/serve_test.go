@@ -166,6 +166,12 @@ func TestServeConfigErrors(t *testing.T) {
 		{"serve: {tokens: [{name: a, token_env: X}]}", "serve.tokens[0].roles"},
 		{"serve: {tokens: [{name: a, token_env: SYNCD_TEST_UNSET_TOKEN, roles: {w: viewer}}]}", "SYNCD_TEST_UNSET_TOKEN is not set"},
 		{"serve: {tokens: [{name: a, token_env: SYNCD_TEST_SHORT_TOKEN, roles: {w: viewer}}]}", "shorter than 16"},
+		{"serve: {oidc: {client_id: c, client_secret_env: X, redirect_url: https://s/auth/callback}}", "serve.oidc.issuer"},
+		{"serve: {oidc: {issuer: https://i, client_id: c, client_secret_env: X, redirect_url: https://s/}}", "serve.oidc.redirect_url"},
+		{"serve: {oidc: {issuer: https://i, client_id: c, redirect_url: https://s/auth/callback}}", "client_secret_env, client_secret_file"},
+		{"serve: {oidc: {issuer: https://i, client_id: c, client_secret_env: X, redirect_url: https://s/auth/callback, groups: [{name: g, roles: {w: god}}]}}", "serve.oidc.groups[0].roles.w"},
+		{"serve: {oidc: {issuer: https://i, client_id: c, client_secret_env: SYNCD_TEST_UNSET_SECRET, redirect_url: https://s/auth/callback}}", "SYNCD_TEST_UNSET_SECRET is not set"},
+		{"serve: {oidc: {issuer: https://i, client_id: c, client_secret_env: SYNCD_TEST_SHORT_TOKEN, session_key_env: SYNCD_TEST_SHORT_TOKEN, redirect_url: https://s/auth/callback}}", "session_key: shorter than 32"},
 	} {
 		store := filepath.Join(dir, fmt.Sprint(len(c.want)))
 		os.MkdirAll(store, 0o755)
