@@ -84,6 +84,11 @@ var fixDocs = []fixDoc{
 		{key: "h1", content: "<html><script>alert(3)</script></html>", seq: 1, seen: []workspace.Sighting{mail(hostileName, hostileFrom, hostileSubject), share(hostileName2, "../..")}},
 		{key: "h2", content: "hostile two", seq: 2, parents: link("h1", "</line><script>x</script>", 0.85), seen: []workspace.Sighting{share(hostileName3, "x"), share(hostileName4, "y")}},
 	}},
+	{key: "d-notes", ws: "finance", folder: "Notes", name: "Notes.txt", versions: []fixVersion{
+		{key: "n1", content: "The quick brown fox\njumps over the lazy dog.\n<script>alert(1)</script>\n", seq: 1, seen: []workspace.Sighting{share("Notes.txt", "Notes")}},
+		{key: "n2", content: "The quick red fox\njumps over the lazy dog.\nA new line \x1b]0;here\a.\n", seq: 2, parents: link("n1", "name-family", 0.9), seen: []workspace.Sighting{share("Notes.txt", "Notes")}},
+		{key: "n3", content: "\x89PNG\r\n\x1a\nnot text", seq: 3, parents: link("n2", "name-family", 0.9), seen: []workspace.Sighting{share("Notes.png", "Notes")}},
+	}},
 	{key: "d-pct", ws: "finance", folder: "Odd", name: "100%_done.txt", versions: []fixVersion{
 		{key: "q1", content: "percent", seq: 1, seen: []workspace.Sighting{share("100%_done.txt", "Odd")}},
 	}},

@@ -65,6 +65,8 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 	// shown is how every stranger's string reaches a page: control and
 	// bidi characters made visible (html/template then escapes it).
 	"shown": safetext.Visible,
+	// shownLines is shown for extracted text: lines and tabs kept.
+	"shownLines": safetext.VisibleLines,
 }).ParseFS(files, "templates/*.html"))
 
 // Handler serves the interface.
@@ -83,6 +85,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /d/{doc}/v/{ver}", s.signedIn(s.document))
 	mux.Handle("GET /d/{doc}/v/{ver}/download", s.signedIn(s.download))
 	mux.Handle("POST /d/{doc}/correct", s.signedIn(s.correct))
+	mux.Handle("GET /d/{doc}/compare", s.signedIn(s.compare))
 	mux.Handle("GET /search", s.signedIn(s.search))
 	mux.Handle("GET /w/{ws}/audit", s.signedIn(s.auditPage))
 	mux.Handle("GET /w/{ws}/audit.csv", s.signedIn(s.auditCSV))

@@ -491,3 +491,42 @@ func TestCorrections(t *testing.T) {
 		t.Errorf("correction audit rows: %q", audited)
 	}
 }
+
+// TestCompareVersions: two versions' text compared word by word, added
+// and removed words counted and marked, strangers' text escaped and its
+// control characters shown; a format without text says so; the view is
+// audited.
+func TestCompareVersions(t *testing.T) {
+	f := newFixture(t, fixDocs)
+	w := f.get(t, "/d/d-notes/compare?a=n1&b=n2", financeToken)
+	mustCode(t, w.Code, 200, "compare")
+	b := w.Body.String()
+	if !strings.Contains(b, "<del>brown</del>") || !strings.Contains(b, "<ins>red</ins>") {
+		t.Errorf("the changed word is not marked:\n%s", b)
+	}
+	// Added: red, A, new, line, 0, here; removed: brown, script, alert,
+	// 1, script.
+	if got := section(t, b, `id="summary"`, "</p>"); !strings.Contains(got, "6 words added, 5 removed.") {
+		t.Errorf("summary %q", got)
+	}
+	if strings.Contains(b, "<script>") || strings.Contains(b, "\x1b") || !strings.Contains(b, `\x1b]0;here\x07`) {
+		t.Errorf("the text's markup or control characters reach the page raw:\n%s", b)
+	}
+	_, added, removed := diffWords("The quick brown fox\njumps.\n", "The quick red fox\njumps high.\n")
+	if added != 2 || removed != 1 {
+		t.Errorf("diffWords counted %d added, %d removed; want 2, 1", added, removed)
+	}
+	segs, _, _ := diffWords("a b c", "a b c")
+	if len(segs) != 1 || segs[0].Op != 0 || segs[0].Text != "a b c" {
+		t.Errorf("equal texts: %+v", segs)
+	}
+	if b := f.get(t, "/d/d-notes/compare?a=n2&b=n3", financeToken).Body.String(); !strings.Contains(b, "reads no text from this kind of file") {
+		t.Errorf("a PNG compared:\n%s", b)
+	}
+	mustCode(t, f.get(t, "/d/d-notes/compare?a=n1&b=v1", financeToken).Code, http.StatusBadRequest, "a version of another document")
+	mustCode(t, f.get(t, "/d/d-contract/compare?a=c1&b=c1", financeToken).Code, http.StatusNotFound, "another workspace's document")
+	a := f.audits(t)
+	if len(a) != 2 || a[0].Action != "serve.compare" || a[0].Subject != "d-notes n1 n2" || a[0].Document != "d-notes" {
+		t.Errorf("compare audit rows: %+v", a)
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"unicode/utf8"
 
@@ -16,21 +15,9 @@ import (
 func termSafe(s string) string { return safetext.Visible(s) }
 
 // termLines is termSafe for text of several lines or columns: line breaks
-// and tabs are kept, everything else goes through termSafe. For messages
-// and output that syncd lays out itself; a single name is termSafe.
-func termLines(s string) string {
-	var out strings.Builder
-	start := 0
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c == '\n' || c == '\t' {
-			out.WriteString(termSafe(s[start:i]))
-			out.WriteByte(c)
-			start = i + 1
-		}
-	}
-	out.WriteString(termSafe(s[start:]))
-	return out.String()
-}
+// and tabs are kept (safetext.VisibleLines). For messages and output that
+// syncd lays out itself; a single name is termSafe.
+func termLines(s string) string { return safetext.VisibleLines(s) }
 
 // termWriter passes a command's output through termSafe, keeping its own
 // line breaks and tabs: for commands whose printing code prints stored

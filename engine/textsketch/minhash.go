@@ -1,6 +1,7 @@
 package textsketch
 
 import (
+	"io"
 	"slices"
 	"unicode"
 	"unicode/utf8"
@@ -32,6 +33,10 @@ type shingler struct {
 	kept      []uint64 // candidates for the sketch (see insert)
 	capped    bool     // kept has been cut to SketchSize at least once
 	limit     uint64   // when capped: the largest hash kept
+	// text, when set, receives the text as extracted (Options.Text), with
+	// the extractors' separators; last is the last byte written to it.
+	text io.Writer
+	last byte
 }
 
 const maxWordBytes = 64
@@ -45,10 +50,33 @@ func (s *shingler) full() bool { return s.maxTokens > 0 && s.tokens >= s.maxToke
 
 // WriteString feeds text. Words are maximal runs of letters and digits,
 // lower-cased; everything else (including invalid UTF-8) separates words.
-func (s *shingler) WriteString(text string) { feed(s, text) }
+func (s *shingler) WriteString(text string) {
+	if s.text != nil && !s.full() && len(text) > 0 {
+		io.WriteString(s.text, text)
+		s.last = text[len(text)-1]
+	}
+	feed(s, text)
+}
 
 // Write feeds text held in a byte slice, like WriteString.
-func (s *shingler) Write(p []byte) { feed(s, p) }
+func (s *shingler) Write(p []byte) {
+	if s.text != nil && !s.full() && len(p) > 0 {
+		s.text.Write(p)
+		s.last = p[len(p)-1]
+	}
+	feed(s, p)
+}
+
+// sep ends a word where the document's structure does (a paragraph, a
+// cell, a run of shown PDF text) and gives the extracted text the
+// separator b ('\n', '\t' or ' '), once.
+func (s *shingler) sep(b byte) {
+	s.boundary()
+	if s.text != nil && !s.full() && s.last != 0 && s.last != b && s.last != '\n' {
+		s.text.Write([]byte{b})
+		s.last = b
+	}
+}
 
 func feed[T string | []byte](s *shingler, text T) {
 	for i := 0; i < len(text); {

@@ -204,7 +204,7 @@ func (o Options) xmlText(f *zip.File, rule textRule, sh *shingler) error {
 		switch t := tok.(type) {
 		case xml.StartElement:
 			if rule.brk(t.Name.Local) {
-				sh.boundary()
+				sh.sep('\n')
 			}
 			if rule.text(t.Name.Local) {
 				depth++
@@ -214,7 +214,7 @@ func (o Options) xmlText(f *zip.File, rule textRule, sh *shingler) error {
 				depth--
 			}
 			if rule.brk(t.Name.Local) {
-				sh.boundary()
+				sh.sep('\n')
 			}
 		case xml.CharData:
 			if depth > 0 {

@@ -227,7 +227,7 @@ func (c *contentStream) token(tok []byte) {
 	switch string(tok) {
 	case "Tj", "TJ", "'", "\"":
 		c.sh.Write(c.pending)
-		c.sh.boundary()
+		c.sh.sep(' ')
 	}
 	c.pending = c.pending[:0]
 }

@@ -37,6 +37,10 @@ type Options struct {
 	MaxPartBytes int64  // cap on the decompressed bytes read from one part or stream (default 64 MiB)
 	MaxTokens    int    // words after this many are ignored (default 1,000,000)
 	TempDir      string // where large zips are spooled ("" = os.TempDir())
+	// Text, when set, receives the text as extracted, up to the run of
+	// text that reaches MaxTokens words: paragraphs and rows end in a newline, cells in a tab (for
+	// showing or comparing versions; the sketch is the same either way).
+	Text io.Writer
 	// SkipHash leaves Content.Blob empty instead of hashing every byte
 	// (for callers that already know the content's id).
 	SkipHash bool
@@ -88,6 +92,7 @@ func (o Options) Sketch(name string, r io.Reader, size int64) (history.Content, 
 	}
 	src := io.MultiReader(bytes.NewReader(head), tr)
 	sh := newShingler(o.MaxTokens)
+	sh.text = o.Text
 	var xerr error
 	switch {
 	case size > o.MaxBytes:

@@ -78,8 +78,11 @@ func (o Options) sheet(f *zip.File, shared []string, sh *shingler) error {
 			if t.Name.Local == "v" || t.Name.Local == "t" {
 				in = ""
 			}
-			if t.Name.Local == "c" || t.Name.Local == "row" {
-				sh.boundary()
+			switch t.Name.Local {
+			case "c":
+				sh.sep('\t')
+			case "row":
+				sh.sep('\n')
 			}
 		case xml.CharData:
 			switch {

@@ -60,3 +60,19 @@ func Unsafe(r rune) bool {
 	}
 	return false
 }
+
+// VisibleLines is Visible for text of several lines or columns: line
+// breaks and tabs are kept, everything else goes through Visible.
+func VisibleLines(s string) string {
+	var out strings.Builder
+	start := 0
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c == '\n' || c == '\t' {
+			out.WriteString(Visible(s[start:i]))
+			out.WriteByte(c)
+			start = i + 1
+		}
+	}
+	out.WriteString(Visible(s[start:]))
+	return out.String()
+}
