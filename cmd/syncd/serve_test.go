@@ -186,3 +186,43 @@ func TestServeConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonServesWorkspace: `syncd run` with serve.listen serves the
+// web interface beside the status API, with serve.tokens, until it
+// stops.
+func TestDaemonServesWorkspace(t *testing.T) {
+	t.Setenv("SYNCD_TEST_WEB_TOKEN", "web-token-0123456789abcdef")
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	os.MkdirAll(files, 0o755)
+	writeFile(t, filepath.Join(files, "Board paper.txt"), "the board paper")
+	cfg := filepath.Join(dir, "syncd.yaml")
+	writeFile(t, cfg, fmt.Sprintf(`store: {path: %q}
+serve:
+  listen: 127.0.0.1:0
+  tokens: [{name: web-bot, token_env: SYNCD_TEST_WEB_TOKEN, roles: {"*": viewer}}]
+jobs:
+  - {name: j, workspace: papers, sources: [{name: f, type: folder, path: %q}]}
+`, filepath.Join(dir, "store"), files))
+	if out, code := run(t, "sync", "--config", cfg, "--log-level", "error"); code != exitOK {
+		t.Fatalf("sync: %d %s", code, out)
+	}
+	td := startTestDaemon(t, cfg, nil)
+	if td.d.web == nil {
+		t.Fatal("the daemon serves no web interface with serve.listen set")
+	}
+	base := "http://" + td.d.web.ln.Addr().String()
+	if code, _ := webGet(t, base+"/", ""); code != http.StatusUnauthorized {
+		t.Errorf("anonymous: %d", code)
+	}
+	code, home := webGet(t, base+"/w/papers", "web-token-0123456789abcdef")
+	if code != 200 || !strings.Contains(home, "Board paper.txt") {
+		t.Errorf("the workspace as web-bot: %d\n%s", code, home)
+	}
+	if err := td.stop(t); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("the web interface still answers after the daemon stopped")
+	}
+}
