@@ -106,6 +106,7 @@ func (in *ingest) store(ctx context.Context, it *connectors.Item, rc io.Reader) 
 	}
 	pr, pw := io.Pipe()
 	done := make(chan sketched, 1)
+	text := newTextCap()
 	go func() {
 		var c history.Content
 		var err error
@@ -115,10 +116,10 @@ func (in *ingest) store(ctx context.Context, it *connectors.Item, rc io.Reader) 
 					err = fmt.Errorf("text sketch: panic: %v", v)
 				}
 			}()
-			c, err = textsketch.Options{MaxBytes: sketchMaxBytes}.Sketch(it.Name, pr, it.Size)
+			c, err = textsketch.Options{MaxBytes: sketchMaxBytes, Text: text}.Sketch(it.Name, pr, it.Size)
 		}()
 		io.Copy(io.Discard, pr) // drain whatever the sketcher did not read
-		done <- sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch}, err}
+		done <- sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch, Text: text.String()}, err}
 	}()
 	sums, err := in.e.Blobs.Put(ctx, io.TeeReader(rc, pw))
 	pw.CloseWithError(err)
@@ -207,9 +208,25 @@ func (in *ingest) sketchStored(ctx context.Context, it *connectors.Item, sums de
 			out = sketched{err: fmt.Errorf("text sketch: panic: %v", v)}
 		}
 	}()
-	c, err := textsketch.Options{MaxBytes: sketchMaxBytes, SkipHash: true, NoDrain: true}.Sketch(it.Name, rc, sums.Size)
-	return sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch}, err}
+	text := newTextCap()
+	c, err := textsketch.Options{MaxBytes: sketchMaxBytes, SkipHash: true, NoDrain: true, Text: text}.Sketch(it.Name, rc, sums.Size)
+	return sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch, Text: text.String()}, err}
 }
+
+// textCap keeps the start of a content's extracted text for search
+// (workspace.TextIndexBytes): memory is bounded whatever the document.
+type textCap struct{ b []byte }
+
+func newTextCap() *textCap { return &textCap{} }
+
+func (t *textCap) Write(p []byte) (int, error) {
+	if room := workspace.TextIndexBytes - len(t.b); room > 0 {
+		t.b = append(t.b, p[:min(len(p), room)]...)
+	}
+	return len(p), nil
+}
+
+func (t *textCap) String() string { return string(t.b) }
 
 // addSighting records a sighting of stored content; extra is counted with
 // it (a hash hit).

@@ -72,8 +72,9 @@ func (e *Engine) sketchBlob(ctx context.Context, u workspace.Unsketched) error {
 				serr = fmt.Errorf("text sketch: panic: %v", v)
 			}
 		}()
-		hc, err := textsketch.Options{MaxBytes: sketchMaxBytes, SkipHash: true, NoDrain: true}.Sketch(u.Name, rc, u.Size)
-		c, serr = workspace.Content{Blob: u.ID, Kind: hc.Kind, Tokens: hc.Tokens, Sketch: hc.Sketch}, err
+		text := newTextCap()
+		hc, err := textsketch.Options{MaxBytes: sketchMaxBytes, SkipHash: true, NoDrain: true, Text: text}.Sketch(u.Name, rc, u.Size)
+		c, serr = workspace.Content{Blob: u.ID, Kind: hc.Kind, Tokens: hc.Tokens, Sketch: hc.Sketch, Text: text.String()}, err
 	}()
 	var ct *workspace.Content
 	if serr == nil && len(c.Sketch) > 0 {

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/syncd/syncd/dedupe"
 	"github.com/syncd/syncd/workspace"
@@ -153,34 +154,55 @@ func (s *Server) pageSize() int {
 	return 100
 }
 
+// searchKinds are the kinds of place a search can be narrowed to.
+var searchKinds = []struct{ Value, Label string }{{"mail", "mail attachments"}, {"share", "shared drives"}, {"sharepoint", "SharePoint"}}
+
 func (s *Server) search(w http.ResponseWriter, r *http.Request, p *Principal) {
-	q := strings.TrimSpace(r.URL.Query().Get("q"))
-	want := r.URL.Query().Get("ws")
+	form := r.URL.Query()
+	q := workspace.Search{Text: strings.TrimSpace(form.Get("q")), Kind: form.Get("kind"), Sender: strings.TrimSpace(form.Get("sender")),
+		From: form.Get("from"), To: form.Get("to"), Limit: s.pageSize()}
+	want := form.Get("ws")
 	wss, err := s.visibleWorkspaces(r, p)
 	if err != nil {
 		s.internal(w, r, err)
 		return
 	}
-	var names []string
 	for _, ws := range wss {
 		if want == "" || ws.Name == want {
-			names = append(names, ws.Name)
+			q.Workspaces = append(q.Workspaces, ws.Name)
 		}
 	}
+	for _, d := range []string{q.From, q.To} {
+		if _, err := time.Parse("2006-01-02", d); d != "" && err != nil {
+			s.fail(w, r, http.StatusBadRequest, "give dates as YYYY-MM-DD")
+			return
+		}
+	}
+	if q.Kind != "" && !slices.ContainsFunc(searchKinds, func(k struct{ Value, Label string }) bool { return k.Value == q.Kind }) {
+		s.fail(w, r, http.StatusBadRequest, "unknown kind of place")
+		return
+	}
+	searched := q.Text != "" || q.Kind != "" || q.Sender != "" || q.From != "" || q.To != ""
 	var hits []workspace.DocSummary
-	if q != "" {
-		if s.audit(r, p, "serve.search", want, strconv.Quote(q), want, "") != nil {
+	if searched {
+		detail := strconv.Quote(q.Text)
+		for _, f := range [][2]string{{"kind", q.Kind}, {"sender", q.Sender}, {"from", q.From}, {"to", q.To}} {
+			if f[1] != "" {
+				detail += " " + f[0] + "=" + strconv.Quote(f[1])
+			}
+		}
+		if s.audit(r, p, "serve.search", want, detail, want, "") != nil {
 			s.fail(w, r, http.StatusServiceUnavailable, "the audit log cannot be written, so nothing is searched")
 			return
 		}
-		if hits, err = s.Cat.SearchNames(r.Context(), names, q, s.pageSize()); err != nil {
+		if hits, err = s.Cat.Search(r.Context(), q); err != nil {
 			s.internal(w, r, err)
 			return
 		}
 	}
 	s.render(w, r, "search.html", map[string]any{
-		"Title": "Search", "Who": p, "Q": q, "WS": want, "Workspaces": wss,
-		"Hits": docRows(hits), "Searched": q != "", "Full": len(hits) == s.pageSize(),
+		"Title": "Search", "Who": p, "Q": q, "WS": want, "Workspaces": wss, "Kinds": searchKinds,
+		"Hits": docRows(hits), "Searched": searched, "Full": len(hits) == s.pageSize(),
 	})
 }
 

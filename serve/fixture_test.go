@@ -53,7 +53,7 @@ func share(name, p string) workspace.Sighting {
 }
 
 func mail(name, from, subject string) workspace.Sighting {
-	return workspace.Sighting{Source: "mail-" + from, Kind: "mail", Name: name, Lineage: connectors.Lineage{Kind: "mail",
+	return workspace.Sighting{Source: "mail-" + from, Kind: "mail", Name: name, Author: from, Lineage: connectors.Lineage{Kind: "mail",
 		MailLineage: connectors.MailLineage{Account: from, Mailbox: "INBOX", From: from, Subject: subject, Date: time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)}}}
 }
 

@@ -530,3 +530,29 @@ func TestCompareVersions(t *testing.T) {
 		t.Errorf("compare audit rows: %+v", a)
 	}
 }
+
+// TestSearchFilters: the form's filters reach the search; bad dates and
+// kinds are refused, naming the problem.
+func TestSearchFilters(t *testing.T) {
+	f := newFixture(t, fixDocs)
+	hits := func(u string) string {
+		t.Helper()
+		w := f.get(t, u, financeToken)
+		mustCode(t, w.Code, 200, u)
+		return strings.Join(regexp.MustCompile(`href="/d/([^"]+)"`).FindAllString(section(t, w.Body.String(), "<main", "</main>"), -1), " ")
+	}
+	if got := hits("/search?q=budget&kind=sharepoint"); got != `href="/d/d-budget"` {
+		t.Errorf("kind=sharepoint: %s", got)
+	}
+	if got := hits("/search?q=plan&kind=mail&sender=carol"); got != `href="/d/d-plan"` {
+		t.Errorf("mail from carol: %s", got)
+	}
+	if got := hits("/search?q=plan&kind=mail&sender=zed"); got != "" {
+		t.Errorf("mail from zed: %s", got)
+	}
+	if got := hits("/search?from=2026-02-03&to=2026-02-03&ws=finance"); got != `href="/d/d-budget" href="/d/d-notes" href="/d/d-plan"` {
+		t.Errorf("versions of 3 February: %s", got)
+	}
+	mustCode(t, f.get(t, "/search?q=x&from=3/2/2026", financeToken).Code, http.StatusBadRequest, "a date not YYYY-MM-DD")
+	mustCode(t, f.get(t, "/search?q=x&kind=fax", financeToken).Code, http.StatusBadRequest, "an unknown kind")
+}

@@ -55,6 +55,9 @@ type Content struct {
 	Kind   string
 	Tokens int
 	Sketch []uint64
+	// Text is the start of the extracted text (TextIndexBytes at most),
+	// kept for search; "" keeps none.
+	Text string
 }
 
 // RunItem is what a run did with one item it did not already know.
@@ -129,6 +132,9 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 		if err = insertContent(ctx, tc, ct.Blob, ct.Kind, ct.Tokens, string(sk)); err != nil {
 			return 0, err
 		}
+		if err = insertText(ctx, tc, ct.Blob, ct.Text); err != nil {
+			return 0, err
+		}
 	}
 	for _, m := range b.Marks {
 		if err = applyMark(ctx, tc, m, now); err != nil {
@@ -179,6 +185,24 @@ func insertContent(ctx context.Context, tc *txStmts, blob dedupe.ID, kind string
 		if _, err := tc.ExecContext(ctx, `INSERT INTO history_todo_contents (blob_id) VALUES (?) ON CONFLICT DO NOTHING`, blob.String()); err != nil {
 			return fmt.Errorf("catalog: content %s: history queue: %w", blob.Short(), err)
 		}
+	}
+	return nil
+}
+
+// TextIndexBytes is how much of a content's extracted text is kept for
+// search (Content.Text).
+const TextIndexBytes = 64 << 10
+
+// insertText keeps a content's text for search, once.
+func insertText(ctx context.Context, tc *txStmts, blob dedupe.ID, text string) error {
+	if text == "" {
+		return nil
+	}
+	if len(text) > TextIndexBytes {
+		text = strings.ToValidUTF8(text[:TextIndexBytes], "")
+	}
+	if _, err := tc.ExecContext(ctx, `INSERT INTO blob_texts (blob_id, text) VALUES (?, ?) ON CONFLICT (blob_id) DO NOTHING`, blob.String(), text); err != nil {
+		return fmt.Errorf("catalog: text of %s: %w", blob.Short(), err)
 	}
 	return nil
 }

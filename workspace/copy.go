@@ -12,7 +12,7 @@ import (
 // foreign keys. locks is left out: a lock belongs to a process of the
 // catalog it was taken in.
 var copyTables = []string{
-	"workspaces", "blobs", "blob_hashes", "blob_content", "sightings", "cursors",
+	"workspaces", "blobs", "blob_hashes", "blob_content", "blob_texts", "sightings", "cursors",
 	"documents", "versions", "version_parents", "version_sightings",
 	"runs", "run_units", "run_items", "audit", "pins", "retries",
 	"history_nodes", "history_keys", "history_capped", "history_dirty",

@@ -52,7 +52,11 @@ func (c *Catalog) SaveSketch(ctx context.Context, id dedupe.ID, ct *Content) err
 	defer tx.Rollback()
 	if ct != nil {
 		sk, _ := json.Marshal(ct.Sketch)
-		if err := insertContent(ctx, &txStmts{tx: tx, st: map[string]*sql.Stmt{}}, id, ct.Kind, ct.Tokens, string(sk)); err != nil {
+		tc := &txStmts{tx: tx, st: map[string]*sql.Stmt{}}
+		if err := insertContent(ctx, tc, id, ct.Kind, ct.Tokens, string(sk)); err != nil {
+			return err
+		}
+		if err := insertText(ctx, tc, id, ct.Text); err != nil {
 			return err
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/syncd/syncd/dedupe"
 )
@@ -79,22 +80,77 @@ func (c *Catalog) DocumentsInFolder(ctx context.Context, workspace, folder, afte
 	return c.docSummaries(ctx, "documents of a folder", qDocsInFolder, workspace, folder, afterName, afterName, afterKey, limit)
 }
 
-// SearchNames finds the documents of the given workspaces whose name
-// holds text (case-insensitively for ASCII), by name, at most limit.
-func (c *Catalog) SearchNames(ctx context.Context, workspaces []string, text string, limit int) ([]DocSummary, error) {
-	if len(workspaces) == 0 || text == "" {
+// Search is what a search asks for: documents of Workspaces whose name
+// holds Text or whose text has all of Text's words, narrowed by the
+// filters that are set.
+type Search struct {
+	Workspaces []string
+	Text       string
+	Kind       string // a sighting's kind: mail, share, sharepoint
+	Sender     string // part of a sighting's author (a mail's sender)
+	From, To   string // a version dated from From through To (YYYY-MM-DD)
+	Limit      int
+}
+
+// Search finds documents by name and text, by name then key. Text is
+// matched as words (never as the index's query syntax): FTS5 over
+// blob_texts on SQLite, a 'simple' tsvector on PostgreSQL.
+func (c *Catalog) Search(ctx context.Context, q Search) ([]DocSummary, error) {
+	if len(q.Workspaces) == 0 {
 		return nil, nil
 	}
-	esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(text))
-	args := []any{"%" + esc + "%"}
-	for _, w := range workspaces {
+	var where []string
+	var args []any
+	for _, w := range q.Workspaces {
 		args = append(args, w)
 	}
-	args = append(args, limit)
+	where = append(where, `d.workspace IN (`+placeholders(len(q.Workspaces))+`)`)
+	if text := strings.TrimSpace(q.Text); text != "" {
+		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(text))
+		cond := `LOWER(d.name) LIKE ? ESCAPE '\'`
+		args = append(args, "%"+esc+"%")
+		if words := searchWords(text); len(words) > 0 {
+			if c.pg {
+				cond += ` OR d.key IN (SELECT v.document_key FROM blob_texts t JOIN versions v ON v.blob_id = t.blob_id WHERE t.tsv @@ plainto_tsquery('simple', ?))`
+				args = append(args, strings.Join(words, " "))
+			} else {
+				cond += ` OR d.key IN (SELECT v.document_key FROM blob_text_fts f JOIN blob_texts t ON t.rowid = f.rowid JOIN versions v ON v.blob_id = t.blob_id WHERE blob_text_fts MATCH ?)`
+				args = append(args, `"`+strings.Join(words, `" "`)+`"`)
+			}
+		}
+		where = append(where, "("+cond+")")
+	}
+	sighted := func(cond string, arg any) {
+		where = append(where, `EXISTS (SELECT 1 FROM version_sightings vs JOIN sightings s ON s.id = vs.sighting_id WHERE vs.document_key = d.key AND `+cond+`)`)
+		args = append(args, arg)
+	}
+	if q.Kind != "" {
+		sighted(`s.kind = ?`, q.Kind)
+	}
+	if q.Sender != "" {
+		sighted(`LOWER(s.author) LIKE ? ESCAPE '\'`, "%"+strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(q.Sender))+"%")
+	}
+	if q.From != "" || q.To != "" {
+		from, to := q.From, q.To
+		if to == "" {
+			to = "9999-12-31"
+		}
+		// Times are stored as RFC 3339 UTC text: the day is its prefix,
+		// and "YYYY-MM-DD~" sorts after every time of that day.
+		where = append(where, `EXISTS (SELECT 1 FROM versions v WHERE v.document_key = d.key AND v.time >= ? AND v.time <= ?)`)
+		args = append(args, from, to+"~")
+	}
+	args = append(args, q.Limit)
 	return c.docSummaries(ctx, "search", `SELECT d.key, d.workspace, d.folder, d.name,
 		(SELECT COUNT(*) FROM versions v WHERE v.document_key = d.key)
-		FROM documents d WHERE LOWER(d.name) LIKE ? ESCAPE '\' AND d.workspace IN (`+placeholders(len(workspaces))+`)
-		ORDER BY d.name, d.key LIMIT ?`, args...)
+		FROM documents d WHERE `+strings.Join(where, " AND ")+` ORDER BY d.name, d.key LIMIT ?`, args...)
+}
+
+// searchWords are the words of a search (runs of letters and digits,
+// lower case), at most 16: what the text index matches.
+func searchWords(s string) []string {
+	words := strings.FieldsFunc(strings.ToLower(s), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+	return words[:min(len(words), 16)]
 }
 
 func (c *Catalog) docSummaries(ctx context.Context, what, q string, args ...any) ([]DocSummary, error) {

@@ -195,7 +195,7 @@ func TestDaemonServesWorkspace(t *testing.T) {
 	dir := t.TempDir()
 	files := filepath.Join(dir, "files")
 	os.MkdirAll(files, 0o755)
-	writeFile(t, filepath.Join(files, "Board paper.txt"), "the board paper")
+	writeFile(t, filepath.Join(files, "Board paper.txt"), "the quarterly estates rationalisation")
 	cfg := filepath.Join(dir, "syncd.yaml")
 	writeFile(t, cfg, fmt.Sprintf(`store: {path: %q}
 serve:
@@ -218,6 +218,10 @@ jobs:
 	code, home := webGet(t, base+"/w/papers", "web-token-0123456789abcdef")
 	if code != 200 || !strings.Contains(home, "Board paper.txt") {
 		t.Errorf("the workspace as web-bot: %d\n%s", code, home)
+	}
+	// The sync kept the text: a word only the text holds finds it.
+	if code, page := webGet(t, base+"/search?q=Rationalisation", "web-token-0123456789abcdef"); code != 200 || !strings.Contains(page, "Board paper.txt") {
+		t.Errorf("search by text: %d\n%s", code, page)
 	}
 	if err := td.stop(t); err != nil {
 		t.Fatal(err)

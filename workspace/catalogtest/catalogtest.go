@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) *workspace.Catalog) {
 		{"HistoryIndex", testHistoryIndex},
 		{"HistoryQueue", testHistoryQueue},
 		{"Units", testUnits},
+		{"Search", testSearch},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open(t)) })
@@ -1133,4 +1134,85 @@ func testUnits(t *testing.T, c *workspace.Catalog) {
 	if open, _ := c.OpenUnits(ctx); len(open) != 0 {
 		t.Errorf("units of a finished run are open: %+v", open)
 	}
+}
+
+// testSearch: documents found by name or by the words of their text,
+// narrowed by the kind and author of their sightings and their versions'
+// dates; the text index's query syntax in a search is only words.
+func testSearch(t *testing.T, c *workspace.Catalog) {
+	ctx := context.Background()
+	run, err := c.StartRun(ctx, "job", "sync")
+	must(t, err)
+	type doc struct{ key, ws, name, text, kind, author string }
+	docs := []doc{
+		{"d-a", "w", "Budget.xlsx", "The Quick brown fox, jumps over the lazy dog", "mail", "Alice <alice@example.org>"},
+		{"d-b", "w", "Minutes.docx", "Minutes of the board: the fox was discussed", "share", "bob"},
+		{"d-c", "w", "Quick notes.txt", "nothing relevant here", "share", "carol"},
+		{"d-d", "other", "Fox report.pdf", "the lazy dog again", "sharepoint", "dan"},
+	}
+	var stored []workspace.Document
+	for i, d := range docs {
+		b := batch(run, d.text, d.key)
+		s := &b.Sightings[0]
+		s.Kind, s.Author, s.Workspace, s.Name = d.kind, d.author, d.ws, d.name
+		s.Lineage = connectors.Lineage{Kind: d.kind}
+		b.Contents = []workspace.Content{{Blob: s.Blob, Kind: "txt", Tokens: 5, Sketch: []uint64{1, 2}, Text: d.text}}
+		b.Cursors = nil
+		_, err := c.Commit(ctx, b)
+		must(t, err)
+		ids := sightingIDs(t, c, d.key)
+		stored = append(stored, workspace.Document{Key: d.key, Workspace: d.ws, Folder: "f", Name: d.name, Versions: []workspace.Version{
+			{Key: "v-" + d.key, Blob: s.Blob, Seq: 1, Time: time.Date(2025, 3, 1+i, 10, 0, 0, 0, time.UTC), Sightings: ids}}})
+	}
+	must(t, c.ReplaceHistory(ctx, stored))
+	find := func(q workspace.Search) string {
+		t.Helper()
+		if q.Workspaces == nil {
+			q.Workspaces = []string{"w", "other"}
+		}
+		q.Limit = 10
+		hits, err := c.Search(ctx, q)
+		if err != nil {
+			t.Fatalf("search %+v: %v", q, err)
+		}
+		var keys []string
+		for _, h := range hits {
+			keys = append(keys, h.Key)
+		}
+		return strings.Join(keys, ",")
+	}
+	for _, c := range []struct {
+		q    workspace.Search
+		want string
+	}{
+		{workspace.Search{Text: "fox"}, "d-a,d-d,d-b"},  // by text, and name (Fox report), in name order
+		{workspace.Search{Text: "LAZY dog"}, "d-a,d-d"}, // every word, any case
+		{workspace.Search{Text: "quick"}, "d-a,d-c"},    // text, and name
+		{workspace.Search{Text: "fox", Workspaces: []string{"w"}}, "d-a,d-b"},
+		{workspace.Search{Text: "fox", Kind: "mail"}, "d-a"},
+		{workspace.Search{Text: "fox", Sender: "ALICE@"}, "d-a"},
+		{workspace.Search{Sender: "O"}, "d-a,d-b,d-c"}, // alice@example.org, bob, carol
+		{workspace.Search{From: "2025-03-02", To: "2025-03-03"}, "d-b,d-c"},
+		{workspace.Search{From: "2025-03-04"}, "d-d"},
+		{workspace.Search{Text: `fox" OR "nothing`}, ""}, // quotes are no syntax: three words, none has all
+		{workspace.Search{Text: `"fox" "dog"`}, "d-a"},
+		{workspace.Search{Text: "NEAR(fox dog) *"}, ""},
+		{workspace.Search{Text: "%"}, ""},
+	} {
+		if got := find(c.q); got != c.want {
+			t.Errorf("search %+v: %q, want %q", c.q, got, c.want)
+		}
+	}
+}
+
+// sightingIDs are the ids of the sightings with ref.
+func sightingIDs(t *testing.T, c *workspace.Catalog, ref string) []int64 {
+	var out []int64
+	must(t, c.EachSighting(context.Background(), func(s workspace.Sighting) error {
+		if s.Ref == ref {
+			out = append(out, s.ID)
+		}
+		return nil
+	}))
+	return out
 }
