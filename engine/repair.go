@@ -84,3 +84,57 @@ func (e *Engine) sketchBlob(ctx context.Context, u workspace.Unsketched) error {
 	// has no sketch, and that is its derived data.
 	return e.Catalog.SaveSketch(ctx, u.ID, ct)
 }
+
+// IndexText keeps the text of contents stored before text was kept for
+// search (catalog migration 9): each is read from the blob store once,
+// 200 at a time, in blob order, so an interrupted run resumes where the
+// next one finds the first content still without text. A content whose
+// blob cannot be read or whose text cannot be extracted is skipped and
+// counted as failed (a damaged blob is verify's business). progress, if
+// set, hears the running counts.
+func (e *Engine) IndexText(ctx context.Context, progress func(done, failed int)) (done, failed int, err error) {
+	after := ""
+	for {
+		batch, err := e.Catalog.Untexted(ctx, after, 200)
+		if err != nil || len(batch) == 0 {
+			return done, failed, err
+		}
+		for _, u := range batch {
+			after = u.ID.String()
+			text, err := e.blobText(ctx, u)
+			if err != nil {
+				if ctx.Err() != nil {
+					return done, failed, ctx.Err()
+				}
+				failed++
+				e.logger().Warn("text index: skipped", "blob", u.ID.Short(), "name", u.Name, "err", err)
+				continue
+			}
+			if err := e.Catalog.SaveText(ctx, u.ID, text); err != nil {
+				return done, failed, err
+			}
+			done++
+		}
+		if progress != nil {
+			progress(done, failed)
+		}
+	}
+}
+
+func (e *Engine) blobText(ctx context.Context, u workspace.Unsketched) (text string, err error) {
+	rc, err := e.Blobs.Open(ctx, u.ID)
+	if err != nil {
+		return "", err
+	}
+	defer rc.Close()
+	defer func() {
+		if v := recover(); v != nil { // a sketcher bug must not kill the process
+			err = fmt.Errorf("text extraction: panic: %v", v)
+		}
+	}()
+	t := newTextCap()
+	if _, err := (textsketch.Options{MaxBytes: sketchMaxBytes, SkipHash: true, NoDrain: true, Text: t}).Sketch(u.Name, rc, u.Size); err != nil {
+		return "", err
+	}
+	return t.String(), nil
+}

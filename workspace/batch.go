@@ -194,7 +194,9 @@ func insertContent(ctx context.Context, tc *txStmts, blob dedupe.ID, kind string
 const TextIndexBytes = 64 << 10
 
 // insertText keeps a content's text for search, once.
-func insertText(ctx context.Context, tc *txStmts, blob dedupe.ID, text string) error {
+func insertText(ctx context.Context, tc interface {
+	ExecContext(context.Context, string, ...any) (sql.Result, error)
+}, blob dedupe.ID, text string) error {
 	if text == "" {
 		return nil
 	}

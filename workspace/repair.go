@@ -110,3 +110,36 @@ func (c *Catalog) Damaged(ctx context.Context) ([]dedupe.ID, error) {
 	}
 	return out, rows.Err()
 }
+
+// Untexted lists up to limit contents (blob id order, after after) that
+// have a text sketch but no kept text: stored before migration 9 kept it.
+// Name and size are a sighting's, to read the blob by.
+func (c *Catalog) Untexted(ctx context.Context, after string, limit int) ([]Unsketched, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT c.blob_id, b.size,
+		COALESCE((SELECT s.name FROM sightings s WHERE s.blob_id = c.blob_id ORDER BY s.source, s.ref LIMIT 1), '')
+		FROM blob_content c JOIN blobs b ON b.id = c.blob_id
+		WHERE c.blob_id > ? AND b.damaged = 0 AND NOT EXISTS (SELECT 1 FROM blob_texts t WHERE t.blob_id = c.blob_id)
+		ORDER BY c.blob_id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: contents without text: %w", err)
+	}
+	defer rows.Close()
+	var out []Unsketched
+	for rows.Next() {
+		var u Unsketched
+		var id string
+		if err := rows.Scan(&id, &u.Size, &u.Name); err != nil {
+			return nil, err
+		}
+		if u.ID, err = dedupe.ParseID(id); err != nil {
+			return nil, fmt.Errorf("catalog: blob row %q: %w", id, err)
+		}
+		out = append(out, u)
+	}
+	return out, rows.Err()
+}
+
+// SaveText keeps a content's extracted text for search (once).
+func (c *Catalog) SaveText(ctx context.Context, id dedupe.ID, text string) error {
+	return insertText(ctx, c.db, id, text)
+}

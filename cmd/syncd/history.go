@@ -20,8 +20,8 @@ import (
 
 func init() {
 	register(command{
-		use:      "history DOC | merge BLOB BLOB... | split BLOB... | relink BLOB [PARENT...] | rebuild | check | caps",
-		summary:  "show a document's history (history DOC), correct it (merge|split|relink), or maintain it (rebuild|check|caps)",
+		use:      "history DOC | merge BLOB BLOB... | split BLOB... | relink BLOB [PARENT...] | rebuild | check | caps | text",
+		summary:  "show a document's history (history DOC), correct it (merge|split|relink), or maintain it (rebuild|check|caps|text)",
 		long:     historyUsage,
 		args:     historyArgs,
 		flags:    cmdHistory,
@@ -38,6 +38,8 @@ const historyUsage = `usage:
   syncd history check                       compare the stored history with a rebuild of the whole catalog at once
                                             (memory grows with the catalog; exit 1 when they differ)
   syncd history caps                        list the evidence that is too common to group documents (history.key_cap)
+  syncd history text                        keep the text of content stored before text was kept for search
+                                            (reads each such blob once; run it again after an interruption)
 DOC is a document key or part of its name; BLOB is a content sha256 or a unique prefix (8+ hex digits).`
 
 func historyArgs(_ *cobra.Command, args []string) error {
@@ -53,7 +55,7 @@ func cmdHistory(fs *pflag.FlagSet) runFunc {
 	actor := fs.String("actor", "", "who makes the correction (for the audit log; default $USER)")
 	note := fs.String("note", "", "why (kept with the correction)")
 	full := fs.Bool("full", false, "history rebuild: rebuild every document, not only the ones a sync touched")
-	return func(ctx context.Context, rest []string, stdout, _ io.Writer) error {
+	return func(ctx context.Context, rest []string, stdout, stderr io.Writer) error {
 		_, st, err := c.openExisting(ctx)
 		if err != nil {
 			return err
@@ -68,6 +70,14 @@ func cmdHistory(fs *pflag.FlagSet) runFunc {
 			return checkHistory(ctx, st, stdout)
 		case "caps":
 			return showCaps(ctx, st, stdout)
+		case "text":
+			done, failed, err := st.engine(c.logger(nil, stderr)).IndexText(ctx, nil)
+			fmt.Fprintf(stdout, "kept the text of %d contents", done)
+			if failed > 0 {
+				fmt.Fprintf(stdout, "; %d could not be read (see the log; syncd verify checks blobs)", failed)
+			}
+			fmt.Fprintln(stdout)
+			return err
 		default:
 			return showHistory(ctx, st.cat, strings.Join(rest, " "), stdout)
 		}

@@ -230,3 +230,56 @@ jobs:
 		t.Error("the web interface still answers after the daemon stopped")
 	}
 }
+
+// TestHistoryText: content stored before text was kept (its rows gone,
+// as in a store from before migration 9) is found by its name only until
+// `syncd history text` keeps its text; a second run has nothing to do.
+func TestHistoryText(t *testing.T) {
+	dir := t.TempDir()
+	files := filepath.Join(dir, "files")
+	os.MkdirAll(files, 0o755)
+	writeFile(t, filepath.Join(files, "Minutes.txt"), "the quarterly estates rationalisation was agreed")
+	writeFile(t, filepath.Join(files, "Logo.png"), "\x89PNG\r\n\x1a\nnot text")
+	cfg := filepath.Join(dir, "syncd.yaml")
+	writeFile(t, cfg, fmt.Sprintf("store: {path: %q}\njobs: [{name: j, workspace: w, sources: [{name: f, type: folder, path: %q}]}]\n", filepath.Join(dir, "store"), files))
+	if out, code := run(t, "sync", "--config", cfg, "--log-level", "error"); code != exitOK {
+		t.Fatalf("sync: %d %s", code, out)
+	}
+	ctx := context.Background()
+	find := func() int {
+		cat, err := workspace.Open(ctx, filepath.Join(dir, "store", "catalog.db"), workspace.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cat.Close()
+		hits, err := cat.Search(ctx, workspace.Search{Workspaces: []string{"w"}, Text: "rationalisation", Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(hits)
+	}
+	if n := find(); n != 1 {
+		t.Fatalf("after the sync the text finds %d documents, want 1", n)
+	}
+	cat, err := workspace.Open(ctx, filepath.Join(dir, "store", "catalog.db"), workspace.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cat.DB().ExecContext(ctx, `DELETE FROM blob_texts`); err != nil {
+		t.Fatal(err)
+	}
+	cat.Close()
+	if n := find(); n != 0 {
+		t.Fatalf("without its text the content is found %d times", n)
+	}
+	out, code := run(t, "history", "text", "--config", cfg, "--log-level", "error")
+	if code != exitOK || !strings.Contains(out, "kept the text of 1 contents") {
+		t.Fatalf("history text: %d %s", code, out)
+	}
+	if n := find(); n != 1 {
+		t.Errorf("after history text the text finds %d documents, want 1", n)
+	}
+	if out, _ := run(t, "history", "text", "--config", cfg, "--log-level", "error"); !strings.Contains(out, "kept the text of 0 contents") {
+		t.Errorf("a second run: %s", out)
+	}
+}
