@@ -208,3 +208,82 @@ func TestBrowserSignIn(t *testing.T) {
 		}
 	}
 }
+
+// a11yCheck is run in each page: what a screen reader or a keyboard
+// needs. It returns the problems found.
+const a11yCheck = `(() => {
+  const out = [];
+  if (!document.documentElement.lang) out.push("no lang");
+  if (document.querySelectorAll("h1").length !== 1) out.push(document.querySelectorAll("h1").length + " h1");
+  if (!document.title) out.push("no title");
+  for (const el of document.querySelectorAll("input:not([type=hidden]), select, textarea")) {
+    const named = (el.id && document.querySelector('label[for="' + el.id + '"]')) || el.closest("label") || el.getAttribute("aria-label");
+    if (!named) out.push("unlabelled " + el.outerHTML.slice(0, 60));
+  }
+  for (const a of document.querySelectorAll("a, button")) {
+    if (!(a.textContent.trim() || a.getAttribute("aria-label") || a.querySelector("title"))) out.push("nameless " + a.outerHTML.slice(0, 60));
+  }
+  for (const t of document.querySelectorAll("table")) {
+    if (!t.querySelector("th[scope]")) out.push("table without header cells");
+  }
+  for (const s of document.querySelectorAll("svg")) {
+    if (!s.getAttribute("role") || !s.querySelector("title")) out.push("svg without role or title");
+  }
+  // Text contrast against white (the pages' background): WCAG AA 4.5:1.
+  const lum = c => { const v = c.match(/\d+(\.\d+)?/g).slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+  for (const el of document.querySelectorAll("main p, main td, main a, main label, main th, header a")) {
+    const st = getComputedStyle(el);
+    let bg = st.backgroundColor, p = el;
+    while ((bg === "rgba(0, 0, 0, 0)" || bg === "transparent") && p.parentElement) { p = p.parentElement; bg = getComputedStyle(p).backgroundColor; }
+    if (bg === "rgba(0, 0, 0, 0)") bg = "rgb(255, 255, 255)";
+    const a = lum(st.color), b = lum(bg), ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < 4.5) out.push("contrast " + ratio.toFixed(2) + " " + el.outerHTML.slice(0, 60));
+  }
+  return out.slice(0, 10);
+})()`
+
+// TestBrowserAccessibility: every page has a language, a title and one
+// h1, labelled fields, named links and buttons, header cells, described
+// graphs and AA text contrast; every control is reachable by Tab.
+func TestBrowserAccessibility(t *testing.T) {
+	needBrowser(t)
+	f := newFixture(t, fixDocs)
+	srv := httptest.NewServer(f.srv.Handler())
+	defer srv.Close()
+	f.srv.Listen = srv.Listener.Addr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b, err := headless.Open(ctx, headless.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + curatorToken}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"/", "/w/finance", "/w/finance/f/Budgets", "/d/d-budget", "/d/d-plan/v/p2", "/search?q=plan",
+		"/check", "/d/d-notes/compare?a=n1&b=n2", "/w/finance/audit", "/d/nope"} {
+		if err := b.Navigate(ctx, srv.URL+p); err != nil {
+			t.Fatal(err)
+		}
+		var problems []string
+		if err := b.Eval(ctx, a11yCheck, &problems); err != nil {
+			t.Fatal(err)
+		}
+		for _, pr := range problems {
+			t.Errorf("%s: %s", p, pr)
+		}
+	}
+	// Keyboard: every link, button and field of the document page takes
+	// focus (none is taken out of the tab order).
+	if err := b.Navigate(ctx, srv.URL+"/d/d-budget"); err != nil {
+		t.Fatal(err)
+	}
+	var untabbable int
+	if err := b.Eval(ctx, `Array.from(document.querySelectorAll("a[href], button, input:not([type=hidden]), select")).filter(e => e.tabIndex < 0).length`, &untabbable); err != nil {
+		t.Fatal(err)
+	}
+	if untabbable != 0 {
+		t.Errorf("%d controls of the document page cannot be reached by Tab", untabbable)
+	}
+}
