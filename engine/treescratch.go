@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/syncd/syncd/workspace"
 )
 
 // treeScratch is a temporary SQLite file holding, for the workspace being
@@ -38,7 +40,7 @@ func openTreeScratch(ctx context.Context) (*treeScratch, error) {
 	q.Add("_pragma", "synchronous(OFF)")
 	q.Add("_pragma", "temp_store(FILE)")
 	q.Add("_pragma", "cache_size(-2000)")
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "export.db")+"?"+q.Encode())
+	db, err := sql.Open("sqlite", workspace.SQLiteURI(filepath.Join(dir, "export.db"), q))
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err

@@ -76,6 +76,14 @@ func busy(err error) bool {
 	return strings.Contains(err.Error(), "SQLITE_BUSY") || strings.Contains(err.Error(), "database is locked")
 }
 
+// SQLiteURI is the driver's name for the SQLite database file at path
+// with the query q: a "file:" URI whose path has '%', '?' and '#' escaped,
+// which SQLite would otherwise read as an escape, the start of the query
+// or of a fragment (a store in "Finance #2" opened "Finance " instead).
+func SQLiteURI(path string, q url.Values) string {
+	return "file:" + strings.NewReplacer("%", "%25", "?", "%3F", "#", "%23").Replace(path) + "?" + q.Encode()
+}
+
 func open(ctx context.Context, path string, opt Options) (*Catalog, error) {
 	if !opt.ReadOnly {
 		if err := os.MkdirAll(filepath.Dir(path), 0o750); err != nil {
@@ -98,7 +106,7 @@ func open(ctx context.Context, path string, opt Options) (*Catalog, error) {
 	} else {
 		q.Add("_pragma", "journal_mode(WAL)")
 	}
-	dsn := "file:" + path + "?" + q.Encode()
+	dsn := SQLiteURI(path, q)
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("catalog %s: %w", path, err)
