@@ -204,14 +204,24 @@ func writeTree(ctx context.Context, src treeSource, blobs dedupe.BlobStore, dir 
 	}
 	defer scratch.close()
 	t := &treeWriter{ctx: ctx, root: root, blobs: blobs, st: &st, dirs: map[string]bool{}, scratch: scratch}
-	names := newClaims(nil)
-	for _, w := range wss {
-		ws := names.claim("", SafeName(w))
-		if err := t.workspace(ws, w, src); err != nil {
+	for i, ws := range TreeWorkspaceNames(wss) {
+		if err := t.workspace(ws, wss[i], src); err != nil {
 			return st, err
 		}
 	}
 	return st, nil
+}
+
+// TreeWorkspaceNames are the names of the folders the tree export writes
+// the workspaces wss to, given in the export's order (the catalog's,
+// sorted): SafeName, numbered when two would collide case-insensitively.
+func TreeWorkspaceNames(wss []string) []string {
+	names := newClaims(nil)
+	out := make([]string, len(wss))
+	for i, w := range wss {
+		out[i] = names.claim("", SafeName(w))
+	}
+	return out
 }
 
 func describeSighting(s workspace.Sighting) string {
@@ -257,28 +267,56 @@ func withNumber(name string, n int) string {
 	return stem + suf + ext
 }
 
-// planFolders records in the scratch file how workspace w's folders are
-// exported: every stored folder with the exported folder (lower case) it
-// goes to, and every exported folder path with its parent and its last
-// segment's spelling. Stored folders differing only in case, or in
-// characters SafeName replaces, become one exported folder, spelled as
-// the document with the smallest key spells it: what deciding in
-// document key order over the whole workspace gives. Nothing per folder
-// stays in memory.
-func (t *treeWriter) planFolders(src treeSource, w string) error {
-	return src.folders(t.ctx, w, func(folder, key string) error {
+// folderIndex is where planFolders records a workspace's folders: the
+// export's scratch file (nothing per folder in memory), or a map
+// (TreeFolders, which reads the folders of one workspace only).
+type folderIndex interface {
+	// addPrefix records an exported folder path (lower case) seen in
+	// the stored folder of the document first: the smallest first
+	// spells it.
+	addPrefix(ctx context.Context, lower, parent, seg, first string) error
+	// addFolder records that the stored folder is exported at lower.
+	addFolder(ctx context.Context, folder, lower string) error
+}
+
+// planFolders records in idx how workspace w's folders are exported:
+// every stored folder with the exported folder (lower case) it goes to,
+// and every exported folder path with its parent and its last segment's
+// spelling. Stored folders differing only in case, or in characters
+// SafeName replaces, become one exported folder, spelled as the document
+// with the smallest key spells it: what deciding in document key order
+// over the whole workspace gives.
+func planFolders(ctx context.Context, src treeSource, w string, idx folderIndex) error {
+	return src.folders(ctx, w, func(folder, key string) error {
 		lower, parent := "", ""
 		for _, seg := range strings.Split(SafePath(folder), "/") {
 			if seg == "" {
 				continue
 			}
 			parent, lower = lower, path.Join(lower, strings.ToLower(seg))
-			if err := t.scratch.addPrefix(t.ctx, lower, parent, seg, key); err != nil {
+			if err := idx.addPrefix(ctx, lower, parent, seg, key); err != nil {
 				return fmt.Errorf("export scratch: %w", err)
 			}
 		}
-		if err := t.scratch.addFolder(t.ctx, folder, lower); err != nil {
+		if err := idx.addFolder(ctx, folder, lower); err != nil {
 			return fmt.Errorf("export scratch: %w", err)
+		}
+		return nil
+	})
+}
+
+// planFolder plans the files of one exported folder, spelled as spelled,
+// holding the exported folders sub (lower case paths, claimed before any
+// file, so a document never takes a folder's name) and the documents of
+// the stored folders stored (not empty): fn gets each file's entry, in
+// document key order.
+func planFolder(ctx context.Context, src treeSource, w, spelled string, sub map[string]bool, stored []string, fn func(ManifestEntry) error) error {
+	c := newClaims(sub)
+	return src.documents(ctx, w, stored, func(d workspace.Document, seen map[int64]string) error {
+		for _, e := range planDocument(c, spelled, d, seen) {
+			if err := fn(e); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -352,7 +390,7 @@ func (t *treeWriter) workspace(ws, w string, src treeSource) error {
 	if err := t.readManifest(path.Join(ws, ManifestName)); err != nil {
 		return fmt.Errorf("export scratch: %w", err)
 	}
-	if err := t.planFolders(src, w); err != nil {
+	if err := planFolders(t.ctx, src, w, sc); err != nil {
 		return err
 	}
 	for group, first := "", true; ; first = false {
@@ -378,16 +416,7 @@ func (t *treeWriter) workspace(ws, w string, src treeSource) error {
 		// t.dirs only saves Lstat calls: forgetting it between folders
 		// keeps it the size of one folder.
 		clear(t.dirs)
-		c := newClaims(sub)
-		err = src.documents(t.ctx, w, stored, func(d workspace.Document, seen map[int64]string) error {
-			for _, e := range planDocument(c, spelled, d, seen) {
-				if err := t.entry(ws, e); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := planFolder(t.ctx, src, w, spelled, sub, stored, func(e ManifestEntry) error { return t.entry(ws, e) }); err != nil {
 			return err
 		}
 	}

@@ -93,6 +93,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("GET /d/{doc}/audit.csv", s.signedIn(s.auditCSV))
 	mux.Handle("GET /check", s.signedIn(s.checkForm))
 	mux.Handle("POST /check", s.signedIn(s.check))
+	mux.Handle("/dav/", s.signedIn(s.dav))
 	csrf := http.NewCrossOriginProtection()
 	return s.headers(s.hostCheck(csrf.Handler(mux)))
 }

@@ -234,7 +234,7 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 // name search scans the names: both are named here so a new scan is not.
 func TestServeReadsUseIndexes(t *testing.T) {
 	c, _ := catalogWithRun(t)
-	for _, q := range []string{qFolderCountsUnder, qDocsInFolder, qVersionsOfBlob, qBlobKnown, qAuditOfWorkspace, qAuditOfDocument} {
+	for _, q := range []string{qFolderCountsUnder, qDocsInFolder, qVersionsOfBlob, qBlobKnown, qBlobSize, qAuditOfWorkspace, qAuditOfDocument} {
 		if scans := fullScans(t, c, q); len(scans) > 0 {
 			t.Errorf("page statement scans (%s):\n  %s", strings.Join(scans, "; "), q)
 		}

@@ -45,6 +45,7 @@ const (
 		ORDER BY d.name, d.key LIMIT ?`
 	qVersionsOfBlob = `SELECT document_key, key FROM versions WHERE blob_id = ? ORDER BY document_key, key`
 	qBlobKnown      = `SELECT 1 FROM blobs WHERE id = ?`
+	qBlobSize       = `SELECT size FROM blobs WHERE id = ?`
 )
 
 func (c *Catalog) nameCounts(ctx context.Context, what, q string, args ...any) ([]NameCount, error) {
@@ -207,4 +208,17 @@ func (c *Catalog) BlobKnown(ctx context.Context, blob dedupe.ID) (bool, error) {
 		return false, fmt.Errorf("catalog: blob %s: %w", blob.Short(), err)
 	}
 	return true, nil
+}
+
+// BlobSize is blob's size in bytes as the catalog records it; ok is false
+// when the catalog does not hold the blob.
+func (c *Catalog) BlobSize(ctx context.Context, blob dedupe.ID) (size int64, ok bool, err error) {
+	err = c.db.QueryRowContext(ctx, qBlobSize, blob.String()).Scan(&size)
+	if err == sql.ErrNoRows {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("catalog: size of blob %s: %w", blob.Short(), err)
+	}
+	return size, true, nil
 }
