@@ -14,6 +14,42 @@ import (
 	"github.com/syncd/syncd/engine/report/headless"
 )
 
+// browser is a Chromium tab for one test (closed when it ends), with the
+// context that bounds its steps.
+type browser struct {
+	*headless.Session
+	t   *testing.T
+	ctx context.Context
+}
+
+func openBrowser(t *testing.T) (*browser, context.Context) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	s, err := headless.Open(ctx, headless.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return &browser{Session: s, t: t, ctx: ctx}, ctx
+}
+
+// must fails the test on err.
+func (b *browser) must(err error) {
+	b.t.Helper()
+	if err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// text is a JavaScript expression's string value in the page.
+func (b *browser) text(expr string) string {
+	b.t.Helper()
+	var s string
+	b.must(b.Eval(b.ctx, expr, &s))
+	return s
+}
+
 // needBrowser skips without Chromium, except under CI where it fails.
 func needBrowser(t *testing.T) {
 	t.Helper()
@@ -38,25 +74,8 @@ func TestBrowserWalkthrough(t *testing.T) {
 	srv := httptest.NewServer(f.srv.Handler())
 	defer srv.Close()
 	f.srv.Listen = srv.Listener.Addr().String()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	b, err := headless.Open(ctx, headless.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	text := func(expr string) string {
-		t.Helper()
-		var s string
-		must(b.Eval(ctx, expr, &s))
-		return s
-	}
+	b, ctx := openBrowser(t)
+	must, text := b.must, b.text
 	must(b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + financeToken}))
 	must(b.Navigate(ctx, srv.URL+"/"))
 	if got := text(`document.querySelector(".who strong").textContent`); got != "finance-bot" {
@@ -164,21 +183,8 @@ func TestBrowserSignIn(t *testing.T) {
 	f := newFixture(t, fixDocs)
 	p := newTestProvider(t)
 	base, _ := oidcServer(t, f, p)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	b, err := headless.Open(ctx, headless.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	text := func(expr string) string {
-		t.Helper()
-		var s string
-		if err := b.Eval(ctx, expr, &s); err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}
+	b, ctx := openBrowser(t)
+	text := b.text
 	p.signInAs("alice")
 	if err := b.Navigate(ctx, base+"/d/d-budget/v/v2"); err != nil {
 		t.Fatal(err)
@@ -251,13 +257,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	srv := httptest.NewServer(f.srv.Handler())
 	defer srv.Close()
 	f.srv.Listen = srv.Listener.Addr().String()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	b, err := headless.Open(ctx, headless.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	b, ctx := openBrowser(t)
 	if err := b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + curatorToken}); err != nil {
 		t.Fatal(err)
 	}

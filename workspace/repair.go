@@ -26,6 +26,11 @@ func (c *Catalog) Unsketched(ctx context.Context, limit int) ([]Unsketched, erro
 	if err != nil {
 		return nil, fmt.Errorf("catalog: blobs to sketch: %w", err)
 	}
+	return scanUnsketched(rows)
+}
+
+// scanUnsketched reads rows of (blob id, size, name).
+func scanUnsketched(rows *sql.Rows) ([]Unsketched, error) {
 	defer rows.Close()
 	var out []Unsketched
 	for rows.Next() {
@@ -34,6 +39,7 @@ func (c *Catalog) Unsketched(ctx context.Context, limit int) ([]Unsketched, erro
 		if err := rows.Scan(&id, &u.Size, &u.Name); err != nil {
 			return nil, err
 		}
+		var err error
 		if u.ID, err = dedupe.ParseID(id); err != nil {
 			return nil, fmt.Errorf("catalog: blob row %q: %w", id, err)
 		}
@@ -123,20 +129,7 @@ func (c *Catalog) Untexted(ctx context.Context, after string, limit int) ([]Unsk
 	if err != nil {
 		return nil, fmt.Errorf("catalog: contents without text: %w", err)
 	}
-	defer rows.Close()
-	var out []Unsketched
-	for rows.Next() {
-		var u Unsketched
-		var id string
-		if err := rows.Scan(&id, &u.Size, &u.Name); err != nil {
-			return nil, err
-		}
-		if u.ID, err = dedupe.ParseID(id); err != nil {
-			return nil, fmt.Errorf("catalog: blob row %q: %w", id, err)
-		}
-		out = append(out, u)
-	}
-	return out, rows.Err()
+	return scanUnsketched(rows)
 }
 
 // SaveText keeps a content's extracted text for search (once).
