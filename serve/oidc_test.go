@@ -143,6 +143,12 @@ func TestOIDCSignIn(t *testing.T) {
 		t.Errorf("an anonymous post: %v %v", resp.StatusCode, err)
 	}
 
+	// A WebDAV client is not sent to sign in: 401 with the Basic
+	// challenge, and a token as the password works.
+	req, _ = http.NewRequest("GET", base+"/dav/", nil)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != http.StatusUnauthorized || !strings.Contains(strings.Join(resp.Header.Values("WWW-Authenticate"), " "), "Basic") {
+		t.Errorf("an anonymous WebDAV request: %v %v", resp.StatusCode, err)
+	}
 	// A wrong nonce or audience in the ID token signs nobody in.
 	for what, tamper := range map[string]func(map[string]any){
 		"nonce":    func(c map[string]any) { c["nonce"] = "not-this-one" },

@@ -151,8 +151,10 @@ type ctxKey struct{}
 func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *Principal)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p, bad := s.Auth.who(r)
-		if p == nil && !bad && s.Auth.oidc != nil && r.Method == http.MethodGet {
+		if p == nil && !bad && s.Auth.oidc != nil && r.Method == http.MethodGet && !strings.HasPrefix(r.URL.Path, davPrefix) {
 			// A person's browser: off to sign in, and back here after.
+			// (A WebDAV client gets 401 and the Basic challenge: it
+			// cannot follow a sign-in page.)
 			http.Redirect(w, r, "/auth/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusFound)
 			return
 		}
