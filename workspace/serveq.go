@@ -142,10 +142,17 @@ func (c *Catalog) Search(ctx context.Context, q Search) ([]DocSummary, error) {
 		args = append(args, from, to+"~")
 	}
 	args = append(args, q.Limit)
-	return c.docSummaries(ctx, "search", `SELECT d.key, d.workspace, d.folder, d.name,
+	stmt := `SELECT d.key, d.workspace, d.folder, d.name,
 		(SELECT COUNT(*) FROM versions v WHERE v.document_key = d.key)
-		FROM documents d WHERE `+strings.Join(where, " AND ")+` ORDER BY d.name, d.key LIMIT ?`, args...)
+		FROM documents d WHERE ` + strings.Join(where, " AND ") + ` ORDER BY d.name, d.key LIMIT ?`
+	if searchQuery != nil {
+		searchQuery(stmt)
+	}
+	return c.docSummaries(ctx, "search", stmt, args...)
 }
+
+// searchQuery, when set (by a test), hears each search's statement.
+var searchQuery func(string)
 
 // searchWords are the words of a search (runs of letters and digits,
 // lower case), at most 16: what the text index matches.
