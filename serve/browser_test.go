@@ -65,21 +65,24 @@ func needBrowser(t *testing.T) {
 // person would: sign in (an API token, sent by the browser), browse
 // workspace and folders to a document, download its current version,
 // search, drop a file on "is this the current version?" and read the
-// answer; the audit log then holds each step. A token without the role
-// is refused the same pages and the download URL. No page runs a
-// script, breaks the CSP or logs an error.
+// answer, everyone signed in through the OpenID Connect provider; a
+// curator splits a version off; the audit log then holds each step.
+// Someone without the role is refused the same pages and the download
+// URL. No page runs a script, breaks the CSP or logs an error.
 func TestBrowserWalkthrough(t *testing.T) {
 	needBrowser(t)
 	f := newFixture(t, fixDocs)
-	srv := httptest.NewServer(f.srv.Handler())
-	defer srv.Close()
-	f.srv.Listen = srv.Listener.Addr().String()
+	p := newTestProvider(t)
+	base, _ := oidcServer(t, f, p)
+	srv := struct{ URL string }{base}
 	b, ctx := openBrowser(t)
 	must, text := b.must, b.text
-	must(b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + financeToken}))
+	// vera is in the group that views finance; the browser is sent
+	// through the provider and back.
+	p.signInAs("vera", "g-finance")
 	must(b.Navigate(ctx, srv.URL+"/"))
-	if got := text(`document.querySelector(".who strong").textContent`); got != "finance-bot" {
-		t.Fatalf("signed in as %q", got)
+	if got := text(`location.pathname + " " + document.querySelector(".who strong").textContent`); got != "/ vera" {
+		t.Fatalf("signed in: %q", got)
 	}
 	must(b.ClickAndWait(ctx, `a[href="/w/finance"]`))
 	must(b.ClickAndWait(ctx, `a[href="/w/finance/f/Budgets"]`))
@@ -96,9 +99,9 @@ func TestBrowserWalkthrough(t *testing.T) {
 	if circles != 3 {
 		t.Errorf("the graph has %d versions, want 3", circles)
 	}
-	p, err := b.Download(ctx, `a.button[href="/d/d-budget/v/v3/download"]`)
+	file, err := b.Download(ctx, `a.button[href="/d/d-budget/v/v3/download"]`)
 	must(err)
-	if got, err := os.ReadFile(p); err != nil || string(got) != "budget final" {
+	if got, err := os.ReadFile(file); err != nil || string(got) != "budget final" {
 		t.Errorf("downloaded %q (%v), want the current version's bytes", got, err)
 	}
 	// Search from the form.
@@ -133,18 +136,20 @@ func TestBrowserWalkthrough(t *testing.T) {
 		corrected = append(corrected, kind+" "+blobs[0].String()+" "+actor+" "+note)
 		return nil
 	}
-	must(b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + curatorToken}))
+	must(b.ClickAndWait(ctx, `form[action="/auth/logout"] button`))
+	p.signInAs("alice") // a curator of finance
 	must(b.Navigate(ctx, srv.URL+"/d/d-plan"))
 	must(b.Eval(ctx, `document.querySelector("#split-p3").checked = true; document.querySelector("#split-note").value = "carol's copy"`, nil))
 	must(b.ClickAndWait(ctx, `input[name=kind][value=split] ~ p button`))
-	if want := "split " + f.blobID(t, "plan two by carol") + " fiona carol's copy"; len(corrected) != 1 || corrected[0] != want {
+	if want := "split " + f.blobID(t, "plan two by carol") + " alice carol's copy"; len(corrected) != 1 || corrected[0] != want {
 		t.Errorf("the split form sent %q, want %q", corrected, want)
 	}
 	if got := text(`location.pathname`); got != "/d/d-plan" {
 		t.Errorf("after the split the browser is at %q", got)
 	}
 	// Another workspace's person: refused the page and the download URL.
-	must(b.SetHeaders(ctx, map[string]string{"Authorization": "Bearer " + legalToken}))
+	must(b.ClickAndWait(ctx, `form[action="/auth/logout"] button`))
+	p.signInAs("bob", "g-legal")
 	for _, u := range []string{"/d/d-budget", "/d/d-budget/v/v3/download", "/w/finance"} {
 		must(b.Navigate(ctx, srv.URL+u))
 		if got := text(`document.querySelector("h1").textContent`); got != "Not Found" {
@@ -166,9 +171,9 @@ func TestBrowserWalkthrough(t *testing.T) {
 	for _, a := range f.audits(t) {
 		steps = append(steps, a.Actor+" "+a.Action+" "+a.Subject)
 	}
-	want := []string{"finance-bot serve.view d-budget", "finance-bot serve.download d-budget v3", "finance-bot serve.search ",
-		"finance-bot serve.check " + f.blobID(t, "budget draft one"), "finance-bot serve.view d-hostile",
-		"fiona serve.view d-plan", "fiona serve.correct d-plan", "fiona serve.view d-plan"}
+	want := []string{"vera serve.signin vera", "vera serve.view d-budget", "vera serve.download d-budget v3", "vera serve.search ",
+		"vera serve.check " + f.blobID(t, "budget draft one"), "vera serve.view d-hostile",
+		"alice serve.signin alice", "alice serve.view d-plan", "alice serve.correct d-plan", "alice serve.view d-plan", "bob serve.signin bob"}
 	if strings.Join(steps, "\n") != strings.Join(want, "\n") {
 		t.Errorf("audit log:\n%s\nwant:\n%s", strings.Join(steps, "\n"), strings.Join(want, "\n"))
 	}

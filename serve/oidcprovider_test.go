@@ -134,7 +134,7 @@ func (p *testProvider) oidcFor(base string) *OIDC {
 	return &OIDC{
 		Issuer: p.srv.URL, ClientID: p.clientID, ClientSecret: p.secret, RedirectURL: base + "/auth/callback",
 		Users:      map[string]map[string]Role{"alice": {"finance": Curator}},
-		Groups:     map[string]map[string]Role{"g-legal": {"legal": Viewer}, "g-all": {"*": Viewer}},
+		Groups:     map[string]map[string]Role{"g-legal": {"legal": Viewer}, "g-finance": {"finance": Viewer}, "g-all": {"*": Viewer}},
 		SessionKey: []byte("0123456789abcdef0123456789abcdef"),
 	}
 }
