@@ -188,10 +188,12 @@ func manifestSites(path string) ([]string, error) {
 // account, the share, and the SharePoint site(s).
 func (s *demoServers) config(corpus, store string) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Written by `syncd demo`. The servers it names live only while the demo runs.\nstore:\n  path: %q\n", store)
+	b.WriteString("# Written by `syncd demo`. The servers it names live only while the demo runs.\n")
 	// The web interface (`syncd serve`): anyone on this machine may view
 	// and correct. No serve.listen: `syncd run` on this config serves none.
+	// Before store: the store's lines end where jobs begin.
 	b.WriteString("serve:\n  local: curator\n")
+	fmt.Fprintf(&b, "store:\n  path: %q\n", store)
 	fmt.Fprintf(&b, "jobs:\n  - name: department\n    workspace: department\n    sources:\n")
 	if s.hasShare {
 		fmt.Fprintf(&b, "      - name: share\n        type: folder\n        path: %q\n", filepath.Join(corpus, "share"))
