@@ -156,6 +156,31 @@ func fromLoopback(r *http.Request) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
+// HostServed says whether a request's Host header (host or host:port)
+// names this server: a loopback name, the listen address's host, or one
+// of also. A page on evil.example whose name resolves to 127.0.0.1 (DNS
+// rebinding) names none of them. The status API and the web interface
+// both ask it.
+func HostServed(hostHeader, listen string, also ...string) bool {
+	host := hostHeader
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	listenHost, _, _ := net.SplitHostPort(listen)
+	ip := net.ParseIP(host)
+	if strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) ||
+		strings.EqualFold(host, listenHost) || (ip != nil && ip.Equal(net.ParseIP(listenHost))) {
+		return true
+	}
+	for _, a := range also {
+		if a != "" && strings.EqualFold(host, a) {
+			return true
+		}
+	}
+	return false
+}
+
 // IsLoopback says whether addr (host:port) listens on loopback only.
 func IsLoopback(addr string) bool {
 	host, _, err := net.SplitHostPort(addr)

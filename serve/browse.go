@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/engine/report"
 	"github.com/syncd/syncd/workspace"
 )
 
@@ -318,7 +319,7 @@ func (s *Server) check(w http.ResponseWriter, r *http.Request, p *Principal) {
 func (s *Server) uploadFailed(w http.ResponseWriter, r *http.Request, err error) {
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		s.fail(w, r, http.StatusRequestEntityTooLarge, "the file is larger than this server checks ("+humanSize(s.maxUpload())+")")
+		s.fail(w, r, http.StatusRequestEntityTooLarge, "the file is larger than this server checks ("+report.HumanBytes(s.maxUpload())+")")
 		return
 	}
 	s.fail(w, r, http.StatusBadRequest, "the upload did not arrive whole; try again")

@@ -145,14 +145,13 @@ func diffWords(a, b string) (segs []segment, added, removed int) {
 	dmp := diffmatchpatch.New()
 	dmp.DiffTimeout = compareTime
 	for _, d := range dmp.DiffMainRunes(ra, rb, false) {
-		op := map[diffmatchpatch.Operation]int{diffmatchpatch.DiffDelete: -1, diffmatchpatch.DiffEqual: 0, diffmatchpatch.DiffInsert: 1}[d.Type]
 		text := decode(d.Text)
-		n := countWords(text)
-		switch op {
-		case 1:
-			added += n
-		case -1:
-			removed += n
+		op := 0
+		switch d.Type {
+		case diffmatchpatch.DiffInsert:
+			op, added = 1, added+countWords(text)
+		case diffmatchpatch.DiffDelete:
+			op, removed = -1, removed+countWords(text)
 		}
 		if len(segs) > 0 && segs[len(segs)-1].Op == op {
 			segs[len(segs)-1].Text += text

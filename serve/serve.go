@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/syncd/syncd/dedupe"
+	"github.com/syncd/syncd/engine/report"
 	"github.com/syncd/syncd/internal/safetext"
 	"github.com/syncd/syncd/workspace"
 )
@@ -60,7 +61,7 @@ var pages = template.Must(template.New("").Funcs(template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04")
 	},
 	"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"size": humanSize,
+	"size": report.HumanBytes,
 	"add":  func(a, b int) int { return a + b },
 	// shown is how every stranger's string reaches a page: control and
 	// bidi characters made visible (html/template then escapes it).
@@ -118,7 +119,6 @@ func (s *Server) headers(next http.Handler) http.Handler {
 // evil.example resolving to 127.0.0.1 must not read the workspace as the
 // local user.
 func (s *Server) hostCheck(next http.Handler) http.Handler {
-	listenHost, _, _ := net.SplitHostPort(s.Listen)
 	public := ""
 	if o := s.Auth.oidc; o != nil {
 		if u, err := url.Parse(o.RedirectURL); err == nil {
@@ -126,20 +126,9 @@ func (s *Server) hostCheck(next http.Handler) http.Handler {
 		}
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") == "" && r.URL.Path != "/healthz" {
-			host := r.Host
-			if h, _, err := net.SplitHostPort(host); err == nil {
-				host = h
-			}
-			host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-			ip := net.ParseIP(host)
-			ok := strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) ||
-				strings.EqualFold(host, listenHost) || (ip != nil && ip.Equal(net.ParseIP(listenHost))) ||
-				(public != "" && strings.EqualFold(host, public))
-			if !ok {
-				http.Error(w, "this server does not answer for that host name", http.StatusMisdirectedRequest)
-				return
-			}
+		if r.Header.Get("Authorization") == "" && r.URL.Path != "/healthz" && !HostServed(r.Host, s.Listen, public) {
+			http.Error(w, "this server does not answer for that host name", http.StatusMisdirectedRequest)
+			return
 		}
 		next.ServeHTTP(w, r)
 	})
@@ -241,16 +230,4 @@ func attachment(name string) string {
 		return v
 	}
 	return "attachment"
-}
-
-func humanSize(n int64) string {
-	switch {
-	case n < 1<<10:
-		return fmt.Sprintf("%d B", n)
-	case n < 1<<20:
-		return fmt.Sprintf("%.1f KB", float64(n)/(1<<10))
-	case n < 1<<30:
-		return fmt.Sprintf("%.1f MB", float64(n)/(1<<20))
-	}
-	return fmt.Sprintf("%.1f GB", float64(n)/(1<<30))
 }

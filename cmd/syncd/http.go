@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -17,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/syncd/syncd/engine/scheduler"
+	"github.com/syncd/syncd/serve"
 	"github.com/syncd/syncd/workspace"
 )
 
@@ -63,18 +63,8 @@ func (a *api) handler() http.Handler {
 //     form POST from another site). Requests with neither header (curl,
 //     the CLI, scripts) are not from a browser and pass.
 func (a *api) guard(next http.Handler) http.Handler {
-	listenHost, _, _ := net.SplitHostPort(a.listen)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		host := r.Host
-		if h, _, err := net.SplitHostPort(host); err == nil {
-			host = h
-		}
-		host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-		ip := net.ParseIP(host)
-		okHost := strings.EqualFold(host, "localhost") || (ip != nil && ip.IsLoopback()) ||
-			strings.EqualFold(host, listenHost) || (ip != nil && ip.Equal(net.ParseIP(listenHost))) ||
-			a.token != ""
-		if !okHost {
+		if a.token == "" && !serve.HostServed(r.Host, a.listen) {
 			writeJSON(w, http.StatusMisdirectedRequest, map[string]string{"error": "this server does not answer for that host name"})
 			return
 		}
@@ -251,17 +241,7 @@ func writeJSON(w http.ResponseWriter, code int, v any) {
 // isLoopback reports whether a listen address only accepts local
 // connections. Empty hosts and wildcard addresses are not loopback; host
 // names other than localhost count as not loopback.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
+func isLoopback(addr string) bool { return serve.IsLoopback(addr) }
 
 // newHTTPServer wraps the handler with sane timeouts.
 func newHTTPServer(h http.Handler) *http.Server {
