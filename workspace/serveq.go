@@ -100,41 +100,22 @@ func (c *Catalog) Search(ctx context.Context, q Search) ([]DocSummary, error) {
 	if len(q.Workspaces) == 0 {
 		return nil, nil
 	}
-	var where []string
-	var args []any
-	for _, w := range q.Workspaces {
-		args = append(args, w)
-	}
-	where = append(where, `d.workspace IN (`+placeholders(len(q.Workspaces))+`)`)
-	if text := strings.TrimSpace(q.Text); text != "" {
-		esc := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(text)
-		// SQLite's LIKE ignores ASCII case already (as its LOWER does);
-		// PostgreSQL's is ILIKE. No LOWER() per name: 5% of a search.
-		cond := `d.name LIKE ? ESCAPE '\'`
-		if c.pg {
-			cond = `d.name ILIKE ? ESCAPE '\'`
-		}
-		args = append(args, "%"+esc+"%")
-		if words := searchWords(text); len(words) > 0 {
-			if c.pg {
-				cond += ` OR d.key IN (SELECT v.document_key FROM blob_texts t JOIN versions v ON v.blob_id = t.blob_id WHERE t.tsv @@ plainto_tsquery('simple', ?))`
-				args = append(args, strings.Join(words, " "))
-			} else {
-				cond += ` OR d.key IN (SELECT v.document_key FROM blob_text_fts f JOIN blob_texts t ON t.rowid = f.rowid JOIN versions v ON v.blob_id = t.blob_id WHERE blob_text_fts MATCH ?)`
-				args = append(args, `"`+strings.Join(words, `" "`)+`"`)
-			}
-		}
-		where = append(where, "("+cond+")")
-	}
+	// On SQLite, names and texts are two queries, each read the fastest
+	// way, merged here: one query with "name LIKE ... OR key IN (text
+	// matches)" tests the text list against every name of the workspace
+	// (twice the time of the name test alone), and a text search cannot
+	// start from the text index.
+	var filters []string
+	var fargs []any
 	sighted := func(cond string, arg any) {
-		where = append(where, `EXISTS (SELECT 1 FROM version_sightings vs JOIN sightings s ON s.id = vs.sighting_id WHERE vs.document_key = d.key AND `+cond+`)`)
-		args = append(args, arg)
+		filters = append(filters, `EXISTS (SELECT 1 FROM version_sightings vs JOIN sightings s ON s.id = vs.sighting_id WHERE vs.document_key = d.key AND `+cond+`)`)
+		fargs = append(fargs, arg)
 	}
 	if q.Kind != "" {
 		sighted(`s.kind = ?`, q.Kind)
 	}
 	if q.Sender != "" {
-		sighted(`LOWER(s.author) LIKE ? ESCAPE '\'`, "%"+strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(q.Sender))+"%")
+		sighted(`LOWER(s.author) LIKE ? ESCAPE '\'`, "%"+likeEscape(strings.ToLower(q.Sender))+"%")
 	}
 	if q.From != "" || q.To != "" {
 		from, to := q.From, q.To
@@ -143,17 +124,89 @@ func (c *Catalog) Search(ctx context.Context, q Search) ([]DocSummary, error) {
 		}
 		// Times are stored as RFC 3339 UTC text: the day is its prefix,
 		// and "YYYY-MM-DD~" sorts after every time of that day.
-		where = append(where, `EXISTS (SELECT 1 FROM versions v WHERE v.document_key = d.key AND v.time >= ? AND v.time <= ?)`)
-		args = append(args, from, to+"~")
+		filters = append(filters, `EXISTS (SELECT 1 FROM versions v WHERE v.document_key = d.key AND v.time >= ? AND v.time <= ?)`)
+		fargs = append(fargs, from, to+"~")
 	}
-	args = append(args, q.Limit)
-	stmt := `SELECT d.key, d.workspace, d.folder, d.name,
+	// run is one query: the workspaces (ws, a column reference), cond
+	// and its args, the filters.
+	run := func(ws, cond string, cargs ...any) ([]DocSummary, error) {
+		where := []string{ws + ` IN (` + placeholders(len(q.Workspaces)) + `)`}
+		var args []any
+		for _, w := range q.Workspaces {
+			args = append(args, w)
+		}
+		if cond != "" {
+			where = append(where, cond)
+			args = append(args, cargs...)
+		}
+		where = append(where, filters...)
+		args = append(append(args, fargs...), q.Limit)
+		stmt := `SELECT d.key, d.workspace, d.folder, d.name,
 		(SELECT COUNT(*) FROM versions v WHERE v.document_key = d.key)
 		FROM documents d WHERE ` + strings.Join(where, " AND ") + ` ORDER BY d.name, d.key LIMIT ?`
-	if searchQuery != nil {
-		searchQuery(stmt)
+		if searchQuery != nil {
+			searchQuery(stmt)
+		}
+		return c.docSummaries(ctx, "search", stmt, args...)
 	}
-	return c.docSummaries(ctx, "search", stmt, args...)
+	text := strings.TrimSpace(q.Text)
+	if text == "" {
+		return run("d.workspace", "")
+	}
+	// SQLite's LIKE ignores ASCII case already (as its LOWER does);
+	// PostgreSQL's is ILIKE. No LOWER() per name: 5% of a search.
+	like := `d.name LIKE ? ESCAPE '\'`
+	if c.pg {
+		like = `d.name ILIKE ? ESCAPE '\'`
+	}
+	words := searchWords(text)
+	if c.pg {
+		// PostgreSQL reads both halves in one query (a name order of its
+		// collation, which Go cannot merge by).
+		if len(words) > 0 {
+			like += ` OR d.key IN (SELECT v.document_key FROM blob_texts t JOIN versions v ON v.blob_id = t.blob_id WHERE t.tsv @@ plainto_tsquery('simple', ?))`
+		}
+		args := []any{"%" + likeEscape(text) + "%"}
+		if len(words) > 0 {
+			args = append(args, strings.Join(words, " "))
+		}
+		return run("d.workspace", "("+like+")", args...)
+	}
+	byName, err := run("d.workspace", like, "%"+likeEscape(text)+"%")
+	if err != nil || len(words) == 0 {
+		return byName, err
+	}
+	// The text query starts from the text index: "+d.workspace" keeps
+	// SQLite from walking documents_name in name order instead (testing
+	// every name of the workspace against the list of matches).
+	byText, err := run("+d.workspace", `d.key IN (SELECT v.document_key FROM blob_text_fts f JOIN blob_texts t ON t.rowid = f.rowid JOIN versions v ON v.blob_id = t.blob_id WHERE blob_text_fts MATCH ?)`, `"`+strings.Join(words, `" "`)+`"`)
+	if err != nil {
+		return nil, err
+	}
+	return mergeSummaries(byName, byText, q.Limit), nil
+}
+
+// mergeSummaries merges two lists in SQLite's (name, key) order (bytes,
+// as Go compares strings), each document once, the first limit.
+func mergeSummaries(a, b []DocSummary, limit int) []DocSummary {
+	before := func(x, y DocSummary) bool { return x.Name < y.Name || x.Name == y.Name && x.Key < y.Key }
+	out := make([]DocSummary, 0, min(limit, len(a)+len(b)))
+	for len(out) < limit && (len(a) > 0 || len(b) > 0) {
+		switch {
+		case len(b) == 0 || len(a) > 0 && before(a[0], b[0]):
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || before(b[0], a[0]):
+			out, b = append(out, b[0]), b[1:]
+		default: // the same document in both
+			out, a, b = append(out, a[0]), a[1:], b[1:]
+		}
+	}
+	return out
+}
+
+// likeEscape escapes LIKE's wildcards (with ESCAPE '\').
+func likeEscape(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
 
 // searchQuery, when set (by a test), hears each search's statement.

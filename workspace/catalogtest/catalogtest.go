@@ -1188,6 +1188,7 @@ func testSearch(t *testing.T, c *workspace.Catalog) {
 		{workspace.Search{Text: "fox"}, "d-a,d-d,d-b"},  // by text, and name (Fox report), in name order
 		{workspace.Search{Text: "LAZY dog"}, "d-a,d-d"}, // every word, any case
 		{workspace.Search{Text: "quick"}, "d-a,d-c"},    // text, and name
+		{workspace.Search{Text: "minutes"}, "d-b"},      // name and text: once
 		{workspace.Search{Text: "fox", Workspaces: []string{"w"}}, "d-a,d-b"},
 		{workspace.Search{Text: "fox", Kind: "mail"}, "d-a"},
 		{workspace.Search{Text: "fox", Sender: "ALICE@"}, "d-a"},
