@@ -195,7 +195,11 @@ type MailLineage struct {
 	From        string    `json:"from,omitempty"`
 	To          []string  `json:"to,omitempty"`
 	Cc          []string  `json:"cc,omitempty"`
-	Date        time.Time `json:"date,omitzero"`
+	Date        time.Time `json:"date,omitzero"` // the Date header (the sender's clock)
+	// Arrived is the server's INTERNALDATE of this copy: when it was
+	// delivered (or appended) here, by the server's clock. History weighs
+	// it against Date, whose clock may lie.
+	Arrived time.Time `json:"arrived,omitzero"`
 	// Nested (message/rfc822) attachments: the chain of inner messages.
 	InnerMessageIDs []string `json:"inner_message_ids,omitempty"`
 	InnerSubject    string   `json:"inner_subject,omitempty"`

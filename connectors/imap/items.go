@@ -27,7 +27,8 @@ type msgMeta struct {
 	Subject    string
 	From       string
 	To, Cc     []string
-	Date       time.Time
+	Date       time.Time // the Date header, else the internal date
+	Arrived    time.Time // the internal date (INTERNALDATE)
 }
 
 // msgPlan is one message with the parts to report.
@@ -66,7 +67,7 @@ func (sc *scanner) plan(mb mailbox, validity uint32, msgs []*imapclient.FetchMes
 }
 
 func metaOf(m *imapclient.FetchMessageBuffer) msgMeta {
-	meta := msgMeta{UID: uint32(m.UID), Date: m.InternalDate}
+	meta := msgMeta{UID: uint32(m.UID), Date: m.InternalDate, Arrived: m.InternalDate}
 	if env := m.Envelope; env != nil {
 		meta.Subject = env.Subject
 		if !env.Date.IsZero() {
@@ -178,7 +179,7 @@ func (s *Source) item(mb mailbox, validity uint32, mp *msgPlan, p *partPlan, tne
 	lin := connectors.Lineage{Kind: "mail", MailLineage: connectors.MailLineage{Account: s.cfg.Account,
 		Mailbox: mb.Display, UIDValidity: validity, UID: m.UID, MessageID: m.MessageID,
 		InReplyTo: m.InReplyTo, References: m.References, Subject: m.Subject, From: m.From, To: m.To,
-		Cc: m.Cc, Date: m.Date}}
+		Cc: m.Cc, Date: m.Date, Arrived: m.Arrived}}
 	lin.Part = partString(p.Path)
 	lin.NameGenerated = p.Generated
 	if tnefIndex > 0 {

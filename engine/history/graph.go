@@ -80,6 +80,15 @@ func newGraph(in Input, m *memo) *graph {
 		ss = append(ss, s)
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
+	if fixed := mailTimes(ss); len(fixed) > 0 {
+		for i, s := range ss {
+			if t, ok := fixed[s.ID]; ok {
+				c := *s // the caller's sighting stays as it was
+				c.Time = t
+				ss[i] = &c
+			}
+		}
+	}
 	if m == nil {
 		m = &memo{names: map[string]nameFamily{}}
 	}

@@ -37,9 +37,11 @@ func (g *graph) messages() map[string]*message {
 			key := n.ws + "\x00" + normID(l.MessageID)
 			m := msgs[key]
 			if m == nil {
-				m = &message{id: key, date: l.Date}
+				// The sighting's time: the Date header unless the clock
+				// pass (mailTimes) found it lying.
+				m = &message{id: key, date: s.Time}
 				if m.date.IsZero() {
-					m.date = s.Time
+					m.date = l.Date
 				}
 				ref := func(list []string, id string) []string {
 					if g.capped(messageKey(n.ws, normID(id))) {

@@ -5,7 +5,8 @@
 //
 // The mailbox name is the path below the account directory joined with
 // "/" ("Projects/Shared Services"). Messages are appended in UID order with
-// their Date as internal date; UID gaps are kept (placeholder messages are
+// their arrival as internal date (the topmost Received header's date, else
+// the Date header); UID gaps are kept (placeholder messages are
 // appended and expunged), so the server's UIDs equal the file names. All
 // accounts share the password Password.
 package imaptest
@@ -176,7 +177,24 @@ func appendFiller(c *imapclient.Client, box string) error {
 	return err
 }
 
-// appendFile streams one .eml file with its Date as internal date.
+// arrival is when a delivering server would have stamped the message:
+// the date of its topmost Received header (the last hop, on the server's
+// clock), else its Date header, else def.
+func arrival(h mail.Header, def time.Time) time.Time {
+	if rs := h["Received"]; len(rs) > 0 {
+		if i := strings.LastIndexByte(rs[0], ';'); i >= 0 {
+			if d, err := mail.ParseDate(strings.TrimSpace(rs[0][i+1:])); err == nil {
+				return d
+			}
+		}
+	}
+	if d, err := h.Date(); err == nil {
+		return d
+	}
+	return def
+}
+
+// appendFile streams one .eml file with its arrival as internal date.
 func appendFile(c *imapclient.Client, box, path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -189,9 +207,7 @@ func appendFile(c *imapclient.Client, box, path string) error {
 	}
 	date := fi.ModTime()
 	if m, err := mail.ReadMessage(bufio.NewReader(f)); err == nil {
-		if d, err := m.Header.Date(); err == nil {
-			date = d
-		}
+		date = arrival(m.Header, date)
 	}
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return err

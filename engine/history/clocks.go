@@ -1,0 +1,150 @@
+package history
+
+import (
+	"slices"
+	"sort"
+	"time"
+)
+
+// clockSlack is how far a Date header may run ahead of the server's
+// arrival time before it counts as a lying clock. Delivery takes seconds
+// to minutes and servers keep time; a sender's clock further ahead is fast
+// or set to the wrong zone.
+const clockSlack = 10 * time.Minute
+
+// sameMessageSpan is how far apart the Date headers of the copies of one
+// Message-ID may be: further apart, the id does not name one message (a
+// client that reuses ids), and its copies are left as they are.
+const sameMessageSpan = 24 * time.Hour
+
+// clockMsg is one mail message (the copies of one Message-ID) as the
+// clock pass sees it.
+type clockMsg struct {
+	date     time.Time   // the earliest Date header of its copies
+	arrivals []time.Time // the servers' arrival times of its copies, sorted
+	parents  []string    // In-Reply-To, then References from the nearest
+	copies   []*Sighting
+	t        time.Time // when it was sent, as the evidence says
+	state    uint8     // 0 not yet, 1 being worked out, 2 done
+	broken   bool      // its copies' dates disagree: not one message
+}
+
+// mailTimes works out when each mail message was sent from every clock the
+// evidence offers, so that one lying clock cannot reorder a chain:
+//
+//   - the Date header is the sender's clock, used unless it is
+//     contradicted;
+//   - a Date later than the earliest arrival of a copy at a server
+//     (INTERNALDATE, the server's clock) by more than clockSlack is a fast
+//     clock or a wrong zone: the arrival is when it was sent;
+//   - a reply dated before the message it answers (its In-Reply-To, else
+//     the nearest of its References that was seen) was sent after it: at
+//     the first arrival of one of its copies that is not before the
+//     answered message, else a second after it. A slow clock or a wrong
+//     zone in the other direction is caught this way.
+//
+// Arrival times alone never move a message later: a mailbox migrated to a
+// new server has every message arriving on the migration day.
+// mailTimes returns the corrected time of each mail sighting whose time
+// changes, by sighting id; the input is not changed.
+func mailTimes(ss []*Sighting) map[int64]time.Time {
+	msgs := map[string]*clockMsg{}
+	fixed := map[int64]time.Time{}
+	for _, s := range ss {
+		if s.Kind != KindMail {
+			continue
+		}
+		l := &s.Lineage
+		date := l.Date
+		if date.IsZero() {
+			date = s.Time
+		}
+		id := normID(l.MessageID)
+		if id == "" {
+			// No thread to weigh it against: only the fast clock.
+			if !l.Arrived.IsZero() && date.After(l.Arrived.Add(clockSlack)) && !s.Time.Equal(l.Arrived) {
+				fixed[s.ID] = l.Arrived
+			}
+			continue
+		}
+		key := s.Workspace + "\x00" + id
+		m := msgs[key]
+		if m == nil {
+			m = &clockMsg{date: date}
+			for _, p := range l.InReplyTo {
+				m.parents = appendUnique(m.parents, s.Workspace+"\x00"+normID(p))
+			}
+			for i := len(l.References) - 1; i >= 0; i-- {
+				m.parents = appendUnique(m.parents, s.Workspace+"\x00"+normID(l.References[i]))
+			}
+			msgs[key] = m
+		}
+		if date.Before(m.date) {
+			m.date = date
+		}
+		if d := date.Sub(m.date); d > sameMessageSpan || d < -sameMessageSpan {
+			m.broken = true
+		}
+		for _, c := range m.copies {
+			if d := date.Sub(c.Lineage.Date); !c.Lineage.Date.IsZero() && (d > sameMessageSpan || d < -sameMessageSpan) {
+				m.broken = true
+			}
+		}
+		if !l.Arrived.IsZero() {
+			m.arrivals = append(m.arrivals, l.Arrived)
+		}
+		m.copies = append(m.copies, s)
+	}
+	keys := make([]string, 0, len(msgs))
+	for k, m := range msgs {
+		keys = append(keys, k)
+		sort.Slice(m.arrivals, func(i, j int) bool { return m.arrivals[i].Before(m.arrivals[j]) })
+		m.arrivals = slices.CompactFunc(m.arrivals, time.Time.Equal)
+	}
+	sort.Strings(keys)
+	var resolve func(m *clockMsg)
+	resolve = func(m *clockMsg) {
+		if m.state != 0 {
+			return // done, or a loop of references: taken as it is
+		}
+		m.state = 1
+		m.t = m.date
+		if len(m.arrivals) > 0 && m.date.After(m.arrivals[0].Add(clockSlack)) {
+			m.t = m.arrivals[0]
+		}
+		for _, pk := range m.parents {
+			p := msgs[pk]
+			if p == nil || p.broken {
+				continue
+			}
+			resolve(p)
+			if p.state == 2 && m.t.Before(p.t) {
+				m.t = p.t.Add(time.Second)
+				for _, a := range m.arrivals {
+					if !a.Before(p.t) {
+						m.t = a
+						break
+					}
+				}
+			}
+			break // the nearest seen ancestor decides
+		}
+		m.state = 2
+	}
+	for _, k := range keys {
+		m := msgs[k]
+		if m.broken {
+			continue
+		}
+		resolve(m)
+		if m.t.Equal(m.date) {
+			continue
+		}
+		for _, s := range m.copies {
+			if !s.Time.Equal(m.t) {
+				fixed[s.ID] = m.t
+			}
+		}
+	}
+	return fixed
+}
