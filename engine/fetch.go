@@ -119,7 +119,7 @@ func (in *ingest) store(ctx context.Context, it *connectors.Item, rc io.Reader) 
 			c, err = textsketch.Options{MaxBytes: sketchMaxBytes, Text: text}.Sketch(it.Name, pr, it.Size)
 		}()
 		io.Copy(io.Discard, pr) // drain whatever the sketcher did not read
-		done <- sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch, Text: text.String()}, err}
+		done <- sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch, Text: text.String(), Modified: c.Modified, Revision: c.Revision}, err}
 	}()
 	sums, err := in.e.Blobs.Put(ctx, io.TeeReader(rc, pw))
 	pw.CloseWithError(err)
@@ -210,7 +210,7 @@ func (in *ingest) sketchStored(ctx context.Context, it *connectors.Item, sums de
 	}()
 	text := newTextCap()
 	c, err := textsketch.Options{MaxBytes: sketchMaxBytes, SkipHash: true, NoDrain: true, Text: text}.Sketch(it.Name, rc, sums.Size)
-	return sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch, Text: text.String()}, err}
+	return sketched{workspace.Content{Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch, Text: text.String(), Modified: c.Modified, Revision: c.Revision}, err}
 }
 
 // textCap keeps the start of a content's extracted text for search

@@ -704,7 +704,7 @@ func (b *rebuildBatch) flush() error {
 	}
 	b.in.Contents = make(map[string]history.Content, len(contents))
 	for id, c := range contents {
-		b.in.Contents[id.String()] = history.Content{Blob: id.String(), Sketch: c.Sketch, Tokens: c.Tokens, Kind: c.Kind}
+		b.in.Contents[id.String()] = history.Content{Blob: id.String(), Sketch: c.Sketch, Tokens: c.Tokens, Kind: c.Kind, Modified: c.Modified, Revision: c.Revision}
 	}
 	b.in.Pins, b.in.Oversized, b.in.Hubs = b.pins, b.oversized, b.hubs
 	docs, err := HistoryDocuments(history.Rebuild(b.in))

@@ -33,7 +33,7 @@ func HistoryInput(ctx context.Context, cat *workspace.Catalog) (history.Input, e
 	}
 	in.Contents = make(map[string]history.Content, len(contents))
 	for id, c := range contents {
-		in.Contents[id.String()] = history.Content{Blob: id.String(), Sketch: c.Sketch, Tokens: c.Tokens, Kind: c.Kind}
+		in.Contents[id.String()] = history.Content{Blob: id.String(), Sketch: c.Sketch, Tokens: c.Tokens, Kind: c.Kind, Modified: c.Modified, Revision: c.Revision}
 	}
 	in.Pins, err = loadPins(ctx, cat)
 	return in, err

@@ -74,7 +74,7 @@ func (e *Engine) sketchBlob(ctx context.Context, u workspace.Unsketched) error {
 		}()
 		text := newTextCap()
 		hc, err := textsketch.Options{MaxBytes: sketchMaxBytes, SkipHash: true, NoDrain: true, Text: text}.Sketch(u.Name, rc, u.Size)
-		c, serr = workspace.Content{Blob: u.ID, Kind: hc.Kind, Tokens: hc.Tokens, Sketch: hc.Sketch, Text: text.String()}, err
+		c, serr = workspace.Content{Blob: u.ID, Kind: hc.Kind, Tokens: hc.Tokens, Sketch: hc.Sketch, Text: text.String(), Modified: hc.Modified, Revision: hc.Revision}, err
 	}()
 	var ct *workspace.Content
 	if serr == nil && len(c.Sketch) > 0 {

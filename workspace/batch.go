@@ -58,6 +58,10 @@ type Content struct {
 	// Text is the start of the extracted text (TextIndexBytes at most),
 	// kept for search; "" keeps none.
 	Text string
+	// Modified and Revision are the document's own record of its last
+	// save (history.Content); zero when unknown.
+	Modified time.Time
+	Revision int
 }
 
 // RunItem is what a run did with one item it did not already know.
@@ -128,8 +132,7 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 		}
 	}
 	for _, ct := range b.Contents {
-		sk, _ := json.Marshal(ct.Sketch)
-		if err = insertContent(ctx, tc, ct.Blob, ct.Kind, ct.Tokens, string(sk)); err != nil {
+		if err = insertContent(ctx, tc, ct); err != nil {
 			return 0, err
 		}
 		if err = insertText(ctx, tc, ct.Blob, ct.Text); err != nil {
@@ -175,9 +178,11 @@ func (c *Catalog) Commit(ctx context.Context, b *Batch) (added int, err error) {
 
 // insertContent stores a blob's text sketch (once) and queues it for the
 // history index.
-func insertContent(ctx context.Context, tc *txStmts, blob dedupe.ID, kind string, tokens int, sketch string) error {
-	res, err := tc.ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch) VALUES (?, ?, ?, ?) ON CONFLICT (blob_id) DO NOTHING`,
-		blob.String(), kind, tokens, sketch)
+func insertContent(ctx context.Context, tc *txStmts, ct Content) error {
+	blob := ct.Blob
+	sk, _ := json.Marshal(ct.Sketch)
+	res, err := tc.ExecContext(ctx, `INSERT INTO blob_content (blob_id, kind, tokens, sketch, modified, revision) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (blob_id) DO NOTHING`,
+		blob.String(), ct.Kind, ct.Tokens, string(sk), formatTime(ct.Modified), ct.Revision)
 	if err != nil {
 		return fmt.Errorf("catalog: content %s: %w", blob.Short(), err)
 	}

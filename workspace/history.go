@@ -444,12 +444,13 @@ func (c *Catalog) ContentsOf(ctx context.Context, ids []dedupe.ID) (map[dedupe.I
 	}
 	// A chunk of blobs a statement: a statement a blob was a round trip
 	// each on PostgreSQL.
-	err := eachRowIn(ctx, c.db.QueryContext, `SELECT blob_id, kind, tokens, sketch FROM blob_content WHERE blob_id IN `, args, func(rows *sql.Rows) error {
-		var blob, sk string
+	err := eachRowIn(ctx, c.db.QueryContext, `SELECT blob_id, kind, tokens, sketch, modified, revision FROM blob_content WHERE blob_id IN `, args, func(rows *sql.Rows) error {
+		var blob, sk, modified string
 		var ct Content
-		if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk); err != nil {
+		if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk, &modified, &ct.Revision); err != nil {
 			return err
 		}
+		ct.Modified = parseTime(modified)
 		var err error
 		if ct.Blob, err = dedupe.ParseID(blob); err != nil {
 			return fmt.Errorf("content %q: %w", blob, err)
@@ -466,18 +467,19 @@ func (c *Catalog) ContentsOf(ctx context.Context, ids []dedupe.ID) (map[dedupe.I
 
 // Contents returns the text sketch of every blob that has one.
 func (c *Catalog) Contents(ctx context.Context) (map[dedupe.ID]Content, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT blob_id, kind, tokens, sketch FROM blob_content`)
+	rows, err := c.db.QueryContext(ctx, `SELECT blob_id, kind, tokens, sketch, modified, revision FROM blob_content`)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: contents: %w", err)
 	}
 	defer rows.Close()
 	out := map[dedupe.ID]Content{}
 	for rows.Next() {
-		var blob, sk string
+		var blob, sk, modified string
 		var ct Content
-		if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk); err != nil {
+		if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk, &modified, &ct.Revision); err != nil {
 			return nil, err
 		}
+		ct.Modified = parseTime(modified)
 		ct.Blob, _ = dedupe.ParseID(blob)
 		ct.Sketch = parseSketch(sk)
 		out[ct.Blob] = ct

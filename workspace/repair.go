@@ -3,7 +3,6 @@ package workspace
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 
 	"github.com/syncd/syncd/dedupe"
@@ -57,9 +56,10 @@ func (c *Catalog) SaveSketch(ctx context.Context, id dedupe.ID, ct *Content) err
 	}
 	defer tx.Rollback()
 	if ct != nil {
-		sk, _ := json.Marshal(ct.Sketch)
 		tc := &txStmts{tx: tx, st: map[string]*sql.Stmt{}}
-		if err := insertContent(ctx, tc, id, ct.Kind, ct.Tokens, string(sk)); err != nil {
+		c := *ct
+		c.Blob = id
+		if err := insertContent(ctx, tc, c); err != nil {
 			return err
 		}
 		if err := insertText(ctx, tc, id, ct.Text); err != nil {

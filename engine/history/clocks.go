@@ -148,3 +148,43 @@ func mailTimes(ss []*Sighting) map[int64]time.Time {
 	}
 	return fixed
 }
+
+// resetWindow groups share copies by modification time: copies of
+// different contents on one source modified within the same minute were,
+// most likely, written together by a copy that reset their times.
+const resetWindow = time.Minute
+
+// shareTimes finds share copies whose modification times were reset (a
+// copy to a new filer that kept no times gives every file the minute it
+// was copied) and dates each by its document's own record of its last save
+// (Content.Modified), when that is earlier. A minute counts as a reset
+// when two or more different contents of one source have it; a file with
+// no such record keeps its time. It returns the corrected times by
+// sighting id.
+func shareTimes(ss []*Sighting, contents map[string]Content) map[int64]time.Time {
+	type minute struct {
+		source string
+		at     time.Time
+	}
+	blobs := map[minute]map[string]bool{}
+	for _, s := range ss {
+		if s.Kind != KindShare || s.Time.IsZero() {
+			continue
+		}
+		k := minute{s.Source, s.Time.Truncate(resetWindow)}
+		if blobs[k] == nil {
+			blobs[k] = map[string]bool{}
+		}
+		blobs[k][s.Blob] = true
+	}
+	fixed := map[int64]time.Time{}
+	for _, s := range ss {
+		if s.Kind != KindShare || s.Time.IsZero() || len(blobs[minute{s.Source, s.Time.Truncate(resetWindow)}]) < 2 {
+			continue
+		}
+		if m := contents[s.Blob].Modified; !m.IsZero() && m.Before(s.Time) {
+			fixed[s.ID] = m
+		}
+	}
+	return fixed
+}

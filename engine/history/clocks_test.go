@@ -159,3 +159,86 @@ func TestReusedMessageID(t *testing.T) {
 		}
 	}
 }
+
+// TestShareTimesResetByACopy: six versions of a checklist on a share whose
+// times were all reset to the minute the share was copied to a new filer
+// (day 20), then the final mailed on day 6. Each file's own record of its
+// last save (docProps/core.xml) gives the order: the versions are
+// numbered as they were saved and the mailed final comes last, its parent
+// the sixth. A file whose time was not reset (alone in its minute) keeps
+// its time even when its record is earlier; a record later than the file's
+// time is not used.
+func TestShareTimesResetByACopy(t *testing.T) {
+	f := newFixture(t)
+	body := newText(11, 12)
+	labels := []string{"V1", "V2", "V3", "V4", "V5", "V6", "F"}
+	for i, l := range labels {
+		body = body.edit(int64(200+i), i%12)
+		b := f.doc(l, body)
+		c := f.in.Contents[b]
+		c.Modified = f.at(24 * i)
+		c.Revision = i + 1
+		f.in.Contents[b] = c
+	}
+	copied := 20 * 24 * 60 // minutes: day 20
+	for i, l := range labels[:6] {
+		f.add(history.Sighting{Source: "share", Kind: history.KindShare, Blob: f.blobOf[l], Name: fmt.Sprintf("Checklist v%d.docx", i+1),
+			Path: "Ops", Time: f.t0.Add(time.Duration(copied)*time.Minute + time.Duration(i)*time.Second), Lineage: connectors.Lineage{Kind: history.KindShare}})
+	}
+	f.mail("final", 6*24, "", nil, []string{"alice"}, mailAtt{"F", "Checklist v7.docx"})
+	v := f.rebuild()
+	if !v.same(labels...) || len(v.res.Documents) != 1 {
+		t.Fatalf("%d documents, want the checklist's one", len(v.res.Documents))
+	}
+	for _, ver := range v.res.Documents[0].Versions {
+		l := v.labelOf[ver.Blob]
+		i := indexOfLabel(labels, l)
+		if ver.Seq != i+1 {
+			t.Errorf("%s is version %d, want %d", l, ver.Seq, i+1)
+		}
+		if want := f.at(24 * i); !ver.Time.Equal(want) {
+			t.Errorf("%s's time %s, want its save %s", l, ver.Time, want)
+		}
+	}
+	if got := v.parents("F"); len(got) != 1 || got["V6"] == "" {
+		t.Errorf("the mailed final's parents %v, want V6", got)
+	}
+
+	// Not reset: one file alone in its minute keeps its time; in a reset
+	// minute, a record later than the file's time is not used.
+	g := newFixture(t)
+	one := g.doc("one", newText(21, 12))
+	c := g.in.Contents[one]
+	c.Modified = g.at(1)
+	g.in.Contents[one] = c
+	g.share("one", "Other", "Report.docx", 48)
+	for i, l := range []string{"x", "y"} {
+		b := g.doc(l, newText(int64(30+i), 12))
+		c := g.in.Contents[b]
+		c.Modified = g.at(100)
+		g.in.Contents[b] = c
+		g.share(l, "Else", fmt.Sprintf("Note %s.docx", l), 72)
+	}
+	w := g.rebuild()
+	for _, d := range w.res.Documents {
+		for _, ver := range d.Versions {
+			l := w.labelOf[ver.Blob]
+			want := g.at(72)
+			if l == "one" {
+				want = g.at(48)
+			}
+			if !ver.Time.Equal(want) {
+				t.Errorf("%s's time %s, want its file's %s", l, ver.Time, want)
+			}
+		}
+	}
+}
+
+func indexOfLabel(list []string, s string) int {
+	for i, x := range list {
+		if x == s {
+			return i
+		}
+	}
+	return -1
+}

@@ -84,6 +84,9 @@ func verLess(a, b *ver) bool {
 	if !a.time.Equal(b.time) {
 		return a.time.Before(b.time)
 	}
+	if a.n.revision != b.n.revision {
+		return a.n.revision < b.n.revision // the documents' own save counts (0: unknown, first)
+	}
 	if a.n.blob != b.n.blob {
 		return a.n.blob < b.n.blob
 	}

@@ -16,6 +16,7 @@ type node struct {
 	first     time.Time
 	minID     int64
 	size      int64
+	revision  int // the content's own save count (Content.Revision); 0 unknown
 	sketch    []uint64
 	sig       []uint32 // one-permutation MinHash signature (lsh.go)
 	text      *textInfo
@@ -80,7 +81,11 @@ func newGraph(in Input, m *memo) *graph {
 		ss = append(ss, s)
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
-	if fixed := mailTimes(ss); len(fixed) > 0 {
+	fixed := mailTimes(ss)
+	for id, t := range shareTimes(ss, in.Contents) {
+		fixed[id] = t
+	}
+	if len(fixed) > 0 {
 		for i, s := range ss {
 			if t, ok := fixed[s.ID]; ok {
 				c := *s // the caller's sighting stays as it was
@@ -121,6 +126,7 @@ func newGraph(in Input, m *memo) *graph {
 		g.parent[i] = i
 		sortSightings(n.sightings)
 		n.first = n.sightings[0].Time
+		n.revision = in.Contents[n.blob].Revision
 		sk := in.Contents[n.blob].Sketch
 		n.text = &textInfo{sketch: sk, sig: signature(sk)}
 		n.sketch, n.sig = n.text.sketch, n.text.sig

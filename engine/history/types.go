@@ -33,6 +33,11 @@ type Content struct {
 	Sketch []uint64 // MinHash signature over word shingles; nil when no text
 	Tokens int      // number of words extracted
 	Kind   string   // "docx", "xlsx", "pptx", "odt", "pdf", "txt", "csv", "" (unknown)
+	// Modified and Revision are the document's own record of its last
+	// save (OOXML docProps/core.xml dcterms:modified and cp:revision, ODF
+	// meta.xml dc:date and meta:editing-cycles); zero when unknown.
+	Modified time.Time
+	Revision int
 }
 
 // Pin kinds: corrections made by people. Rebuild always respects them.

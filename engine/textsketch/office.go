@@ -12,23 +12,27 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/syncd/syncd/engine/history"
 )
 
 // extractZip opens an OOXML or ODF container (buffered in memory up to
 // MemBytes, spooled to a temporary file beyond) and feeds the text of its
 // content parts, in document order, to sh. kind "zip" is resolved from the
 // container's entries; the resolved kind is returned.
-func (o Options) extractZip(kind string, r io.Reader, sizeHint int64, sh *shingler) (string, error) {
+func (o Options) extractZip(kind string, r io.Reader, sizeHint int64, sh *shingler, c *history.Content) (string, error) {
 	ra, size, cleanup, err := o.spool(r, sizeHint)
 	if err != nil {
 		return kind, err
 	}
 	defer cleanup()
-	return o.zipText(kind, ra, size, sh)
+	return o.zipText(kind, ra, size, sh, c)
 }
 
-// zipText feeds the text of a random-access container of size bytes.
-func (o Options) zipText(kind string, ra io.ReaderAt, size int64, sh *shingler) (string, error) {
+// zipText feeds the text of a random-access container of size bytes, and
+// puts the document's own record of its last save in c.
+func (o Options) zipText(kind string, ra io.ReaderAt, size int64, sh *shingler, c *history.Content) (string, error) {
 	zr, err := zip.NewReader(ra, size)
 	if err != nil {
 		return kind, fmt.Errorf("%w: %v", ErrCorrupt, err)
@@ -40,6 +44,7 @@ func (o Options) zipText(kind string, ra io.ReaderAt, size int64, sh *shingler) 
 	if kind == "zip" {
 		kind = zipKind(files)
 	}
+	o.saveRecord(files, kind, c)
 	switch kind {
 	case "docx":
 		return kind, o.xmlParts(files, []string{"word/document.xml"}, docxText, sh)
@@ -51,6 +56,53 @@ func (o Options) zipText(kind string, ra io.ReaderAt, size int64, sh *shingler) 
 		return kind, o.xmlParts(files, []string{"content.xml"}, odfText, sh)
 	}
 	return kind, ErrUnsupported
+}
+
+// saveRecord reads when the document says it was last saved, and how many
+// times it was saved, from its properties (OOXML docProps/core.xml:
+// dcterms:modified, cp:revision; ODF meta.xml: dc:date,
+// meta:editing-cycles). A part that is missing or unreadable leaves c as
+// it is: the properties are evidence, never a reason to fail.
+func (o Options) saveRecord(files map[string]*zip.File, kind string, c *history.Content) {
+	part, modified, revision := "docProps/core.xml", "modified", "revision"
+	if kind == "odt" || kind == "ods" || kind == "odp" {
+		part, modified, revision = "meta.xml", "date", "editing-cycles"
+	}
+	f := files[part]
+	if f == nil {
+		return
+	}
+	var in string // the element whose text is being read
+	var text []byte
+	done := false
+	_ = o.eachToken(f, func() bool { return done }, func(tok xml.Token) {
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if t.Name.Local == modified || t.Name.Local == revision {
+				in, text = t.Name.Local, text[:0]
+			}
+		case xml.CharData:
+			if in != "" && len(text) < 64 {
+				text = append(text, t...)
+			}
+		case xml.EndElement:
+			if in == "" || t.Name.Local != in {
+				return
+			}
+			v := strings.TrimSpace(string(text))
+			if in == modified {
+				if tm, err := time.Parse(time.RFC3339, v); err == nil && tm.Year() >= 1990 {
+					c.Modified = tm.UTC()
+				} else if tm, err := time.Parse("2006-01-02T15:04:05", v); err == nil && tm.Year() >= 1990 {
+					c.Modified = tm // ODF's dc:date often has no zone: taken as UTC
+				}
+			} else if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				c.Revision = n
+			}
+			in = ""
+			done = !c.Modified.IsZero() && c.Revision > 0
+		}
+	})
 }
 
 func zipKind(files map[string]*zip.File) string {

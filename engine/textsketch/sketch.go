@@ -100,9 +100,9 @@ func (o Options) Sketch(name string, r io.Reader, size int64) (history.Content, 
 	case kind == "docx" || kind == "xlsx" || kind == "pptx" || kind == "odt" || kind == "ods" || kind == "odp" || kind == "zip":
 		if ra, ok := r.(io.ReaderAt); ok && o.NoDrain && size >= 0 {
 			// A file (a stored blob): read the container in place.
-			c.Kind, xerr = o.zipText(kind, ra, size, sh)
+			c.Kind, xerr = o.zipText(kind, ra, size, sh, &c)
 		} else {
-			c.Kind, xerr = o.extractZip(kind, src, size, sh)
+			c.Kind, xerr = o.extractZip(kind, src, size, sh, &c)
 		}
 	case kind == "pdf":
 		xerr = o.extractPDF(src, sh)

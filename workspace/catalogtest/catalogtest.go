@@ -353,16 +353,17 @@ func testRetriesAndRepair(t *testing.T, c *workspace.Catalog) {
 	if len(todo) != 1 || todo[0].ID != un.ID {
 		t.Fatalf("unsketched %+v", todo)
 	}
-	must(t, c.SaveSketch(ctx, un.ID, &workspace.Content{Blob: un.ID, Kind: "text", Tokens: 2, Sketch: []uint64{1, 1 << 63, 42}}))
+	saved := time.Date(2024, 3, 5, 10, 11, 12, 345000000, time.UTC)
+	must(t, c.SaveSketch(ctx, un.ID, &workspace.Content{Blob: un.ID, Kind: "text", Tokens: 2, Sketch: []uint64{1, 1 << 63, 42}, Modified: saved, Revision: 7}))
 	if todo, _ := c.Unsketched(ctx, 10); len(todo) != 0 {
 		t.Errorf("unsketched after save %+v", todo)
 	}
 	cts, err := c.ContentsOf(ctx, []dedupe.ID{un.ID})
 	must(t, err)
-	if ct := cts[un.ID]; ct.Kind != "text" || ct.Tokens != 2 || !slices.Equal(ct.Sketch, []uint64{1, 1 << 63, 42}) {
+	if ct := cts[un.ID]; ct.Kind != "text" || ct.Tokens != 2 || !slices.Equal(ct.Sketch, []uint64{1, 1 << 63, 42}) || !ct.Modified.Equal(saved) || ct.Revision != 7 {
 		t.Errorf("content %+v", ct)
 	}
-	if all, _ := c.Contents(ctx); len(all) != 1 {
+	if all, _ := c.Contents(ctx); len(all) != 1 || !all[un.ID].Modified.Equal(saved) || all[un.ID].Revision != 7 {
 		t.Errorf("contents %v", all)
 	}
 	// Damaged content is listed and its sighting is no longer known.
