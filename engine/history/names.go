@@ -17,8 +17,12 @@ var (
 	// trailing initials (case-sensitive): "X JB", "X_JB", "X (JB)", "X JB edits"
 	reInitials = regexp.MustCompile(`[\s\-]*[\(\[]?\b[A-Z]{2,3}\b[\)\]]?(\s+edits)?$`)
 	reMarkers  = []*regexp.Regexp{
-		regexp.MustCompile(`(?i)^copy( \(\d+\))? of\s+`),
-		regexp.MustCompile(`(?i)\s*-\s*copy(\s*\(\d+\))?$`),
+		// Copy names in the languages of the clients people use: "Copy
+		// of", "Kopie von" / "Kopie van", "Copie de", "Copia di" / "Copia
+		// de", "Kopia av", "Kopi av" / "Kopi af"; and Windows' "X - Copy",
+		// "X - Kopie", "X - Copie", "X - Copia", "X - Kopia", "X - Kopio".
+		regexp.MustCompile(`(?i)^(copy|kopie|copie|copia|kopia|kopi|kopio)( \(\d+\))? (of|von|van|de|di|av|af)\s+`),
+		regexp.MustCompile(`(?i)\s*-\s*(copy|kopie|copie|copia|kopia|kopi|kopio)(\s*\(\d+\))?$`),
 		regexp.MustCompile(`(?i)\s*[\(\[]\d{1,3}[\)\]]$`),
 		regexp.MustCompile(`(?i)[\s\-]*[\(\[]?(final|draft|updated|update|corrected|revised|latest|clean|tracked|track changes|tracked changes|amended|approved|signed)[\)\]]?$`),
 		regexp.MustCompile(`(?i)[\s\-]*(with\s+)?[\pL]+(?:'s|’s)?\s+(comments|edits|changes|review)$`),
@@ -26,6 +30,10 @@ var (
 		regexp.MustCompile(`(?i)[\s\-]*\brev(ision)?\.?\s?[a-z0-9]{1,3}$`),
 		regexp.MustCompile(`(?i)[\s\-]*\(?(\d{4}-\d{1,2}-\d{1,2}|\d{8}|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}-\d{1,2}-\d{4})\)?$`),
 		regexp.MustCompile(`(?i)[\s\-]*(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{4}$`),
+		// OneDrive's conflict copies: the machine's or the person's name
+		// joined on with a hyphen ("Budget-DESKTOP-4F2K9",
+		// "Budget-JohnSmith"); case matters.
+		regexp.MustCompile(`-(DESKTOP|LAPTOP)-[A-Z0-9]{4,8}$|-[A-Z][a-z]+[A-Z][a-z]+$`),
 	}
 	reKeyJunk  = regexp.MustCompile(`[\s\-.,;:'’"!]+`)
 	reGenericN = regexp.MustCompile(`^(document|doc|scan|image|img|dsc|book|presentation|untitled|new document|new microsoft word document|new microsoft excel worksheet|attachment|file|copy|sheet)\s?\d*$`)
@@ -142,9 +150,9 @@ func mayHaveMarker(i int, stem string) bool {
 	digit := last >= '0' && last <= '9'
 	switch i {
 	case 0:
-		return strings.HasPrefix(lower, "copy")
+		return strings.HasPrefix(lower, "cop") || strings.HasPrefix(lower, "kop")
 	case 1:
-		return strings.Contains(lower, "copy")
+		return strings.Contains(lower, "cop") || strings.Contains(lower, "kop")
 	case 2:
 		return last == ')' || last == ']'
 	case 3:
@@ -169,6 +177,8 @@ func mayHaveMarker(i int, stem string) bool {
 		return digit || last == ')'
 	case 8:
 		return digit
+	case 9:
+		return strings.IndexByte(stem, '-') >= 0
 	}
 	return true
 }

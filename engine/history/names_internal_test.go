@@ -46,7 +46,8 @@ func TestNameKeyPrechecks(t *testing.T) {
 		"rev B", "Revision 12", "2024-03-10", "20240310", "10.03.24", "March 2024", "1st jan 2023", "JB", "(RP)", "[AK]",
 		"JB edits", "Siobh\u00e1n's comments", "Bob's review", "with Alice's changes", "-", "_", "  ", "\u2013", "x", "Q3",
 		"Minutes", "Document1", "Scan", "\u00e9", "e\u0301", "K", "Updated", "(final)", "[draft]", "v0.2 -",
-		"\t", "a\nb", "\r\f", "\v", "\u00a0", "it's", "O\u2019Neil", "a.b", "x,y;z:", "\"q\"", "!!", "\u2014", "\u2010\u2015", "\xff", "_ _"}
+		"\t", "a\nb", "\r\f", "\v", "\u00a0", "it's", "O\u2019Neil", "a.b", "x,y;z:", "\"q\"", "!!", "\u2014", "\u2010\u2015", "\xff", "_ _",
+		"Kopie von", "Copie de", "Kopia av", "- Kopie", "- Copie (2)", "DESKTOP-4F2K9", "JohnSmith", "-JohnSmith", "LAPTOP-AB12", "Kopieren", "copyright"}
 	exts := []string{".docx", ".xlsx", ".pdf", "", ".tar.gz", ".a_b"}
 	r := rand.New(rand.NewSource(1))
 	for range 20000 {
