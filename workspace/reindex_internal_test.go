@@ -58,13 +58,13 @@ func TestMigration12RequeuesTheIndex(t *testing.T) {
 		return n
 	}
 	for q, want := range map[string]int{
-		`SELECT COUNT(*) FROM history_nodes`:          0,
-		`SELECT COUNT(*) FROM history_keys`:           0,
-		`SELECT COUNT(*) FROM history_capped`:         0,
-		`SELECT COUNT(*) FROM history_dirty`:          0,
-		`SELECT COUNT(*) FROM history_todo_sightings`: count(`SELECT COUNT(*) FROM sightings`),
-		`SELECT COUNT(*) FROM history_todo_contents`:  count(`SELECT COUNT(*) FROM blob_content`),
-		`SELECT COUNT(*) FROM history_todo_pins`:      count(`SELECT COUNT(*) FROM pins`),
+		`SELECT COUNT(*) FROM history_nodes`:                                    0,
+		`SELECT COUNT(*) FROM history_keys`:                                     0,
+		`SELECT COUNT(*) FROM history_capped`:                                   0,
+		`SELECT COUNT(*) FROM history_dirty`:                                    0,
+		`SELECT COUNT(*) FROM history_todo_sightings`:                           count(`SELECT COUNT(*) FROM sightings`),
+		`SELECT COUNT(*) FROM history_todo_contents`:                            count(`SELECT COUNT(*) FROM blob_content`),
+		`SELECT COUNT(*) FROM history_todo_pins`:                                count(`SELECT COUNT(*) FROM pins`),
 		`SELECT COUNT(*) FROM history_meta WHERE name = 'full' AND value = '1'`: 1,
 		`SELECT MAX(version) FROM schema_migrations`:                            SchemaVersion(),
 	} {
