@@ -21,6 +21,34 @@ import (
 	"github.com/syncd/syncd/engine/history"
 )
 
+// mailDocx starts Dovecot with one message to alice, dated date, carrying
+// data as the attachment name; it returns the server's address and sets
+// the password variable the configs name.
+func mailDocx(t *testing.T, name string, data []byte, date time.Time) string {
+	t.Helper()
+	mail := filepath.Join(t.TempDir(), "alice", "INBOX")
+	if err := os.MkdirAll(mail, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	msg := "From: Bob <bob@example.org>\nTo: alice@example.org\nSubject: " + name + ", final\nDate: " + date.Format(time.RFC1123Z) +
+		"\nMessage-ID: <final@example.org>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nthe final one\n--b\n" +
+		"Content-Type: application/vnd.openxmlformats-officedocument.wordprocessingml.document; name=\"" + name + "\"\nContent-Disposition: attachment; filename=\"" + name + "\"\nContent-Transfer-Encoding: base64\n\n" +
+		base64.StdEncoding.EncodeToString(data) + "\n--b--\n"
+	if err := os.WriteFile(filepath.Join(mail, "1.eml"), []byte(strings.ReplaceAll(msg, "\n", "\r\n")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := imaptest.StartDovecotTree(context.Background(), filepath.Dir(filepath.Dir(mail)))
+	if err != nil {
+		if err == imaptest.ErrNoDovecot && os.Getenv("CI") == "" {
+			t.Skip(err)
+		}
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dc.Stop() })
+	t.Setenv(demoPasswordEnv, imaptest.Password)
+	return dc.Addr
+}
+
 // checklistDocx is a Word document of the given paragraphs whose core
 // properties say it was last saved at modified, the revision-th time.
 func checklistDocx(t *testing.T, paras []string, modified time.Time, revision int) []byte {
@@ -95,34 +123,14 @@ func TestShareTimesResetThroughSambaAndDovecot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	mail := filepath.Join(t.TempDir(), "alice", "INBOX")
-	if err := os.MkdirAll(mail, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	date := t0.Add(10 * 24 * time.Hour).Format(time.RFC1123Z)
-	msg := "From: Bob <bob@example.org>\nTo: alice@example.org\nSubject: Checklist, final\nDate: " + date +
-		"\nMessage-ID: <checklist-final@example.org>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nthe final one\n--b\n" +
-		"Content-Type: application/vnd.openxmlformats-officedocument.wordprocessingml.document; name=\"Checklist v5.docx\"\nContent-Disposition: attachment; filename=\"Checklist v5.docx\"\nContent-Transfer-Encoding: base64\n\n" +
-		base64.StdEncoding.EncodeToString(final) + "\n--b--\n"
-	if err := os.WriteFile(filepath.Join(mail, "1.eml"), []byte(strings.ReplaceAll(msg, "\n", "\r\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	dc, err := imaptest.StartDovecotTree(context.Background(), filepath.Dir(filepath.Dir(mail)))
-	if err != nil {
-		if err == imaptest.ErrNoDovecot && os.Getenv("CI") == "" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Stop() })
-	t.Setenv(demoPasswordEnv, imaptest.Password)
+	addr := mailDocx(t, "Checklist v5.docx", final, t0.Add(10*24*time.Hour))
 	smb := sharetest.StartSamba(t, share)
 	t.Setenv("SYNCD_TEST_SMB_PASSWORD", smb.Password)
 	cfg := filepath.Join(t.TempDir(), "syncd.yaml")
 	conf := fmt.Sprintf("store:\n  path: %q\njobs:\n  - name: ops\n    workspace: ops\n    sources:\n"+
 		"      - name: smb\n        type: share\n        remote: %q\n        password_env: SYNCD_TEST_SMB_PASSWORD\n"+
 		"      - name: imap-alice\n        type: imap\n        address: %q\n        tls: none\n        username: alice\n        password_env: %s\n",
-		filepath.Join(t.TempDir(), "store"), smb.Remote(""), dc.Addr, demoPasswordEnv)
+		filepath.Join(t.TempDir(), "store"), smb.Remote(""), addr, demoPasswordEnv)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

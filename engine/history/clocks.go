@@ -154,21 +154,22 @@ func mailTimes(ss []*Sighting) map[int64]time.Time {
 // most likely, written together by a copy that reset their times.
 const resetWindow = time.Minute
 
-// shareTimes finds share copies whose modification times were reset (a
-// copy to a new filer that kept no times gives every file the minute it
-// was copied) and dates each by its document's own record of its last save
-// (Content.Modified), when that is earlier. A minute counts as a reset
-// when two or more different contents of one source have it; a file with
-// no such record keeps its time. It returns the corrected times by
-// sighting id.
-func shareTimes(ss []*Sighting, contents map[string]Content) map[int64]time.Time {
+// resetTimes finds file copies whose times were reset and dates each by
+// its document's own record of its last save (Content.Modified), when
+// that is earlier: share files copied to a new filer that kept no times
+// (every file gets the minute it was copied), and SharePoint libraries
+// migrated by a tool (every item's only version dated the migration day).
+// A minute counts as a reset when two or more different contents of one
+// source have it; a file with no such record keeps its time. It returns
+// the corrected times by sighting id.
+func resetTimes(ss []*Sighting, contents map[string]Content) map[int64]time.Time {
 	type minute struct {
 		source string
 		at     time.Time
 	}
 	blobs := map[minute]map[string]bool{}
 	for _, s := range ss {
-		if s.Kind != KindShare || s.Time.IsZero() {
+		if s.Kind != KindShare && s.Kind != KindSharePoint || s.Time.IsZero() {
 			continue
 		}
 		k := minute{s.Source, s.Time.Truncate(resetWindow)}
@@ -179,7 +180,7 @@ func shareTimes(ss []*Sighting, contents map[string]Content) map[int64]time.Time
 	}
 	fixed := map[int64]time.Time{}
 	for _, s := range ss {
-		if s.Kind != KindShare || s.Time.IsZero() || len(blobs[minute{s.Source, s.Time.Truncate(resetWindow)}]) < 2 {
+		if s.Kind != KindShare && s.Kind != KindSharePoint || s.Time.IsZero() || len(blobs[minute{s.Source, s.Time.Truncate(resetWindow)}]) < 2 {
 			continue
 		}
 		if m := contents[s.Blob].Modified; !m.IsZero() && m.Before(s.Time) {

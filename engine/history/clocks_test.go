@@ -242,3 +242,37 @@ func indexOfLabel(list []string, s string) int {
 	}
 	return -1
 }
+
+// TestMigratedLibrary: a SharePoint library migrated by a tool: each
+// item's only version dated the migration hour. Their own save records
+// order them before the final mailed earlier, which descends from the
+// third.
+func TestMigratedLibrary(t *testing.T) {
+	f := newFixture(t)
+	body := newText(13, 12)
+	labels := []string{"P1", "P2", "P3", "F"}
+	for i, l := range labels {
+		body = body.edit(int64(300+i), i%12)
+		b := f.doc(l, body)
+		c := f.in.Contents[b]
+		c.Modified = f.at(24 * i)
+		f.in.Contents[b] = c
+	}
+	for i, l := range labels[:3] {
+		f.sharepoint(fmt.Sprintf("item-%d", i), 1, l, 40*24) // migrated on day 40
+	}
+	f.mail("final", 3*24, "", nil, []string{"alice"}, mailAtt{"F", "Plan.docx"})
+	v := f.rebuild()
+	if !v.same(labels...) {
+		t.Fatalf("not one document: %d documents", len(v.res.Documents))
+	}
+	for _, ver := range v.res.Documents[0].Versions {
+		l := v.labelOf[ver.Blob]
+		if want := indexOfLabel(labels, l) + 1; ver.Seq != want {
+			t.Errorf("%s is version %d, want %d", l, ver.Seq, want)
+		}
+	}
+	if got := v.parents("F"); len(got) != 1 || got["P3"] == "" {
+		t.Errorf("the mailed final's parents %v, want P3", got)
+	}
+}

@@ -82,7 +82,7 @@ func newGraph(in Input, m *memo) *graph {
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
 	fixed := mailTimes(ss)
-	for id, t := range shareTimes(ss, in.Contents) {
+	for id, t := range resetTimes(ss, in.Contents) {
 		fixed[id] = t
 	}
 	if len(fixed) > 0 {
