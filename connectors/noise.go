@@ -14,6 +14,7 @@ const (
 	SkipAppleDouble    = "appledouble"     // ._Budget.xlsx: macOS metadata beside the real file
 	SkipSMIMESignature = "smime-signature" // smime.p7s: a mail's signature, not an attachment
 	SkipSignatureImage = "signature-image" // image001.png, Outlook-1a2b3c4d.png in mail
+	SkipBodyPart       = "inline-part"     // ATT00001.htm: the rest of a mail's body, split off after an attachment
 )
 
 // NoiseReason says why a file named name (media type mt, "" when not
@@ -42,6 +43,11 @@ func NoiseReason(name, mt string) string {
 // Outlook-<random>.png. A phone's forward turns them into attachments.
 var mailImage = regexp.MustCompile(`(?i)^(image\d{3}\.(png|jpe?g|gif|bmp|emz|wmz)|outlook-[a-z0-9]{6,}\.(png|jpe?g|gif))$`)
 
+// mailBodyPart matches the names Exchange and Outlook give the pieces of a
+// body that follow an attachment (a phone's or Apple Mail's message
+// with text after a file): ATT00001.htm, ATT00002.txt.
+var mailBodyPart = regexp.MustCompile(`(?i)^att\d{5}\.(htm|html|txt)$`)
+
 // MailNoiseReason is NoiseReason for a mail part: also the images mail
 // clients name for a body. Only mail: on a share, image001.png is a file
 // somebody chose to keep.
@@ -51,6 +57,9 @@ func MailNoiseReason(name, mt string) string {
 	}
 	if mailImage.MatchString(name) {
 		return SkipSignatureImage
+	}
+	if mailBodyPart.MatchString(name) {
+		return SkipBodyPart
 	}
 	return ""
 }

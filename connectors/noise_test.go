@@ -16,6 +16,8 @@ func TestNoiseReason(t *testing.T) {
 		{"signature.p7s", "application/x-pkcs7-signature", SkipSMIMESignature, SkipSMIMESignature},
 		{"image001.png", "image/png", "", SkipSignatureImage},
 		{"Outlook-ab12cd34.png", "image/png", "", SkipSignatureImage},
+		{"ATT00001.htm", "text/html", "", SkipBodyPart},
+		{"ATT00002.txt", "text/plain", "", SkipBodyPart},
 		// Real documents that share an extension or a word stay documents.
 		{"Budget.xlsx", "", "", ""},
 		{"Plan.tmp.docx", "", "", ""},
@@ -26,6 +28,8 @@ func TestNoiseReason(t *testing.T) {
 		{"site photo.png", "image/png", "", ""},
 		{"Outlook export.pst", "", "", ""},
 		{"thumbs.db.docx", "", "", ""},
+		{"ATT00001 notes.htm", "text/html", "", ""},
+		{"att000001.htm", "text/html", "", ""},
 	} {
 		if got := NoiseReason(c.name, c.mt); got != c.share {
 			t.Errorf("NoiseReason(%q, %q) = %q, want %q", c.name, c.mt, got, c.share)

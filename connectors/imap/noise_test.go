@@ -52,6 +52,11 @@ Content-Disposition: attachment; filename="site visit.png"
 Content-Transfer-Encoding: base64
 
 iVBORw0KGgpzaXRl
+--m
+Content-Type: text/html; name="ATT00001.htm"
+Content-Disposition: attachment; filename="ATT00001.htm"
+
+<html><body>Sent from my phone</body></html>
 --m--
 --s
 Content-Type: application/pkcs7-signature; name="smime.p7s"
@@ -74,6 +79,7 @@ MIAGCSqGSIb3DQEHAqCAMIACAQE=
 	want := map[string]string{
 		"Budget.xlsx": "", "site visit.png": "", "._Budget.xlsx": connectors.SkipAppleDouble,
 		"image001.png": connectors.SkipSignatureImage, "smime.p7s": connectors.SkipSMIMESignature,
+		"ATT00001.htm": connectors.SkipBodyPart,
 	}
 	if len(got) != len(want) {
 		t.Errorf("parts %v, want %v", got, want)
