@@ -1,9 +1,8 @@
 -- syncd catalog, version 12. Portable SQL.
 -- Name families now strip copy names in more languages ("Kopie von",
 -- "Copie de", "X - Kopie", ...) and OneDrive's conflict copies
--- ("Budget-DESKTOP-4F2K9"), and a mail's subject is a key (a conversation
--- from a client that sends no thread headers): the history index holds
--- keys worked out by the old rules. Clear it and queue everything again, as version 5 did: the
+-- ("Budget-DESKTOP-4F2K9"): the history index holds keys worked out by the
+-- old rule. Clear it and queue everything again, as version 5 did: the
 -- next history rebuild indexes every sighting anew and rebuilds every
 -- component.
 DELETE FROM history_keys;
