@@ -29,7 +29,6 @@ const (
 	KeyMessage    = "mail-thread"
 	KeySharePoint = "sharepoint-item"
 	KeyText       = "text-band"
-	KeySubject    = "mail-subject"
 )
 
 // key hashes a kind tag and fields into a key.
@@ -47,7 +46,6 @@ func key(kind byte, fields ...string) uint64 {
 func nameKey(ws, family string) uint64       { return key('n', ws, family) }
 func messageKey(ws, id string) uint64        { return key('m', ws, id) }
 func itemKey(ws, source, item string) uint64 { return key('s', ws, source, item) }
-func subjectKey(ws, subject string) uint64   { return key('j', ws, subject) }
 func wsSeed(ws string) uint64                { return key('b', ws) }
 
 // bandKeyIn is band i of a signature as a key of workspace seed ws.
@@ -72,7 +70,7 @@ type Key struct {
 
 // SightingKeys returns the evidence keys one sighting gives its node: its
 // non-generic name family, its SharePoint item, and for mail its own,
-// parent and embedded message ids and its subject's conversation. names memoises NameKey (nil: none).
+// parent and embedded message ids. names memoises NameKey (nil: none).
 func SightingKeys(s *Sighting, names map[string]nameFamily) []Key {
 	var out []Key
 	if f := lookupName(names, s.Name); !f.gen {
@@ -99,9 +97,6 @@ func appendPlaceKeys(out []Key, s *Sighting) []Key {
 					}
 				}
 			}
-		}
-		if k, _ := SubjectKey(l.Subject); k != "" {
-			out = append(out, Key{subjectKey(s.Workspace, k), KeySubject, k})
 		}
 	}
 	return out

@@ -2,7 +2,6 @@ package history
 
 import (
 	"sort"
-	"strings"
 	"time"
 )
 
@@ -14,15 +13,6 @@ type message struct {
 	parents []string // In-Reply-To, then References from the nearest
 	inner   []string // embedded (message/rfc822) message ids
 	atts    []*attachment
-	// The conversation by subject, for a client that sent no thread
-	// headers: subj is workspace + SubjectKey ("" for none, or a capped
-	// key), reply whether the subject had a reply or forward prefix,
-	// people the sender and recipients, and bySubject the message it
-	// answers by that evidence (subjectParents).
-	subj      string
-	reply     bool
-	people    []string
-	bySubject *message
 }
 
 type attachment struct {
@@ -53,14 +43,6 @@ func (g *graph) messages() map[string]*message {
 				if m.date.IsZero() {
 					m.date = l.Date
 				}
-				if k, reply := SubjectKey(l.Subject); k != "" && !g.capped(subjectKey(n.ws, k)) {
-					m.subj, m.reply = n.ws+"\x00"+k, reply
-					for _, p := range append(append([]string{l.From}, l.To...), l.Cc...) {
-						if p = strings.ToLower(strings.TrimSpace(p)); p != "" {
-							m.people = appendUnique(m.people, p)
-						}
-					}
-				}
 				ref := func(list []string, id string) []string {
 					if g.capped(messageKey(n.ws, normID(id))) {
 						return list
@@ -87,7 +69,6 @@ func (g *graph) messages() map[string]*message {
 			}
 		}
 	}
-	subjectParents(msgs)
 	for _, m := range msgs {
 		sort.Slice(m.atts, func(i, j int) bool {
 			if m.atts[i].part != m.atts[j].part {
@@ -97,51 +78,6 @@ func (g *graph) messages() map[string]*message {
 		})
 	}
 	return msgs
-}
-
-// subjectParents links each reply or forward that carries no thread
-// headers (In-Reply-To, References, an embedded message) to the message
-// it most likely answers: the latest earlier message of the same
-// conversation by subject that has attachments and shares a person with
-// it (its sender or a recipient).
-func subjectParents(msgs map[string]*message) {
-	bySubj := map[string][]*message{}
-	for _, m := range msgs {
-		if m.subj != "" {
-			bySubj[m.subj] = append(bySubj[m.subj], m)
-		}
-	}
-	for _, list := range bySubj {
-		sort.Slice(list, func(i, j int) bool {
-			if !list[i].date.Equal(list[j].date) {
-				return list[i].date.Before(list[j].date)
-			}
-			return list[i].id < list[j].id
-		})
-		for i, m := range list {
-			if !m.reply || len(m.parents) > 0 || len(m.inner) > 0 {
-				continue
-			}
-			for j := i - 1; j >= 0; j-- {
-				p := list[j]
-				if p.date.Before(m.date) && len(p.atts) > 0 && sharePerson(p.people, m.people) {
-					m.bySubject = p
-					break
-				}
-			}
-		}
-	}
-}
-
-func sharePerson(a, b []string) bool {
-	for _, x := range a {
-		for _, y := range b {
-			if x == y {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (m *message) hasPart(part string, n *node) bool {
@@ -176,15 +112,9 @@ func (g *graph) threadEdges() {
 			if len(cands) == 0 {
 				continue
 			}
-			// A conversation by subject alone is weaker evidence than thread
-			// headers: the attachments must match by name or text.
-			bySubject := reason == ReasonMailSubject
-			p, conf := matchAttachment(a, cands, len(m.topLevel()) == 1 && !bySubject)
+			p, conf := matchAttachment(a, cands, len(m.topLevel()) == 1)
 			if p == nil {
 				continue
-			}
-			if bySubject {
-				conf = min(conf, 0.8)
 			}
 			g.union(p.n, a.n)
 			if p.n != a.n {
@@ -225,9 +155,6 @@ func parentAttachments(msgs map[string]*message, m *message) (*message, []*attac
 		if len(cands) > 0 {
 			return m, cands, ReasonMailFwd
 		}
-	}
-	if p := m.bySubject; p != nil {
-		return p, p.atts, ReasonMailSubject
 	}
 	return nil, nil, ""
 }

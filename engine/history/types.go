@@ -111,15 +111,14 @@ type Link struct {
 
 // Reasons recorded on links.
 const (
-	ReasonSharePoint  = "sharepoint-version" // consecutive versions of one SharePoint item
-	ReasonMailReply   = "mail-reply"         // attachment of a reply descends from the parent message's attachment
-	ReasonMailFwd     = "mail-forward"       // forwarded message carries the version onward
-	ReasonMailSubject = "mail-subject"       // a reply or forward without thread headers, by its subject and people
-	ReasonName        = "name-family"        // same normalised name, ordered by time
-	ReasonContent     = "content-similar"    // MinHash similarity of extracted text
-	ReasonFolder      = "folder-colocated"   // version-named files in one folder
-	ReasonPinned      = "pinned"             // a person said so
-	ReasonRevert      = "revert"             // a later sighting of an earlier version's bytes
+	ReasonSharePoint = "sharepoint-version" // consecutive versions of one SharePoint item
+	ReasonMailReply  = "mail-reply"         // attachment of a reply descends from the parent message's attachment
+	ReasonMailFwd    = "mail-forward"       // forwarded message carries the version onward
+	ReasonName       = "name-family"        // same normalised name, ordered by time
+	ReasonContent    = "content-similar"    // MinHash similarity of extracted text
+	ReasonFolder     = "folder-colocated"   // version-named files in one folder
+	ReasonPinned     = "pinned"             // a person said so
+	ReasonRevert     = "revert"             // a later sighting of an earlier version's bytes
 )
 
 // Sighting kinds (= connectors.Lineage.Kind).

@@ -14,15 +14,14 @@ import (
 
 // linkWhy says in plain words why history linked two versions.
 var linkWhy = map[string]string{
-	history.ReasonSharePoint:  "SharePoint history: consecutive versions of one SharePoint file",
-	history.ReasonMailReply:   "same thread: attached to a reply to the message carrying the earlier version",
-	history.ReasonMailFwd:     "same thread: the message was forwarded with this version",
-	history.ReasonMailSubject: "same conversation: a reply or forward under the same subject, between the same people, from a mail client that sent no thread headers",
-	history.ReasonName:        "same name family: the same name apart from version marks (v2, FINAL, Copy of...)",
-	history.ReasonContent:     "same content family: most of the text is the same",
-	history.ReasonFolder:      "same folder: version-numbered files side by side",
-	history.ReasonPinned:      "set by a person",
-	history.ReasonRevert:      "reverted: the earlier content came back",
+	history.ReasonSharePoint: "SharePoint history: consecutive versions of one SharePoint file",
+	history.ReasonMailReply:  "same thread: attached to a reply to the message carrying the earlier version",
+	history.ReasonMailFwd:    "same thread: the message was forwarded with this version",
+	history.ReasonName:       "same name family: the same name apart from version marks (v2, FINAL, Copy of...)",
+	history.ReasonContent:    "same content family: most of the text is the same",
+	history.ReasonFolder:     "same folder: version-numbered files side by side",
+	history.ReasonPinned:     "set by a person",
+	history.ReasonRevert:     "reverted: the earlier content came back",
 }
 
 // LinkWhy returns the plain-words reason for a history link reason.
