@@ -47,7 +47,7 @@ type clockMsg struct {
 // new server has every message arriving on the migration day.
 // mailTimes returns the corrected time of each mail sighting whose time
 // changes, by sighting id; the input is not changed.
-func mailTimes(ss []*Sighting) map[int64]time.Time {
+func mailTimes(ss []*Sighting, capped func(uint64) bool) map[int64]time.Time {
 	msgs := map[string]*clockMsg{}
 	fixed := map[int64]time.Time{}
 	for _, s := range ss {
@@ -67,15 +67,23 @@ func mailTimes(ss []*Sighting) map[int64]time.Time {
 			}
 			continue
 		}
+		if capped(messageKey(s.Workspace, id)) {
+			continue // an id so widely shared that it is no evidence
+		}
 		key := s.Workspace + "\x00" + id
 		m := msgs[key]
 		if m == nil {
 			m = &clockMsg{date: date}
+			parent := func(p string) {
+				if p := normID(p); p != "" && !capped(messageKey(s.Workspace, p)) {
+					m.parents = appendUnique(m.parents, s.Workspace+"\x00"+p)
+				}
+			}
 			for _, p := range l.InReplyTo {
-				m.parents = appendUnique(m.parents, s.Workspace+"\x00"+normID(p))
+				parent(p)
 			}
 			for i := len(l.References) - 1; i >= 0; i-- {
-				m.parents = appendUnique(m.parents, s.Workspace+"\x00"+normID(l.References[i]))
+				parent(l.References[i])
 			}
 			msgs[key] = m
 		}
@@ -149,41 +157,24 @@ func mailTimes(ss []*Sighting) map[int64]time.Time {
 	return fixed
 }
 
-// resetWindow groups share copies by modification time: copies of
-// different contents on one source modified within the same minute were,
-// most likely, written together by a copy that reset their times.
-const resetWindow = time.Minute
+// recordSlack is how much later than a document's own record of its last
+// save a file's time may be before the record dates the copy instead.
+const recordSlack = time.Minute
 
-// resetTimes finds file copies whose times were reset and dates each by
-// its document's own record of its last save (Content.Modified), when
-// that is earlier: share files copied to a new filer that kept no times
-// (every file gets the minute it was copied), and SharePoint libraries
-// migrated by a tool (every item's only version dated the migration day).
-// A minute counts as a reset when two or more different contents of one
-// source have it; a file with no such record keeps its time. It returns
-// the corrected times by sighting id.
-func resetTimes(ss []*Sighting, contents map[string]Content) map[int64]time.Time {
-	type minute struct {
-		source string
-		at     time.Time
-	}
-	blobs := map[minute]map[string]bool{}
+// recordTimes dates each share or SharePoint copy by its document's own
+// record of its last save (Content.Modified) when that is earlier than the
+// copy's time: the version existed then, and whatever came later (a copy
+// to a new filer that kept no times, a library moved by a migration tool,
+// an old version saved from a mail long after) only copied it. It decides
+// for each copy alone, so a rebuild of one component decides as a rebuild
+// of the whole catalog. It returns the corrected times by sighting id.
+func recordTimes(ss []*Sighting, contents map[string]Content) map[int64]time.Time {
+	fixed := map[int64]time.Time{}
 	for _, s := range ss {
 		if s.Kind != KindShare && s.Kind != KindSharePoint || s.Time.IsZero() {
 			continue
 		}
-		k := minute{s.Source, s.Time.Truncate(resetWindow)}
-		if blobs[k] == nil {
-			blobs[k] = map[string]bool{}
-		}
-		blobs[k][s.Blob] = true
-	}
-	fixed := map[int64]time.Time{}
-	for _, s := range ss {
-		if s.Kind != KindShare && s.Kind != KindSharePoint || s.Time.IsZero() || len(blobs[minute{s.Source, s.Time.Truncate(resetWindow)}]) < 2 {
-			continue
-		}
-		if m := contents[s.Blob].Modified; !m.IsZero() && m.Before(s.Time) {
+		if m := contents[s.Blob].Modified; !m.IsZero() && m.Before(s.Time.Add(-recordSlack)) {
 			fixed[s.ID] = m
 		}
 	}

@@ -165,9 +165,7 @@ func TestReusedMessageID(t *testing.T) {
 // (day 20), then the final mailed on day 6. Each file's own record of its
 // last save (docProps/core.xml) gives the order: the versions are
 // numbered as they were saved and the mailed final comes last, its parent
-// the sixth. A file whose time was not reset (alone in its minute) keeps
-// its time even when its record is earlier; a record later than the file's
-// time is not used.
+// the sixth. A record later than the file's time is not used.
 func TestShareTimesResetByACopy(t *testing.T) {
 	f := newFixture(t)
 	body := newText(11, 12)
@@ -204,31 +202,28 @@ func TestShareTimesResetByACopy(t *testing.T) {
 		t.Errorf("the mailed final's parents %v, want V6", got)
 	}
 
-	// Not reset: one file alone in its minute keeps its time; in a reset
-	// minute, a record later than the file's time is not used.
+	// A record later than the file's time, or within a minute of it, is
+	// not used: the file keeps its time.
 	g := newFixture(t)
-	one := g.doc("one", newText(21, 12))
-	c := g.in.Contents[one]
-	c.Modified = g.at(1)
-	g.in.Contents[one] = c
-	g.share("one", "Other", "Report.docx", 48)
-	for i, l := range []string{"x", "y"} {
-		b := g.doc(l, newText(int64(30+i), 12))
-		c := g.in.Contents[b]
-		c.Modified = g.at(100)
-		g.in.Contents[b] = c
-		g.share(l, "Else", fmt.Sprintf("Note %s.docx", l), 72)
+	for i, c := range []struct {
+		label      string
+		record, at time.Duration
+	}{
+		{"later", 100 * time.Hour, 72 * time.Hour},
+		{"close", 72*time.Hour - 30*time.Second, 72 * time.Hour},
+	} {
+		b := g.doc(c.label, newText(int64(30+i), 12))
+		ct := g.in.Contents[b]
+		ct.Modified = g.t0.Add(c.record)
+		g.in.Contents[b] = ct
+		g.add(history.Sighting{Source: "share", Kind: history.KindShare, Blob: b, Name: fmt.Sprintf("Note %s.docx", c.label),
+			Path: "Else", Time: g.t0.Add(c.at), Lineage: connectors.Lineage{Kind: history.KindShare}})
 	}
 	w := g.rebuild()
 	for _, d := range w.res.Documents {
 		for _, ver := range d.Versions {
-			l := w.labelOf[ver.Blob]
-			want := g.at(72)
-			if l == "one" {
-				want = g.at(48)
-			}
-			if !ver.Time.Equal(want) {
-				t.Errorf("%s's time %s, want its file's %s", l, ver.Time, want)
+			if l := w.labelOf[ver.Blob]; !ver.Time.Equal(g.at(72)) {
+				t.Errorf("%s's time %s, want its file's %s", l, ver.Time, g.at(72))
 			}
 		}
 	}

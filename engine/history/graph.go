@@ -50,6 +50,42 @@ type graph struct {
 // capped reports whether an evidence key is oversized.
 func (g *graph) capped(k uint64) bool { return len(g.oversized) > 0 && g.oversized[k] }
 
+// correctTimes dates the sightings whose clocks the evidence shows wrong
+// (mailTimes, recordTimes), once the capped keys and hubs are known: the
+// evidence it weighs is what links nodes (a thread's message ids that are
+// not capped, sightings of nodes that are not hubs), so a rebuild of one
+// component decides as a rebuild of the whole catalog does. Corrected
+// sightings are copies: the caller's input stays as it was.
+func (g *graph) correctTimes() {
+	var ss []*Sighting
+	for _, n := range g.nodes {
+		if !n.hub {
+			ss = append(ss, n.sightings...)
+		}
+	}
+	fixed := mailTimes(ss, g.capped)
+	for id, t := range recordTimes(ss, g.contents) {
+		fixed[id] = t
+	}
+	if len(fixed) == 0 {
+		return
+	}
+	for _, n := range g.nodes {
+		changed := false
+		for i, s := range n.sightings {
+			if t, ok := fixed[s.ID]; ok {
+				c := *s
+				c.Time = t
+				n.sightings[i], changed = &c, true
+			}
+		}
+		if changed {
+			sortSightings(n.sightings)
+			n.first = n.sightings[0].Time
+		}
+	}
+}
+
 // nameFamily is the memoised result of NameKey.
 type nameFamily struct {
 	key string
@@ -81,19 +117,6 @@ func newGraph(in Input, m *memo) *graph {
 		ss = append(ss, s)
 	}
 	sort.Slice(ss, func(i, j int) bool { return ss[i].ID < ss[j].ID })
-	fixed := mailTimes(ss)
-	for id, t := range resetTimes(ss, in.Contents) {
-		fixed[id] = t
-	}
-	if len(fixed) > 0 {
-		for i, s := range ss {
-			if t, ok := fixed[s.ID]; ok {
-				c := *s // the caller's sighting stays as it was
-				c.Time = t
-				ss[i] = &c
-			}
-		}
-	}
 	if m == nil {
 		m = &memo{names: map[string]nameFamily{}}
 	}

@@ -23,6 +23,7 @@ func Rebuild(in Input) Result {
 	for _, n := range g.nodes {
 		n.hub = hubs[n.ws+"\x00"+n.blob]
 	}
+	g.correctTimes()
 	g.sharePointEdges()
 	g.threadEdges()
 	g.nameEdges()

@@ -49,7 +49,7 @@ func store(t testing.TB, cat *workspace.Catalog, in history.Input, ss []history.
 				seen[s.Blob] = true
 				b.Blobs = append(b.Blobs, workspace.Blob{Sums: dedupe.Sums{ID: id, Size: s.Size}})
 				if c := in.Contents[s.Blob]; len(c.Sketch) > 0 {
-					b.Contents = append(b.Contents, workspace.Content{Blob: id, Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch})
+					b.Contents = append(b.Contents, workspace.Content{Blob: id, Kind: c.Kind, Tokens: c.Tokens, Sketch: c.Sketch, Modified: c.Modified, Revision: c.Revision})
 				}
 			}
 			b.Sightings = append(b.Sightings, workspace.Sighting{Source: s.Source, Kind: s.Kind,
@@ -309,16 +309,17 @@ func (w tlog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// TestContentsRoundTrip: sketches come back from the catalog exactly.
+// TestContentsRoundTrip: sketches and save records come back from the
+// catalog exactly.
 func TestContentsRoundTrip(t *testing.T) {
-	in, _ := synth.Generate(synth.Config{Seed: 9, Docs: 30, MaxVersions: 5})
+	in, _ := synth.Generate(synth.Config{Seed: 9, Docs: 30, MaxVersions: 5, Habits: true})
 	cat := openCatalog(t, "contents.db")
 	store(t, cat, in, in.Sightings)
 	got, err := cat.Contents(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := 0
+	n, records := 0, 0
 	for blob, c := range in.Contents {
 		if len(c.Sketch) == 0 {
 			continue
@@ -327,10 +328,15 @@ func TestContentsRoundTrip(t *testing.T) {
 		id, _ := dedupe.ParseID(blob)
 		if g := got[id]; !reflect.DeepEqual(g.Sketch, c.Sketch) || g.Tokens != c.Tokens || g.Kind != c.Kind {
 			t.Fatalf("blob %s: sketch of %d values came back as %d values", blob, len(c.Sketch), len(g.Sketch))
+		} else if !g.Modified.Equal(c.Modified) || g.Revision != c.Revision {
+			t.Fatalf("blob %s: save record %s #%d came back as %s #%d", blob, c.Modified, c.Revision, g.Modified, g.Revision)
+		}
+		if !c.Modified.IsZero() {
+			records++
 		}
 	}
-	if n == 0 || len(got) != n {
-		t.Errorf("%d contents stored, %d read", n, len(got))
+	if n == 0 || len(got) != n || records == 0 {
+		t.Errorf("%d contents stored (%d with a save record), %d read", n, records, len(got))
 	}
 }
 

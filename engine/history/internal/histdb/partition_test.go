@@ -53,7 +53,9 @@ func TestPartitionedEqualsWhole(t *testing.T) {
 		if testing.Short() || raceEnabled {
 			docs, versions = 300, 12
 		}
-		in, _ := synth.Generate(synth.Config{Seed: 21, Docs: docs, MaxVersions: versions, Logos: true})
+		// With the habits of issue 22: the time corrections must decide in a
+		// component as in the whole catalog.
+		in, _ := synth.Generate(synth.Config{Seed: 21, Docs: docs, MaxVersions: versions, Logos: true, Habits: true})
 		t.Run(fmt.Sprintf("cap=%d", keyCap), func(t *testing.T) {
 			ctx := context.Background()
 			cat := openCatalog(t, "part.db")

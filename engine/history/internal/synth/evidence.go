@@ -114,10 +114,13 @@ func (g *gen) message(ws string, v version, inReplyTo string, refs []string, at 
 	if len(g.logos) > 0 && g.r.Float64() < 0.33 {
 		logo = g.logos[g.r.Intn(len(g.logos))]
 	}
+	first := len(g.sightings)
+	var to []string
 	for k := range 2 + g.r.Intn(3) {
 		acct := from
 		if k > 0 {
 			acct = g.person()
+			to = append(to, acct)
 		}
 		lin := connectors.Lineage{Kind: history.KindMail, MailLineage: connectors.MailLineage{Account: acct,
 			Mailbox: "INBOX", UID: uint32(g.msgSeq*8 + k), Part: "2", MessageID: id, Subject: "Re: " + v.name,
@@ -133,6 +136,9 @@ func (g *gen) message(ws string, v version, inReplyTo string, refs []string, at 
 			g.add(history.Sighting{Source: "mail", Kind: history.KindMail, Blob: logo, Name: "image001.png",
 				Path: "INBOX", Time: at, Author: from, Workspace: ws, Lineage: lin})
 		}
+	}
+	for i := first; i < len(g.sightings); i++ {
+		g.sightings[i].Lineage.To = to // every copy names every recipient
 	}
 	return id
 }

@@ -28,6 +28,14 @@ type Config struct {
 	// "image001.png") to a third of the mail messages: blobs seen tens of
 	// thousands of times.
 	Logos bool
+	// Habits adds, on top of the same corpus (the same documents,
+	// versions and copies for the same Seed), the habits of real
+	// departments that issue 22 names: mail from PCs whose clocks lie
+	// (the server's arrival times true), webmail replies without thread
+	// headers under prefixed subjects, share folders whose times a copy
+	// reset (each Office file's own save record true), and copy names of
+	// other languages and OneDrive's conflict copies (habits.go).
+	Habits bool
 }
 
 // Truth maps each blob to the true document it belongs to.
@@ -65,6 +73,7 @@ type gen struct {
 	accounts   []string
 	maxVersion int
 	logos      []string
+	titles     map[int]string // document -> title
 }
 
 // Generate makes the corpus.
@@ -96,8 +105,12 @@ func GenerateWithParents(cfg Config) (history.Input, Truth, Parents) {
 			g.in.Contents[g.logos[i]] = history.Content{Blob: g.logos[i], Kind: "png"}
 		}
 	}
+	g.titles = map[int]string{}
 	for d := range cfg.Docs {
 		g.document(d)
+	}
+	if cfg.Habits {
+		g.habits(cfg.Seed)
 	}
 	sort.SliceStable(g.sightings, func(i, j int) bool { return g.sightings[i].Time.Before(g.sightings[j].Time) })
 	for i := range g.sightings {
@@ -133,6 +146,7 @@ func (g *gen) document(d int) {
 	ws := workspaces[r.Intn(len(workspaces))]
 	ext := exts[r.Intn(len(exts))]
 	title := g.title(r.Float64() < 0.08)
+	g.titles[d] = title
 	withText := ext != "pdf" || r.Float64() < 0.7
 	start := g.t0.Add(time.Duration(r.Int63n(int64(3 * 365 * 24 * time.Hour))))
 	n := g.versionCount()
