@@ -85,17 +85,7 @@ func TestLyingClocksThroughDovecot(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runSyncd(t, "sync", "--config", cfg); code != 0 {
-		t.Fatalf("sync: exit %d\n%s", code, out)
-	}
-	var exp history.ExportDoc
-	out, err := exec.Command(syncdBinary(t), "export", "--format", "json", "--config", cfg).Output()
-	if err != nil {
-		t.Fatalf("export: %v", err)
-	}
-	if err := json.Unmarshal(out, &exp); err != nil {
-		t.Fatal(err)
-	}
+	exp := syncExport(t, cfg)
 	if len(exp.Documents) != 1 {
 		t.Fatalf("%d documents, want the thread's one", len(exp.Documents))
 	}
@@ -130,6 +120,24 @@ func TestLyingClocksThroughDovecot(t *testing.T) {
 			t.Errorf("message %d's version time %s, want %s", i+1, v.Time, wantTime.UTC().Format(time.RFC3339))
 		}
 	}
+}
+
+// syncExport runs `syncd sync` and then `syncd export --format json` on
+// cfg and returns the export.
+func syncExport(t *testing.T, cfg string) history.ExportDoc {
+	t.Helper()
+	if out, code := runSyncd(t, "sync", "--config", cfg); code != 0 {
+		t.Fatalf("sync: exit %d\n%s", code, out)
+	}
+	out, err := exec.Command(syncdBinary(t), "export", "--format", "json", "--config", cfg).Output()
+	if err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	var exp history.ExportDoc
+	if err := json.Unmarshal(out, &exp); err != nil {
+		t.Fatal(err)
+	}
+	return exp
 }
 
 func indexOf(list []string, s string) int {

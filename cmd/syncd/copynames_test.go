@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,17 +66,7 @@ func TestCopyNamesThroughSamba(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runSyncd(t, "sync", "--config", cfg); code != 0 {
-		t.Fatalf("sync: exit %d\n%s", code, out)
-	}
-	out, err := exec.Command(syncdBinary(t), "export", "--format", "json", "--config", cfg).Output()
-	if err != nil {
-		t.Fatalf("export: %v", err)
-	}
-	var exp history.ExportDoc
-	if err := json.Unmarshal(out, &exp); err != nil {
-		t.Fatal(err)
-	}
+	exp := syncExport(t, cfg)
 	if len(exp.Documents) != 1 || len(exp.Documents[0].Versions) != len(names) {
 		var got []string
 		for _, d := range exp.Documents {

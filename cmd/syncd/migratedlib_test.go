@@ -6,13 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/syncd/syncd/connectors/sharepoint/graphfake"
-	"github.com/syncd/syncd/engine/history"
 )
 
 // TestMigratedLibraryThroughGraphAndDovecot: a SharePoint library moved by
@@ -86,19 +84,9 @@ func TestMigratedLibraryThroughGraphAndDovecot(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runSyncd(t, "sync", "--config", cfg); code != 0 {
-		t.Fatalf("sync: exit %d\n%s", code, out)
-	}
-	out, err := exec.Command(syncdBinary(t), "export", "--format", "json", "--config", cfg).Output()
-	if err != nil {
-		t.Fatalf("export: %v", err)
-	}
-	var exp history.ExportDoc
-	if err := json.Unmarshal(out, &exp); err != nil {
-		t.Fatal(err)
-	}
+	exp := syncExport(t, cfg)
 	if len(exp.Documents) != 1 || len(exp.Documents[0].Versions) != 4 {
-		t.Fatalf("export: %d documents, want one of 4 versions:\n%s", len(exp.Documents), out)
+		t.Fatalf("export: %d documents, want one of 4 versions: %+v", len(exp.Documents), exp.Documents)
 	}
 	idOf := map[string]string{}
 	for _, v := range exp.Documents[0].Versions {

@@ -7,10 +7,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/syncd/syncd/connectors/imap/imaptest"
 	"github.com/syncd/syncd/connectors/share/sharetest"
-	"github.com/syncd/syncd/engine/history"
 )
 
 // mailDocx starts Dovecot with one message to alice, dated date, carrying
@@ -134,19 +131,9 @@ func TestShareTimesResetThroughSambaAndDovecot(t *testing.T) {
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if out, code := runSyncd(t, "sync", "--config", cfg); code != 0 {
-		t.Fatalf("sync: exit %d\n%s", code, out)
-	}
-	out, err := exec.Command(syncdBinary(t), "export", "--format", "json", "--config", cfg).Output()
-	if err != nil {
-		t.Fatalf("export: %v", err)
-	}
-	var exp history.ExportDoc
-	if err := json.Unmarshal(out, &exp); err != nil {
-		t.Fatal(err)
-	}
+	exp := syncExport(t, cfg)
 	if len(exp.Documents) != 1 || len(exp.Documents[0].Versions) != 5 {
-		t.Fatalf("export: %d documents, want one of 5 versions:\n%s", len(exp.Documents), out)
+		t.Fatalf("export: %d documents, want one of 5 versions: %+v", len(exp.Documents), exp.Documents)
 	}
 	idOf := map[string]string{}
 	for _, v := range exp.Documents[0].Versions {
