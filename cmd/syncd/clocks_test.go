@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -13,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/syncd/syncd/connectors/imap/imaptest"
 	"github.com/syncd/syncd/engine/history"
 )
 
@@ -69,19 +67,11 @@ func TestLyingClocksThroughDovecot(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dc, err := imaptest.StartDovecotTree(context.Background(), dir)
-	if err != nil {
-		if err == imaptest.ErrNoDovecot && os.Getenv("CI") == "" {
-			t.Skip(err)
-		}
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { dc.Stop() })
-	t.Setenv(demoPasswordEnv, imaptest.Password)
+	addr := dovecotTree(t, dir)
 	cfg := filepath.Join(t.TempDir(), "syncd.yaml")
 	conf := fmt.Sprintf("store:\n  path: %q\njobs:\n  - name: mail\n    workspace: clocks\n    sources:\n"+
 		"      - name: imap-alice\n        type: imap\n        address: %q\n        tls: none\n        username: alice\n        password_env: %s\n",
-		filepath.Join(t.TempDir(), "store"), dc.Addr, demoPasswordEnv)
+		filepath.Join(t.TempDir(), "store"), addr, demoPasswordEnv)
 	if err := os.WriteFile(cfg, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,16 @@ func mailDocx(t *testing.T, name string, data []byte, date time.Time) string {
 	if err := os.WriteFile(filepath.Join(mail, "1.eml"), []byte(strings.ReplaceAll(msg, "\n", "\r\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	dc, err := imaptest.StartDovecotTree(context.Background(), filepath.Dir(filepath.Dir(mail)))
+	return dovecotTree(t, filepath.Dir(filepath.Dir(mail)))
+}
+
+// dovecotTree starts Dovecot seeded from a mail tree (imaptest's layout),
+// stopped when the test ends, and sets the password variable the configs
+// name; it returns the server's address. Without Dovecot the test is
+// skipped, except under CI, where it fails.
+func dovecotTree(t *testing.T, dir string) string {
+	t.Helper()
+	dc, err := imaptest.StartDovecotTree(context.Background(), dir)
 	if err != nil {
 		if err == imaptest.ErrNoDovecot && os.Getenv("CI") == "" {
 			t.Skip(err)
