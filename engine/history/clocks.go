@@ -21,13 +21,16 @@ const sameMessageSpan = 24 * time.Hour
 // clock pass sees it.
 type clockMsg struct {
 	date     time.Time   // the earliest Date header of its copies
+	latest   time.Time   // the latest: more than sameMessageSpan after date, not one message
 	arrivals []time.Time // the servers' arrival times of its copies, sorted
 	parents  []string    // In-Reply-To, then References from the nearest
 	copies   []*Sighting
 	t        time.Time // when it was sent, as the evidence says
 	state    uint8     // 0 not yet, 1 being worked out, 2 done
-	broken   bool      // its copies' dates disagree: not one message
 }
+
+// broken says the copies' dates disagree: the id does not name one message.
+func (m *clockMsg) broken() bool { return m.latest.Sub(m.date) > sameMessageSpan }
 
 // mailTimes works out when each mail message was sent from every clock the
 // evidence offers, so that one lying clock cannot reorder a chain:
@@ -73,7 +76,7 @@ func mailTimes(ss []*Sighting, capped func(uint64) bool) map[int64]time.Time {
 		key := s.Workspace + "\x00" + id
 		m := msgs[key]
 		if m == nil {
-			m = &clockMsg{date: date}
+			m = &clockMsg{date: date, latest: date}
 			parent := func(p string) {
 				if p := normID(p); p != "" && !capped(messageKey(s.Workspace, p)) {
 					m.parents = appendUnique(m.parents, s.Workspace+"\x00"+p)
@@ -90,13 +93,8 @@ func mailTimes(ss []*Sighting, capped func(uint64) bool) map[int64]time.Time {
 		if date.Before(m.date) {
 			m.date = date
 		}
-		if d := date.Sub(m.date); d > sameMessageSpan || d < -sameMessageSpan {
-			m.broken = true
-		}
-		for _, c := range m.copies {
-			if d := date.Sub(c.Lineage.Date); !c.Lineage.Date.IsZero() && (d > sameMessageSpan || d < -sameMessageSpan) {
-				m.broken = true
-			}
+		if date.After(m.latest) {
+			m.latest = date
 		}
 		if !l.Arrived.IsZero() {
 			m.arrivals = append(m.arrivals, l.Arrived)
@@ -122,7 +120,7 @@ func mailTimes(ss []*Sighting, capped func(uint64) bool) map[int64]time.Time {
 		}
 		for _, pk := range m.parents {
 			p := msgs[pk]
-			if p == nil || p.broken {
+			if p == nil || p.broken() {
 				continue
 			}
 			resolve(p)
@@ -141,7 +139,7 @@ func mailTimes(ss []*Sighting, capped func(uint64) bool) map[int64]time.Time {
 	}
 	for _, k := range keys {
 		m := msgs[k]
-		if m.broken {
+		if m.broken() {
 			continue
 		}
 		resolve(m)

@@ -357,24 +357,21 @@ func sampleCatalog(ctx context.Context, path string, rng *mrand.Rand, docs, name
 		}
 		return nil
 	}
-	if err := pick(`SELECT key FROM documents WHERE rowid = ?`, maxDoc, docs, func(r *sql.Row) error {
-		var k string
-		err := r.Scan(&k)
-		if err == nil {
-			s.docs = append(s.docs, k)
-		}
-		return err
-	}); err != nil {
+	// column picks n random documents' values of one text column.
+	column := func(q string, n int, into *[]string) error {
+		return pick(q, maxDoc, n, func(r *sql.Row) error {
+			var v string
+			err := r.Scan(&v)
+			if err == nil {
+				*into = append(*into, v)
+			}
+			return err
+		})
+	}
+	if err := column(`SELECT key FROM documents WHERE rowid = ?`, docs, &s.docs); err != nil {
 		return s, err
 	}
-	if err := pick(`SELECT name FROM documents WHERE rowid = ?`, maxDoc, names, func(r *sql.Row) error {
-		var n string
-		err := r.Scan(&n)
-		if err == nil {
-			s.names = append(s.names, n)
-		}
-		return err
-	}); err != nil {
+	if err := column(`SELECT name FROM documents WHERE rowid = ?`, names, &s.names); err != nil {
 		return s, err
 	}
 	if s.largest >= 1<<20 {
