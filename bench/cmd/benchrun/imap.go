@@ -150,11 +150,17 @@ func mkMaildirs(maildir string, users []string) func() error {
 }
 
 func imapConfig(store string, srv *imaptest.Server) string {
+	return imapConfigAt(store, srv.Addr, srv.Users)
+}
+
+// imapConfigAt is the mail job of users' accounts at addr (the server, or
+// a proxy in front of it).
+func imapConfigAt(store, addr string, users []string) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "store:\n  path: %q\njobs:\n  - name: mail\n    workspace: department\n    sources:\n", store)
-	for _, u := range srv.Users {
+	for _, u := range users {
 		fmt.Fprintf(&b, "      - name: %q\n        type: imap\n        address: %q\n        tls: none\n        username: %q\n        password_env: %s\n",
-			"mail-"+u, srv.Addr, u, imapPasswordEnv)
+			"mail-"+u, addr, u, imapPasswordEnv)
 	}
 	return b.String()
 }
@@ -162,9 +168,13 @@ func imapConfig(store string, srv *imaptest.Server) string {
 // mbsyncConfig pulls every mailbox of every account into Maildir++
 // folders, as an admin would with isync.
 func mbsyncConfig(maildir string, srv *imaptest.Server) string {
-	host, port, _ := strings.Cut(srv.Addr, ":")
+	return mbsyncConfigAt(maildir, srv.Addr, srv.Users)
+}
+
+func mbsyncConfigAt(maildir, addr string, users []string) string {
+	host, port, _ := strings.Cut(addr, ":")
 	var b strings.Builder
-	for _, u := range srv.Users {
+	for _, u := range users {
 		fmt.Fprintf(&b, `IMAPAccount %[1]s
 Host %[2]s
 Port %[3]s

@@ -22,6 +22,7 @@ type Spec struct {
 	LargeShare int   // large files on the share (one of them copied to Archive)
 	LargeSize  int64 // size of each large item
 	MedianSize int64 // median document size (log-normal, 8 KiB - 4 MiB)
+	Projects   int   // numbered project folders per account (0: four named ones)
 }
 
 // Default is the workload bench/run uses at scale 1 (about 10 minutes for
@@ -32,6 +33,18 @@ func Default(scale float64) Spec {
 		Seed: 1, Accounts: 4, Threads: n(160), Docs: n(220), ShareDocs: n(260),
 		LargeMail: 2, LargeShare: 2, LargeSize: int64(float64(10<<20) * min(1, scale)),
 		MedianSize: 96 << 10,
+	}
+}
+
+// ManySmall is the shape of a department's everyday mail (issue 21): ten
+// accounts, each with a dozen project folders besides INBOX and Sent,
+// and many small messages (attachments of 8-40 KiB), at scale 1 about
+// 850 distinct messages. It has no share and no large items.
+func ManySmall(scale float64) Spec {
+	n := func(v int) int { return max(1, int(math.Round(float64(v)*scale))) }
+	return Spec{
+		Seed: 2, Accounts: 10, Threads: n(300), Docs: n(400), ShareDocs: 0,
+		MedianSize: 10 << 10, Projects: 12,
 	}
 }
 
@@ -73,7 +86,7 @@ func Generate(dir string, s Spec) (*Workload, error) {
 	}
 	pool := s.pool()
 	r := rand.New(rand.NewPCG(s.Seed, 2))
-	g := &mailGen{dir: w.Mail, r: r, next: map[string]int{}, tmp: dir}
+	g := &mailGen{dir: w.Mail, r: r, next: map[string]int{}, tmp: dir, projects: s.Projects}
 	if err := g.threads(s, pool); err != nil {
 		return nil, err
 	}

@@ -52,6 +52,8 @@ type mailGen struct {
 	next  map[string]int // account/mailbox -> next UID
 	stats MailStats
 	tmp   string
+	// projects: how many numbered project folders (0: the four named).
+	projects int
 }
 
 func (g *mailGen) deliver(m *msg, accounts map[string]bool) error {

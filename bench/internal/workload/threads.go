@@ -30,6 +30,15 @@ func (g *mailGen) threads(s Spec, pool []Doc) error {
 	return nil
 }
 
+// project picks a project folder: one of the four named ones, or of
+// Spec.Projects numbered ones.
+func (g *mailGen) project() string {
+	if g.projects <= 0 {
+		return projects[g.r.IntN(len(projects))]
+	}
+	return fmt.Sprintf("Project %02d", 1+g.r.IntN(g.projects))
+}
+
 func (g *mailGen) participants(accts []string) []string {
 	n := min(len(accts), 2+g.r.IntN(3))
 	perm := g.r.Perm(len(accts))
@@ -49,7 +58,7 @@ func (g *mailGen) thread(t int, accts []string, in map[string]bool, doc Doc, rep
 	people := g.participants(accts)
 	folder := "INBOX"
 	if g.r.IntN(4) == 0 {
-		folder = "Projects/" + projects[g.r.IntN(len(projects))]
+		folder = "Projects/" + g.project()
 	}
 	date := epoch.Add(time.Duration(t) * 3 * time.Hour)
 	first := &msg{
