@@ -113,6 +113,17 @@ type Sink interface {
 	Gone(ctx context.Context, g Gone) error
 }
 
+// Wanter is a Sink that can say, before an item is reported, whether it
+// will Open it (it is not skipped, not a copy already known by its ref
+// or its hashes). A source whose round trips cost more than its bytes
+// (IMAP across a WAN) then fetches the contents of many small wanted
+// items in one command and hands them over with the items, so that Open
+// needs no round trip. Wants has no effect: the item is still reported
+// with Item, which decides again.
+type Wanter interface {
+	Wants(ctx context.Context, it *Item) (bool, error)
+}
+
 // Gone names what left the source: one item (Ref exactly) or, with Under,
 // a container of items (a message and its parts, a mailbox generation,
 // a SharePoint item and its versions): every item whose Ref is Ref or

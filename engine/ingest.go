@@ -195,7 +195,7 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 		return err
 	}
 	in.count(workspace.Counts{Scanned: 1})
-	key := string(it.Ref) + "\x00" + it.Fingerprint
+	key := seenKey(it)
 	in.mu.Lock()
 	dup := in.seen[key]
 	in.seen[key] = true
@@ -253,6 +253,29 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 		in.fetch(in.ctx, ep, it)
 	}()
 	return nil
+}
+
+// seenKey names an item in ingest.seen: its ref and fingerprint.
+func seenKey(it *connectors.Item) string { return string(it.Ref) + "\x00" + it.Fingerprint }
+
+// Wants implements connectors.Wanter: whether Item would download it now
+// (the same tests, in the same order, without their effects).
+func (in *ingest) Wants(ctx context.Context, it *connectors.Item) (bool, error) {
+	if it.Skip != "" || (in.job.MaxSize > 0 && it.Size > in.job.MaxSize) {
+		return false, nil
+	}
+	in.mu.Lock()
+	dup := in.seen[seenKey(it)]
+	in.mu.Unlock()
+	if dup {
+		return false, nil
+	}
+	known, _, err := in.e.Catalog.KnownSighting(ctx, in.sc.Name, string(it.Ref), it.Fingerprint)
+	if err != nil || known {
+		return false, err
+	}
+	_, _, ok, err := in.lookupHashes(ctx, it)
+	return err == nil && !ok, err
 }
 
 func (in *ingest) record(ri workspace.RunItem, d workspace.Counts) {

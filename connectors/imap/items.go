@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -192,7 +193,7 @@ func (s *Source) item(mb mailbox, validity uint32, mp *msgPlan, p *partPlan, tne
 	it := &connectors.Item{
 		Ref: s.refString(r), Name: p.Name, Path: mb.Display, Size: p.Size, ModTime: m.Date,
 		Author: m.From, MediaType: p.MediaType, Skip: p.Skip, Lineage: lin,
-		Private: &openInfo{ref: r, server: mb.Server, encoding: p.Encoding},
+		Private: &openInfo{ref: r, server: mb.Server, encoding: p.Encoding, data: p.data},
 	}
 	if k := partKey(mp, lin.Part, p.EncSize); k != "" {
 		it.Hashes = map[string]string{"imap-part": k}
@@ -205,4 +206,16 @@ type openInfo struct {
 	ref      ref
 	server   string // server mailbox name
 	encoding string // transfer encoding of the fetched part
+	mu       sync.Mutex
+	data     []byte // the part's bytes, fetched with its batch (taken by the first Open)
+}
+
+// take hands over the part's prefetched bytes once: a later Open of the
+// same item reads the server again, and the memory goes with the reader.
+func (o *openInfo) take() []byte {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	b := o.data
+	o.data = nil
+	return b
 }

@@ -1,6 +1,7 @@
 package imap
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -32,6 +33,10 @@ func (s *Source) Open(ctx context.Context, it *connectors.Item) (io.ReadCloser, 
 			return nil, fail(err)
 		}
 		info = &openInfo{ref: r}
+	}
+	if b := info.take(); b != nil {
+		s.counters.parts.Add(1)
+		return io.NopCloser(bytes.NewReader(b)), nil
 	}
 	cn, err := s.acquire(ctx)
 	if err != nil {

@@ -50,6 +50,9 @@ type partPlan struct {
 	// an HTML part of the group, Related, references it as "cid:".
 	CID     string
 	Related string
+	// data: the part's bytes, transfer encoding undone, when fetched with
+	// its batch (see prefetch); Open then serves them.
+	data []byte
 }
 
 // partString renders an IMAP part number: "2.1".

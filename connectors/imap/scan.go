@@ -200,6 +200,12 @@ func (st *scanState) item(ctx context.Context, it *connectors.Item) error {
 	return st.sink.Item(ctx, it)
 }
 
+func (st *scanState) wants(ctx context.Context, w connectors.Wanter, it *connectors.Item) (bool, error) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return w.Wants(ctx, it)
+}
+
 func (st *scanState) problem(ctx context.Context, p connectors.Problem) error {
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -609,6 +615,13 @@ func (sc *scanner) batch(ctx context.Context, mb mailbox, validity uint32, uids 
 	}
 	if err := sc.resolveEmbedded(cn, plans); err != nil {
 		return err
+	}
+	if len(uids) > 1 || uint32(uids[0]) > sc.degradedTo {
+		// (Not while finding the message that drops the connection:
+		// its parts go through Open, which reports them one by one.)
+		if err := sc.prefetch(ctx, cn, mb, validity, plans); err != nil {
+			return err
+		}
 	}
 	for _, mp := range plans {
 		if err := ctx.Err(); err != nil {
