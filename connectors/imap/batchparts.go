@@ -41,35 +41,80 @@ type partGroup struct {
 	raw bool
 }
 
-// prefetch fetches the wanted small parts of plans on cn and keeps their
-// bytes in the plans (partPlan.data). A command the server refuses leaves
-// its parts to Open; an error that breaks the connection is returned.
-func (sc *scanner) prefetch(ctx context.Context, cn *conn, mb mailbox, validity uint32, plans []*msgPlan) error {
-	groups, err := sc.partGroups(ctx, mb, validity, plans)
-	if err != nil || len(groups) == 0 {
+// pendingParts is a prefetch under way: its commands sent, their answers
+// being read.
+type pendingParts struct {
+	ctx      context.Context
+	sc       *scanner
+	cn       *conn
+	mb       mailbox
+	validity uint32
+	budget   int64 // encoded bytes left to fetch with this batch
+	plans    []*msgPlan
+	groups   []*partGroup
+	errs     []error
+	done     chan error
+}
+
+// startPrefetch sends the commands fetching the wanted small parts of
+// plans on cn and reads their answers in the background, so that other
+// commands (the HTML of multipart/related groups) share their round trip.
+// Images that may be embedded (a Content-ID) are left for wait: whether
+// they are is not known yet. wait ends it.
+func (sc *scanner) startPrefetch(ctx context.Context, cn *conn, mb mailbox, validity uint32, plans []*msgPlan) (*pendingParts, error) {
+	pp := &pendingParts{ctx: ctx, sc: sc, cn: cn, mb: mb, validity: validity, budget: batchBudget, plans: plans, done: make(chan error, 1)}
+	groups, err := pp.partGroups(false)
+	if err != nil {
+		return nil, err
+	}
+	pp.groups, pp.errs = groups, make([]error, len(groups))
+	read := sc.sendGroups(cn, groups, cn.binary, pp.errs)
+	go func() { pp.done <- read() }()
+	return pp, nil
+}
+
+// wait keeps the fetched bytes in the plans (partPlan.data). A command
+// the server refused (BINARY it cannot decode) is sent again as BODY,
+// decoded here; a part that still fails is left to Open. An error that
+// broke the connection is returned.
+func (pp *pendingParts) wait() error {
+	if pp == nil {
+		return nil
+	}
+	sc, cn, groups := pp.sc, pp.cn, pp.groups
+	if err := <-pp.done; err != nil {
 		return err
 	}
-	errs := make([]error, len(groups))
-	if err := sc.fetchGroups(cn, groups, cn.binary, errs); err != nil {
+	// The images with a Content-ID that turned out to be attachments (not
+	// shown by the HTML): rare, so a round trip only when there are some.
+	cids, err := pp.partGroups(true)
+	if err != nil {
 		return err
+	}
+	if len(cids) > 0 {
+		errs := make([]error, len(cids))
+		if err := sc.sendGroups(cn, cids, cn.binary, errs)(); err != nil {
+			return err
+		}
+		groups = append(groups, cids...)
+		pp.errs = append(pp.errs, errs...)
 	}
 	if cn.binary {
 		// A server that cannot decode one message's part refuses BINARY
-		// for the whole command ([UNKNOWN-CTE]): fetch those groups once
-		// more as sent, decoding here.
+		// for the whole command ([UNKNOWN-CTE]).
 		var again []*partGroup
 		for i, g := range groups {
-			if errs[i] != nil {
+			if pp.errs[i] != nil {
 				again = append(again, g)
 			}
 		}
 		if len(again) > 0 {
-			if err := sc.fetchGroups(cn, again, false, make([]error, len(again))); err != nil {
+			if err := sc.sendGroups(cn, again, false, make([]error, len(again)))(); err != nil {
 				return err
 			}
 		}
 	}
-	for _, mp := range plans {
+	for _, mp := range pp.plans {
 		for i := range mp.parts {
 			p := &mp.parts[i]
 			for _, g := range groups {
@@ -86,22 +131,22 @@ func (sc *scanner) prefetch(ctx context.Context, cn *conn, mb mailbox, validity 
 	return nil
 }
 
-// partGroups picks the parts to prefetch and groups their messages by
-// the part numbers wanted.
-func (sc *scanner) partGroups(ctx context.Context, mb mailbox, validity uint32, plans []*msgPlan) ([]*partGroup, error) {
+// partGroups picks the parts to prefetch (images with a Content-ID, or
+// the others) and groups their messages by the part numbers wanted.
+func (pp *pendingParts) partGroups(cid bool) ([]*partGroup, error) {
+	sc := pp.sc
 	wanter, _ := sc.shared.sink.(connectors.Wanter)
 	byKey := map[string]*partGroup{}
 	var out []*partGroup
-	budget := int64(batchBudget)
-	for _, mp := range plans {
+	for _, mp := range pp.plans {
 		var paths [][]int
 		for i := range mp.parts {
 			p := &mp.parts[i]
-			if p.Skip != "" || p.TNEF || p.EncSize < 0 || p.EncSize > batchPartMax || p.EncSize > budget {
+			if p.Skip != "" || p.TNEF || (p.CID != "") != cid || p.EncSize < 0 || p.EncSize > batchPartMax || p.EncSize > pp.budget {
 				continue
 			}
 			if wanter != nil {
-				ok, err := sc.shared.wants(ctx, wanter, sc.s.item(mb, validity, mp, p, 0))
+				ok, err := sc.shared.wants(pp.ctx, wanter, sc.s.item(pp.mb, pp.validity, mp, p, 0))
 				if err != nil {
 					return nil, sinkError{err}
 				}
@@ -109,7 +154,7 @@ func (sc *scanner) partGroups(ctx context.Context, mb mailbox, validity uint32, 
 					continue
 				}
 			}
-			budget -= p.EncSize
+			pp.budget -= p.EncSize
 			paths = append(paths, p.Path)
 		}
 		if len(paths) == 0 {
@@ -131,12 +176,12 @@ func (sc *scanner) partGroups(ctx context.Context, mb mailbox, validity uint32, 
 	return out, nil
 }
 
-// fetchGroups sends one UID FETCH per group, all before reading any
-// answer (one round trip for the lot), and reads each group's answer in
-// a goroutine of its own, so that no answer waits behind another's
-// reader. errs[i] is group i's refusal by the server; an error that
-// broke the connection is returned.
-func (sc *scanner) fetchGroups(cn *conn, groups []*partGroup, binary bool, errs []error) error {
+// sendGroups sends one UID FETCH per group, all before reading any
+// answer (one round trip for the lot), and returns the function that
+// reads them: each group's answer in a goroutine of its own, so that no
+// answer waits behind another's reader. errs[i] is group i's refusal by
+// the server; an error that broke the connection is returned.
+func (sc *scanner) sendGroups(cn *conn, groups []*partGroup, binary bool, errs []error) func() error {
 	cmds := make([]*imapclient.FetchCommand, len(groups))
 	for i, g := range groups {
 		opts := &imap.FetchOptions{UID: true}
@@ -149,28 +194,30 @@ func (sc *scanner) fetchGroups(cn *conn, groups []*partGroup, binary bool, errs 
 		}
 		cmds[i] = cn.c.Fetch(imap.UIDSetNum(g.uids...), opts)
 	}
-	var wg sync.WaitGroup
-	for i, g := range groups {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			got, err := sc.readGroup(cmds[i], g)
+	return func() error {
+		var wg sync.WaitGroup
+		for i, g := range groups {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				got, err := sc.readGroup(cmds[i], g)
+				if err == nil {
+					g.got, g.raw = got, !binary
+				}
+				errs[i] = err
+			}()
+		}
+		wg.Wait()
+		for _, err := range errs {
 			if err == nil {
-				g.got, g.raw = got, !binary
+				continue
 			}
-			errs[i] = err
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err == nil {
-			continue
+			if cerr := sc.check(err); connectors.IsRetryable(cerr) {
+				return fmt.Errorf("imap %s: fetch parts: %w", sc.s.name, cerr)
+			}
 		}
-		if cerr := sc.check(err); connectors.IsRetryable(cerr) {
-			return fmt.Errorf("imap %s: fetch parts: %w", sc.s.name, cerr)
-		}
+		return nil
 	}
-	return nil
 }
 
 // readGroup reads one prefetch command's answer. A part whose bytes
@@ -199,7 +246,8 @@ func (sc *scanner) readGroup(cmd *imapclient.FetchCommand, g *partGroup) (map[im
 			if lit == nil || lit.Size() > batchPartMax {
 				continue // NIL, or not what BODYSTRUCTURE promised: Open streams it
 			}
-			b, err := io.ReadAll(&fullLiteral{r: lit, left: lit.Size()})
+			b := make([]byte, lit.Size())
+			_, err := io.ReadFull(&fullLiteral{r: lit, left: lit.Size()}, b)
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", ErrDropped, err)
 			}
@@ -223,9 +271,9 @@ func decodePart(raw []byte, encoding string) ([]byte, bool) {
 	if err != nil {
 		return nil, false
 	}
-	b, err := io.ReadAll(dec)
-	if err != nil {
+	out := bytes.NewBuffer(make([]byte, 0, len(raw)+bytes.MinRead)) // decoded is never longer
+	if _, err := out.ReadFrom(dec); err != nil {
 		return nil, false
 	}
-	return b, true
+	return out.Bytes(), true
 }

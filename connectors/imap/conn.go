@@ -181,8 +181,17 @@ func (x *xoauth2) Next([]byte) ([]byte, error) { return []byte{}, nil }
 
 // examine opens mailbox read-only (EXAMINE) unless it is already open.
 func (cn *conn) examine(mbox string) (*imap.SelectData, error) {
+	return cn.examined(mbox, cn.startExamine(mbox))
+}
+
+// startExamine sends EXAMINE mbox; examined waits for its answer.
+func (cn *conn) startExamine(mbox string) *imapclient.SelectCommand {
 	opts := &imap.SelectOptions{ReadOnly: true, CondStore: cn.c.Caps().Has(imap.CapCondStore)}
-	data, err := cn.c.Select(mbox, opts).Wait()
+	return cn.c.Select(mbox, opts)
+}
+
+func (cn *conn) examined(mbox string, cmd *imapclient.SelectCommand) (*imap.SelectData, error) {
+	data, err := cmd.Wait()
 	if err != nil {
 		cn.selected = ""
 		return nil, err

@@ -401,9 +401,22 @@ func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
 	}
 	cn := sc.conn()
 	sc.s.counters.examines.Add(1)
-	sel, err := cn.examine(mb.Server)
+	var (
+		sel      *imap.SelectData
+		uids     []imap.UID
+		searched bool
+		err      error
+	)
+	if mb.Status != nil {
+		// LIST-STATUS says the mailbox changed: it will be searched, in
+		// the EXAMINE's round trip.
+		sel, uids, err = sc.examineAndSearch(cn, mb)
+		searched = true
+	} else if sel, err = cn.examine(mb.Server); err != nil {
+		err = fmt.Errorf("imap %s: examine %s: %w", sc.s.name, mb.Display, sc.check(err))
+	}
 	if err != nil {
-		return fmt.Errorf("imap %s: examine %s: %w", sc.s.name, mb.Display, sc.check(err))
+		return err
 	}
 	if st.UIDValidity != sel.UIDValidity {
 		if st.UIDValidity != 0 {
@@ -417,8 +430,7 @@ func (sc *scanner) mailbox(ctx context.Context, mb mailbox) error {
 	}
 	moved := sel.UIDNext == 0 || uint32(sel.UIDNext) > st.LastUID+1 || !st.Tracked || sel.NumMessages != st.Messages
 	if moved {
-		var uids []imap.UID
-		if sel.NumMessages > 0 {
+		if !searched && sel.NumMessages > 0 {
 			if uids, err = sc.allUIDs(cn); err != nil {
 				return fmt.Errorf("imap %s: search %s: %w", sc.s.name, mb.Display, err)
 			}
@@ -549,17 +561,41 @@ func (sc *scanner) checkpoint(ctx context.Context, mb mailbox, st boxState) erro
 // allUIDs returns every UID in the selected mailbox, ascending: with
 // ESEARCH as a compact set, not one number per message.
 func (sc *scanner) allUIDs(cn *conn) ([]imap.UID, error) {
+	return sc.uidsOf(sc.searchAll(cn))
+}
+
+func (sc *scanner) searchAll(cn *conn) *imapclient.SearchCommand {
 	var opts *imap.SearchOptions
 	if caps := cn.c.Caps(); caps.Has(imap.CapESearch) || caps.Has(imap.CapIMAP4rev2) {
 		opts = &imap.SearchOptions{ReturnAll: true}
 	}
-	data, err := cn.c.UIDSearch(&imap.SearchCriteria{}, opts).Wait()
+	return cn.c.UIDSearch(&imap.SearchCriteria{}, opts)
+}
+
+func (sc *scanner) uidsOf(cmd *imapclient.SearchCommand) ([]imap.UID, error) {
+	data, err := cmd.Wait()
 	if err != nil {
 		return nil, sc.check(err)
 	}
 	out := data.AllUIDs()
 	slices.Sort(out)
 	return slices.Compact(out), nil
+}
+
+// examineAndSearch sends EXAMINE and UID SEARCH ALL together (one round
+// trip; the server runs the search in the mailbox the EXAMINE selects).
+func (sc *scanner) examineAndSearch(cn *conn, mb mailbox) (*imap.SelectData, []imap.UID, error) {
+	selCmd := cn.startExamine(mb.Server)
+	search := sc.searchAll(cn)
+	sel, err := cn.examined(mb.Server, selCmd)
+	uids, serr := sc.uidsOf(search)
+	if err != nil {
+		return nil, nil, fmt.Errorf("imap %s: examine %s: %w", sc.s.name, mb.Display, sc.check(err))
+	}
+	if serr != nil {
+		return nil, nil, fmt.Errorf("imap %s: search %s: %w", sc.s.name, mb.Display, serr)
+	}
+	return sel, uids, nil
 }
 
 var headerFields = []string{"Message-ID", "In-Reply-To", "References", "Date"}
@@ -613,15 +649,20 @@ func (sc *scanner) batch(ctx context.Context, mb mailbox, validity uint32, uids 
 	if err := sc.fixNames(cn, plans); err != nil {
 		return err
 	}
-	if err := sc.resolveEmbedded(cn, plans); err != nil {
-		return err
-	}
+	var pp *pendingParts
 	if len(uids) > 1 || uint32(uids[0]) > sc.degradedTo {
 		// (Not while finding the message that drops the connection:
 		// its parts go through Open, which reports them one by one.)
-		if err := sc.prefetch(ctx, cn, mb, validity, plans); err != nil {
+		if pp, err = sc.startPrefetch(ctx, cn, mb, validity, plans); err != nil {
 			return err
 		}
+	}
+	err = sc.resolveEmbedded(cn, plans) // in the prefetch's round trip
+	if perr := pp.wait(); err == nil {
+		err = perr
+	}
+	if err != nil {
+		return err
 	}
 	for _, mp := range plans {
 		if err := ctx.Err(); err != nil {
