@@ -185,7 +185,7 @@ func (b *busyUnits) add(sc SourceConfig, part *string) {
 // remains that others run.
 func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]SourceConfig) (workspace.Unit, bool, busyUnits, error) {
 	var busy busyUnits
-	units, err := e.Catalog.Units(ctx, runID)
+	units, err := e.Catalog.UnitsToClaim(ctx, runID)
 	if err != nil {
 		return workspace.Unit{}, false, busy, err
 	}

@@ -116,6 +116,23 @@ func (c *Catalog) Units(ctx context.Context, run int64) ([]Unit, error) {
 	return us, nil
 }
 
+// UnitsToClaim lists the units of a run not done yet, by name, without
+// their counts (none has any yet): what a worker looking for work reads
+// before each claim, so it must not grow with the units already done
+// (a job of 1,000 mailboxes claims 1,000 times).
+func (c *Catalog) UnitsToClaim(ctx context.Context, run int64) ([]Unit, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.expires, u.kind, '', u.error
+		FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND u.state <> ? ORDER BY u.name`, run, UnitDone)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: run %d units to claim: %w", run, err)
+	}
+	us, err := scanUnits(rows)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: run %d units to claim: %w", run, err)
+	}
+	return us, nil
+}
+
 // OpenUnits lists the units of every run still running, by run and name:
 // who works on what, across all processes.
 func (c *Catalog) OpenUnits(ctx context.Context) ([]Unit, error) {

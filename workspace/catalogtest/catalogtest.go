@@ -1126,6 +1126,17 @@ func testUnits(t *testing.T, c *workspace.Catalog) {
 	if us, _ = c.Units(ctx, run); us[1].State != workspace.UnitTodo || us[1].Holder != "" {
 		t.Fatalf("released unit %+v", us[1])
 	}
+	// What a worker reads before a claim: the units not done, claimable
+	// as Units lists them.
+	claim, err := c.UnitsToClaim(ctx, run)
+	must(t, err)
+	if len(claim) != 2 || claim[0].Name != "share" || claim[0].State != workspace.UnitTodo || claim[1].Name != "sp" || claim[0].Job != "job" {
+		t.Fatalf("units to claim %+v, want share and sp (mail is done)", claim)
+	}
+	if ok, err := c.ClaimUnit(ctx, claim[1], "host-a:1", time.Minute); !ok || err != nil {
+		t.Fatalf("claim of sp as UnitsToClaim listed it: %v %v", ok, err)
+	}
+	must(t, c.ReleaseUnit(ctx, run, "sp", "host-a:1"))
 	open, err := c.OpenUnits(ctx)
 	must(t, err)
 	if len(open) != 3 || open[0].Name != "mail" || open[0].State != workspace.UnitDone || open[0].Counts.New != 2 || open[0].Kind != "imap" || open[0].Holder != "host-b:2" {
