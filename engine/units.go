@@ -184,11 +184,27 @@ func (b *busyUnits) add(sc SourceConfig, part *string) {
 // to do, or one whose holder's lease is over or who died. busy says what
 // remains that others run.
 func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]SourceConfig) (workspace.Unit, bool, busyUnits, error) {
-	var busy busyUnits
-	units, err := e.Catalog.UnitsToClaim(ctx, runID)
-	if err != nil {
-		return workspace.Unit{}, false, busy, err
+	// The first few units to do are nearly always claimable: only when
+	// none of them is does the claim read every unit not done (those of
+	// other workers' configs, leases run out, what others hold).
+	if units, err := e.Catalog.UnitsToClaim(ctx, runID, claimFirst); err != nil {
+		return workspace.Unit{}, false, busyUnits{}, err
+	} else if u, ok, _, err := e.claimAmong(ctx, units, configs); err != nil || ok {
+		return u, ok, busyUnits{}, err
 	}
+	units, err := e.Catalog.UnitsToClaim(ctx, runID, 0)
+	if err != nil {
+		return workspace.Unit{}, false, busyUnits{}, err
+	}
+	return e.claimAmong(ctx, units, configs)
+}
+
+// claimFirst is how many units to do claimUnit reads first.
+const claimFirst = 16
+
+// claimAmong claims the first unit of units this process can run.
+func (e *Engine) claimAmong(ctx context.Context, units []workspace.Unit, configs map[string]SourceConfig) (workspace.Unit, bool, busyUnits, error) {
+	var busy busyUnits
 	for _, u := range units {
 		sc, part, ok := unitSource(configs, u.Name)
 		if !ok {
@@ -198,7 +214,7 @@ func (e *Engine) claimUnit(ctx context.Context, runID int64, configs map[string]
 		case u.State == workspace.UnitTodo:
 		case u.State == workspace.UnitRunning && u.Holder != e.Holder &&
 			(!u.Expires.After(e.Catalog.Now()) || deadHolder(u.Holder)):
-			e.logger().Warn("taking over the work of a process that stopped", "run", runID, "source", u.Name, "holder", u.Holder)
+			e.logger().Warn("taking over the work of a process that stopped", "run", u.Run, "source", u.Name, "holder", u.Holder)
 		case u.State == workspace.UnitRunning:
 			busy.add(sc, part)
 			continue

@@ -117,12 +117,20 @@ func (c *Catalog) Units(ctx context.Context, run int64) ([]Unit, error) {
 }
 
 // UnitsToClaim lists the units of a run not done yet, by name, without
-// their counts (none has any yet): what a worker looking for work reads
-// before each claim, so it must not grow with the units already done
-// (a job of 1,000 mailboxes claims 1,000 times).
-func (c *Catalog) UnitsToClaim(ctx context.Context, run int64) ([]Unit, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.expires, u.kind, '', u.error
-		FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND u.state <> ? ORDER BY u.name`, run, UnitDone)
+// their counts (none has any yet): what a worker looking for work reads,
+// so it must not grow with the units already done (a job of 1,000
+// mailboxes claims 1,000 times). With todo > 0, only the first todo
+// units still to do.
+func (c *Catalog) UnitsToClaim(ctx context.Context, run int64, todo int) ([]Unit, error) {
+	q := `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.expires, u.kind, '', u.error
+		FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND u.state <> ? ORDER BY u.name`
+	args := []any{run, UnitDone}
+	if todo > 0 {
+		q = `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.expires, u.kind, '', u.error
+		FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND u.state = ? ORDER BY u.name LIMIT ?`
+		args = []any{run, UnitTodo, todo}
+	}
+	rows, err := c.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: run %d units to claim: %w", run, err)
 	}

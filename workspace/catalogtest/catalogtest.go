@@ -1128,10 +1128,13 @@ func testUnits(t *testing.T, c *workspace.Catalog) {
 	}
 	// What a worker reads before a claim: the units not done, claimable
 	// as Units lists them.
-	claim, err := c.UnitsToClaim(ctx, run)
+	claim, err := c.UnitsToClaim(ctx, run, 0)
 	must(t, err)
 	if len(claim) != 2 || claim[0].Name != "share" || claim[0].State != workspace.UnitTodo || claim[1].Name != "sp" || claim[0].Job != "job" {
 		t.Fatalf("units to claim %+v, want share and sp (mail is done)", claim)
+	}
+	if first, err := c.UnitsToClaim(ctx, run, 1); err != nil || len(first) != 1 || first[0].Name != "share" {
+		t.Fatalf("the first unit to do: %+v %v, want share", first, err)
 	}
 	if ok, err := c.ClaimUnit(ctx, claim[1], "host-a:1", time.Minute); !ok || err != nil {
 		t.Fatalf("claim of sp as UnitsToClaim listed it: %v %v", ok, err)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"golang.org/x/sync/errgroup"
 	"io"
 	"net/http"
 	"os"
@@ -154,6 +155,20 @@ func imapLogins(addr string, users []string, password string) func(context.Conte
 			}
 		}
 		return measure.Sample{Wall: time.Since(t0)}, first
+	}
+}
+
+// imapLoginsAtATime logs in and out of every account, n at a time.
+func imapLoginsAtATime(addr string, users []string, password string, n int) func(context.Context) (measure.Sample, error) {
+	return func(ctx context.Context) (measure.Sample, error) {
+		t0 := time.Now()
+		var g errgroup.Group
+		g.SetLimit(n)
+		for _, u := range users {
+			g.Go(func() error { return imapLoginLogout(ctx, addr, u, password) })
+		}
+		err := g.Wait()
+		return measure.Sample{Wall: time.Since(t0)}, err
 	}
 }
 

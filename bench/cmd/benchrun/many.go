@@ -88,3 +88,58 @@ func (b *bench) manyAt(ctx context.Context, sec, addr string, users []string) er
 	b.add(r)
 	return nil
 }
+
+// thousand times the shape of a department's mail server: 1,000 accounts
+// with a few small messages each (workload.Thousand), first sync beside
+// mbsync and unchanged re-sync beside logging in and out of every
+// account (as many at a time as syncd syncs sources: 4).
+func (b *bench) thousand(ctx context.Context) error {
+	start := time.Now()
+	wl, err := workload.Generate(b.path("workload-thousand"), workload.Thousand(b.o.scale))
+	if err != nil {
+		return err
+	}
+	b.fact("thousand-accounts workload generated in %s: %d messages in %d mailbox copies (%d attachment parts, %s on the server), %d accounts",
+		time.Since(start).Round(time.Second), wl.Messages, wl.Deliveries, wl.MailStats.Attachments, human(wl.MailStats.Bytes), wl.Spec.Accounts)
+	srv, err := b.startDovecot(ctx, wl.Mail)
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	if pid, err := childNamed("dovecot"); err == nil {
+		b.watch(pid)
+		defer b.watch(0)
+	}
+	dir := b.path("thousand")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	cfg := filepath.Join(dir, "syncd.yaml")
+	store := filepath.Join(dir, "store")
+	if err := os.WriteFile(cfg, []byte(imapConfigAt(store, srv.Addr, srv.Users)), 0o644); err != nil {
+		return err
+	}
+	maildir := filepath.Join(dir, "maildir")
+	mbconf := filepath.Join(dir, "mbsyncrc")
+	if err := os.WriteFile(mbconf, []byte(mbsyncConfigAt(maildir, srv.Addr, srv.Users)), 0o600); err != nil {
+		return err
+	}
+	env := []string{imapPasswordEnv + "=" + imaptest.Password}
+	syncd := b.syncdCmd("syncd sync", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")
+	steps := []step{
+		{key: "syncd", setup: resetDir(store), cmd: syncd,
+			after: func(out string) { b.fact("1,000 accounts: syncd summary: %s", summaryLine(out)) }},
+		{key: "syncd-again", cmd: syncd},
+		{key: "logins", run: imapLoginsAtATime(srv.Addr, srv.Users, imaptest.Password, 4)},
+		{key: "mbsync", setup: mkMaildirs(maildir, srv.Users), cmd: measure.Cmd{Name: "mbsync", Args: []string{"mbsync", "-q", "-c", mbconf, "-a"}}},
+	}
+	s, errs := b.repeat(ctx, b.o.reps, steps)
+	const sec = "IMAP, 1,000 small accounts"
+	r := row(sec, "sync", "mbsync", s, errs, "syncd", "mbsync", results.WallAtMost(0.7, "<= 0.7x mbsync"))
+	r.Note = serverNote("Dovecot", b.serverCPU, "syncd", "syncd", "mbsync", "mbsync")
+	b.add(r)
+	r = row(sec, "re-sync, nothing changed", "log in and out of every account, 4 at a time (go-imap, nothing else)", s, errs, "syncd-again", "logins", results.WallAtMost(1.3, "<= 1.3x"))
+	r.Note = serverNote("Dovecot", b.serverCPU, "syncd", "syncd-again", "logins", "logins")
+	b.add(r)
+	return nil
+}

@@ -48,6 +48,17 @@ func ManySmall(scale float64) Spec {
 	}
 }
 
+// Thousand is issue 21's many-small-mailboxes shape: 1,000 accounts
+// (at scale 1) with a few small messages each, in INBOX, Sent and four
+// project folders.
+func Thousand(scale float64) Spec {
+	n := func(v int) int { return max(1, int(math.Round(float64(v)*scale))) }
+	return Spec{
+		Seed: 3, Accounts: n(1000), Threads: n(1000), Docs: n(400), ShareDocs: 0,
+		MedianSize: 10 << 10,
+	}
+}
+
 // Workload is a generated workload on disk.
 type Workload struct {
 	Spec  Spec
