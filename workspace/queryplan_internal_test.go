@@ -266,6 +266,17 @@ func TestSearchReadsTheNameIndex(t *testing.T) {
 	}
 }
 
+// TestClaimReadsTheUnitsToDo: a worker looking for work reads the first
+// units to do through their partial index, not every unit of the run (a
+// job of 1,000 sources claims 1,000 times).
+func TestClaimReadsTheUnitsToDo(t *testing.T) {
+	c, _ := catalogWithRun(t)
+	plan := strings.Join(queryPlan(t, c, unitsToDoQuery), "\n")
+	if !strings.Contains(plan, "run_units_todo") || strings.Contains(plan, "TEMP B-TREE") {
+		t.Errorf("units to do, plan:\n%s", plan)
+	}
+}
+
 // TestMergeSummaries: two (name, key)-ordered lists merge in that order,
 // a document in both once, at most limit.
 func TestMergeSummaries(t *testing.T) {

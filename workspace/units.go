@@ -116,6 +116,11 @@ func (c *Catalog) Units(ctx context.Context, run int64) ([]Unit, error) {
 	return us, nil
 }
 
+// unitsToDoQuery reads the first units of a run still to do, through the
+// partial index run_units_todo (the state is spelled out for it).
+const unitsToDoQuery = `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.expires, u.kind, '', u.error
+	FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND u.state = '` + UnitTodo + `' ORDER BY u.name LIMIT ?`
+
 // UnitsToClaim lists the units of a run not done yet, by name, without
 // their counts (none has any yet): what a worker looking for work reads,
 // so it must not grow with the units already done (a job of 1,000
@@ -126,9 +131,7 @@ func (c *Catalog) UnitsToClaim(ctx context.Context, run int64, todo int) ([]Unit
 		FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND u.state <> ? ORDER BY u.name`
 	args := []any{run, UnitDone}
 	if todo > 0 {
-		q = `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.expires, u.kind, '', u.error
-		FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND u.state = ? ORDER BY u.name LIMIT ?`
-		args = []any{run, UnitTodo, todo}
+		q, args = unitsToDoQuery, []any{run, todo}
 	}
 	rows, err := c.db.QueryContext(ctx, q, args...)
 	if err != nil {
