@@ -113,6 +113,13 @@ type Sink interface {
 	Gone(ctx context.Context, g Gone) error
 }
 
+// Concurrent is a Source that says how many items it serves at once to
+// best effect (a remote share: 8 files open at once). A job that does not
+// set its concurrency fetches that many of its items at once.
+type Concurrent interface {
+	Transfers() int
+}
+
 // Wanter is a Sink that can say, before an item is reported, whether it
 // will Open it (it is not skipped, not a copy already known by its ref
 // or its hashes). A source whose round trips cost more than its bytes

@@ -72,10 +72,7 @@ type ingest struct {
 }
 
 func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runID int64, log *slog.Logger, shared *runShared) *ingest {
-	n := job.Concurrency
-	if n <= 0 {
-		n = 4
-	}
+	n := fetchConcurrency(job, src)
 	meter, _ := src.(connectors.Metered)
 	return &ingest{
 		e: e, job: job, sc: sc, src: src, runID: runID, log: log,
@@ -90,6 +87,19 @@ func newIngest(e *Engine, job *Job, sc SourceConfig, src connectors.Source, runI
 		stopped: make(chan struct{}),
 		key:     sc.Name,
 	}
+}
+
+// fetchConcurrency is how many items of src a run fetches at once: the
+// job's concurrency, else what the source says pays off, else 4.
+func fetchConcurrency(job *Job, src connectors.Source) int {
+	n := job.Concurrency
+	if c, ok := src.(connectors.Concurrent); ok && n <= 0 {
+		n = c.Transfers()
+	}
+	if n <= 0 {
+		n = 4
+	}
+	return n
 }
 
 // onPart makes the ingest scan one part of its partitioned source, under

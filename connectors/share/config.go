@@ -38,7 +38,8 @@ type Config struct {
 	MinAge  string   `yaml:"min_age"`
 	// Checkers is the number of directories listed in parallel (default 8).
 	Checkers int `yaml:"checkers"`
-	// Transfers bounds the files open at once (default 4).
+	// Transfers bounds the files open at once (default 4 on a local
+	// path, 8 on a remote: each file costs round trips, which overlap).
 	Transfers int `yaml:"transfers"`
 	// FollowLinks follows symlinks on local paths (default: skipped).
 	FollowLinks bool `yaml:"follow_links"`
@@ -107,9 +108,6 @@ func decodeShare(cfg connectors.Config) (Config, error) {
 func (f Config) withDefaults() (Config, error) {
 	if f.Checkers <= 0 {
 		f.Checkers = 8
-	}
-	if f.Transfers <= 0 {
-		f.Transfers = 4
 	}
 	if f.CheckpointEvery <= 0 {
 		f.CheckpointEvery = 500

@@ -140,3 +140,25 @@ func TestOptionsAcceptScalars(t *testing.T) {
 		}
 	}
 }
+
+// A remote share opens 8 files at once unless the config says (its files
+// cost round trips, which overlap); a local path 4.
+func TestTransfersDefault(t *testing.T) {
+	for _, c := range []struct {
+		cfg  Config
+		want int
+	}{
+		{Config{Remote: t.TempDir()}, 4},
+		{Config{Remote: ":sftp,host=files.example.org:/srv/share"}, 8},
+		{Config{Remote: ":smb,host=files.example.org:share"}, 8},
+		{Config{Remote: ":sftp,host=files.example.org:/srv/share", Transfers: 2}, 2},
+	} {
+		s, err := NewFromConfig("s", "share", c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := s.Transfers(); got != c.want || cap(s.sem) != c.want {
+			t.Errorf("%s (transfers %d): %d at once (semaphore %d), want %d", c.cfg.Remote, c.cfg.Transfers, got, cap(s.sem), c.want)
+		}
+	}
+}
