@@ -71,7 +71,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.scaleReps, "scale-reps", 1, "runs of each store-scale command (each takes minutes at 1M sightings)")
 	fs.StringVar(&o.scaleOps, "scale-ops", "sync,postgres,touch,daemon,plan,report,export,verify", "store-scale commands to run (sync: the full rebuild; postgres: the store copied into PostgreSQL, a full rebuild there beside SQLite's; touch: a sync touching 1% of documents; daemon: a daemon run after another touch, and its size once idle; report: the report of the import run, an item per sighting)")
 	fs.DurationVar(&o.limit, "limit", 5*time.Minute, "time limit of each timed command (store-scale commands: twice that)")
-	fs.StringVar(&o.sections, "sections", "imap,many,thousand,share,hash,big,scale,cluster", "comma-separated sections to run")
+	fs.StringVar(&o.sections, "sections", "imap,many,thousand,share,wanshare,hash,big,scale,cluster", "comma-separated sections to run")
 	fs.IntVar(&o.webRequests, "web-requests", 1000, "web section: timed requests of each row after a tenth as many to warm up (the 10 MiB checks: a fifth as many)")
 	fs.IntVar(&o.webWorkers, "web-workers", 4, "web section: requests at a time (keep-alive connections)")
 	fs.BoolVar(&o.keep, "keep", false, "keep the scratch dir")
@@ -111,7 +111,7 @@ func (b *bench) runAll(ctx context.Context) error {
 	for _, s := range strings.Split(b.o.sections, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
-	if want["imap"] || want["share"] || want["cluster"] {
+	if want["imap"] || want["share"] || want["wanshare"] || want["cluster"] {
 		if err := b.generate(); err != nil {
 			return err
 		}
@@ -119,7 +119,7 @@ func (b *bench) runAll(ctx context.Context) error {
 	sections := []struct {
 		name string
 		fn   func(context.Context) error
-	}{{"imap", b.imap}, {"many", b.many}, {"thousand", b.thousand}, {"share", b.share}, {"hash", b.hashing}, {"big", b.big}, {"scale", b.scale}, {"cluster", b.cluster}, {"web", b.web}}
+	}{{"imap", b.imap}, {"many", b.many}, {"thousand", b.thousand}, {"share", b.share}, {"wanshare", b.wanShare}, {"hash", b.hashing}, {"big", b.big}, {"scale", b.scale}, {"cluster", b.cluster}, {"web", b.web}}
 	for _, s := range sections {
 		if !want[s.name] {
 			continue

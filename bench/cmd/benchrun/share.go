@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
+	"github.com/syncd/syncd/bench/internal/latency"
 	"github.com/syncd/syncd/bench/internal/measure"
 	"github.com/syncd/syncd/bench/internal/results"
 	"github.com/syncd/syncd/bench/internal/servers"
@@ -80,5 +82,88 @@ func (b *bench) shareFrom(ctx context.Context, sec, name, sourceYAML, rcloneSrc 
 	b.add(row(sec, "re-sync, nothing changed", "rclone lsf -R (listing only)", s, errs, "syncd-again", "rclone-list", results.Target{}))
 	b.add(row(sec, "re-sync, nothing changed", "syncd first sync", s, errs, "syncd-again", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
 	b.add(row(sec, "re-sync in the daemon (triggered run)", "syncd first sync", s, errs, "syncd-daemon", "syncd", results.WallAtMost(0.02, "< 2% of first sync")))
+	os.RemoveAll(copyDir)
+}
+
+// wanShare times syncd against rclone copy of the department share over
+// SFTP (OpenSSH) and SMB (Samba), each behind the latency proxy adding
+// 20 ms to every round trip, as a file server across a WAN would be.
+func (b *bench) wanShare(ctx context.Context) error {
+	src := b.wl.Share
+	sftp, err := servers.StartSFTP(ctx)
+	if err != nil {
+		return err
+	}
+	defer sftp.Stop()
+	sp, err := latency.Start(sftp.Addr(), wanLatency)
+	if err != nil {
+		return err
+	}
+	defer sp.Close()
+	_, port, _ := strings.Cut(sp.Addr, ":")
+	pn, _ := strconv.Atoi(port)
+	if err := sftp.KnowPort(pn); err != nil {
+		return err
+	}
+	b.watch(sftp.Pid())
+	// shell_type unix for both: neither probes the server's shell;
+	// --ignore-checksum: syncd hashes as it reads, rclone would otherwise
+	// run md5sum on the server for every file after copying it.
+	yaml := fmt.Sprintf("type: share\n        remote: %s\n        key_file: %s\n        options: {shell_type: unix}", quote(sftp.Remote(sp.Addr, src)), quote(sftp.KeyFile))
+	cli := strings.Replace(sftp.CLIRemote(sp.Addr, src), ":sftp,", ":sftp,shell_type=unix,", 1)
+	b.shareAcross(ctx, "share (SFTP, 20 ms round trips)", "sftp", yaml, cli, nil, []string{"--ignore-checksum"})
+	b.watch(0)
+
+	smb, err := servers.StartSamba(ctx, src)
+	if err != nil {
+		return err
+	}
+	defer smb.Stop()
+	mp, err := latency.Start(smb.Addr(), wanLatency)
+	if err != nil {
+		return err
+	}
+	defer mp.Close()
+	b.watch(smb.Pid())
+	defer b.watch(0)
+	yaml = fmt.Sprintf("type: share\n        remote: %s\n        password_env: %s", quote(smb.RemoteAt(mp.Addr)), smbPasswordEnv)
+	b.shareAcross(ctx, "share (SMB, 20 ms round trips)", "smb", yaml, smb.CLIRemoteAt(mp.Addr), []string{smbPasswordEnv + "=" + smb.Password}, nil)
+	return nil
+}
+
+// shareAcross times a first sync and an unchanged re-sync of syncd and of
+// rclone copy (with rcloneFlags) from one remote.
+func (b *bench) shareAcross(ctx context.Context, sec, name, sourceYAML, rcloneSrc string, env, rcloneFlags []string) {
+	dir := b.path("wan-" + name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		b.fail(sec, err)
+		return
+	}
+	store := filepath.Join(dir, "store")
+	cfg := filepath.Join(dir, "syncd.yaml")
+	text := fmt.Sprintf("store:\n  path: %q\njobs:\n  - name: share\n    workspace: department\n    sources:\n      - name: %s\n        %s\n", store, name, sourceYAML)
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		b.fail(sec, err)
+		return
+	}
+	copyDir := filepath.Join(dir, "copy")
+	rclone := measure.Cmd{Name: "rclone copy", Args: append(append([]string{"rclone", "copy", "--config", "/dev/null"}, rcloneFlags...), rcloneSrc, copyDir)}
+	syncd := b.syncdCmd("syncd sync", env, "sync", "--config", cfg, "--progress", "none", "--log-level", "warn")
+	steps := []step{
+		{key: "syncd", setup: resetDir(store), cmd: syncd,
+			after: func(out string) { b.fact("%s: syncd summary: %s", sec, summaryLine(out)) }},
+		{key: "syncd-again", cmd: syncd},
+		{key: "rclone", setup: resetDir(copyDir), cmd: rclone},
+		{key: "rclone-again", cmd: rclone},
+	}
+	s, errs := b.repeat(ctx, b.o.reps, steps)
+	server := "sshd"
+	if name == "smb" {
+		server = "smbd"
+	}
+	r := row(sec, "sync", "rclone copy", s, errs, "syncd", "rclone", results.WallAtMost(0.8, "<= 0.8x rclone copy"))
+	r.Note = serverNote(server, b.serverCPU, "syncd", "syncd", "rclone copy", "rclone")
+	b.add(r)
+	b.add(row(sec, "re-sync, nothing changed", "rclone copy, second run", s, errs, "syncd-again", "rclone-again", results.Target{}))
 	os.RemoveAll(copyDir)
 }

@@ -34,10 +34,16 @@ type Samba struct {
 	Port                             int
 
 	state string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	mu    sync.Mutex
-	log   strings.Builder
+	proc
+}
+
+// proc is a server process in the foreground, in its own process group,
+// with what it printed.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{}
+	mu   sync.Mutex
+	log  strings.Builder
 }
 
 // StartSamba starts smbd serving dir. Files are read as user nobody, so
@@ -55,7 +61,7 @@ func StartSamba(ctx context.Context, dir string) (*Samba, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Samba{Host: "127.0.0.1", User: "root", Share: "data", Dir: dir, state: state, done: make(chan struct{})}
+	s := &Samba{Host: "127.0.0.1", User: "root", Share: "data", Dir: dir, state: state}
 	if err := s.configure(ctx, smbpasswd); err != nil {
 		os.RemoveAll(state)
 		return nil, err
@@ -106,10 +112,16 @@ func (s *Samba) configure(ctx context.Context, smbpasswd string) error {
 
 func (s *Samba) conf() string { return filepath.Join(s.state, "smb.conf") }
 
-// start runs smbd in the foreground in its own process group and waits
-// for "waiting for connections" in its log.
 func (s *Samba) start(ctx context.Context, smbd string) error {
-	s.cmd = exec.Command(smbd, "--foreground", "--no-process-group", "--debug-stdout", "--configfile="+s.conf())
+	return s.proc.start(ctx, "waiting for connections", smbd, "--foreground", "--no-process-group", "--debug-stdout", "--configfile="+s.conf())
+}
+
+// start runs argv in its own process group and waits for ready in what it
+// prints.
+func (s *proc) start(ctx context.Context, ready string, argv ...string) error {
+	name := filepath.Base(argv[0])
+	s.done = make(chan struct{})
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	pr, pw, err := os.Pipe()
 	if err != nil {
@@ -120,9 +132,9 @@ func (s *Samba) start(ctx context.Context, smbd string) error {
 	pw.Close()
 	if err != nil {
 		pr.Close()
-		return fmt.Errorf("servers: start smbd: %w", err)
+		return fmt.Errorf("servers: start %s: %w", name, err)
 	}
-	ready := make(chan struct{})
+	up := make(chan struct{})
 	go func() {
 		defer pr.Close()
 		sc := bufio.NewScanner(pr)
@@ -133,9 +145,9 @@ func (s *Samba) start(ctx context.Context, smbd string) error {
 				s.log.WriteString(sc.Text() + "\n")
 			}
 			s.mu.Unlock()
-			if !seen && strings.Contains(sc.Text(), "waiting for connections") {
+			if !seen && strings.Contains(sc.Text(), ready) {
 				seen = true
-				close(ready)
+				close(up)
 			}
 		}
 	}()
@@ -143,30 +155,37 @@ func (s *Samba) start(ctx context.Context, smbd string) error {
 	timer := time.NewTimer(30 * time.Second)
 	defer timer.Stop()
 	select {
-	case <-ready:
+	case <-up:
 		return nil
 	case <-s.done:
-		return fmt.Errorf("servers: smbd exited: %s", s.Log())
+		return fmt.Errorf("servers: %s exited: %s", name, s.Log())
 	case <-timer.C:
-		return fmt.Errorf("servers: smbd not ready after 30s: %s", s.Log())
+		return fmt.Errorf("servers: %s not ready after 30s: %s", name, s.Log())
 	case <-ctx.Done():
 		return ctx.Err()
 	}
 }
 
-// Pid is the smbd parent process (it reaps the per-client children).
-func (s *Samba) Pid() int { return s.cmd.Process.Pid }
+// Pid is the server's parent process (smbd's and sshd's reap their
+// per-client children).
+func (s *proc) Pid() int { return s.cmd.Process.Pid }
 
-// Log is what smbd printed.
-func (s *Samba) Log() string {
+// Log is what the server printed.
+func (s *proc) Log() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.log.String()
 }
 
-// Stop ends smbd (its process group: smbd forks one child per client)
-// and removes its state directory.
+// Stop ends smbd and removes its state directory.
 func (s *Samba) Stop() {
+	s.proc.stop()
+	os.RemoveAll(s.state)
+}
+
+// stop ends the server's process group (smbd and sshd fork one child per
+// client).
+func (s *proc) stop() {
 	if s.cmd != nil && s.cmd.Process != nil {
 		syscall.Kill(-s.cmd.Process.Pid, syscall.SIGTERM)
 		select {
@@ -176,19 +195,29 @@ func (s *Samba) Stop() {
 			<-s.done
 		}
 	}
-	os.RemoveAll(s.state)
 }
 
 // Remote is the rclone on-the-fly remote for the share root without the
 // password (syncd takes it by reference).
-func (s *Samba) Remote() string {
-	return ":smb,host=" + s.Host + ",port=" + strconv.Itoa(s.Port) + ",user=" + s.User + ":" + s.Share
+func (s *Samba) Remote() string { return s.RemoteAt(s.Addr()) }
+
+// RemoteAt is Remote through addr (host:port: a proxy in front of smbd).
+func (s *Samba) RemoteAt(addr string) string {
+	host, port, _ := strings.Cut(addr, ":")
+	return ":smb,host=" + host + ",port=" + port + ",user=" + s.User + ":" + s.Share
 }
+
+// Addr is smbd's host:port.
+func (s *Samba) Addr() string { return s.Host + ":" + strconv.Itoa(s.Port) }
 
 // CLIRemote is Remote with the obscured password inlined, for the rclone
 // command line.
-func (s *Samba) CLIRemote() string {
-	return ":smb,host=" + s.Host + ",port=" + strconv.Itoa(s.Port) + ",user=" + s.User +
+func (s *Samba) CLIRemote() string { return s.CLIRemoteAt(s.Addr()) }
+
+// CLIRemoteAt is CLIRemote through addr.
+func (s *Samba) CLIRemoteAt(addr string) string {
+	host, port, _ := strings.Cut(addr, ":")
+	return ":smb,host=" + host + ",port=" + port + ",user=" + s.User +
 		",pass=" + obscure.MustObscure(s.Password) + ":" + s.Share
 }
 
