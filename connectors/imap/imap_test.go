@@ -192,6 +192,39 @@ func TestUnchangedRescanLogsInOnce(t *testing.T) {
 	}
 }
 
+// A small account's first scan logs in once: the other scan workers join
+// only once a batch's worth of new messages (batch_size) is found, and
+// the small parts come with their batches, so Open needs no connection.
+// (TestUnchangedRescanLogsInOnce: an account of several batches gets the
+// second worker.)
+func TestSmallAccountLogsInOnce(t *testing.T) {
+	srv := startDovecot(t)
+	os.Setenv("SYNCD_TEST_IMAP_PW", imaptest.Password)
+	// dial_timeout 27s: a config of its own, so no other test's kept
+	// session serves it.
+	s, err := connectors.New(connectortest.Config(t, fmt.Sprintf(
+		"name: %s-small\ntype: imap\naddress: %s\ntls: none\nusername: %s\npassword_env: SYNCD_TEST_IMAP_PW\nconnections: 4\nbatch_size: 1000\ndial_timeout: 27s\n",
+		srv.kind, srv.addr, alice)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	rec, _ := connectortest.Scan(t, s, nil)
+	read := 0
+	for _, it := range rec.Content() {
+		if imapsrc.Prefetched(it) {
+			connectortest.ReadAll(t, s, it)
+			read++
+		}
+	}
+	if read < 10 {
+		t.Fatalf("only %d parts came with their batch", read)
+	}
+	if n := s.(connectors.Metered).Counters().Logins; n != 1 {
+		t.Errorf("an account of less than a batch, scanned and %d batched parts read: %d logins, want 1", read, n)
+	}
+}
+
 // The next Source of the same config in this process (the next part of
 // an account) takes the sessions the last one kept, with no mailbox
 // selected, and sees the server as it is now; a Source with another
