@@ -21,27 +21,16 @@ const wanLatency = 10 * time.Millisecond
 // straight to Dovecot on loopback and through a proxy adding 20 ms to
 // every round trip, as a server across a WAN would.
 func (b *bench) many(ctx context.Context) error {
-	start := time.Now()
-	wl, err := workload.Generate(b.path("workload-many"), workload.ManySmall(b.o.scale))
+	srv, stop, err := b.mailShape(ctx, "many-small", workload.ManySmall(b.o.scale))
 	if err != nil {
 		return err
 	}
-	b.fact("many-small workload generated in %s: %d messages in %d mailbox copies (%d attachment parts, %s on the server), %d accounts",
-		time.Since(start).Round(time.Second), wl.Messages, wl.Deliveries, wl.MailStats.Attachments, human(wl.MailStats.Bytes), wl.Spec.Accounts)
-	srv, err := b.startDovecot(ctx, wl.Mail)
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
+	defer stop()
 	proxy, err := latency.Start(srv.Addr, wanLatency)
 	if err != nil {
 		return err
 	}
 	defer proxy.Close()
-	if pid, err := childNamed("dovecot"); err == nil {
-		b.watch(pid)
-		defer b.watch(0)
-	}
 	for _, v := range []struct {
 		sec, addr string
 	}{{"IMAP, many accounts and folders, small messages", srv.Addr}, {"IMAP, the same with 20 ms round trips", proxy.Addr}} {
@@ -50,6 +39,26 @@ func (b *bench) many(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// mailShape generates a mail workload of spec, loads it into a private
+// Dovecot and watches Dovecot's CPU; stop ends both.
+func (b *bench) mailShape(ctx context.Context, name string, spec workload.Spec) (*imaptest.Server, func(), error) {
+	start := time.Now()
+	wl, err := workload.Generate(b.path("workload-"+name), spec)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.fact("%s workload generated in %s: %d messages in %d mailbox copies (%d attachment parts, %s on the server), %d accounts",
+		name, time.Since(start).Round(time.Second), wl.Messages, wl.Deliveries, wl.MailStats.Attachments, human(wl.MailStats.Bytes), wl.Spec.Accounts)
+	srv, err := b.startDovecot(ctx, wl.Mail)
+	if err != nil {
+		return nil, nil, err
+	}
+	if pid, err := childNamed("dovecot"); err == nil {
+		b.watch(pid)
+	}
+	return srv, func() { b.watch(0); srv.Stop() }, nil
 }
 
 // manyAt times one first sync and one unchanged re-sync of syncd and of
@@ -94,22 +103,11 @@ func (b *bench) manyAt(ctx context.Context, sec, addr string, users []string) er
 // mbsync and unchanged re-sync beside logging in and out of every
 // account (as many at a time as syncd syncs sources: 4).
 func (b *bench) thousand(ctx context.Context) error {
-	start := time.Now()
-	wl, err := workload.Generate(b.path("workload-thousand"), workload.Thousand(b.o.scale))
+	srv, stop, err := b.mailShape(ctx, "thousand-accounts", workload.Thousand(b.o.scale))
 	if err != nil {
 		return err
 	}
-	b.fact("thousand-accounts workload generated in %s: %d messages in %d mailbox copies (%d attachment parts, %s on the server), %d accounts",
-		time.Since(start).Round(time.Second), wl.Messages, wl.Deliveries, wl.MailStats.Attachments, human(wl.MailStats.Bytes), wl.Spec.Accounts)
-	srv, err := b.startDovecot(ctx, wl.Mail)
-	if err != nil {
-		return err
-	}
-	defer srv.Stop()
-	if pid, err := childNamed("dovecot"); err == nil {
-		b.watch(pid)
-		defer b.watch(0)
-	}
+	defer stop()
 	dir := b.path("thousand")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err

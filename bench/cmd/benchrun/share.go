@@ -35,19 +35,26 @@ func (b *bench) share(ctx context.Context) error {
 	return nil
 }
 
+// shareJob writes, in a new scratch dir sub, the config of a job with one
+// source named name (sourceYAML: its keys, indented) and a store there.
+func (b *bench) shareJob(sub, name, sourceYAML string) (dir, cfg, store string, err error) {
+	dir = b.path(sub)
+	if err = os.MkdirAll(dir, 0o755); err != nil {
+		return
+	}
+	store = filepath.Join(dir, "store")
+	cfg = filepath.Join(dir, "syncd.yaml")
+	text := fmt.Sprintf("store:\n  path: %q\njobs:\n  - name: share\n    workspace: department\n    sources:\n      - name: %s\n        %s\n", store, name, sourceYAML)
+	err = os.WriteFile(cfg, []byte(text), 0o644)
+	return
+}
+
 func quote(s string) string { return fmt.Sprintf("%q", s) }
 
 // shareFrom runs one share comparison; withCp adds cp -r (local only).
 func (b *bench) shareFrom(ctx context.Context, sec, name, sourceYAML, rcloneSrc string, env []string, withCp bool) {
-	dir := b.path("share-" + name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.fail(sec, err)
-		return
-	}
-	store := filepath.Join(dir, "store")
-	cfg := filepath.Join(dir, "syncd.yaml")
-	text := fmt.Sprintf("store:\n  path: %q\njobs:\n  - name: share\n    workspace: department\n    sources:\n      - name: %s\n        %s\n", store, name, sourceYAML)
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+	dir, cfg, store, err := b.shareJob("share-"+name, name, sourceYAML)
+	if err != nil {
 		b.fail(sec, err)
 		return
 	}
@@ -134,15 +141,8 @@ func (b *bench) wanShare(ctx context.Context) error {
 // shareAcross times a first sync and an unchanged re-sync of syncd and of
 // rclone copy (with rcloneFlags) from one remote.
 func (b *bench) shareAcross(ctx context.Context, sec, name, sourceYAML, rcloneSrc string, env, rcloneFlags []string) {
-	dir := b.path("wan-" + name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.fail(sec, err)
-		return
-	}
-	store := filepath.Join(dir, "store")
-	cfg := filepath.Join(dir, "syncd.yaml")
-	text := fmt.Sprintf("store:\n  path: %q\njobs:\n  - name: share\n    workspace: department\n    sources:\n      - name: %s\n        %s\n", store, name, sourceYAML)
-	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+	dir, cfg, store, err := b.shareJob("wan-"+name, name, sourceYAML)
+	if err != nil {
 		b.fail(sec, err)
 		return
 	}

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/syncd/syncd/connectors/share/sharetest"
 )
 
 // SFTP is a private OpenSSH sshd (internal-sftp) on a loopback port that
@@ -72,21 +74,7 @@ func StartSFTP(ctx context.Context) (*SFTP, error) {
 	}
 	conf := filepath.Join(state, "sshd_config")
 	if err == nil {
-		err = os.WriteFile(conf, []byte(fmt.Sprintf(`Port %d
-ListenAddress %s
-HostKey %s
-PidFile none
-AuthorizedKeysFile %s
-AllowUsers %s
-PubkeyAuthentication yes
-PasswordAuthentication no
-KbdInteractiveAuthentication no
-PermitRootLogin prohibit-password
-StrictModes no
-UsePAM no
-Subsystem sftp internal-sftp
-LogLevel INFO
-`, s.Port, s.Host, hostKey, authorized, s.User)), 0o600)
+		err = os.WriteFile(conf, []byte(sharetest.SSHDConf(s.Port, s.Host, hostKey, authorized, s.User)), 0o600)
 	}
 	if err == nil {
 		err = os.MkdirAll("/run/sshd", 0o755) // the privilege separation directory sshd insists on

@@ -66,6 +66,13 @@ func StartSFTP(t testing.TB) *SFTP {
 }
 
 func sshdConf(s *SFTP, hostKey, authorized string) string {
+	return SSHDConf(s.Port, s.Host, hostKey, authorized, s.User)
+}
+
+// SSHDConf is the sshd_config of a private internal-sftp server on
+// host:port that accepts user's keys in authorized (also used by the
+// benchmark's servers).
+func SSHDConf(port int, host, hostKey, authorized, user string) string {
 	return fmt.Sprintf(`Port %d
 ListenAddress %s
 HostKey %s
@@ -80,7 +87,7 @@ StrictModes no
 UsePAM no
 Subsystem sftp internal-sftp
 LogLevel INFO
-`, s.Port, s.Host, hostKey, authorized, s.User)
+`, port, host, hostKey, authorized, user)
 }
 
 // Remote is the rclone on-the-fly remote for an absolute path dir, without
