@@ -213,7 +213,7 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 	if dup {
 		return nil
 	}
-	if it.Skip == "" && in.job.MaxSize > 0 && it.Size > in.job.MaxSize {
+	if it.Skip == "" && in.tooLarge(it) {
 		it.Skip = "size-limit"
 	}
 	if it.Skip != "" {
@@ -265,13 +265,18 @@ func (in *ingest) Item(ctx context.Context, it *connectors.Item) error {
 	return nil
 }
 
+// tooLarge: the item is over the job's max_size (skipped "size-limit").
+func (in *ingest) tooLarge(it *connectors.Item) bool {
+	return in.job.MaxSize > 0 && it.Size > in.job.MaxSize
+}
+
 // seenKey names an item in ingest.seen: its ref and fingerprint.
 func seenKey(it *connectors.Item) string { return string(it.Ref) + "\x00" + it.Fingerprint }
 
 // Wants implements connectors.Wanter: whether Item would download it now
 // (the same tests, in the same order, without their effects).
 func (in *ingest) Wants(ctx context.Context, it *connectors.Item) (bool, error) {
-	if it.Skip != "" || (in.job.MaxSize > 0 && it.Size > in.job.MaxSize) {
+	if it.Skip != "" || in.tooLarge(it) {
 		return false, nil
 	}
 	in.mu.Lock()

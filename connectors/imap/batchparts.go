@@ -36,9 +36,11 @@ type partGroup struct {
 	parts [][]int
 	uids  []imap.UID
 	// got: each message's parts, by UID then part number ("2.1"); raw:
-	// as sent (BODY), else decoded by the server (BINARY).
+	// as sent (BODY), else decoded by the server (BINARY). err: the
+	// server refused the command.
 	got map[imap.UID]map[string][]byte
 	raw bool
+	err error
 }
 
 // pendingParts is a prefetch under way: its commands sent, their answers
@@ -52,7 +54,6 @@ type pendingParts struct {
 	budget   int64 // encoded bytes left to fetch with this batch
 	plans    []*msgPlan
 	groups   []*partGroup
-	errs     []error
 	done     chan error
 }
 
@@ -67,8 +68,8 @@ func (sc *scanner) startPrefetch(ctx context.Context, cn *conn, mb mailbox, vali
 	if err != nil {
 		return nil, err
 	}
-	pp.groups, pp.errs = groups, make([]error, len(groups))
-	read := sc.sendGroups(cn, groups, cn.binary, pp.errs)
+	pp.groups = groups
+	read := sc.sendGroups(cn, groups, cn.binary)
 	go func() { pp.done <- read() }()
 	return pp, nil
 }
@@ -92,24 +93,17 @@ func (pp *pendingParts) wait() error {
 		return err
 	}
 	if len(cids) > 0 {
-		errs := make([]error, len(cids))
-		if err := sc.sendGroups(cn, cids, cn.binary, errs)(); err != nil {
+		if err := sc.sendGroups(cn, cids, cn.binary)(); err != nil {
 			return err
 		}
 		groups = append(groups, cids...)
-		pp.errs = append(pp.errs, errs...)
 	}
 	if cn.binary {
 		// A server that cannot decode one message's part refuses BINARY
 		// for the whole command ([UNKNOWN-CTE]).
-		var again []*partGroup
-		for i, g := range groups {
-			if pp.errs[i] != nil {
-				again = append(again, g)
-			}
-		}
+		again := slices.DeleteFunc(slices.Clone(groups), func(g *partGroup) bool { return g.err == nil })
 		if len(again) > 0 {
-			if err := sc.sendGroups(cn, again, false, make([]error, len(again)))(); err != nil {
+			if err := sc.sendGroups(cn, again, false)(); err != nil {
 				return err
 			}
 		}
@@ -179,9 +173,10 @@ func (pp *pendingParts) partGroups(cid bool) ([]*partGroup, error) {
 // sendGroups sends one UID FETCH per group, all before reading any
 // answer (one round trip for the lot), and returns the function that
 // reads them: each group's answer in a goroutine of its own, so that no
-// answer waits behind another's reader. errs[i] is group i's refusal by
-// the server; an error that broke the connection is returned.
-func (sc *scanner) sendGroups(cn *conn, groups []*partGroup, binary bool, errs []error) func() error {
+// answer waits behind another's reader. A group the server refuses keeps
+// the refusal (partGroup.err); an error that broke the connection is
+// returned.
+func (sc *scanner) sendGroups(cn *conn, groups []*partGroup, binary bool) func() error {
 	cmds := make([]*imapclient.FetchCommand, len(groups))
 	for i, g := range groups {
 		opts := &imap.FetchOptions{UID: true}
@@ -204,15 +199,15 @@ func (sc *scanner) sendGroups(cn *conn, groups []*partGroup, binary bool, errs [
 				if err == nil {
 					g.got, g.raw = got, !binary
 				}
-				errs[i] = err
+				g.err = err
 			}()
 		}
 		wg.Wait()
-		for _, err := range errs {
-			if err == nil {
+		for _, g := range groups {
+			if g.err == nil {
 				continue
 			}
-			if cerr := sc.check(err); connectors.IsRetryable(cerr) {
+			if cerr := sc.check(g.err); connectors.IsRetryable(cerr) {
 				return fmt.Errorf("imap %s: fetch parts: %w", sc.s.name, cerr)
 			}
 		}
@@ -220,8 +215,8 @@ func (sc *scanner) sendGroups(cn *conn, groups []*partGroup, binary bool, errs [
 	}
 }
 
-// readGroup reads one prefetch command's answer. A part whose bytes
-// cannot be decoded here is left out (Open reports it). A literal that
+// readGroup reads one prefetch command's answer. A part larger than
+// BODYSTRUCTURE promised is left out (Open streams it). A literal that
 // ends early broke the connection: the command is left alone (draining
 // it would race go-imap's reader) and ErrDropped returned.
 func (sc *scanner) readGroup(cmd *imapclient.FetchCommand, g *partGroup) (map[imap.UID]map[string][]byte, error) {
