@@ -63,7 +63,7 @@ func (e *Engine) lockHistory(ctx context.Context) (func(), error) {
 
 // lockPoll is how often a process waiting for another's lock looks again
 // (the other process cannot signal across the catalog).
-const lockPoll = 200 * time.Millisecond
+var lockPoll = 200 * time.Millisecond
 
 // lockJob takes the job's lock in the store, waiting while store
 // maintenance runs. A lock left by a process on this host that no longer

@@ -57,12 +57,14 @@ func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string,
 		pmu sync.Mutex // one claim at a time in this process
 	)
 	shared := newRunShared()
+	var ended unitEnded
 	sctx, stopSources := context.WithCancel(ctx)
 	defer stopSources()
 	var panicked atomic.Pointer[sourcePanic]
 	worker := func() {
 		defer wg.Done()
 		for sctx.Err() == nil {
+			woken := ended.next() // before the claim: an end after it wakes this worker
 			pmu.Lock()
 			u, ok, busy, err := e.claimUnit(sctx, runID, configs)
 			pmu.Unlock()
@@ -82,7 +84,7 @@ func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string,
 				if !own {
 					log.Debug("waiting for a source being split into parts")
 				}
-				if waitPoll(sctx) != nil {
+				if waitUnits(sctx, woken) != nil {
 					return
 				}
 				continue
@@ -92,6 +94,7 @@ func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string,
 			mu.Lock()
 			ran[u.Name] = sr
 			mu.Unlock()
+			ended.signal()
 		}
 	}
 	for range job.parallel() {
@@ -166,6 +169,51 @@ func unitSource(configs map[string]SourceConfig, name string) (SourceConfig, *st
 		}
 	}
 	return SourceConfig{}, nil, false
+}
+
+// unitEnded wakes a process's workers waiting for the units its other
+// workers run: when one ends, the run may be over (or a partitioned
+// source's parts are there to claim) and they look again at once, instead
+// of at their next poll of the catalog, which only units of other
+// processes need.
+type unitEnded struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// next returns a channel closed when the next unit ends.
+func (u *unitEnded) next() <-chan struct{} {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.ch == nil {
+		u.ch = make(chan struct{})
+	}
+	return u.ch
+}
+
+// signal wakes the workers waiting on next.
+func (u *unitEnded) signal() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.ch != nil {
+		close(u.ch)
+		u.ch = nil
+	}
+}
+
+// waitUnits waits until a unit of this process ends or, for units that
+// other processes run, until the next poll.
+func waitUnits(ctx context.Context, woken <-chan struct{}) error {
+	t := time.NewTimer(lockPoll)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-woken:
+		return nil
+	case <-t.C:
+		return nil
+	}
 }
 
 // busyUnits says whether units of the run remain that others run, and
