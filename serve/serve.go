@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/syncd/syncd/dedupe"
@@ -52,23 +53,27 @@ type Server struct {
 //go:embed templates/*.html static/*
 var files embed.FS
 
-var pages = template.Must(template.New("").Funcs(template.FuncMap{
-	"pathEscape": url.PathEscape,
-	"date": func(t time.Time) string {
-		if t.IsZero() {
-			return "undated"
-		}
-		return t.UTC().Format("2006-01-02 15:04")
-	},
-	"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
-	"size": report.HumanBytes,
-	"add":  func(a, b int) int { return a + b },
-	// shown is how every stranger's string reaches a page: control and
-	// bidi characters made visible (html/template then escapes it).
-	"shown": safetext.Visible,
-	// shownLines is shown for extracted text: lines and tabs kept.
-	"shownLines": safetext.VisibleLines,
-}).ParseFS(files, "templates/*.html"))
+// pages are parsed on first use, not when the package initialises: every
+// syncd command links serve, one serves pages (process start).
+var pages = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("").Funcs(template.FuncMap{
+		"pathEscape": url.PathEscape,
+		"date": func(t time.Time) string {
+			if t.IsZero() {
+				return "undated"
+			}
+			return t.UTC().Format("2006-01-02 15:04")
+		},
+		"pct":  func(f float64) string { return fmt.Sprintf("%.0f%%", f*100) },
+		"size": report.HumanBytes,
+		"add":  func(a, b int) int { return a + b },
+		// shown is how every stranger's string reaches a page: control and
+		// bidi characters made visible (html/template then escapes it).
+		"shown": safetext.Visible,
+		// shownLines is shown for extracted text: lines and tabs kept.
+		"shownLines": safetext.VisibleLines,
+	}).ParseFS(files, "templates/*.html"))
+})
 
 // Handler serves the interface.
 func (s *Server) Handler() http.Handler {
@@ -194,7 +199,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, code int, msg stri
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(code)
 	who, _ := r.Context().Value(ctxKey{}).(*Principal)
-	pages.ExecuteTemplate(w, "error.html", map[string]any{"Title": http.StatusText(code), "Code": code, "Msg": msg, "Who": who})
+	pages().ExecuteTemplate(w, "error.html", map[string]any{"Title": http.StatusText(code), "Code": code, "Msg": msg, "Who": who})
 }
 
 // internal logs err and answers 500 without its text (it may name paths).
@@ -208,7 +213,7 @@ func (s *Server) internal(w http.ResponseWriter, r *http.Request, err error) {
 
 func (s *Server) render(w http.ResponseWriter, r *http.Request, name string, data map[string]any) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	if err := pages.ExecuteTemplate(w, name, data); err != nil {
+	if err := pages().ExecuteTemplate(w, name, data); err != nil {
 		s.logger().Error("serve: render", "page", name, "err", err)
 	}
 }

@@ -3,6 +3,7 @@ package history
 import (
 	"regexp"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"golang.org/x/text/unicode/norm"
@@ -11,33 +12,39 @@ import (
 // Name normalisation: the family key of a file name strips what people and
 // tools add to a document's name when they copy, edit or re-save it.
 
+// The patterns are compiled on first use, not when the package
+// initialises: every syncd command links history, and a command that
+// names no file (version, a sync with nothing new) never needs them.
 var (
-	reSeparators = regexp.MustCompile(`[\s_]+`)
-	reDashes     = regexp.MustCompile(`[‐‑‒–—―]`)
 	// trailing initials (case-sensitive): "X JB", "X_JB", "X (JB)", "X JB edits"
-	reInitials = regexp.MustCompile(`[\s\-]*[\(\[]?\b[A-Z]{2,3}\b[\)\]]?(\s+edits)?$`)
-	reMarkers  = []*regexp.Regexp{
-		// Copy names in the languages of the clients people use: "Copy
-		// of", "Kopie von" / "Kopie van", "Copie de", "Copia di" / "Copia
-		// de", "Kopia av", "Kopi av" / "Kopi af"; and Windows' "X - Copy",
-		// "X - Kopie", "X - Copie", "X - Copia", "X - Kopia", "X - Kopio".
-		regexp.MustCompile(`(?i)^(copy|kopie|copie|copia|kopia|kopi|kopio)( \(\d+\))? (of|von|van|de|di|av|af)\s+`),
-		regexp.MustCompile(`(?i)\s*-\s*(copy|kopie|copie|copia|kopia|kopi|kopio)(\s*\(\d+\))?$`),
-		regexp.MustCompile(`(?i)\s*[\(\[]\d{1,3}[\)\]]$`),
-		regexp.MustCompile(`(?i)[\s\-]*[\(\[]?(final|draft|updated|update|corrected|revised|latest|clean|tracked|track changes|tracked changes|amended|approved|signed)[\)\]]?$`),
-		regexp.MustCompile(`(?i)[\s\-]*(with\s+)?[\pL]+(?:'s|’s)?\s+(comments|edits|changes|review)$`),
-		regexp.MustCompile(`(?i)[\s\-]*[\(\[]?v(er(sion)?)?\.?\s?\d+([.\-]\d+)*[a-z]?[\)\]]?$`),
-		regexp.MustCompile(`(?i)[\s\-]*\brev(ision)?\.?\s?[a-z0-9]{1,3}$`),
-		regexp.MustCompile(`(?i)[\s\-]*\(?(\d{4}-\d{1,2}-\d{1,2}|\d{8}|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}-\d{1,2}-\d{4})\)?$`),
-		regexp.MustCompile(`(?i)[\s\-]*(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{4}$`),
-		// OneDrive's conflict copies: the machine's or the person's name
-		// joined on with a hyphen ("Budget-DESKTOP-4F2K9",
-		// "Budget-JohnSmith"); case matters.
-		regexp.MustCompile(`-(DESKTOP|LAPTOP)-[A-Z0-9]{4,8}$|-[A-Z][a-z]+[A-Z][a-z]+$`),
-	}
-	reKeyJunk  = regexp.MustCompile(`[\s\-.,;:'’"!]+`)
-	reGenericN = regexp.MustCompile(`^(document|doc|scan|image|img|dsc|book|presentation|untitled|new document|new microsoft word document|new microsoft excel worksheet|attachment|file|copy|sheet)\s?\d*$`)
-	generic    = map[string]bool{"minutes": true, "agenda": true, "report": true, "notes": true, "note": true,
+	reInitials = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`[\s\-]*[\(\[]?\b[A-Z]{2,3}\b[\)\]]?(\s+edits)?$`)
+	})
+	reMarkers = sync.OnceValue(func() []*regexp.Regexp {
+		return []*regexp.Regexp{
+			// Copy names in the languages of the clients people use: "Copy
+			// of", "Kopie von" / "Kopie van", "Copie de", "Copia di" / "Copia
+			// de", "Kopia av", "Kopi av" / "Kopi af"; and Windows' "X - Copy",
+			// "X - Kopie", "X - Copie", "X - Copia", "X - Kopia", "X - Kopio".
+			regexp.MustCompile(`(?i)^(copy|kopie|copie|copia|kopia|kopi|kopio)( \(\d+\))? (of|von|van|de|di|av|af)\s+`),
+			regexp.MustCompile(`(?i)\s*-\s*(copy|kopie|copie|copia|kopia|kopi|kopio)(\s*\(\d+\))?$`),
+			regexp.MustCompile(`(?i)\s*[\(\[]\d{1,3}[\)\]]$`),
+			regexp.MustCompile(`(?i)[\s\-]*[\(\[]?(final|draft|updated|update|corrected|revised|latest|clean|tracked|track changes|tracked changes|amended|approved|signed)[\)\]]?$`),
+			regexp.MustCompile(`(?i)[\s\-]*(with\s+)?[\pL]+(?:'s|’s)?\s+(comments|edits|changes|review)$`),
+			regexp.MustCompile(`(?i)[\s\-]*[\(\[]?v(er(sion)?)?\.?\s?\d+([.\-]\d+)*[a-z]?[\)\]]?$`),
+			regexp.MustCompile(`(?i)[\s\-]*\brev(ision)?\.?\s?[a-z0-9]{1,3}$`),
+			regexp.MustCompile(`(?i)[\s\-]*\(?(\d{4}-\d{1,2}-\d{1,2}|\d{8}|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}-\d{1,2}-\d{4})\)?$`),
+			regexp.MustCompile(`(?i)[\s\-]*(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{4}$`),
+			// OneDrive's conflict copies: the machine's or the person's name
+			// joined on with a hyphen ("Budget-DESKTOP-4F2K9",
+			// "Budget-JohnSmith"); case matters.
+			regexp.MustCompile(`-(DESKTOP|LAPTOP)-[A-Z0-9]{4,8}$|-[A-Z][a-z]+[A-Z][a-z]+$`),
+		}
+	})
+	reGenericN = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^(document|doc|scan|image|img|dsc|book|presentation|untitled|new document|new microsoft word document|new microsoft excel worksheet|attachment|file|copy|sheet)\s?\d*$`)
+	})
+	generic = map[string]bool{"minutes": true, "agenda": true, "report": true, "notes": true, "note": true,
 		"summary": true, "memo": true, "letter": true, "paper": true, "slides": true, "draft": true, "update": true,
 		"action log": true, "actions": true, "meeting notes": true, "meeting minutes": true, "briefing": true,
 		"form": true, "template": true, "invoice": true, "data": true, "export": true, "list": true, "readme": true,
@@ -61,11 +68,11 @@ func NameKey(name string) (key string, isGeneric bool) {
 	for range 12 {
 		before := stem
 		if mayHaveInitials(stem) {
-			if s := reInitials.ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
+			if s := reInitials().ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
 				stem = s
 			}
 		}
-		for i, re := range reMarkers {
+		for i, re := range reMarkers() {
 			if !mayHaveMarker(i, stem) {
 				continue
 			}
@@ -78,7 +85,7 @@ func NameKey(name string) (key string, isGeneric bool) {
 		}
 	}
 	key = strings.TrimSpace(replaceRuns(strings.ToLower(stem), isKeyJunk))
-	isGeneric = len([]rune(key)) < 3 || generic[key] || reGenericN.MatchString(key)
+	isGeneric = len([]rune(key)) < 3 || generic[key] || reGenericN().MatchString(key)
 	if ext != "" {
 		key += "." + ext
 	}
@@ -86,7 +93,7 @@ func NameKey(name string) (key string, isGeneric bool) {
 }
 
 // NameKey's character classes, without regular expressions (they were
-// most of its time): reDashes, reSeparators and reKeyJunk, which
+// most of its time): reDashes, reSeparators and reKeyJunk (in the tests), which
 // TestNameKeyPrechecks compares them with.
 const dashes = "‐‑‒–—―"
 

@@ -2,10 +2,18 @@ package history
 
 import (
 	"math/rand"
+	"regexp"
 	"strings"
 	"testing"
 
 	"golang.org/x/text/unicode/norm"
+)
+
+// The classes NameKey's replaceRuns and dash replacer stand for.
+var (
+	reSeparators = regexp.MustCompile(`[\s_]+`)
+	reDashes     = regexp.MustCompile(`[‐‑‒–—―]`)
+	reKeyJunk    = regexp.MustCompile(`[\s\-.,;:'’"!]+`)
 )
 
 // nameKeyRef is NameKey without the cheap pre-checks: the definition.
@@ -19,10 +27,10 @@ func nameKeyRef(name string) (key string, isGeneric bool) {
 	stem = strings.TrimSpace(reSeparators.ReplaceAllString(stem, " "))
 	for range 12 {
 		before := stem
-		if s := reInitials.ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
+		if s := reInitials().ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
 			stem = s
 		}
-		for _, re := range reMarkers {
+		for _, re := range reMarkers() {
 			if s := strings.TrimSpace(re.ReplaceAllString(stem, "")); s != "" {
 				stem = s
 			}
@@ -32,7 +40,7 @@ func nameKeyRef(name string) (key string, isGeneric bool) {
 		}
 	}
 	key = strings.TrimSpace(reKeyJunk.ReplaceAllString(strings.ToLower(stem), " "))
-	isGeneric = len([]rune(key)) < 3 || generic[key] || reGenericN.MatchString(key)
+	isGeneric = len([]rune(key)) < 3 || generic[key] || reGenericN().MatchString(key)
 	if ext != "" {
 		key += "." + ext
 	}

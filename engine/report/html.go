@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -28,20 +29,24 @@ const (
 	htmlFirstVers  = 5
 )
 
-var tmpl = template.Must(template.New("report").Funcs(template.FuncMap{
-	"bytes":   HumanBytes,
-	"num":     num,
-	"when":    when,
-	"day":     day,
-	"dur":     duration,
-	"why":     ItemWhy,
-	"minus":   func(a, b int) int { return a - b },
-	"indent":  func(d int) int { return d * 18 },
-	"base":    path.Base,
-	"places":  placeLines,
-	"plural":  plural,
-	"fmtconf": func(c float64) string { return fmt.Sprintf("%.0f%%", c*100) },
-}).Parse(htmlTemplate))
+// tmpl is parsed on first use, not when the package initialises: every
+// syncd command links the report, few write one (process start).
+var tmpl = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("report").Funcs(template.FuncMap{
+		"bytes":   HumanBytes,
+		"num":     num,
+		"when":    when,
+		"day":     day,
+		"dur":     duration,
+		"why":     ItemWhy,
+		"minus":   func(a, b int) int { return a - b },
+		"indent":  func(d int) int { return d * 18 },
+		"base":    path.Base,
+		"places":  placeLines,
+		"plural":  plural,
+		"fmtconf": func(c float64) string { return fmt.Sprintf("%.0f%%", c*100) },
+	}).Parse(htmlTemplate))
+})
 
 // view is what the template renders.
 type view struct {
@@ -129,7 +134,7 @@ func WriteHTML(w io.Writer, r *Report) error {
 	}
 	v.SourceChart = sourceChart(r)
 	v.BytesChart = bytesChart(r)
-	if err := tmpl.Execute(w, v); err != nil {
+	if err := tmpl().Execute(w, v); err != nil {
 		return fmt.Errorf("report: html: %w", err)
 	}
 	return nil
