@@ -195,12 +195,17 @@ func every(ctx context.Context, d time.Duration, fn func(context.Context)) (stop
 	return func() { cancel(); wg.Wait() }
 }
 
-func waitPoll(ctx context.Context) error {
+func waitPoll(ctx context.Context) error { return waitPollOr(ctx, nil) }
+
+// waitPollOr is waitPoll that also ends when woken is closed (nil: never).
+func waitPollOr(ctx context.Context, woken <-chan struct{}) error {
 	t := time.NewTimer(lockPoll)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
 		return ctx.Err()
+	case <-woken:
+		return nil
 	case <-t.C:
 		return nil
 	}

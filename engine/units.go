@@ -84,7 +84,9 @@ func (e *Engine) runUnits(ctx context.Context, log *slog.Logger, cfgFile string,
 				if !own {
 					log.Debug("waiting for a source being split into parts")
 				}
-				if waitUnits(sctx, woken) != nil {
+				// Woken when one of this process's units ends; the poll is
+				// for units other processes run.
+				if waitPollOr(sctx, woken) != nil {
 					return
 				}
 				continue
@@ -198,21 +200,6 @@ func (u *unitEnded) signal() {
 	if u.ch != nil {
 		close(u.ch)
 		u.ch = nil
-	}
-}
-
-// waitUnits waits until a unit of this process ends or, for units that
-// other processes run, until the next poll.
-func waitUnits(ctx context.Context, woken <-chan struct{}) error {
-	t := time.NewTimer(lockPoll)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-woken:
-		return nil
-	case <-t.C:
-		return nil
 	}
 }
 

@@ -118,8 +118,12 @@ func (c *Catalog) Units(ctx context.Context, run int64) ([]Unit, error) {
 
 // unitsToDoQuery reads the first units of a run still to do, through the
 // partial index run_units_todo (the state is spelled out for it).
-const unitsToDoQuery = `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.expires, u.kind, '', u.error
-	FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND u.state = '` + UnitTodo + `' ORDER BY u.name LIMIT ?`
+const unitsToDoQuery = unitsToClaim + `u.state = '` + UnitTodo + `' ORDER BY u.name LIMIT ?`
+
+// unitsToClaim is the start of UnitsToClaim's queries: a unit's row
+// without its counts, of one run, where...
+const unitsToClaim = `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.expires, u.kind, '', u.error
+	FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND `
 
 // UnitsToClaim lists the units of a run not done yet, by name, without
 // their counts (none has any yet): what a worker looking for work reads,
@@ -127,8 +131,7 @@ const unitsToDoQuery = `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.exp
 // mailboxes claims 1,000 times). With todo > 0, only the first todo
 // units still to do.
 func (c *Catalog) UnitsToClaim(ctx context.Context, run int64, todo int) ([]Unit, error) {
-	q := `SELECT u.run_id, r.job, u.name, u.state, u.holder, u.expires, u.kind, '', u.error
-		FROM run_units u JOIN runs r ON r.id = u.run_id WHERE u.run_id = ? AND u.state <> ? ORDER BY u.name`
+	q := unitsToClaim + `u.state <> ? ORDER BY u.name`
 	args := []any{run, UnitDone}
 	if todo > 0 {
 		q, args = unitsToDoQuery, []any{run, todo}
