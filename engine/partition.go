@@ -310,40 +310,31 @@ func indexSightings(ctx context.Context, ix *workspace.Indexer, pinsOf map[strin
 	}
 	defer tx.Rollback()
 	// One node's sightings together: its keys are added at once.
-	type nodeKeys struct {
-		id      int64
-		created bool
-		keys    []workspace.KeyRef
-	}
-	var order []*nodeKeys
-	byNode := map[string]*nodeKeys{} // workspace + "\x00" + blob
+	var adds []workspace.NodeKeys
+	byNode := map[string]int{} // workspace + "\x00" + blob -> index in adds
 	ids := make([]int64, len(q.ss))
 	for i, s := range q.ss {
 		ids[i] = s.ID
-		nk := byNode[s.Workspace+"\x00"+s.Blob.String()]
-		if nk == nil {
-			node, created, err := tx.Node(ctx, s.Workspace, s.Blob)
-			if err != nil {
-				return err
-			}
-			nk = &nodeKeys{id: node, created: created}
-			byNode[s.Workspace+"\x00"+s.Blob.String()] = nk
-			order = append(order, nk)
-			if created {
-				if nk.keys, err = blobKeys(ctx, tx, s.Workspace, s.Blob, pinsOf); err != nil {
-					return err
-				}
-			}
+		at := s.Workspace + "\x00" + s.Blob.String()
+		j, ok := byNode[at]
+		if !ok {
+			j = len(adds)
+			byNode[at] = j
+			adds = append(adds, workspace.NodeKeys{Workspace: s.Workspace, Blob: s.Blob})
 		}
-		nk.keys = append(nk.keys, q.keys[i]...)
+		adds[j].Keys = append(adds[j].Keys, q.keys[i]...)
 	}
-	for _, nk := range order {
-		if err := tx.AddKeys(ctx, nk.id, nk.created, nk.keys); err != nil {
-			return err
+	// A new node's keys from its blob: its text bands and the pins that
+	// name it.
+	first := func(ws string, c workspace.Content) []workspace.KeyRef {
+		out := textKeys(ws, c.Sketch)
+		for _, id := range pinsOf[c.Blob.String()] {
+			out = append(out, workspace.KeyRef{Key: history.PinKey(id), Kind: workspace.KeyPin})
 		}
-		if err := tx.MarkDirty(ctx, nk.id); err != nil {
-			return err
-		}
+		return out
+	}
+	if _, err := tx.AddNodeKeys(ctx, adds, first); err != nil {
+		return err
 	}
 	if err := tx.DoneSightings(ctx, ids); err != nil {
 		return err
@@ -374,20 +365,6 @@ func textKeys(ws string, sketch []uint64) []workspace.KeyRef {
 	return out
 }
 
-// blobKeys are the keys a new node has from its blob: its text bands and
-// the pins that name it.
-func blobKeys(ctx context.Context, tx *workspace.IndexTx, ws string, blob dedupe.ID, pinsOf map[string][]int64) ([]workspace.KeyRef, error) {
-	cs, err := tx.ContentOf(ctx, blob)
-	if err != nil {
-		return nil, err
-	}
-	out := textKeys(ws, cs.Sketch)
-	for _, id := range pinsOf[blob.String()] {
-		out = append(out, workspace.KeyRef{Key: history.PinKey(id), Kind: workspace.KeyPin})
-	}
-	return out, nil
-}
-
 // indexContents indexes one chunk of queued text sketches: the blob's
 // nodes get its text bands. It reports whether there may be more.
 func indexContents(ctx context.Context, ix *workspace.Indexer) (bool, error) {
@@ -400,22 +377,25 @@ func indexContents(ctx context.Context, ix *workspace.Indexer) (bool, error) {
 	if err != nil || len(cs) == 0 {
 		return false, err
 	}
-	for _, c := range cs {
-		nodes, err := tx.NodesOfBlob(ctx, c.Blob)
-		if err != nil {
-			return false, err
-		}
-		for _, n := range nodes {
-			if err := tx.AddKeys(ctx, n.ID, false, textKeys(n.Workspace, c.Sketch)); err != nil {
-				return false, err
-			}
-			if err := tx.MarkDirty(ctx, n.ID); err != nil {
-				return false, err
-			}
-		}
-		if err := tx.DoneContent(ctx, c.Blob); err != nil {
-			return false, err
-		}
+	blobs := make([]dedupe.ID, len(cs))
+	sketches := make(map[dedupe.ID][]uint64, len(cs))
+	for i, c := range cs {
+		blobs[i] = c.Blob
+		sketches[c.Blob] = c.Sketch
+	}
+	nodes, err := tx.NodesOfBlobs(ctx, blobs)
+	if err != nil {
+		return false, err
+	}
+	adds := make([]workspace.NodeKeys, len(nodes))
+	for i, n := range nodes {
+		adds[i] = workspace.NodeKeys{Workspace: n.Workspace, Blob: n.Blob, Keys: textKeys(n.Workspace, sketches[n.Blob])}
+	}
+	if _, err := tx.AddNodeKeys(ctx, adds, nil); err != nil {
+		return false, err
+	}
+	if err := tx.DoneContents(ctx, blobs); err != nil {
+		return false, err
 	}
 	return true, tx.Commit()
 }
@@ -433,31 +413,32 @@ func indexPins(ctx context.Context, ix *workspace.Indexer) error {
 	if err != nil || len(ps) == 0 {
 		return err
 	}
+	var adds []workspace.NodeKeys
 	for _, p := range ps {
 		var a PinArgs
 		if err := json.Unmarshal(p.Args, &a); err != nil {
 			return fmt.Errorf("pin %d: %w", p.ID, err)
 		}
+		var blobs []dedupe.ID
 		for _, b := range append([]string{a.Blob}, a.Blobs...) {
-			id, err := dedupe.ParseID(b)
-			if err != nil {
-				continue // a pin about no stored content groups nothing
-			}
-			nodes, err := tx.NodesOfBlob(ctx, id)
-			if err != nil {
-				return err
-			}
-			for _, n := range nodes {
-				if p.Kind == history.PinMerge || p.Kind == history.PinSplit {
-					if err := tx.AddKeys(ctx, n.ID, false, []workspace.KeyRef{{Key: history.PinKey(p.ID), Kind: workspace.KeyPin}}); err != nil {
-						return err
-					}
-				}
-				if err := tx.MarkDirty(ctx, n.ID); err != nil {
-					return err
-				}
-			}
+			if id, err := dedupe.ParseID(b); err == nil {
+				blobs = append(blobs, id)
+			} // else a pin about no stored content groups nothing
 		}
+		nodes, err := tx.NodesOfBlobs(ctx, blobs)
+		if err != nil {
+			return err
+		}
+		for _, n := range nodes {
+			add := workspace.NodeKeys{Workspace: n.Workspace, Blob: n.Blob}
+			if p.Kind == history.PinMerge || p.Kind == history.PinSplit {
+				add.Keys = []workspace.KeyRef{{Key: history.PinKey(p.ID), Kind: workspace.KeyPin}}
+			}
+			adds = append(adds, add)
+		}
+	}
+	if _, err := tx.AddNodeKeys(ctx, adds, nil); err != nil {
+		return err
 	}
 	if err := tx.DonePins(ctx); err != nil {
 		return err

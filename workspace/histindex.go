@@ -285,12 +285,6 @@ func (x *IndexTx) TodoContents(ctx context.Context, limit int) ([]Content, error
 	return out, rows.Err()
 }
 
-// DoneContent takes a blob's sketch off the queue.
-func (x *IndexTx) DoneContent(ctx context.Context, blob dedupe.ID) error {
-	_, err := x.tc.ExecContext(ctx, `DELETE FROM history_todo_contents WHERE blob_id = ?`, blob.String())
-	return err
-}
-
 // TodoPins returns the queued pins.
 func (x *IndexTx) TodoPins(ctx context.Context) ([]Pin, error) {
 	rows, err := x.tc.query(ctx, `SELECT p.id, p.kind, p.args, p.actor, p.created FROM history_todo_pins JOIN pins p ON p.id = history_todo_pins.id ORDER BY history_todo_pins.id`)
@@ -306,154 +300,12 @@ func (x *IndexTx) DonePins(ctx context.Context) error {
 	return err
 }
 
-// Node returns the node of a blob in a workspace, creating it when new.
-func (x *IndexTx) Node(ctx context.Context, ws string, blob dedupe.ID) (id int64, created bool, err error) {
-	err = x.tc.queryRow(ctx, `SELECT id FROM history_nodes WHERE blob_id = ? AND workspace = ?`, blob.String(), ws).Scan(&id)
-	if err == nil {
-		return id, false, nil
-	}
-	if !errors.Is(err, sql.ErrNoRows) {
-		return 0, false, fmt.Errorf("catalog: history node: %w", err)
-	}
-	if err := x.tc.queryRow(ctx, `INSERT INTO history_nodes (blob_id, workspace) VALUES (?, ?) RETURNING id`, blob.String(), ws).Scan(&id); err != nil {
-		return 0, false, fmt.Errorf("catalog: history node: %w", err)
-	}
-	return id, true, nil
-}
-
-// NodesOfBlob lists the nodes of a blob (one per workspace it is in).
-func (x *IndexTx) NodesOfBlob(ctx context.Context, blob dedupe.ID) ([]NodeRef, error) {
-	rows, err := x.tc.query(ctx, `SELECT id, workspace FROM history_nodes WHERE blob_id = ?`, blob.String())
-	if err != nil {
-		return nil, fmt.Errorf("catalog: history nodes: %w", err)
-	}
-	defer rows.Close()
-	var out []NodeRef
-	for rows.Next() {
-		n := NodeRef{Blob: blob}
-		if err := rows.Scan(&n.ID, &n.Workspace); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
-}
-
 // Key kinds in the history index.
 const (
 	KeyPlace = 0 // name family, mail thread, SharePoint item: counted per key and per node
 	KeyText  = 1 // a text band: counted per key
 	KeyPin   = 2 // a person's pin: never counted, never capped
 )
-
-// AddKeys records that node carries keys (fresh: the node is new in
-// this transaction, so it carries none yet). Keys count their nodes and
-// a node its place keys: when a key's count first passes the cap, every
-// node that carries it is marked dirty (the key stops being evidence, so
-// the components it joined come apart), and likewise the neighbours of a
-// node whose place keys first pass the cap (a hub). A key the node
-// already carries changes nothing.
-func (x *IndexTx) AddKeys(ctx context.Context, node int64, fresh bool, keys []KeyRef) error {
-	keys = uniqueKeys(keys)
-	var have []KeyRef
-	places := 0
-	if !fresh {
-		var err error
-		if have, err = x.keysetOf(ctx, node); err != nil {
-			return err
-		}
-		known := make(map[uint64]bool, len(have))
-		for _, k := range have {
-			known[k.Key] = true
-			if k.Kind == KeyPlace {
-				places++
-			}
-		}
-		keys = slices.DeleteFunc(keys, func(k KeyRef) bool { return known[k.Key] })
-	}
-	if len(keys) == 0 {
-		return nil
-	}
-	added := 0
-	for lo := 0; lo < len(keys); lo += keyRowsPerStatement {
-		part := keys[lo:min(lo+keyRowsPerStatement, len(keys))]
-		args := make([]any, 0, 3*len(part))
-		for _, k := range part {
-			args = append(args, int64(k.Key), node, k.Kind)
-		}
-		if _, err := x.tc.ExecContext(ctx, `INSERT INTO history_keys (key, node, kind) VALUES `+rowsOf("(?, ?, ?)", len(part))+` ON CONFLICT DO NOTHING`, args...); err != nil {
-			return fmt.Errorf("catalog: history keys: %w", err)
-		}
-		counted := part[:0:0]
-		for _, k := range part {
-			if k.Kind == KeyPlace {
-				added++
-			}
-			if k.Kind != KeyPin {
-				counted = append(counted, k)
-			}
-		}
-		if len(counted) > 0 {
-			if err := x.capCrossed(ctx, counted); err != nil {
-				return err
-			}
-		}
-	}
-	set := appendKeyset(encodeKeyset(have), keys)
-	if _, err := x.tc.ExecContext(ctx, `UPDATE history_nodes SET keyset = ?, places = ? WHERE id = ?`, set, places+added, node); err != nil {
-		return fmt.Errorf("catalog: history node %d: %w", node, err)
-	}
-	if places <= x.cap && places+added > x.cap {
-		for _, k := range append(have, keys...) {
-			if k.Kind != KeyPlace {
-				continue
-			}
-			if _, err := x.tc.ExecContext(ctx, `INSERT INTO history_dirty (node) SELECT node FROM history_keys WHERE key = ? ON CONFLICT DO NOTHING`, int64(k.Key)); err != nil {
-				return fmt.Errorf("catalog: history hub %d: %w", node, err)
-			}
-		}
-	}
-	return nil
-}
-
-// capCrossed records the keys (each just given one more node) whose
-// count is now one over the cap, and marks their nodes dirty.
-func (x *IndexTx) capCrossed(ctx context.Context, keys []KeyRef) error {
-	args := make([]any, 0, len(keys)+1)
-	byKey := make(map[int64]KeyRef, len(keys))
-	for _, k := range keys {
-		args = append(args, int64(k.Key))
-		byKey[int64(k.Key)] = k
-	}
-	args = append(args, x.cap+1)
-	rows, err := x.tc.query(ctx, `SELECT key FROM history_keys WHERE key IN (`+rowsOf("?", len(keys))+`) GROUP BY key HAVING COUNT(*) = ?`, args...)
-	if err != nil {
-		return fmt.Errorf("catalog: history key sizes: %w", err)
-	}
-	var crossed []int64
-	for rows.Next() {
-		var k int64
-		if err := rows.Scan(&k); err != nil {
-			rows.Close()
-			return err
-		}
-		crossed = append(crossed, k)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	for _, k := range crossed {
-		kr := byKey[k]
-		if _, err := x.tc.ExecContext(ctx, `INSERT INTO history_capped (key, nodes, what, label) VALUES (?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET nodes = excluded.nodes`, k, x.cap+1, kr.What, kr.Label); err != nil {
-			return fmt.Errorf("catalog: history key sizes: %w", err)
-		}
-		if _, err := x.tc.ExecContext(ctx, `INSERT INTO history_dirty (node) SELECT node FROM history_keys WHERE key = ? ON CONFLICT DO NOTHING`, k); err != nil {
-			return fmt.Errorf("catalog: history key sizes: %w", err)
-		}
-	}
-	return nil
-}
 
 // keyRowsPerStatement: rows per multi-row insert (3 parameters a row,
 // well under SQLite's limit).
@@ -529,20 +381,6 @@ func decodeKeyset(node int64, b []byte) ([]KeyRef, error) {
 		out = append(out, KeyRef{Key: binary.LittleEndian.Uint64(b[i:]), Node: node, Kind: int(binary.LittleEndian.Uint32(b[i+8:]))})
 	}
 	return out, nil
-}
-
-func (x *IndexTx) keysetOf(ctx context.Context, node int64) ([]KeyRef, error) {
-	var b []byte
-	if err := x.tc.queryRow(ctx, `SELECT keyset FROM history_nodes WHERE id = ?`, node).Scan(&b); err != nil {
-		return nil, fmt.Errorf("catalog: history node %d: %w", node, err)
-	}
-	return decodeKeyset(node, b)
-}
-
-// MarkDirty marks a node's component for rebuilding.
-func (x *IndexTx) MarkDirty(ctx context.Context, node int64) error {
-	_, err := x.tc.ExecContext(ctx, `INSERT INTO history_dirty (node) VALUES (?) ON CONFLICT DO NOTHING`, node)
-	return err
 }
 
 // SetFull makes the next rebuild cover every component, with the given
@@ -1121,19 +959,4 @@ func storedDigestOf(ctx context.Context, tc *txStmts, h *rowHasher, keys []any, 
 		}
 		return nil
 	})
-}
-
-// ContentOf returns a blob's text sketch (zero when it has none).
-func (x *IndexTx) ContentOf(ctx context.Context, blob dedupe.ID) (Content, error) {
-	ct := Content{Blob: blob}
-	var sk string
-	err := x.tc.queryRow(ctx, `SELECT kind, tokens, sketch FROM blob_content WHERE blob_id = ?`, blob.String()).Scan(&ct.Kind, &ct.Tokens, &sk)
-	if errors.Is(err, sql.ErrNoRows) {
-		return ct, nil
-	}
-	if err != nil {
-		return ct, fmt.Errorf("catalog: content %s: %w", blob.Short(), err)
-	}
-	ct.Sketch = parseSketch(sk)
-	return ct, nil
 }

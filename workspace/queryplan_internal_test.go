@@ -133,25 +133,17 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 	}
 	var nodes []NodeRef
 	for i, s := range ss {
-		id, created, err := tx.Node(ctx, s.Workspace, s.Blob)
-		if err != nil || !created {
-			t.Fatal(err, created)
-		}
-		nodes = append(nodes, NodeRef{ID: id, Workspace: s.Workspace, Blob: s.Blob})
-		if _, err := tx.ContentOf(ctx, s.Blob); err != nil {
-			t.Fatal(err)
-		}
+		first := func(string, Content) []KeyRef { return nil }
 		keys := []KeyRef{{Key: 7, Kind: KeyPlace, What: "name-family", Label: "shared"}, {Key: uint64(100 + i), Kind: KeyText}}
-		if err := tx.AddKeys(ctx, id, true, keys); err != nil {
+		ids, err := tx.AddNodeKeys(ctx, []NodeKeys{{Workspace: s.Workspace, Blob: s.Blob, Keys: keys}}, first)
+		if err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.AddKeys(ctx, id, false, []KeyRef{{Key: uint64(200 + i), Kind: KeyPlace}, {Key: 9, Kind: KeyPin}}); err != nil {
+		nodes = append(nodes, NodeRef{ID: ids[0], Workspace: s.Workspace, Blob: s.Blob})
+		if _, err := tx.AddNodeKeys(ctx, []NodeKeys{{Workspace: s.Workspace, Blob: s.Blob, Keys: []KeyRef{{Key: uint64(200 + i), Kind: KeyPlace}, {Key: 9, Kind: KeyPin}}}}, first); err != nil {
 			t.Fatal(err)
 		}
-		if err := tx.MarkDirty(ctx, id); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.NodesOfBlob(ctx, s.Blob); err != nil {
+		if _, err := tx.NodesOfBlobs(ctx, []dedupe.ID{s.Blob}); err != nil {
 			t.Fatal(err)
 		}
 		if err := tx.DoneSightings(ctx, []int64{s.ID}); err != nil {
@@ -162,10 +154,8 @@ func TestHotStatementsUseIndexes(t *testing.T) {
 	if err != nil || len(cs) != 3 {
 		t.Fatalf("queued contents: %d, %v", len(cs), err)
 	}
-	for _, ct := range cs {
-		if err := tx.DoneContent(ctx, ct.Blob); err != nil {
-			t.Fatal(err)
-		}
+	if err := tx.DoneContents(ctx, []dedupe.ID{cs[0].Blob, cs[1].Blob, cs[2].Blob}); err != nil {
+		t.Fatal(err)
 	}
 	if ps, err := tx.TodoPins(ctx); err != nil || len(ps) != 1 {
 		t.Fatalf("queued pins: %d, %v", len(ps), err)

@@ -754,42 +754,40 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 	if len(cts) != 4 {
 		t.Fatalf("todo contents %+v", cts)
 	}
-	ct, err := x.ContentOf(ctx, blobs[2])
-	must(t, err)
-	if ct.Tokens != 3 || !slices.Equal(ct.Sketch, []uint64{2, 1<<64 - 1}) {
-		t.Errorf("ContentOf %+v", ct)
-	}
-	pins, err := x.TodoPins(ctx)
-	must(t, err)
-	if len(pins) != 1 {
-		t.Errorf("todo pins %+v", pins)
-	}
-	// Three nodes share a key past the cap (2): it is capped and its
-	// nodes dirty. A key with the high bit set round-trips.
+	// Four nodes share a key past the cap (2), three of them added in one
+	// call (the key's count goes from 1 to 4): it is capped and its nodes
+	// dirty. A key with the high bit set round-trips. A new node's first
+	// keys come from its blob's sketch.
 	const shared, big = uint64(7), uint64(1<<63 + 5)
-	var nodes []int64
+	var sketched []workspace.Content
+	first := func(ws string, ct workspace.Content) []workspace.KeyRef {
+		sketched = append(sketched, ct)
+		return []workspace.KeyRef{{Key: 1000 + ct.Sketch[0], Kind: workspace.KeyText}}
+	}
+	var adds []workspace.NodeKeys
 	for i, b := range blobs {
-		id, created, err := x.Node(ctx, "w", b)
-		must(t, err)
-		if !created {
-			t.Fatalf("node %d not created", i)
-		}
 		keys := []workspace.KeyRef{{Key: uint64(100 + i), Kind: workspace.KeyText}}
-		if i < 3 {
-			keys = append(keys, workspace.KeyRef{Key: shared, Kind: workspace.KeyPlace, What: "name family", Label: "report"})
-		}
+		keys = append(keys, workspace.KeyRef{Key: shared, Kind: workspace.KeyPlace, What: "name family", Label: "report"})
 		if i == 3 {
 			keys = append(keys, workspace.KeyRef{Key: big, Kind: workspace.KeyPin})
 		}
-		must(t, x.AddKeys(ctx, id, true, keys))
-		nodes = append(nodes, id)
+		adds = append(adds, workspace.NodeKeys{Workspace: "w", Blob: b, Keys: keys})
 	}
-	if id, created, err := x.Node(ctx, "w", blobs[0]); err != nil || created || id != nodes[0] {
-		t.Errorf("Node again: %d %v %v", id, created, err)
+	nodes, err := x.AddNodeKeys(ctx, adds[:1], first)
+	must(t, err)
+	more, err := x.AddNodeKeys(ctx, adds[1:], first)
+	must(t, err)
+	nodes = append(nodes, more...)
+	if len(nodes) != 4 || len(sketched) != 4 || sketched[2].Blob != blobs[2] || sketched[2].Tokens != 3 || !slices.Equal(sketched[2].Sketch, []uint64{2, 1<<64 - 1}) {
+		t.Fatalf("nodes %v from sketches %+v", nodes, sketched)
 	}
-	must(t, x.AddKeys(ctx, nodes[3], false, []workspace.KeyRef{{Key: 100 + 3, Kind: workspace.KeyText}, {Key: 100, Kind: workspace.KeyText}}))
-	if refs, err := x.NodesOfBlob(ctx, blobs[1]); err != nil || len(refs) != 1 || refs[0].ID != nodes[1] || refs[0].Workspace != "w" {
-		t.Errorf("NodesOfBlob %+v %v", refs, err)
+	if again, err := x.AddNodeKeys(ctx, []workspace.NodeKeys{{Workspace: "w", Blob: blobs[0]}}, first); err != nil || len(again) != 1 || again[0] != nodes[0] || len(sketched) != 4 {
+		t.Errorf("the first node again: %v %v", again, err)
+	}
+	_, err = x.AddNodeKeys(ctx, []workspace.NodeKeys{{Workspace: "w", Blob: blobs[3], Keys: []workspace.KeyRef{{Key: 100 + 3, Kind: workspace.KeyText}, {Key: 100, Kind: workspace.KeyText}}}}, nil)
+	must(t, err)
+	if refs, err := x.NodesOfBlobs(ctx, blobs[1:2]); err != nil || len(refs) != 1 || refs[0].ID != nodes[1] || refs[0].Workspace != "w" || refs[0].Blob != blobs[1] {
+		t.Errorf("NodesOfBlobs %+v %v", refs, err)
 	}
 	if after, err := c.TodoSightings(ctx, todo[1].ID, 10); err != nil || len(after) != 2 || after[0].ID != todo[2].ID {
 		t.Errorf("todo sightings after the second: %+v %v", after, err)
@@ -799,9 +797,11 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 		ids = append(ids, s.ID)
 	}
 	must(t, x.DoneSightings(ctx, ids))
+	var sketchedBlobs []dedupe.ID
 	for _, ct := range cts {
-		must(t, x.DoneContent(ctx, ct.Blob))
+		sketchedBlobs = append(sketchedBlobs, ct.Blob)
 	}
+	must(t, x.DoneContents(ctx, sketchedBlobs))
 	must(t, x.DonePins(ctx))
 	must(t, x.TodoOrphans(ctx))
 	must(t, x.Commit())
@@ -828,12 +828,12 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 	for _, g := range groups {
 		groupKeys = append(groupKeys, g[0].Key)
 	}
-	if len(groups) != 6 || !slices.Contains(groupKeys, big) || !slices.Contains(groupKeys, shared) {
+	if len(groups) != 10 || !slices.Contains(groupKeys, big) || !slices.Contains(groupKeys, 1003) || !slices.Contains(groupKeys, shared) {
 		t.Errorf("key groups %v", groupKeys)
 	}
 	st, err = c.HistoryIndex(ctx)
 	must(t, err)
-	if st.Pending || st.Nodes != int(nodes[3]) || st.Dirty != 3 {
+	if st.Pending || st.Nodes != int(nodes[3]) || st.Dirty != 4 {
 		t.Errorf("index state after indexing %+v (nodes %v)", st, nodes)
 	}
 
@@ -841,8 +841,8 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 	defer r.Close()
 	dirty, err := r.DirtyNodes(ctx)
 	must(t, err)
-	if !slices.Equal(dirty, nodes[:3]) {
-		t.Errorf("dirty %v, want %v", dirty, nodes[:3])
+	if !slices.Equal(dirty, nodes) {
+		t.Errorf("dirty %v, want %v", dirty, nodes)
 	}
 	keys, err := r.KeysOf(ctx, nodes[3:])
 	must(t, err)
@@ -851,7 +851,7 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 		ks = append(ks, k.Key)
 	}
 	slices.Sort(ks)
-	if !slices.Equal(ks, []uint64{100, 103, big}) {
+	if !slices.Equal(ks, []uint64{shared, 100, 103, 1003, big}) {
 		t.Errorf("keys of node %d: %v", nodes[3], ks)
 	}
 	// Many nodes and keys a call: the union of the calls one by one.
@@ -903,13 +903,14 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 	if !slices.Equal(refsOf, []string{"ix/0", "ix/1", "ix/2", "ix/3"}) {
 		t.Errorf("sightings of nodes %v", refsOf)
 	}
-	// Rebuild the dirty component: one document of nodes 0-2.
+	// Rebuild the dirty components: one document of nodes 0-2 (node 3's
+	// blob in none).
 	ss := sightings(t, c)
 	doc := workspace.Document{Key: "d-ix", Workspace: "w", Folder: "f", Name: "0"}
 	for i := range 3 {
 		doc.Versions = append(doc.Versions, workspace.Version{Key: fmt.Sprintf("v-ix-%d", i), Blob: blobs[i], Seq: i + 1, Sightings: []int64{ss[i].ID}})
 	}
-	diff, err := c.ReplaceComponents(ctx, refs[:3], []workspace.Document{doc})
+	diff, err := c.ReplaceComponents(ctx, refs, []workspace.Document{doc})
 	must(t, err)
 	if diff.Written != 1 {
 		t.Errorf("ReplaceComponents %+v", diff)
@@ -934,7 +935,7 @@ func testHistoryIndex(t *testing.T, c *workspace.Catalog) {
 	must(t, err)
 	must(t, x2.SetFull(ctx, 1))
 	must(t, x2.Commit())
-	if capped, _ := c.CappedKeys(ctx, 1); len(capped) != 2 || capped[shared] != 3 || capped[100] != 2 {
+	if capped, _ := c.CappedKeys(ctx, 1); len(capped) != 2 || capped[shared] != 4 || capped[100] != 2 {
 		t.Errorf("capped keys at cap 1: %v", capped)
 	}
 }
@@ -970,10 +971,8 @@ func RunCopy(t *testing.T, openSrc, openDst func(t *testing.T) *workspace.Catalo
 	must(t, err)
 	docs, err := src.Documents(ctx)
 	must(t, err)
-	_, created, err := x.Node(ctx, "keyless", docs[0].Versions[0].Blob)
-	must(t, err)
-	if !created {
-		t.Fatal("no new history node")
+	if ids, err := x.AddNodeKeys(ctx, []workspace.NodeKeys{{Workspace: "keyless", Blob: docs[0].Versions[0].Blob}}, nil); err != nil || len(ids) != 1 || ids[0] == 0 {
+		t.Fatalf("no new history node: %v %v", ids, err)
 	}
 	must(t, x.Commit())
 	ix.Close()
