@@ -17,29 +17,35 @@ import (
 // names no file (version, a sync with nothing new) never needs them.
 var (
 	// trailing initials (case-sensitive): "X JB", "X_JB", "X (JB)", "X JB edits"
-	reInitials = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`[\s\-]*[\(\[]?\b[A-Z]{2,3}\b[\)\]]?(\s+edits)?$`)
-	})
-	reMarkers = sync.OnceValue(func() []*regexp.Regexp {
-		return []*regexp.Regexp{
-			// Copy names in the languages of the clients people use: "Copy
-			// of", "Kopie von" / "Kopie van", "Copie de", "Copia di" / "Copia
-			// de", "Kopia av", "Kopi av" / "Kopi af"; and Windows' "X - Copy",
-			// "X - Kopie", "X - Copie", "X - Copia", "X - Kopia", "X - Kopio".
-			regexp.MustCompile(`(?i)^(copy|kopie|copie|copia|kopia|kopi|kopio)( \(\d+\))? (of|von|van|de|di|av|af)\s+`),
-			regexp.MustCompile(`(?i)\s*-\s*(copy|kopie|copie|copia|kopia|kopi|kopio)(\s*\(\d+\))?$`),
-			regexp.MustCompile(`(?i)\s*[\(\[]\d{1,3}[\)\]]$`),
-			regexp.MustCompile(`(?i)[\s\-]*[\(\[]?(final|draft|updated|update|corrected|revised|latest|clean|tracked|track changes|tracked changes|amended|approved|signed)[\)\]]?$`),
-			regexp.MustCompile(`(?i)[\s\-]*(with\s+)?[\pL]+(?:'s|’s)?\s+(comments|edits|changes|review)$`),
-			regexp.MustCompile(`(?i)[\s\-]*[\(\[]?v(er(sion)?)?\.?\s?\d+([.\-]\d+)*[a-z]?[\)\]]?$`),
-			regexp.MustCompile(`(?i)[\s\-]*\brev(ision)?\.?\s?[a-z0-9]{1,3}$`),
-			regexp.MustCompile(`(?i)[\s\-]*\(?(\d{4}-\d{1,2}-\d{1,2}|\d{8}|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}-\d{1,2}-\d{4})\)?$`),
-			regexp.MustCompile(`(?i)[\s\-]*(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{4}$`),
-			// OneDrive's conflict copies: the machine's or the person's name
-			// joined on with a hyphen ("Budget-DESKTOP-4F2K9",
-			// "Budget-JohnSmith"); case matters.
-			regexp.MustCompile(`-(DESKTOP|LAPTOP)-[A-Z0-9]{4,8}$|-[A-Z][a-z]+[A-Z][a-z]+$`),
+	initialsExpr = `[\s\-]*[\(\[]?\b[A-Z]{2,3}\b[\)\]]?(\s+edits)?$`
+	initials     = sync.OnceValue(func() trimmer { return newTrimmer(initialsExpr) })
+	// What people and tools add to a name, in the order NameKey removes
+	// them (mayHaveMarker knows each by its index).
+	markerExprs = []string{
+		// Copy names in the languages of the clients people use: "Copy
+		// of", "Kopie von" / "Kopie van", "Copie de", "Copia di" / "Copia
+		// de", "Kopia av", "Kopi av" / "Kopi af"; and Windows' "X - Copy",
+		// "X - Kopie", "X - Copie", "X - Copia", "X - Kopia", "X - Kopio".
+		`(?i)^(copy|kopie|copie|copia|kopia|kopi|kopio)( \(\d+\))? (of|von|van|de|di|av|af)\s+`,
+		`(?i)\s*-\s*(copy|kopie|copie|copia|kopia|kopi|kopio)(\s*\(\d+\))?$`,
+		`(?i)\s*[\(\[]\d{1,3}[\)\]]$`,
+		`(?i)[\s\-]*[\(\[]?(final|draft|updated|update|corrected|revised|latest|clean|tracked|track changes|tracked changes|amended|approved|signed)[\)\]]?$`,
+		`(?i)[\s\-]*(with\s+)?[\pL]+(?:'s|’s)?\s+(comments|edits|changes|review)$`,
+		`(?i)[\s\-]*[\(\[]?v(er(sion)?)?\.?\s?\d+([.\-]\d+)*[a-z]?[\)\]]?$`,
+		`(?i)[\s\-]*\brev(ision)?\.?\s?[a-z0-9]{1,3}$`,
+		`(?i)[\s\-]*\(?(\d{4}-\d{1,2}-\d{1,2}|\d{8}|\d{1,2}[./]\d{1,2}[./]\d{2,4}|\d{1,2}-\d{1,2}-\d{4})\)?$`,
+		`(?i)[\s\-]*(\d{1,2}(st|nd|rd|th)?\s+)?(jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?\s+\d{4}$`,
+		// OneDrive's conflict copies: the machine's or the person's name
+		// joined on with a hyphen ("Budget-DESKTOP-4F2K9",
+		// "Budget-JohnSmith"); case matters.
+		`-(?:(?:DESKTOP|LAPTOP)-[A-Z0-9]{4,8}|[A-Z][a-z]+[A-Z][a-z]+)$`,
+	}
+	markers = sync.OnceValue(func() []trimmer {
+		out := make([]trimmer, len(markerExprs))
+		for i, e := range markerExprs {
+			out[i] = newTrimmer(e)
 		}
+		return out
 	})
 	reGenericN = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`^(document|doc|scan|image|img|dsc|book|presentation|untitled|new document|new microsoft word document|new microsoft excel worksheet|attachment|file|copy|sheet)\s?\d*$`)
@@ -68,16 +74,17 @@ func NameKey(name string) (key string, isGeneric bool) {
 	for range 12 {
 		before := stem
 		if mayHaveInitials(stem) {
-			if s := reInitials().ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
+			if s := initials().trim(stem); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
 				stem = s
 			}
 		}
-		for i, re := range reMarkers() {
-			if !mayHaveMarker(i, stem) {
+		lower := asciiLower(stem)
+		for i, m := range markers() {
+			if !mayHaveMarker(i, stem, lower) {
 				continue
 			}
-			if s := strings.TrimSpace(re.ReplaceAllString(stem, "")); s != "" {
-				stem = s
+			if s := strings.TrimSpace(m.trim(stem)); s != "" && s != stem {
+				stem, lower = s, asciiLower(s)
 			}
 		}
 		if stem == before {
@@ -144,15 +151,15 @@ func replaceRuns(s string, in func(rune) bool) string {
 var markerWords = []string{"final", "draft", "update", "corrected", "revised", "latest", "clean", "tracked",
 	"track changes", "amended", "approved", "signed"}
 
-// mayHaveMarker is a cheap necessary condition for reMarkers[i] to match
-// an ASCII stem (regular expressions are slow, and most names carry few
-// markers). Non-ASCII stems always go to the regular expression: case
-// folding maps some non-ASCII letters onto ASCII ones.
-func mayHaveMarker(i int, stem string) bool {
-	if stem == "" || !isASCII(stem) {
+// mayHaveMarker is a cheap necessary condition for markerExprs[i] to
+// match a stem (regular expressions are slow, and most names carry few
+// markers); lower is the stem in lower case when it is ASCII, "" when not
+// (non-ASCII stems always go to the regular expression: case folding maps
+// some non-ASCII letters onto ASCII ones).
+func mayHaveMarker(i int, stem, lower string) bool {
+	if lower == "" {
 		return true
 	}
-	lower := strings.ToLower(stem)
 	last := lower[len(lower)-1]
 	digit := last >= '0' && last <= '9'
 	switch i {
@@ -197,6 +204,14 @@ func mayHaveInitials(stem string) bool {
 	}
 	last := stem[len(stem)-1]
 	return last >= 'A' && last <= 'Z' || last == ')' || last == ']' || strings.HasSuffix(stem, "edits")
+}
+
+// asciiLower is s in lower case when s is ASCII, "" when it is not.
+func asciiLower(s string) string {
+	if !isASCII(s) {
+		return ""
+	}
+	return strings.ToLower(s)
 }
 
 func isASCII(s string) bool {

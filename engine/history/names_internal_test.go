@@ -9,8 +9,21 @@ import (
 	"golang.org/x/text/unicode/norm"
 )
 
-// The classes NameKey's replaceRuns and dash replacer stand for.
+// The classes NameKey's replaceRuns and dash replacer stand for, and the
+// patterns its trimmers match from the end, matched as Go does (the
+// OneDrive pattern as it was first written).
 var (
+	reInitials = regexp.MustCompile(initialsExpr)
+	reMarkers  = func() []*regexp.Regexp {
+		var out []*regexp.Regexp
+		for i, e := range markerExprs {
+			if i == 9 {
+				e = `-(DESKTOP|LAPTOP)-[A-Z0-9]{4,8}$|-[A-Z][a-z]+[A-Z][a-z]+$`
+			}
+			out = append(out, regexp.MustCompile(e))
+		}
+		return out
+	}()
 	reSeparators = regexp.MustCompile(`[\s_]+`)
 	reDashes     = regexp.MustCompile(`[‐‑‒–—―]`)
 	reKeyJunk    = regexp.MustCompile(`[\s\-.,;:'’"!]+`)
@@ -27,10 +40,10 @@ func nameKeyRef(name string) (key string, isGeneric bool) {
 	stem = strings.TrimSpace(reSeparators.ReplaceAllString(stem, " "))
 	for range 12 {
 		before := stem
-		if s := reInitials().ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
+		if s := reInitials.ReplaceAllString(stem, ""); strings.TrimSpace(s) != "" && strings.Contains(strings.TrimSpace(s), " ") {
 			stem = s
 		}
-		for _, re := range reMarkers() {
+		for _, re := range reMarkers {
 			if s := strings.TrimSpace(re.ReplaceAllString(stem, "")); s != "" {
 				stem = s
 			}
@@ -88,4 +101,44 @@ func FuzzNameKeyPrechecks(f *testing.F) {
 			t.Fatalf("NameKey(%q) = %q, %v; want %q, %v", name, k, g, wk, wg)
 		}
 	})
+}
+
+// TestTrimmersMatchFromTheEnd: each pattern matched reversed from the end
+// of a name removes what Go's leftmost match of the pattern removes, on
+// names built from the fragments the patterns look for (with letters
+// that fold onto ASCII ones, combining marks and bytes that are not
+// UTF-8).
+func TestTrimmersMatchFromTheEnd(t *testing.T) {
+	frags := []string{"a", "B", "JB", "AKR", "(", ")", "[", "]", " ", "  ", "-", " - ", "\t", "_", "v", "V", "ver", "version",
+		".", "2", "12", "0.2", "1-3", "b", "rev", "Revision", "2024-03-10", "20240310", "10.03.24", "1st", "jan", "March",
+		"2024", "final", "FINAL", "draft", "track changes", "signed", "\u017figned", "trac\u212aed", "copy", "Kopie", "of",
+		"with", "Alice's", "Siobh\u00e1n\u2019s", "comments", "edits", "review", "DESKTOP", "LAPTOP", "4F2K9", "JohnSmith",
+		"\u00e9", "e\u0301", "\xff", "\xc3", "\xa9", "\u0130", "x"}
+	r := rand.New(rand.NewSource(7))
+	trims := append([]trimmer{initials()}, markers()...)
+	refs := append([]*regexp.Regexp{reInitials}, reMarkers...)
+	reversedOnes := 0
+	for i, tr := range trims {
+		if tr.rev != nil {
+			reversedOnes++
+		}
+		for range 4000 {
+			var b strings.Builder
+			for range 1 + r.Intn(7) {
+				b.WriteString(frags[r.Intn(len(frags))])
+			}
+			s := b.String()
+			if got, want := tr.trim(s), refs[i].ReplaceAllString(s, ""); got != want {
+				t.Fatalf("pattern %d on %q: %q, want %q", i, s, got, want)
+			}
+		}
+	}
+	// Reversed, "(b|ab)$" is "^(b|ba)": its first alternative matches "ba"
+	// too, but the leftmost match of the pattern in "ab" is all of it.
+	if got := newTrimmer(`(b|ab)$`).trim("ab"); got != "" {
+		t.Errorf(`(b|ab)$ trimmed from "ab": %q, want ""`, got)
+	}
+	if reversedOnes != len(trims)-1 {
+		t.Errorf("%d of %d patterns matched from the end; all but the copy prefix should be", reversedOnes, len(trims))
+	}
 }
