@@ -195,11 +195,11 @@ func (x *IndexTx) readNodes(ctx context.Context, blobs []any, nodes map[nodeAt]*
 // keys (first's and the caller's), in the order given.
 func (x *IndexTx) createNodes(ctx context.Context, order []nodeAt, nodes map[nodeAt]*nodeAdd, first func(ws string, c Content) []KeyRef) error {
 	var fresh []nodeAt
-	var blobs []any
+	var blobs []dedupe.ID
 	for _, at := range order {
 		if nodes[at].id == 0 {
 			fresh = append(fresh, at)
-			blobs = append(blobs, at.blob.String())
+			blobs = append(blobs, at.blob)
 		}
 	}
 	if len(fresh) == 0 {
@@ -207,21 +207,8 @@ func (x *IndexTx) createNodes(ctx context.Context, order []nodeAt, nodes map[nod
 	}
 	contents := map[dedupe.ID]Content{}
 	if first != nil {
-		err := eachRowIn(ctx, x.tc.query, `SELECT blob_id, kind, tokens, sketch FROM blob_content WHERE blob_id IN `, blobs, func(rows *sql.Rows) error {
-			var ct Content
-			var blob, sk string
-			if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk); err != nil {
-				return fmt.Errorf("catalog: contents: %w", err)
-			}
-			var err error
-			if ct.Blob, err = dedupe.ParseID(blob); err != nil {
-				return fmt.Errorf("catalog: content %q: %w", blob, err)
-			}
-			ct.Sketch = parseSketch(sk)
-			contents[ct.Blob] = ct
-			return nil
-		})
-		if err != nil {
+		var err error
+		if contents, err = contentsOf(ctx, x.tc.query, blobs); err != nil {
 			return err
 		}
 	}

@@ -434,17 +434,19 @@ func scanSighting(rows *sql.Rows) (Sighting, error) {
 
 // ContentsOf returns the text sketches of the given blobs that have one.
 func (c *Catalog) ContentsOf(ctx context.Context, ids []dedupe.ID) (map[dedupe.ID]Content, error) {
+	return contentsOf(ctx, c.db.QueryContext, ids)
+}
+
+// contentsOf reads the sketches of blobs through query (the catalog's or
+// a transaction's), a chunk of blobs a statement: a statement a blob was
+// a round trip each on PostgreSQL.
+func contentsOf(ctx context.Context, query func(context.Context, string, ...any) (*sql.Rows, error), ids []dedupe.ID) (map[dedupe.ID]Content, error) {
 	out := map[dedupe.ID]Content{}
-	if len(ids) == 0 {
-		return out, nil
-	}
 	args := make([]any, len(ids))
 	for i, id := range ids {
 		args[i] = id.String()
 	}
-	// A chunk of blobs a statement: a statement a blob was a round trip
-	// each on PostgreSQL.
-	err := eachRowIn(ctx, c.db.QueryContext, `SELECT blob_id, kind, tokens, sketch, modified, revision FROM blob_content WHERE blob_id IN `, args, func(rows *sql.Rows) error {
+	err := eachRowIn(ctx, query, `SELECT blob_id, kind, tokens, sketch, modified, revision FROM blob_content WHERE blob_id IN `, args, func(rows *sql.Rows) error {
 		var blob, sk, modified string
 		var ct Content
 		if err := rows.Scan(&blob, &ct.Kind, &ct.Tokens, &sk, &modified, &ct.Revision); err != nil {
