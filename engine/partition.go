@@ -309,20 +309,13 @@ func indexSightings(ctx context.Context, ix *workspace.Indexer, pinsOf map[strin
 		return err
 	}
 	defer tx.Rollback()
-	// One node's sightings together: its keys are added at once.
-	var adds []workspace.NodeKeys
-	byNode := map[string]int{} // workspace + "\x00" + blob -> index in adds
+	// A sighting's keys go to its blob's node (AddNodeKeys gathers a
+	// node's sightings).
+	adds := make([]workspace.NodeKeys, len(q.ss))
 	ids := make([]int64, len(q.ss))
 	for i, s := range q.ss {
 		ids[i] = s.ID
-		at := s.Workspace + "\x00" + s.Blob.String()
-		j, ok := byNode[at]
-		if !ok {
-			j = len(adds)
-			byNode[at] = j
-			adds = append(adds, workspace.NodeKeys{Workspace: s.Workspace, Blob: s.Blob})
-		}
-		adds[j].Keys = append(adds[j].Keys, q.keys[i]...)
+		adds[i] = workspace.NodeKeys{Workspace: s.Workspace, Blob: s.Blob, Keys: q.keys[i]}
 	}
 	// A new node's keys from its blob: its text bands and the pins that
 	// name it.

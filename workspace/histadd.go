@@ -139,18 +139,21 @@ func (x *IndexTx) AddNodeKeys(ctx context.Context, adds []NodeKeys, first func(w
 			}
 		}
 	}
-	ids := make([]int64, len(adds))
-	for i, a := range adds {
-		ids[i] = nodes[nodeAt{a.Workspace, a.Blob}].id
+	dirty := make([]int64, len(order))
+	for i, at := range order {
+		dirty[i] = nodes[at].id
 	}
-	dirty := slices.Clone(ids)
 	slices.Sort(dirty)
-	err := eachChunk(int64Args(slices.Compact(dirty)), func(part []any) error {
+	err := eachChunk(int64Args(dirty), func(part []any) error {
 		_, err := x.tc.ExecContext(ctx, `INSERT INTO history_dirty (node) VALUES `+rowsOf("(?)", len(part))+` ON CONFLICT DO NOTHING`, part...)
 		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("catalog: history dirty nodes: %w", err)
+	}
+	ids := make([]int64, len(adds))
+	for i, a := range adds {
+		ids[i] = nodes[nodeAt{a.Workspace, a.Blob}].id
 	}
 	return ids, nil
 }

@@ -25,7 +25,7 @@ func newTrimmer(expr string) trimmer {
 	if err != nil {
 		panic(err)
 	}
-	if endAnchored(re) && !matchesEmpty(t.fwd) {
+	if endAnchored(re) && !t.fwd.MatchString("") {
 		t.rev = regexp.MustCompile(reversed(re).String())
 		t.rev.Longest()
 	}
@@ -48,9 +48,6 @@ func (t trimmer) trim(s string) string {
 	}
 	return s[:len(s)-loc[1]]
 }
-
-// matchesEmpty reports whether re matches the empty string.
-func matchesEmpty(re *regexp.Regexp) bool { return re.MatchString("") }
 
 // endAnchored reports whether every match of re ends at the end of the
 // text.
